@@ -1,0 +1,34 @@
+# govchain developer entry points. `make test` is the one CI runs (.ci/run).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SEEDS ?= 200
+FIRST_SEED ?= 0
+
+.PHONY: test lint sim protos clean
+
+# Create the venv and install pinned deps only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Long seeded simulation campaign: make sim SEEDS=1000 [FIRST_SEED=5000]
+sim: $(STAMP)
+	$(PY) scripts/sim_campaign.py --seeds $(SEEDS) --first-seed $(FIRST_SEED)
+
+# Regenerate protobuf code after editing protos/*.proto (a test checks it is in sync).
+protos: $(STAMP)
+	$(PY) scripts/gen_protos.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,91 @@
+"""Blocks as consensus sees them: build, parse and check; txs stay opaque bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from consensus.config import ConsensusConfig
+from consensus.hashing import DIGEST_BYTES, merkle_root, sha256
+from consensus.reasons import Reason
+from protos import consensus_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """A block with its parsed header and digest (SHA-256 of the exact header bytes)."""
+
+    block: pb.Block
+    header: pb.BlockHeader
+    digest: bytes
+    size_bytes: int
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    @property
+    def parent(self) -> bytes:
+        return self.header.parent_hash
+
+    @property
+    def txs(self) -> Sequence[bytes]:
+        return self.block.txs
+
+
+def make_block(
+    cfg: ConsensusConfig,
+    height: int,
+    view: int,
+    parent: bytes,
+    txs: Sequence[bytes],
+    proposer: bytes,
+    timestamp_ms: int,
+) -> BlockInfo:
+    header = pb.BlockHeader(
+        channel=cfg.channel,
+        height=height,
+        view=view,
+        parent_hash=parent,
+        tx_root=merkle_root(txs),
+        proposer=proposer,
+        timestamp_ms=timestamp_ms,
+    )
+    raw = header.SerializeToString(deterministic=True)
+    block = pb.Block(header=raw, txs=list(txs))
+    return BlockInfo(block, header, sha256(raw), len(raw) + sum(len(t) for t in txs))
+
+
+def parse_block(block: pb.Block, cfg: ConsensusConfig) -> BlockInfo | Reason:
+    """Check a block's shape: header parses, right channel, Merkle root matches, size bounds."""
+    if len(block.txs) > cfg.block_txs_max:
+        return Reason.BLOCK_TOO_LARGE
+    size = len(block.header) + sum(len(t) for t in block.txs)
+    if size > cfg.block_bytes_max + 1024:  # header allowance on top of the tx bytes
+        return Reason.BLOCK_TOO_LARGE
+    header = pb.BlockHeader()
+    try:
+        header.ParseFromString(block.header)
+    except DecodeError:
+        return Reason.MALFORMED
+    if header.channel != cfg.channel:
+        return Reason.WRONG_CHANNEL
+    if len(header.parent_hash) != DIGEST_BYTES or header.height < 1:
+        return Reason.BAD_BLOCK
+    if header.proposer not in cfg.validators:
+        return Reason.BAD_BLOCK
+    if header.tx_root != merkle_root(block.txs):
+        return Reason.BAD_BLOCK
+    return BlockInfo(block, header, sha256(block.header), size)
+
+
+def index_blocks(blocks: Sequence[pb.Block], cfg: ConsensusConfig) -> dict[bytes, BlockInfo]:
+    """Digest → parsed block for the well-formed blocks attached to one message."""
+    out: dict[bytes, BlockInfo] = {}
+    for block in blocks:
+        info = parse_block(block, cfg)
+        if isinstance(info, BlockInfo):
+            out[info.digest] = info
+    return out

@@ -1,0 +1,92 @@
+"""Certificates: a quorum of matching signed messages from distinct validators.
+
+Three kinds exist. A prepared certificate (quorum PREPAREs for one view, height, digest)
+proves a block may have committed and must survive a view change. A commit certificate
+(quorum COMMITs, same view) proves a block final; it is stored beside the block so anyone
+who knows the validator set can verify the block alone. A checkpoint certificate (quorum
+CHECKPOINTs with equal height, block hash and state root) makes a checkpoint stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from consensus.config import ConsensusConfig
+from consensus.crypto import Verifier
+from consensus.messages import Signed, open_nested
+from consensus.reasons import Reason
+from protos import consensus_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCert:
+    """A checked prepared or commit certificate."""
+
+    view: int
+    height: int
+    digest: bytes
+    votes: tuple[pb.SignedMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointCert:
+    """A stable checkpoint; height 0 with no proof is the channel's genesis."""
+
+    height: int
+    block_hash: bytes
+    state_root: bytes
+    proof: tuple[pb.SignedMessage, ...]
+
+
+def _open_quorum(
+    raws: Sequence[pb.SignedMessage], kind: str, cfg: ConsensusConfig, verifier: Verifier
+) -> list[Signed] | Reason:
+    if not cfg.quorum <= len(raws) <= cfg.n:
+        return Reason.BAD_CERTIFICATE
+    opened: list[Signed] = []
+    senders: set[bytes] = set()
+    for raw in raws:
+        signed = open_nested(raw, cfg, verifier)
+        if isinstance(signed, Reason):
+            return Reason.BAD_CERTIFICATE
+        if signed.kind != kind or signed.sender in senders:
+            return Reason.BAD_CERTIFICATE
+        senders.add(signed.sender)
+        opened.append(signed)
+    return opened
+
+
+def check_vote_cert(
+    raws: Sequence[pb.SignedMessage], kind: str, cfg: ConsensusConfig, verifier: Verifier
+) -> VoteCert | Reason:
+    """A quorum of `kind` ("prepare" or "commit") votes that all name one (view, height, digest)."""
+    opened = _open_quorum(raws, kind, cfg, verifier)
+    if isinstance(opened, Reason):
+        return opened
+    first = opened[0].payload
+    key = (first.view, first.height, first.digest)
+    for signed in opened[1:]:
+        v = signed.payload
+        if (v.view, v.height, v.digest) != key:
+            return Reason.BAD_CERTIFICATE
+    return VoteCert(first.view, first.height, first.digest, tuple(raws))
+
+
+def check_checkpoint_cert(
+    raws: Sequence[pb.SignedMessage], cfg: ConsensusConfig, verifier: Verifier
+) -> CheckpointCert | Reason:
+    opened = _open_quorum(raws, "checkpoint", cfg, verifier)
+    if isinstance(opened, Reason):
+        return opened
+    first = opened[0].payload
+    key = (first.height, first.block_hash, first.state_root)
+    for signed in opened[1:]:
+        c = signed.payload
+        if (c.height, c.block_hash, c.state_root) != key:
+            return Reason.BAD_CERTIFICATE
+    return CheckpointCert(first.height, first.block_hash, first.state_root, tuple(raws))
+
+
+def genesis_checkpoint(cfg: ConsensusConfig) -> CheckpointCert:
+    return CheckpointCert(0, cfg.genesis_hash, b"", ())

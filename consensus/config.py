@@ -1,0 +1,87 @@
+"""Consensus configuration of one channel: validator set and every limit, with units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.hashing import ZERO_HASH
+
+
+@dataclass(frozen=True)
+class ConsensusConfig:
+    """Everything a replica of one channel must agree on with its peers, plus local limits.
+
+    The validator set comes from the channel's genesis; its order fixes the primary
+    rotation (primary of view v is validators[v mod n]). Every limit is named with its unit
+    last, so a reader never has to guess whether a number counts blocks, ticks or bytes.
+    """
+
+    channel: str
+    validators: tuple[bytes, ...]
+    genesis_hash: bytes = ZERO_HASH
+    # Block cutting (primary): a block closes at whichever bound is hit first.
+    block_txs_max: int = 1000
+    block_bytes_max: int = 1 << 20
+    block_interval_ticks: int = 2
+    # Pipelining and the log window (PBFT watermarks, OSDI'99 §4.3).
+    in_flight_blocks_max: int = 4
+    checkpoint_interval_blocks: int = 8
+    log_window_blocks: int = 16
+    # View change (§4.4): timeout doubles per consecutive failed view, up to the cap.
+    view_change_timeout_ticks: int = 40
+    view_change_timeout_max_ticks: int = 640
+    # Retransmission and catch-up heartbeat.
+    status_interval_ticks: int = 10
+    fetch_blocks_max: int = 32
+    # Bounded memory against floods and Byzantine peers.
+    future_messages_per_peer_max: int = 256
+    pending_txs_max: int = 100_000
+    pending_bytes_max: int = 64 << 20
+    tx_bytes_max: int = 64 << 10
+    recent_committed_txs_max: int = 200_000
+
+    def __post_init__(self) -> None:
+        if not self.validators:
+            raise ValueError("a channel needs at least one validator")
+        if len(set(self.validators)) != len(self.validators):
+            raise ValueError("validator keys must be distinct")
+        if any(len(v) != 32 for v in self.validators):
+            raise ValueError("validator keys must be 32-byte Ed25519 public keys")
+        if self.log_window_blocks < 2 * self.checkpoint_interval_blocks:
+            raise ValueError("log_window_blocks must be at least 2 * checkpoint_interval_blocks")
+        if not 1 <= self.in_flight_blocks_max <= self.log_window_blocks:
+            raise ValueError("in_flight_blocks_max must be in [1, log_window_blocks]")
+        for name in (
+            "block_txs_max",
+            "block_bytes_max",
+            "block_interval_ticks",
+            "checkpoint_interval_blocks",
+            "view_change_timeout_ticks",
+            "status_interval_ticks",
+            "fetch_blocks_max",
+            "future_messages_per_peer_max",
+            "pending_txs_max",
+            "pending_bytes_max",
+            "tx_bytes_max",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.view_change_timeout_max_ticks < self.view_change_timeout_ticks:
+            raise ValueError("view_change_timeout_max_ticks must be >= view_change_timeout_ticks")
+
+    @property
+    def n(self) -> int:
+        return len(self.validators)
+
+    @property
+    def f(self) -> int:
+        """Byzantine replicas tolerated: f = floor((n - 1) / 3)."""
+        return (self.n - 1) // 3
+
+    @property
+    def quorum(self) -> int:
+        """ceil((n + f + 1) / 2): any two quorums share at least one honest replica."""
+        return (self.n + self.f + 2) // 2
+
+    def primary(self, view: int) -> bytes:
+        return self.validators[view % self.n]

@@ -1,0 +1,72 @@
+"""Events: everything that can happen to a replica. The caller feeds them to `step`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from consensus.messages import Signed
+from consensus.persisted import PersistedState
+from protos import consensus_pb2 as pb
+
+
+class Timer(StrEnum):
+    """Timers the core asks for with SetTimer; each fires back as a Tick."""
+
+    BLOCK_CUT = "block_cut"  # primary: close a partly filled block
+    VIEW_CHANGE = "view_change"  # work outstanding too long, or a new view too slow
+    STATUS = "status"  # heartbeat: retransmit, detect lag, retry fetches
+
+
+@dataclass(frozen=True, slots=True)
+class TxsReady:
+    """Client txs the node admitted (signature-checked) and wants ordered.
+
+    `now_ms` is the node's wall clock, passed in as data: the primary stamps blocks with it.
+    """
+
+    txs: tuple[bytes, ...]
+    now_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A consensus message whose outer signature the node has checked, with attached blocks."""
+
+    message: Signed
+    blocks: tuple[pb.Block, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A timer set by SetTimer has expired. Stale tokens (re-set or cancelled) are ignored."""
+
+    timer: Timer
+    token: int
+    now_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BlocksFetched:
+    """Answer to FetchBlocks: committed blocks with their commit certificates, any order."""
+
+    blocks: tuple[pb.CertifiedBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """The executor applied block `height`; `state_root` goes into the checkpoint."""
+
+    height: int
+    block_hash: bytes
+    state_root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """Start (or restart) from what storage holds: the persisted consensus state."""
+
+    state: PersistedState
+
+
+Event = TxsReady | MessageReceived | Tick | BlocksFetched | Executed | Restored

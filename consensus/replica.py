@@ -1,0 +1,607 @@
+"""The PBFT replica of one channel: state, event dispatch and the normal case (§4.2).
+
+Handlers follow one pattern: check the acceptance rules listed in the docstring, reject
+with a Reason otherwise, update state, and append actions to `self.out` in the order the
+caller must perform them. Checkpoints and catch-up live in `replica_checkpoints.py`, view
+change in `replica_view_change.py`; both are mixins over the state defined here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    ExecuteBlock,
+    Persist,
+    Reject,
+    SetTimer,
+)
+from consensus.blocks import BlockInfo, index_blocks, make_block
+from consensus.certificates import CheckpointCert, genesis_checkpoint
+from consensus.config import ConsensusConfig
+from consensus.crypto import Signer, TxChecker, Verifier
+from consensus.events import (
+    BlocksFetched,
+    Event,
+    Executed,
+    MessageReceived,
+    Restored,
+    Tick,
+    Timer,
+    TxsReady,
+)
+from consensus.log import Slot
+from consensus.messages import Signed, sign, vote
+from consensus.persisted import Record
+from consensus.reasons import Reason
+from consensus.replica_checkpoints import CheckpointsMixin
+from consensus.replica_view_change import ViewChangeMixin
+from consensus.view_change import ViewChangeInfo
+from protos import consensus_pb2 as pb
+
+VOTE_KINDS = ("pre_prepare", "prepare", "commit")
+
+
+class Replica(CheckpointsMixin, ViewChangeMixin):
+    """One validator's PBFT state machine for one channel: `step(event) -> list[Action]`."""
+
+    def __init__(
+        self, cfg: ConsensusConfig, signer: Signer, verifier: Verifier, txs: TxChecker
+    ) -> None:
+        if signer.public_key not in cfg.validators:
+            raise ValueError("the signer is not a validator of this channel")
+        self.cfg = cfg
+        self.signer = signer
+        self.verifier = verifier
+        self.tx_checker = txs
+        self.me = signer.public_key
+        self.out: list[Action] = []
+        self.started = False
+        self.now_ms = 0
+        # View state.
+        self.view = 0
+        self.view_active = True
+        self.failed_views = 0
+        self.view_changes: dict[bytes, ViewChangeInfo] = {}
+        self.new_view_sent: tuple[Signed, tuple[pb.Block, ...]] | None = None
+        self.vc_bodies: dict[bytes, dict[bytes, BlockInfo]] = {}
+        self.own_vc_blocks: tuple[pb.Block, ...] = ()
+        # Log, checkpoints, execution.
+        self.slots: dict[int, Slot] = {}
+        self.stable: CheckpointCert = genesis_checkpoint(cfg)
+        self.checkpoint_votes: dict[int, dict[bytes, Signed]] = {}
+        self.executed_height = 0
+        self.executed_hash = cfg.genesis_hash
+        # Transactions: pending = not in any block of the log; in_log = tx id -> height.
+        self.pending: dict[bytes, bytes] = {}
+        self.pending_bytes = 0
+        self.in_log: dict[bytes, int] = {}
+        self.recent_committed: dict[bytes, None] = {}
+        self.cut_due = False
+        # Buffers for messages that arrived early, bounded per peer / by the window.
+        self.future: dict[bytes, deque[MessageReceived]] = {}
+        self.orphans: dict[int, MessageReceived] = {}
+        # Timers and catch-up.
+        self.timer_tokens: dict[Timer, int] = {}
+        self.next_token = 0
+        self.peer_status: dict[bytes, pb.Status] = {}
+        self.far_ahead: dict[bytes, int] = {}
+        self.fetch_target = 0
+        self.fetch_attempts = 0
+        self.progress_mark = -1
+        # Counters the node exports; the simulator checks bounds on them.
+        self.rejected: dict[Reason, int] = {}
+
+    # ------------------------------------------------------------------ dispatch
+
+    def step(self, event: Event) -> list[Action]:
+        """Apply one event; return the actions to perform, in order."""
+        self.out = []
+        if isinstance(event, Restored):
+            self.on_restored(event)
+            return self.out
+        if not self.started:
+            self._start()
+        if isinstance(event, MessageReceived):
+            self.on_message(event)
+        elif isinstance(event, TxsReady):
+            self.now_ms = max(self.now_ms, event.now_ms)
+            self.on_txs_ready(event.txs)
+        elif isinstance(event, Tick):
+            self.now_ms = max(self.now_ms, event.now_ms)
+            self.on_tick(event)
+        elif isinstance(event, Executed):
+            self.on_executed(event)
+        elif isinstance(event, BlocksFetched):
+            self.on_blocks_fetched(event)
+        self._arm_view_change_timer()
+        return self.out
+
+    def _start(self) -> None:
+        self.started = True
+        self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+
+    def on_message(self, ev: MessageReceived) -> None:
+        msg = ev.message
+        if msg.msg.channel != self.cfg.channel:
+            self.reject(msg.sender, msg.kind, Reason.WRONG_CHANNEL)
+            return
+        if msg.sender == self.me:
+            self.reject(msg.sender, msg.kind, Reason.OWN_MESSAGE, "replayed to its signer")
+            return
+        kind = msg.kind
+        if kind in VOTE_KINDS:
+            self.on_vote(ev)
+        elif kind == "checkpoint":
+            self.on_checkpoint(msg)
+        elif kind == "view_change":
+            self.on_view_change(msg, ev.blocks)
+        elif kind == "new_view":
+            self.on_new_view(msg, ev.blocks)
+        elif kind == "status":
+            self.on_status(msg)
+        else:
+            self.reject(msg.sender, kind, Reason.MALFORMED)
+
+    def on_tick(self, ev: Tick) -> None:
+        if self.timer_tokens.get(ev.timer) != ev.token:
+            return  # cancelled or re-set since
+        del self.timer_tokens[ev.timer]
+        if ev.timer is Timer.BLOCK_CUT:
+            self.cut_due = True
+            self._maybe_propose()
+        elif ev.timer is Timer.VIEW_CHANGE:
+            self.start_view_change(self.view + 1)
+        elif ev.timer is Timer.STATUS:
+            self.on_status_timer()
+            self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+
+    # ------------------------------------------------------------------ helpers
+
+    def reject(self, sender: bytes, what: str, reason: Reason, detail: str = "") -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.out.append(Reject(sender, what, reason, detail))
+
+    def persist(self, *records: Record) -> None:
+        self.out.append(Persist(tuple(records)))
+
+    def broadcast(self, kind: str, payload: object, blocks: tuple[pb.Block, ...] = ()) -> Signed:
+        signed = sign(self.signer, self.cfg.channel, kind, payload)  # type: ignore[arg-type]
+        self.out.append(Broadcast(signed, blocks))
+        return signed
+
+    def _set_timer(self, timer: Timer, ticks: int) -> None:
+        self.next_token += 1
+        self.timer_tokens[timer] = self.next_token
+        self.out.append(SetTimer(timer, ticks, self.next_token))
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        if self.timer_tokens.pop(timer, None) is not None:
+            self.out.append(CancelTimer(timer))
+
+    @property
+    def is_primary(self) -> bool:
+        return self.cfg.primary(self.view) == self.me
+
+    @property
+    def high_watermark(self) -> int:
+        return self.stable.height + self.cfg.log_window_blocks
+
+    def slot(self, height: int) -> Slot:
+        slot = self.slots.get(height)
+        if slot is None:
+            slot = self.slots[height] = Slot(height)
+        return slot
+
+    def view_change_timeout_ticks(self) -> int:
+        ticks = self.cfg.view_change_timeout_ticks << min(self.failed_views, 30)
+        return min(ticks, self.cfg.view_change_timeout_max_ticks)
+
+    def _outstanding_work(self) -> bool:
+        if self.pending:
+            return True
+        return any(h > self.executed_height and s.accepted for h, s in self.slots.items())
+
+    def _arm_view_change_timer(self) -> None:
+        """PBFT's request timer: runs while work is outstanding in an active view."""
+        if not self.view_active:
+            return
+        if not self._outstanding_work():
+            self._cancel_timer(Timer.VIEW_CHANGE)
+        elif Timer.VIEW_CHANGE not in self.timer_tokens:
+            self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
+
+    # ------------------------------------------------------------------ transactions
+
+    def on_txs_ready(self, txs: tuple[bytes, ...]) -> None:
+        """Queue admitted txs for ordering. Rules: at most tx_bytes_max each; not already
+        pending, in the log or recently committed (silently skipped); bounded queue."""
+        full = 0
+        for tx in txs:
+            if len(tx) > self.cfg.tx_bytes_max:
+                self.reject(b"", "tx", Reason.TX_TOO_LARGE)
+                continue
+            tid = self.tx_checker.tx_id(tx)
+            if tid in self.pending or tid in self.in_log or tid in self.recent_committed:
+                continue
+            if (
+                len(self.pending) >= self.cfg.pending_txs_max
+                or self.pending_bytes + len(tx) > self.cfg.pending_bytes_max
+            ):
+                full += 1
+                continue
+            self.pending[tid] = tx
+            self.pending_bytes += len(tx)
+        if full:
+            self.reject(b"", "tx", Reason.PENDING_FULL, f"{full} txs")
+        self._maybe_propose()
+
+    def _take_from_pending(self, info: BlockInfo) -> None:
+        for tx in info.txs:
+            tid = self.tx_checker.tx_id(tx)
+            self.in_log[tid] = info.height
+            old = self.pending.pop(tid, None)
+            if old is not None:
+                self.pending_bytes -= len(old)
+
+    def _release_to_pending(self, info: BlockInfo) -> None:
+        """A block left the log uncommitted: its txs become proposable again."""
+        for tx in info.txs:
+            tid = self.tx_checker.tx_id(tx)
+            if self.in_log.get(tid) == info.height:
+                del self.in_log[tid]
+                if tid not in self.recent_committed and tid not in self.pending:
+                    self.pending[tid] = tx
+                    self.pending_bytes += len(tx)
+
+    # ------------------------------------------------------------------ proposing
+
+    def proposal_tip(self) -> tuple[int, bytes]:
+        """Height and digest the next block of this view builds on."""
+        tip = (self.executed_height, self.executed_hash)
+        if self.stable.height > tip[0]:
+            tip = (self.stable.height, self.stable.block_hash)
+        for h, s in self.slots.items():
+            if h > tip[0] and s.accepted_view == self.view and s.accepted is not None:
+                tip = (h, s.accepted.digest)
+        return tip
+
+    def _maybe_propose(self) -> None:
+        """Primary only: cut blocks while the pipeline has room and a block is due (full,
+        or block_interval_ticks passed with a tx pending). Never an empty block."""
+        if not (self.view_active and self.is_primary):
+            return
+        cfg = self.cfg
+        while self.pending:
+            height, parent = self.proposal_tip()
+            height += 1
+            room = min(self.high_watermark, self.executed_height + cfg.in_flight_blocks_max)
+            if height > room or self.executed_height < self.stable.height:
+                break
+            txs: list[bytes] = []
+            size = 0
+            for tx in self.pending.values():
+                if len(txs) >= cfg.block_txs_max or size + len(tx) > cfg.block_bytes_max:
+                    break
+                txs.append(tx)
+                size += len(tx)
+            full = len(txs) >= cfg.block_txs_max or len(txs) < len(self.pending)
+            if not (full or self.cut_due):
+                break
+            self.cut_due = False
+            info = make_block(cfg, height, self.view, parent, txs, self.me, self.now_ms)
+            self._propose(info)
+        if self.pending and Timer.BLOCK_CUT not in self.timer_tokens:
+            self._set_timer(Timer.BLOCK_CUT, cfg.block_interval_ticks)
+        if not self.pending:
+            self._cancel_timer(Timer.BLOCK_CUT)
+
+    def _propose(self, info: BlockInfo) -> None:
+        slot = self.slot(info.height)
+        slot.votes_for_view(self.view)
+        self._accept(slot, info)
+        self.persist(slot.record())
+        slot.pre_prepare = self.broadcast(
+            "pre_prepare", vote(self.view, info.height, info.digest), (info.block,)
+        )
+        self._maybe_send_prepare(slot)
+
+    # ------------------------------------------------------------------ normal case
+
+    def on_vote(self, ev: MessageReceived) -> None:
+        """Gate PRE-PREPARE / PREPARE / COMMIT by view and window, then dispatch.
+
+        - view below ours: stale, rejected; above ours (or ours before its NEW-VIEW):
+          buffered, at most future_messages_per_peer_max per peer;
+        - height at or below the executed height: late, ignored;
+        - height above the high watermark: rejected, and remembered as a sign we are behind.
+        """
+        msg = ev.message
+        v, h = msg.payload.view, msg.payload.height
+        if v < self.view:
+            self.reject(msg.sender, msg.kind, Reason.STALE_VIEW, f"view {v} < {self.view}")
+            return
+        if v > self.view or not self.view_active:
+            self._buffer_future(ev)
+            return
+        if h <= self.executed_height or h <= self.stable.height:
+            return
+        if h > self.high_watermark:
+            self.reject(msg.sender, msg.kind, Reason.OUTSIDE_WINDOW, f"height {h}")
+            self.note_far_ahead(msg.sender, h)
+            return
+        if len(msg.payload.digest) != 32:
+            self.reject(msg.sender, msg.kind, Reason.MALFORMED, "digest")
+            return
+        if msg.kind == "pre_prepare":
+            self.on_pre_prepare(ev)
+        elif msg.kind == "prepare":
+            self.on_prepare(msg)
+        else:
+            self.on_commit(msg)
+
+    def _buffer_future(self, ev: MessageReceived) -> None:
+        queue = self.future.setdefault(ev.message.sender, deque())
+        if len(queue) >= self.cfg.future_messages_per_peer_max:
+            queue.popleft()
+            self.reject(ev.message.sender, ev.message.kind, Reason.FUTURE_BUFFER_FULL)
+        queue.append(ev)
+
+    def replay_future(self) -> None:
+        """After entering a view, process what peers sent for it early; drop older views."""
+        ready: list[MessageReceived] = []
+        for sender, queue in self.future.items():
+            keep: deque[MessageReceived] = deque()
+            for ev in queue:
+                v = ev.message.payload.view
+                if v == self.view:
+                    ready.append(ev)
+                elif v > self.view:
+                    keep.append(ev)
+            self.future[sender] = keep
+        for ev in ready:
+            self.on_vote(ev)
+
+    def on_pre_prepare(self, ev: MessageReceived) -> None:
+        """Accept the primary's block for (view, height). Rules:
+
+        - sent by the primary of the view; none accepted yet for this view and height
+          (a second, different one is equivocation);
+        - the named block is attached, its header says this channel, height, view and
+          proposer, its Merkle root matches, it is within the size limits;
+        - it is not empty and holds no tx twice, none already in the log or recently
+          committed, and every tx is client-signed;
+        - its parent is the block this replica has at height - 1 in this view (or executed,
+          or stable); if that one has not arrived yet, the pre-prepare waits for it.
+        """
+        msg = ev.message
+        v, h, digest = msg.payload.view, msg.payload.height, msg.payload.digest
+        if msg.sender != self.cfg.primary(v):
+            self.reject(msg.sender, msg.kind, Reason.WRONG_PRIMARY)
+            return
+        slot = self.slot(h)
+        slot.votes_for_view(v)
+        if slot.accepted_view == v and slot.accepted is not None:
+            if slot.accepted.digest != digest:
+                self.reject(msg.sender, msg.kind, Reason.CONFLICTING_VOTE, f"height {h}")
+            return
+        info = index_blocks(ev.blocks, self.cfg).get(digest)
+        if info is None:
+            self.reject(msg.sender, msg.kind, Reason.DIGEST_MISMATCH, "block not attached")
+            return
+        reason = self._check_proposed_block(info, v, msg.sender)
+        if reason is not None:
+            self.reject(msg.sender, msg.kind, reason[0], reason[1])
+            return
+        expected = self.parent_of(h)
+        if expected is None:
+            self.orphans[h] = ev
+            return
+        if info.parent != expected:
+            self.reject(msg.sender, msg.kind, Reason.BAD_PARENT, f"height {h}")
+            return
+        self.orphans.pop(h, None)
+        self._accept(slot, info)
+        self.persist(slot.record())
+        self._maybe_send_prepare(slot)
+        self._check_prepared(slot)
+        child = self.orphans.pop(h + 1, None)
+        if child is not None and child.message.payload.view == self.view:
+            self.on_pre_prepare(child)
+
+    def _check_proposed_block(
+        self, info: BlockInfo, view: int, proposer: bytes
+    ) -> tuple[Reason, str] | None:
+        header = info.header
+        if header.height != info.height or header.view != view or header.proposer != proposer:
+            return Reason.BAD_BLOCK, "header does not match the pre-prepare"
+        if not info.txs:
+            return Reason.EMPTY_BLOCK, ""
+        if info.size_bytes > self.cfg.block_bytes_max + len(info.block.header):
+            return Reason.BLOCK_TOO_LARGE, ""
+        seen: set[bytes] = set()
+        for tx in info.txs:
+            if len(tx) > self.cfg.tx_bytes_max:
+                return Reason.BAD_TX, "tx too large"
+            tid = self.tx_checker.tx_id(tx)
+            if tid in seen or tid in self.recent_committed:
+                return Reason.BAD_TX, "duplicate tx"
+            at = self.in_log.get(tid)
+            if at is not None and at != info.height:
+                return Reason.BAD_TX, "tx already in another block"
+            seen.add(tid)
+        if not all(self.tx_checker.verify_txs(info.txs)):
+            return Reason.BAD_TX, "tx signature"
+        return None
+
+    def parent_of(self, height: int) -> bytes | None:
+        """Digest the block at `height` must name as parent, or None if not known yet."""
+        below = height - 1
+        if below == self.executed_height:
+            return self.executed_hash
+        if below == self.stable.height:
+            return self.stable.block_hash
+        prev = self.slots.get(below)
+        if prev is not None and prev.accepted_view == self.view and prev.accepted is not None:
+            return prev.accepted.digest
+        return None
+
+    def _accept(self, slot: Slot, info: BlockInfo) -> None:
+        old = slot.accepted
+        if old is not None and old.digest != info.digest:
+            self._release_to_pending(old)
+        slot.accepted_view = self.view
+        slot.accepted = info
+        self._take_from_pending(info)
+
+    def parent_ready(self, slot: Slot) -> bool:
+        """Send PREPARE for h only after h-1 is prepared in this view (or executed/stable)
+        with the digest our block names as parent: this is what makes a committed block's
+        ancestors survive every view change (see view_change.py)."""
+        below = slot.height - 1
+        if below <= self.executed_height or below <= self.stable.height:
+            return True
+        prev = self.slots.get(below)
+        return (
+            prev is not None
+            and prev.prepared_view == self.view
+            and prev.prepared is not None
+            and slot.accepted is not None
+            and prev.prepared.digest == slot.accepted.parent
+        )
+
+    def _maybe_send_prepare(self, slot: Slot) -> None:
+        if slot.accepted_view == self.view:
+            slot.votes_for_view(self.view)
+        if (
+            slot.accepted_view != self.view
+            or slot.accepted is None
+            or slot.prepare_sent
+            or not self.view_active
+            or not self.parent_ready(slot)
+        ):
+            return
+        slot.prepare_sent = True
+        signed = self.broadcast("prepare", vote(self.view, slot.height, slot.accepted.digest))
+        slot.prepares[self.me] = signed
+        self._check_prepared(slot)
+
+    def _record_vote(self, votes: dict[bytes, Signed], msg: Signed) -> bool:
+        """Keep one vote per sender; a second, different one is equivocation."""
+        old = votes.get(msg.sender)
+        if old is not None:
+            if old.payload.digest != msg.payload.digest:
+                self.reject(msg.sender, msg.kind, Reason.CONFLICTING_VOTE)
+            return False
+        votes[msg.sender] = msg
+        return True
+
+    def on_prepare(self, msg: Signed) -> None:
+        """Count a PREPARE for the current view (one per sender and height)."""
+        slot = self.slot(msg.payload.height)
+        slot.votes_for_view(self.view)
+        if self._record_vote(slot.prepares, msg):
+            self._check_prepared(slot)
+
+    def _check_prepared(self, slot: Slot) -> None:
+        """Prepared = a quorum of PREPAREs matching the accepted block in this view.
+        Persist the certificate, then send COMMIT; the next height may now PREPARE."""
+        if (
+            slot.accepted_view != self.view
+            or slot.accepted is None
+            or slot.prepared_view == self.view
+        ):
+            return
+        digest = slot.accepted.digest
+        if slot.count(slot.prepares, digest) < self.cfg.quorum:
+            return
+        slot.prepared_view = self.view
+        slot.prepared = slot.accepted
+        slot.prepared_votes = slot.matching(slot.prepares, digest)
+        self.persist(slot.record())
+        if not slot.commit_sent:
+            slot.commit_sent = True
+            signed = self.broadcast("commit", vote(self.view, slot.height, digest))
+            slot.commits[self.me] = signed
+        self._check_committed(slot)
+        nxt = self.slots.get(slot.height + 1)
+        if nxt is not None:
+            self._maybe_send_prepare(nxt)
+
+    def on_commit(self, msg: Signed) -> None:
+        """Count a COMMIT for the current view (one per sender and height)."""
+        slot = self.slot(msg.payload.height)
+        slot.votes_for_view(self.view)
+        if self._record_vote(slot.commits, msg):
+            self._check_committed(slot)
+
+    def _check_committed(self, slot: Slot) -> None:
+        if slot.height == self.executed_height + 1:
+            self._try_execute()
+
+    def _committed_block(self, slot: Slot) -> tuple[BlockInfo, tuple[pb.SignedMessage, ...]] | None:
+        """A quorum of same-view COMMITs for a block whose body we hold."""
+        counts: dict[bytes, int] = {}
+        for s in slot.commits.values():
+            counts[s.payload.digest] = counts.get(s.payload.digest, 0) + 1
+        for digest, count in counts.items():
+            if count >= self.cfg.quorum:
+                info = slot.block_for(digest)
+                if info is not None:
+                    return info, slot.matching(slot.commits, digest)
+        return None
+
+    def _try_execute(self) -> None:
+        """Execute committed blocks strictly in height order."""
+        progressed = False
+        while True:
+            slot = self.slots.get(self.executed_height + 1)
+            if slot is None:
+                break
+            found = self._committed_block(slot)
+            if found is None:
+                break
+            info, commits = found
+            if info.parent != self.executed_hash:
+                self.reject(b"", "block", Reason.BAD_PARENT, f"committed block {slot.height}")
+                break
+            self.execute(info, commits)
+            progressed = True
+        if progressed:
+            self.after_progress()
+
+    def execute(self, info: BlockInfo, commits: tuple[pb.SignedMessage, ...]) -> None:
+        """Hand a committed block to the executor and forget its txs as pending."""
+        certified = pb.CertifiedBlock(block=info.block, commits=list(commits))
+        self.out.append(ExecuteBlock(info.height, certified, info.digest))
+        self.executed_height = info.height
+        self.executed_hash = info.digest
+        slot = self.slots.get(info.height)
+        if slot is None and info.height > self.stable.height:
+            slot = self.slot(info.height)
+        if slot is not None:
+            slot.executed_digest = info.digest
+            if slot.accepted is not None and slot.accepted.digest != info.digest:
+                self._release_to_pending(slot.accepted)
+        for tx in info.txs:
+            tid = self.tx_checker.tx_id(tx)
+            self.in_log.pop(tid, None)
+            old = self.pending.pop(tid, None)
+            if old is not None:
+                self.pending_bytes -= len(old)
+            self.recent_committed[tid] = None
+        while len(self.recent_committed) > self.cfg.recent_committed_txs_max:
+            del self.recent_committed[next(iter(self.recent_committed))]
+
+    def after_progress(self) -> None:
+        """A block executed: the view works, the pipeline has room, timers restart."""
+        self.failed_views = 0
+        if self.view_active:
+            self._cancel_timer(Timer.VIEW_CHANGE)
+            nxt = self.slots.get(self.executed_height + 1)
+            if nxt is not None:
+                self._maybe_send_prepare(nxt)
+            self._maybe_propose()

@@ -1,0 +1,265 @@
+"""Checkpoints (§4.3), catch-up by block fetch, heartbeat retransmission, crash recovery.
+
+A mixin over the state defined in `replica.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from consensus.actions import Broadcast, FetchBlocks, Send
+from consensus.blocks import BlockInfo, parse_block
+from consensus.certificates import CheckpointCert, check_vote_cert, genesis_checkpoint
+from consensus.events import BlocksFetched, Executed, Restored, Timer
+from consensus.log import Slot
+from consensus.messages import Signed, vote
+from consensus.persisted import CheckpointRecord, PruneRecord
+from consensus.reasons import Reason
+from protos import consensus_pb2 as pb
+
+if TYPE_CHECKING:
+    from consensus.replica import Replica
+
+    _Base = Replica
+else:
+    _Base = object
+
+
+class CheckpointsMixin(_Base):
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_executed(self, ev: Executed) -> None:
+        """Sign a CHECKPOINT every checkpoint_interval_blocks executed blocks."""
+        h = ev.height
+        if h % self.cfg.checkpoint_interval_blocks or h <= self.stable.height:
+            return
+        payload = pb.Checkpoint(height=h, block_hash=ev.block_hash, state_root=ev.state_root)
+        signed = self.broadcast("checkpoint", payload)
+        self.checkpoint_votes.setdefault(h, {})[self.me] = signed
+        self._check_stable(h)
+
+    def on_checkpoint(self, msg: Signed) -> None:
+        """Count a CHECKPOINT. Rules:
+
+        - height a multiple of checkpoint_interval_blocks above our stable checkpoint;
+        - one per sender and height (a different second one is equivocation);
+        - above the high watermark only each sender's latest is kept: enough to prove
+          we are behind, bounded by the number of validators.
+        """
+        c = msg.payload
+        h = c.height
+        if h <= self.stable.height:
+            return
+        if h % self.cfg.checkpoint_interval_blocks or len(c.block_hash) != 32:
+            self.reject(msg.sender, msg.kind, Reason.MALFORMED)
+            return
+        if h > self.high_watermark:
+            for other in [x for x in self.checkpoint_votes if x > self.high_watermark and x != h]:
+                votes = self.checkpoint_votes[other]
+                votes.pop(msg.sender, None)
+                if not votes:
+                    del self.checkpoint_votes[other]
+        votes = self.checkpoint_votes.setdefault(h, {})
+        old = votes.get(msg.sender)
+        if old is not None:
+            if old.body != msg.body:
+                self.reject(msg.sender, msg.kind, Reason.CONFLICTING_VOTE)
+            return
+        votes[msg.sender] = msg
+        self._check_stable(h)
+
+    def _check_stable(self, h: int) -> None:
+        groups: dict[tuple[bytes, bytes], list[Signed]] = {}
+        for s in self.checkpoint_votes.get(h, {}).values():
+            groups.setdefault((s.payload.block_hash, s.payload.state_root), []).append(s)
+        for (block_hash, root), group in groups.items():
+            if len(group) < self.cfg.quorum:
+                continue
+            own = self.checkpoint_votes[h].get(self.me)
+            if own is not None and (own.payload.block_hash, own.payload.state_root) != (
+                block_hash,
+                root,
+            ):
+                self.reject(self.me, "checkpoint", Reason.STATE_DIVERGED, f"height {h}")
+            proof = tuple(s.to_pb() for s in group)
+            self.adopt_stable(CheckpointCert(h, block_hash, root, proof), [s.sender for s in group])
+            self._maybe_propose()  # the window moved
+            return
+
+    def adopt_stable(self, cert: CheckpointCert, peers: list[bytes] | tuple[()] = ()) -> None:
+        """Make `cert` the stable checkpoint: move the watermarks, garbage-collect the log
+        below it, and fetch the blocks up to it if we have not executed them."""
+        if cert.height <= self.stable.height:
+            return
+        self.stable = cert
+        self.persist(CheckpointRecord(cert), PruneRecord(cert.height))
+        for h in [h for h in self.slots if h <= cert.height]:
+            slot = self.slots.pop(h)
+            if slot.accepted is not None and h > self.executed_height:
+                self._release_to_pending(slot.accepted)
+        for table in (self.checkpoint_votes, self.orphans):
+            for h in [h for h in table if h <= cert.height]:
+                del table[h]
+        self.far_ahead = {p: h for p, h in self.far_ahead.items() if h > self.high_watermark}
+        if self.executed_height < cert.height:
+            self.fetch(cert.height, tuple(peers))
+
+    # ------------------------------------------------------------------ catch-up
+
+    def fetch(self, target: int, peers: tuple[bytes, ...] = (), retry: bool = False) -> None:
+        """Ask for committed blocks up to `target`, fetch_blocks_max at a time."""
+        if target <= self.executed_height:
+            return
+        if target <= self.fetch_target and not retry:
+            return
+        self.fetch_target = max(self.fetch_target, target)
+        first = self.executed_height + 1
+        last = min(self.fetch_target, self.executed_height + self.cfg.fetch_blocks_max)
+        hint = [p for p in peers if p != self.me]
+        if hint:  # rotate, so a peer that serves bad blocks is not asked first every time
+            self.fetch_attempts += 1
+            k = self.fetch_attempts % len(hint)
+            hint = hint[k:] + hint[:k]
+        self.out.append(FetchBlocks(first, last, tuple(hint)))
+
+    def note_far_ahead(self, sender: bytes, height: int) -> None:
+        """f+1 peers voting beyond our window prove an honest one is there: fetch."""
+        self.far_ahead[sender] = max(height, self.far_ahead.get(sender, 0))
+        ahead = sorted(self.far_ahead.items(), key=lambda kv: kv[1], reverse=True)
+        if len(ahead) > self.cfg.f:
+            self.fetch(ahead[self.cfg.f][1] - 1, tuple(p for p, _ in ahead))
+
+    def on_blocks_fetched(self, ev: BlocksFetched) -> None:
+        """Execute fetched blocks. Rules: each carries a valid commit certificate for its own
+        digest and height; they execute in order, each naming the previous as parent.
+        Their txs are not re-verified: a quorum of commits already vouches for them."""
+        found: dict[int, tuple[BlockInfo, tuple[pb.SignedMessage, ...]]] = {}
+        for cb in ev.blocks[: self.cfg.fetch_blocks_max]:
+            info = parse_block(cb.block, self.cfg)
+            cert = check_vote_cert(cb.commits, "commit", self.cfg, self.verifier)
+            if isinstance(info, Reason) or isinstance(cert, Reason):
+                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "malformed")
+                continue
+            if cert.height != info.height or cert.digest != info.digest:
+                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "certificate")
+                continue
+            found[info.height] = (info, cert.votes)
+        progressed = False
+        while self.executed_height + 1 in found:
+            info, commits = found[self.executed_height + 1]
+            if info.parent != self.executed_hash:
+                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "parent")
+                break
+            self.execute(info, commits)
+            progressed = True
+        if progressed:
+            self.after_progress()
+            self._try_execute()
+            if self.executed_height < self.fetch_target:
+                self.fetch(self.fetch_target, retry=True)
+
+    # ------------------------------------------------------------------ heartbeat
+
+    def on_status(self, msg: Signed) -> None:
+        """A peer's heartbeat. A peer behind our view gets our NEW-VIEW again; f+1 peers in
+        higher views prove an honest one moved on, so we follow (PBFT's f+1 rule)."""
+        st = msg.payload
+        self.peer_status[msg.sender] = st
+        if (
+            self.view_active
+            and self.is_primary
+            and self.new_view_sent is not None
+            and (st.view < self.view or (st.view == self.view and not st.view_active))
+        ):
+            signed, blocks = self.new_view_sent
+            self.out.append(Send(msg.sender, signed, blocks))
+        higher = sorted(
+            (s.view for s in self.peer_status.values() if s.view > self.view), reverse=True
+        )
+        if len(higher) > self.cfg.f:
+            self.start_view_change(higher[self.cfg.f])
+
+    def on_status_timer(self) -> None:
+        """Heartbeat: announce where we are, retransmit our votes for unfinished heights,
+        and fetch blocks if peers are ahead and we are stuck or far behind."""
+        status = pb.Status(
+            view=self.view,
+            view_active=self.view_active,
+            executed_height=self.executed_height,
+            stable_height=self.stable.height,
+        )
+        self.broadcast("status", status)
+        self._retransmit()
+        stalled = self.executed_height == self.progress_mark
+        self.progress_mark = self.executed_height
+        ahead = sorted(
+            ((p, s.executed_height) for p, s in self.peer_status.items()),
+            key=lambda kv: kv[1],
+            reverse=True,
+        )
+        if ahead:
+            lead = ahead[0][1] - self.executed_height
+            if lead > self.cfg.in_flight_blocks_max or (stalled and lead > 0):
+                self.fetch(ahead[0][1], tuple(p for p, _ in ahead), retry=True)
+
+    def _retransmit(self) -> None:
+        if not self.view_active:
+            own = self.view_changes.get(self.me)
+            if own is not None and own.new_view == self.view:
+                self.out.append(Broadcast(own.signed, self.own_vc_blocks))
+            return
+        for h in sorted(self.slots):
+            slot = self.slots[h]
+            if h <= self.executed_height or slot.votes_view != self.view:
+                continue
+            if slot.pre_prepare is not None and slot.accepted is not None:
+                self.out.append(Broadcast(slot.pre_prepare, (slot.accepted.block,)))
+            for own in (slot.prepares.get(self.me), slot.commits.get(self.me)):
+                if own is not None:
+                    self.out.append(Broadcast(own))
+
+    # ------------------------------------------------------------------ recovery
+
+    def on_restored(self, ev: Restored) -> None:
+        """Rebuild from persisted state. Accepted (view, digest) pairs and prepared
+        certificates come back, so the votes re-sent now are the votes sent before."""
+        st = ev.state
+        self.view, self.view_active = st.view, st.view_active
+        self.stable = st.checkpoint or genesis_checkpoint(self.cfg)
+        if st.executed_height > 0:
+            self.executed_height, self.executed_hash = st.executed_height, st.executed_hash
+        keep = st.recent_tx_ids[-self.cfg.recent_committed_txs_max :]
+        self.recent_committed = dict.fromkeys(keep)
+        self.slots = {}
+        for h, rec in sorted(st.slots.items()):
+            if h <= self.stable.height:
+                continue
+            slot = self.slots[h] = Slot(h)
+            if rec.accepted is not None:
+                info = parse_block(rec.accepted, self.cfg)
+                if isinstance(info, BlockInfo):
+                    slot.accepted_view, slot.accepted = rec.accepted_view, info
+                    if h > self.executed_height:
+                        self._take_from_pending(info)
+            if rec.prepared is not None:
+                info = parse_block(rec.prepared, self.cfg)
+                if isinstance(info, BlockInfo):
+                    slot.prepared_view, slot.prepared = rec.prepared_view, info
+                    slot.prepared_votes = rec.prepared_votes
+        self.started = True
+        self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+        if not self.view_active:
+            self.send_view_change()
+            self.arm_new_view_timer()
+            return
+        for h in sorted(self.slots):
+            slot = self.slots[h]
+            if h <= self.executed_height:
+                continue
+            self._maybe_send_prepare(slot)
+            if slot.prepared_view == self.view and slot.prepared is not None:
+                slot.votes_for_view(self.view)
+                slot.commit_sent = True
+                digest = slot.prepared.digest
+                slot.commits[self.me] = self.broadcast("commit", vote(self.view, h, digest))
+        self._arm_view_change_timer()

@@ -1,0 +1,390 @@
+"""A cluster of replicas running the real `consensus.Replica` over the simulated network.
+
+Each simulated node plays the node's part: it encodes and decodes envelopes, checks outer
+signatures, keeps timers in ticks, persists records, executes blocks into a ledger, and
+answers block fetches. Crashes may land between any two actions of a step, which is what
+tests the persist-before-send contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    ExecuteBlock,
+    FetchBlocks,
+    Persist,
+    Reject,
+    Send,
+    SetTimer,
+)
+from consensus.config import ConsensusConfig
+from consensus.events import (
+    BlocksFetched,
+    Event,
+    Executed,
+    MessageReceived,
+    Restored,
+    Tick,
+    Timer,
+    TxsReady,
+)
+from consensus.messages import Signed, decode_envelope, encode_envelope
+from consensus.persisted import PersistedState
+from consensus.reasons import Reason
+from consensus.replica import Replica
+from protos import consensus_pb2 as pb
+from tests.sim.invariants import Invariants
+from tests.sim.network import Network
+from tests.sim.simcrypto import SimTxChecker, make_signers, make_tx, make_verifier
+
+ENVELOPE_BYTES_MAX = 64 << 20
+TICK_MS = 50
+
+
+class Behaviour(Protocol):
+    """How a Byzantine node deviates; see tests/sim/byzantine.py."""
+
+    def outgoing(self, node: SimNode, action: Send | Broadcast) -> list[tuple[int, bytes]]: ...
+
+    def on_tick(self, node: SimNode) -> list[tuple[int, bytes]]: ...
+
+    def serve_fetch(
+        self, node: SimNode, blocks: list[pb.CertifiedBlock]
+    ) -> list[pb.CertifiedBlock]: ...
+
+
+@dataclass
+class SimNode:
+    index: int
+    signer: object
+    replica: Replica
+    behaviour: Behaviour | None = None
+    store: PersistedState = field(default_factory=PersistedState)
+    ledger: list[pb.CertifiedBlock] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    executed_txs: set[bytes] = field(default_factory=set)
+    state_root: bytes = b"\x00" * 32
+    timers: dict[Timer, tuple[int, int]] = field(default_factory=dict)
+    alive: bool = True
+    inbox: deque[Event] = field(default_factory=deque)
+    last_view: int = 0
+    rejected: dict[Reason, int] = field(default_factory=dict)
+
+    @property
+    def honest(self) -> bool:
+        return self.behaviour is None
+
+    @property
+    def height(self) -> int:
+        return len(self.ledger)
+
+
+@dataclass
+class Faults:
+    """Fault rates for the chaos phase; one seed decides them all in the swarm."""
+
+    drop_rate: float = 0.0
+    dup_rate: float = 0.0
+    delay_max_ticks: int = 0
+    crash_rate: float = 0.0  # per node per tick
+    restart_after_ticks: tuple[int, int] = (5, 60)
+    crash_mid_step_rate: float = 0.0  # per step: crash after a random prefix of actions
+    partition_rate: float = 0.0  # per tick: start a random partition or isolate the primary
+    partition_ticks: tuple[int, int] = (10, 80)
+
+
+class Cluster:
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        byzantine: dict[int, Callable[[Cluster, int], Behaviour]] | None = None,
+        ed25519: bool = False,
+        config: Callable[..., ConsensusConfig] = ConsensusConfig,
+        **overrides: int,
+    ) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.signers = make_signers(n, ed25519)
+        self.verifier = make_verifier(self.signers, ed25519)
+        self.cfg = config(
+            channel="license", validators=tuple(s.public_key for s in self.signers), **overrides
+        )
+        self.tx_checker = SimTxChecker()
+        self.net = Network(self.rng, n)
+        self.faults = Faults()
+        self.now = 0
+        self.invariants = Invariants(self.cfg, self.verifier)
+        self.nodes = [SimNode(i, s, self._new_replica(s)) for i, s in enumerate(self.signers)]
+        for i, factory in (byzantine or {}).items():
+            self.nodes[i].behaviour = factory(self, i)
+        self.submitted: dict[bytes, bytes] = {}
+        self.nonce = 0
+        self.restart_at: dict[int, int] = {}
+        self.heal_at = -1
+        self.steps = 0
+        for node in self.nodes:
+            self.step(node, Restored(PersistedState()))
+
+    def _new_replica(self, signer: object) -> Replica:
+        return Replica(self.cfg, signer, self.verifier, self.tx_checker)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ stepping
+
+    def step(self, node: SimNode, event: Event) -> None:
+        node.inbox.append(event)
+        while node.inbox and node.alive:
+            ev = node.inbox.popleft()
+            actions = node.replica.step(ev)
+            self.steps += 1
+            crash_after = None
+            if (
+                self.faults.crash_mid_step_rate
+                and self.rng.random() < self.faults.crash_mid_step_rate
+            ):
+                crash_after = self.rng.randint(0, len(actions))
+            for k, action in enumerate(actions):
+                if crash_after is not None and k == crash_after:
+                    self.crash(node)
+                    return
+                self.perform(node, action)
+            if node.honest:
+                self.invariants.check_replica(node.index, node.replica, node.last_view)
+            node.last_view = node.replica.view
+
+    def perform(self, node: SimNode, action: Action) -> None:
+        if isinstance(action, Persist):
+            node.store = node.store.apply(action.records)
+        elif isinstance(action, (Send, Broadcast)):
+            self.transmit(node, action)
+        elif isinstance(action, ExecuteBlock):
+            self.execute(node, action)
+        elif isinstance(action, SetTimer):
+            node.timers[action.timer] = (self.now + action.ticks, action.token)
+        elif isinstance(action, CancelTimer):
+            node.timers.pop(action.timer, None)
+        elif isinstance(action, FetchBlocks):
+            self.serve_fetch(node, action)
+        elif isinstance(action, Reject):
+            node.rejected[action.reason] = node.rejected.get(action.reason, 0) + 1
+
+    def transmit(self, node: SimNode, action: Send | Broadcast) -> None:
+        if node.behaviour is not None:
+            for dst, data in node.behaviour.outgoing(node, action):
+                self.net.send(self.now, node.index, dst, data)
+            return
+        self.invariants.on_sent(node.index, action.message)
+        data = encode_envelope(action.message, action.blocks)
+        if isinstance(action, Send):
+            self.net.send(self.now, node.index, self.cfg.validators.index(action.to), data)
+        else:
+            for other in self.nodes:
+                if other.index != node.index:
+                    self.net.send(self.now, node.index, other.index, data)
+
+    def execute(self, node: SimNode, action: ExecuteBlock) -> None:
+        prev = node.digests[-1] if node.digests else self.cfg.genesis_hash
+        if node.honest:
+            info = self.invariants.on_execute(
+                node.index, action.height, node.height, prev, action.certified
+            )
+            txs = info.txs
+        else:
+            txs = action.certified.block.txs
+        node.ledger.append(action.certified)
+        node.digests.append(action.digest)
+        for tx in txs:
+            node.executed_txs.add(hashlib.sha256(tx).digest())
+        node.state_root = hashlib.sha256(node.state_root + action.digest).digest()
+        node.inbox.append(Executed(action.height, action.digest, node.state_root))
+
+    def serve_fetch(self, node: SimNode, action: FetchBlocks) -> None:
+        order = [self.cfg.validators.index(p) for p in action.peers]
+        others = [i for i in range(len(self.nodes)) if i not in order and i != node.index]
+        self.rng.shuffle(others)
+        for i in order + others:
+            peer = self.nodes[i]
+            if (
+                not peer.alive
+                or not self.net.linked(i, node.index)
+                or peer.height < action.from_height
+            ):
+                continue
+            blocks = peer.ledger[action.from_height - 1 : action.to_height]
+            if peer.behaviour is not None:
+                blocks = peer.behaviour.serve_fetch(peer, blocks)
+            self.net.send(self.now, i, node.index, BlocksFetched(tuple(blocks)))
+            return
+
+    def deliver(self, dst: SimNode, data: object) -> None:
+        if isinstance(data, BlocksFetched):
+            self.step(dst, data)
+            return
+        assert isinstance(data, bytes)
+        decoded = decode_envelope(data, self.cfg, ENVELOPE_BYTES_MAX)
+        if isinstance(decoded, Reason):
+            dst.rejected[decoded] = dst.rejected.get(decoded, 0) + 1
+            return
+        signed, blocks = decoded
+        if not self.verifier.verify(signed.sender, signed.body, signed.signature):
+            dst.rejected[Reason.BAD_SIGNATURE] = dst.rejected.get(Reason.BAD_SIGNATURE, 0) + 1
+            return
+        self.step(dst, MessageReceived(signed, blocks))
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self) -> None:
+        self.now += 1
+        self._chaos()
+        for node in self.nodes:
+            if not node.alive:
+                continue
+            for timer in sorted(node.timers, key=lambda t: t.value):
+                at, token = node.timers.get(timer, (None, None))
+                if at is not None and at <= self.now:
+                    del node.timers[timer]
+                    self.step(node, Tick(timer, token, self.now * TICK_MS))
+            if node.behaviour is not None:
+                for dst, data in node.behaviour.on_tick(node):
+                    self.net.send(self.now, node.index, dst, data)
+        for item in self.net.due(self.now):
+            dst = self.nodes[item.dst]
+            if dst.alive:
+                self.deliver(dst, item.data)
+
+    def run(self, ticks: int) -> None:
+        for _ in range(ticks):
+            self.tick()
+
+    def run_until(self, done: Callable[[], bool], max_ticks: int) -> bool:
+        for _ in range(max_ticks):
+            if done():
+                return True
+            self.tick()
+        return done()
+
+    # ------------------------------------------------------------------ clients
+
+    def submit(self, count: int, pad: int = 0, to: list[int] | None = None) -> list[bytes]:
+        txs = []
+        for _ in range(count):
+            self.nonce += 1
+            tx = make_tx(self.nonce % 7, self.nonce, pad)
+            self.submitted[hashlib.sha256(tx).digest()] = tx
+            txs.append(tx)
+        self.offer(txs, to)
+        return txs
+
+    def offer(self, txs: list[bytes], to: list[int] | None = None) -> None:
+        """Hand txs to nodes (the mempool's gossip, reduced to its effect)."""
+        for i in to if to is not None else range(len(self.nodes)):
+            node = self.nodes[i]
+            if node.alive and txs:
+                self.step(node, TxsReady(tuple(txs), self.now * TICK_MS))
+
+    def resubmit_uncommitted(self) -> None:
+        """Clients retry what the agreed chain does not hold yet."""
+        txs = [tx for tid, tx in self.submitted.items() if tid not in self.invariants.chain_txs]
+        self.offer(txs)
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: SimNode) -> None:
+        node.alive = False
+        node.timers.clear()
+        node.inbox.clear()
+        self.net.drop_to(node.index)
+        lo, hi = self.faults.restart_after_ticks
+        self.restart_at[node.index] = self.now + self.rng.randint(lo, hi)
+
+    def restart(self, node: SimNode) -> None:
+        """A new process: a fresh Replica restored from what was persisted and the ledger."""
+        recent = tuple(
+            hashlib.sha256(tx).digest() for cb in node.ledger[-200:] for tx in cb.block.txs
+        )
+        state = replace(
+            node.store,
+            executed_height=node.height,
+            executed_hash=node.digests[-1] if node.digests else self.cfg.genesis_hash,
+            recent_tx_ids=recent,
+        )
+        node.replica = self._new_replica(node.signer)
+        node.alive = True
+        self.restart_at.pop(node.index, None)
+        self.step(node, Restored(state))
+        if node.honest:
+            self.invariants.on_restart(node.index, node.replica)
+        node.last_view = node.replica.view
+        pending = [tx for tid, tx in self.submitted.items() if tid not in node.executed_txs]
+        self.offer(pending, [node.index])
+
+    def _chaos(self) -> None:
+        f = self.faults
+        self.net.drop_rate, self.net.dup_rate = f.drop_rate, f.dup_rate
+        self.net.delay_max_ticks = f.delay_max_ticks
+        for i, at in list(self.restart_at.items()):
+            if at <= self.now:
+                self.restart(self.nodes[i])
+        if f.crash_rate:
+            for node in self.nodes:
+                down = sum(1 for n in self.nodes if not n.alive)
+                if node.alive and down < self.cfg.f and self.rng.random() < f.crash_rate:
+                    self.crash(node)
+        if self.heal_at == self.now:
+            self.net.cut.clear()
+            self.heal_at = -1
+        if f.partition_rate and self.heal_at < 0 and self.rng.random() < f.partition_rate:
+            if self.rng.random() < 0.5:
+                self.net.isolate(self.cfg.validators.index(self.cfg.primary(self.max_view())))
+            else:
+                members = list(range(len(self.nodes)))
+                self.rng.shuffle(members)
+                cut = self.rng.randint(1, len(members) - 1)
+                self.net.partition([members[:cut], members[cut:]])
+            self.heal_at = self.now + self.rng.randint(*f.partition_ticks)
+
+    def heal(self) -> None:
+        """Faults stop: links heal, crashed nodes restart, no more crashes."""
+        self.faults = Faults(delay_max_ticks=1)
+        self.net.heal()
+        self.heal_at = -1
+        for i in list(self.restart_at):
+            self.restart(self.nodes[i])
+
+    # ------------------------------------------------------------------ observations
+
+    def honest_nodes(self) -> list[SimNode]:
+        return [n for n in self.nodes if n.honest]
+
+    def max_view(self) -> int:
+        return max(n.replica.view for n in self.nodes if n.honest)
+
+    def all_committed(self) -> bool:
+        """Every honest node executed every submitted tx and all are at one height."""
+        nodes = self.honest_nodes()
+        if not all(n.alive for n in nodes):
+            return False
+        heights = {n.height for n in nodes}
+        if len(heights) != 1:
+            return False
+        return all(tid in n.executed_txs for n in nodes for tid in self.submitted)
+
+    def describe(self) -> str:
+        parts = []
+        for n in self.nodes:
+            r = n.replica
+            tag = "" if n.honest else " byz"
+            parts.append(
+                f"node{n.index}{tag}: alive={n.alive} h={n.height} view={r.view}"
+                f" active={r.view_active} stable={r.stable.height} pending={len(r.pending)}"
+            )
+        return "\n".join(parts)

@@ -1,0 +1,114 @@
+"""Safety invariants, checked as the simulation runs (after every step of every replica).
+
+- agreement: no two honest replicas execute different blocks at one height;
+- no gaps: an honest replica executes heights 1, 2, 3, … each naming the previous as parent;
+- no tx executed twice across the agreed chain, and only client-signed txs executed;
+- every executed block carries a commit certificate anyone can verify alone;
+- an honest replica never signs two different digests for one (kind, view, height),
+  across crashes and restarts, and never goes back to a lower view;
+- logs and buffers stay within their configured limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from consensus.blocks import BlockInfo, parse_block
+from consensus.certificates import check_vote_cert
+from consensus.config import ConsensusConfig
+from consensus.crypto import Verifier
+from consensus.messages import Signed
+from consensus.reasons import Reason
+from consensus.replica import Replica
+from protos import consensus_pb2 as pb
+from tests.sim.simcrypto import tx_is_signed
+
+
+class SafetyViolation(AssertionError):
+    """An invariant broke: the message names it; the runner adds the seed to replay it."""
+
+
+class Invariants:
+    def __init__(self, cfg: ConsensusConfig, verifier: Verifier) -> None:
+        self.cfg = cfg
+        self.verifier = verifier
+        self.chain: dict[int, bytes] = {}  # agreed height -> digest
+        self.chain_txs: dict[bytes, int] = {}  # tx id -> height in the agreed chain
+        self.signed_votes: dict[tuple[int, str, int, int], bytes] = {}
+        self.views_sent: dict[int, int] = {}
+        self.executions = 0
+
+    def fail(self, what: str) -> None:
+        raise SafetyViolation(what)
+
+    def on_execute(
+        self, node: int, height: int, ledger_len: int, prev: bytes, cb: pb.CertifiedBlock
+    ) -> BlockInfo:
+        info = parse_block(cb.block, self.cfg)
+        if isinstance(info, Reason):
+            self.fail(f"node {node} executed a malformed block at {height}: {info}")
+        if height != ledger_len + 1 or info.height != height:
+            self.fail(f"node {node} executed height {height} after {ledger_len} (gap)")
+        if info.parent != prev:
+            self.fail(f"node {node} block {height} does not extend its chain")
+        cert = check_vote_cert(cb.commits, "commit", self.cfg, self.verifier)
+        if isinstance(cert, Reason) or (cert.height, cert.digest) != (height, info.digest):
+            self.fail(f"node {node} block {height} lacks a valid commit certificate")
+        agreed = self.chain.get(height)
+        if agreed is None:
+            self.chain[height] = info.digest
+            for tx in info.txs:
+                if not tx_is_signed(tx):
+                    self.fail(f"unsigned tx executed at height {height}")
+                tid = hashlib.sha256(tx).digest()
+                if tid in self.chain_txs:
+                    self.fail(f"tx executed twice: heights {self.chain_txs[tid]} and {height}")
+                self.chain_txs[tid] = height
+        elif agreed != info.digest:
+            self.fail(f"agreement violated at height {height}: node {node} executed another block")
+        self.executions += 1
+        return info
+
+    def on_sent(self, node: int, msg: Signed) -> None:
+        kind = msg.kind
+        if kind in ("pre_prepare", "prepare", "commit"):
+            v = msg.payload
+            key = (node, kind, v.view, v.height)
+            old = self.signed_votes.setdefault(key, v.digest)
+            if old != v.digest:
+                self.fail(
+                    f"node {node} signed two {kind} digests for view {v.view} height {v.height}"
+                )
+            self._view(node, v.view)
+        elif kind == "view_change":
+            self._view(node, msg.payload.new_view)
+
+    def _view(self, node: int, view: int) -> None:
+        self.views_sent[node] = max(self.views_sent.get(node, 0), view)
+
+    def on_restart(self, node: int, r: Replica) -> None:
+        """Persist-before-send means a restarted replica is in a view at least as high as
+        any view it sent a message in before the crash."""
+        sent = self.views_sent.get(node, 0)
+        if r.view < sent:
+            self.fail(f"node {node} restarted in view {r.view} but had sent in view {sent}")
+
+    def check_replica(self, node: int, r: Replica, last_view: int) -> None:
+        cfg = self.cfg
+        if r.view < last_view:
+            self.fail(f"node {node} view decreased from {last_view} to {r.view}")
+        if len(r.slots) > cfg.log_window_blocks + cfg.in_flight_blocks_max + 1:
+            self.fail(f"node {node} log holds {len(r.slots)} slots")
+        for h in r.slots:
+            if h <= r.stable.height or h > r.stable.height + cfg.log_window_blocks:
+                self.fail(f"node {node} keeps slot {h} outside the window")
+        for q in r.future.values():
+            if len(q) > cfg.future_messages_per_peer_max:
+                self.fail(f"node {node} future buffer over its limit")
+        if len(r.pending) > cfg.pending_txs_max or r.pending_bytes > cfg.pending_bytes_max:
+            self.fail(f"node {node} pending queue over its limit")
+        votes = sum(len(v) for v in r.checkpoint_votes.values())
+        if votes > cfg.n * (cfg.log_window_blocks // cfg.checkpoint_interval_blocks + 2):
+            self.fail(f"node {node} keeps {votes} checkpoint votes")
+        if len(r.view_changes) > cfg.n or len(r.recent_committed) > cfg.recent_committed_txs_max:
+            self.fail(f"node {node} keeps too many view-changes or tx ids")

@@ -1,0 +1,87 @@
+"""Keys, signatures and client transactions for the simulator.
+
+The simulator needs unforgeability, not Ed25519's speed profile: a signature is a keyed
+BLAKE2b MAC under a secret only its owner (and the simulator's verifier, standing in for
+public-key verification) holds. A Byzantine replica gets only its own signer, so it can
+sign only as itself, exactly as with Ed25519. One scenario test runs on real Ed25519 keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from consensus.crypto import Ed25519Signer, Ed25519Verifier
+
+
+class SimSigner:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._public = hashlib.sha256(b"pub" + secret).digest()
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        return hashlib.blake2b(data, key=self._secret, digest_size=32).digest()
+
+
+class SimVerifier:
+    """Knows every secret, so it can check any signature; counts the checks it does."""
+
+    def __init__(self, signers: Sequence[SimSigner]) -> None:
+        self._secrets = {s.public_key: s._secret for s in signers}
+        self.checks = 0
+
+    def verify(self, public_key: bytes, data: bytes, signature: bytes) -> bool:
+        self.checks += 1
+        secret = self._secrets.get(public_key)
+        if secret is None:
+            return False
+        expected = hashlib.blake2b(data, key=secret, digest_size=32).digest()
+        return hmac.compare_digest(expected, signature)
+
+
+def make_signers(n: int, ed25519: bool = False) -> list:
+    seeds = [hashlib.sha256(b"validator-%d" % i).digest() for i in range(n)]
+    if ed25519:
+        return [Ed25519Signer(s) for s in seeds]
+    return [SimSigner(s) for s in seeds]
+
+
+def make_verifier(signers: Sequence, ed25519: bool = False):
+    return Ed25519Verifier() if ed25519 else SimVerifier(signers)
+
+
+CLIENT_SECRET = b"simulated-clients-secret-key-000"
+TX_SIG_BYTES = 32
+
+
+def make_tx(client: int, nonce: int, pad: int = 0) -> bytes:
+    """A client-signed tx: client (1 byte) | nonce (8) | padding | MAC (32)."""
+    body = bytes([client]) + nonce.to_bytes(8, "big") + b"\x00" * pad
+    return body + hashlib.blake2b(body, key=CLIENT_SECRET, digest_size=TX_SIG_BYTES).digest()
+
+
+def forge_tx(nonce: int) -> bytes:
+    """A tx no client signed (what a Byzantine primary can make)."""
+    body = b"\xff" + nonce.to_bytes(8, "big")
+    return body + b"\x00" * TX_SIG_BYTES
+
+
+def tx_is_signed(tx: bytes) -> bool:
+    if len(tx) < 9 + TX_SIG_BYTES:
+        return False
+    body, sig = tx[:-TX_SIG_BYTES], tx[-TX_SIG_BYTES:]
+    expected = hashlib.blake2b(body, key=CLIENT_SECRET, digest_size=TX_SIG_BYTES).digest()
+    return hmac.compare_digest(expected, sig)
+
+
+class SimTxChecker:
+    def tx_id(self, tx: bytes) -> bytes:
+        return hashlib.sha256(tx).digest()
+
+    def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
+        return [tx_is_signed(tx) for tx in txs]
