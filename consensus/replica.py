@@ -580,7 +580,7 @@ class Replica(CheckpointsMixin, ViewChangeMixin):
         self.executed_height = info.height
         self.executed_hash = info.digest
         slot = self.slots.get(info.height)
-        if slot is None and info.height > self.stable.height:
+        if slot is None and self.stable.height < info.height <= self.high_watermark:
             slot = self.slot(info.height)
         if slot is not None:
             slot.executed_digest = info.digest

@@ -342,7 +342,12 @@ class Cluster:
         if self.heal_at == self.now:
             self.net.cut.clear()
             self.heal_at = -1
-        if f.partition_rate and self.heal_at < 0 and self.rng.random() < f.partition_rate:
+        if (
+            f.partition_rate
+            and len(self.nodes) > 1
+            and self.heal_at < 0
+            and self.rng.random() < f.partition_rate
+        ):
             if self.rng.random() < 0.5:
                 self.net.isolate(self.cfg.validators.index(self.cfg.primary(self.max_view())))
             else:
