@@ -48,9 +48,11 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class BlocksFetched:
-    """Answer to FetchBlocks: committed blocks with their commit certificates, any order."""
+    """Answer to FetchBlocks: committed blocks with their commit certificates, any order,
+    and the serving peer's stable checkpoint proof, so the fetcher's watermarks move too."""
 
     blocks: tuple[pb.CertifiedBlock, ...]
+    checkpoint: tuple[pb.SignedMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 from consensus.actions import Broadcast, FetchBlocks, Send
 from consensus.blocks import BlockInfo, parse_block
-from consensus.certificates import CheckpointCert, check_vote_cert, genesis_checkpoint
+from consensus.certificates import (
+    CheckpointCert,
+    check_checkpoint_cert,
+    check_vote_cert,
+    genesis_checkpoint,
+)
 from consensus.events import BlocksFetched, Executed, Restored, Timer
 from consensus.log import Slot
 from consensus.messages import Signed, vote
@@ -152,11 +157,17 @@ class CheckpointsMixin(_Base):
                 break
             self.execute(info, commits)
             progressed = True
+        if ev.checkpoint:
+            cert = check_checkpoint_cert(ev.checkpoint, self.cfg, self.verifier)
+            if isinstance(cert, Reason):
+                self.reject(b"", "fetched_checkpoint", Reason.BAD_CERTIFICATE)
+            elif cert.height > self.stable.height:
+                self.adopt_stable(cert)
         if progressed:
             self.after_progress()
             self._try_execute()
-            if self.executed_height < self.fetch_target:
-                self.fetch(self.fetch_target, retry=True)
+        if self.executed_height < self.fetch_target and (progressed or ev.checkpoint):
+            self.fetch(self.fetch_target, retry=True)
 
     # ------------------------------------------------------------------ heartbeat
 

@@ -254,6 +254,45 @@ class Flooder(Base):
         return out
 
 
+class SplitBrain(Base):
+    """An equivocating primary that backs both sides: half its peers get block A and
+    votes for A, the other half block B and votes for B. Only the quorum size stands
+    between this and two honest replicas executing different blocks."""
+
+    def __init__(self, cluster: Cluster, index: int) -> None:
+        super().__init__(cluster, index)
+        self.alternatives: dict[tuple[int, int], BlockInfo] = {}
+
+    def rewrite(self, node, msg, blocks, dst):
+        peers = self.peers()
+        if peers.index(dst) < len(peers) // 2 or msg.kind not in (
+            "pre_prepare",
+            "prepare",
+            "commit",
+        ):
+            return [(msg, blocks)]
+        p = msg.payload
+        key = (p.view, p.height)
+        if msg.kind == "pre_prepare" and key not in self.alternatives and blocks:
+            info = parse_block(blocks[0], self.cfg)
+            if isinstance(info, BlockInfo):
+                h = info.header
+                self.alternatives[key] = make_block(
+                    self.cfg,
+                    h.height,
+                    h.view,
+                    h.parent_hash,
+                    list(info.txs),
+                    h.proposer,
+                    h.timestamp_ms + 1,
+                )
+        alt = self.alternatives.get(key)
+        if alt is None:
+            return [(msg, blocks)]
+        signed = self.sign(node, msg.kind, vote(p.view, p.height, alt.digest))
+        return [(signed, (alt.block,) if msg.kind == "pre_prepare" else ())]
+
+
 class Mixed(Base):
     """A different Byzantine trick per message, chosen by the seed."""
 
@@ -281,4 +320,5 @@ BEHAVIOURS = {
     "forge": Forger,
     "flood": Flooder,
     "mixed": Mixed,
+    "split": SplitBrain,
 }

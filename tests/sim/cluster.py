@@ -222,7 +222,8 @@ class Cluster:
             blocks = peer.ledger[action.from_height - 1 : action.to_height]
             if peer.behaviour is not None:
                 blocks = peer.behaviour.serve_fetch(peer, blocks)
-            self.net.send(self.now, i, node.index, BlocksFetched(tuple(blocks)))
+            proof = peer.replica.stable.proof
+            self.net.send(self.now, i, node.index, BlocksFetched(tuple(blocks), proof))
             return
 
     def deliver(self, dst: SimNode, data: object) -> None:

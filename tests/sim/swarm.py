@@ -66,7 +66,9 @@ class SwarmPlan:
             "fetch_blocks_max": rng.choice((2, 8, 32)),
             "future_messages_per_peer_max": rng.choice((16, 64)),
         }
-        return cls(seed, n, byzantine, faults, config, rng.choice((200, 400)), 40, rng.choice((0, 64)))
+        return cls(
+            seed, n, byzantine, faults, config, rng.choice((200, 400)), 40, rng.choice((0, 64))
+        )
 
     def describe(self) -> str:
         f = self.faults

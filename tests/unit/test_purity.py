@@ -1,0 +1,48 @@
+"""consensus/ stays a pure state machine: no I/O, clock, randomness or threads."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+FORBIDDEN = {
+    "grpc",
+    "plyvel",
+    "time",
+    "random",
+    "threading",
+    "asyncio",
+    "os",
+    "socket",
+    "structlog",
+    "subprocess",
+    "multiprocessing",
+    "datetime",
+    "secrets",
+    "logging",
+}
+CORE = Path(__file__).resolve().parents[2] / "consensus"
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_consensus_package_imports_nothing_impure() -> None:
+    files = sorted(CORE.glob("*.py"))
+    assert len(files) >= 10
+    offenders = {f.name: imported_modules(f) & FORBIDDEN for f in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_import_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nfrom time import monotonic\nimport threading as t\n")
+    assert imported_modules(bad) & FORBIDDEN == {"os", "time", "threading"}
