@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: test lint sim protos clean
+.PHONY: demo test lint sim protos clean
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The main job: four validators agreeing while their primary fails (simulated network).
+demo: $(STAMP)
+	$(PY) scripts/sim_demo.py
 
 test: $(STAMP)
 	$(PY) -m ruff check .

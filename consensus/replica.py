@@ -14,12 +14,11 @@ from consensus.actions import (
     Action,
     Broadcast,
     CancelTimer,
-    ExecuteBlock,
     Persist,
     Reject,
     SetTimer,
 )
-from consensus.blocks import BlockInfo, index_blocks, make_block
+from consensus.blocks import BlockInfo, index_blocks
 from consensus.certificates import CheckpointCert, genesis_checkpoint
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer, TxChecker, Verifier
@@ -38,6 +37,8 @@ from consensus.messages import Signed, sign, vote
 from consensus.persisted import Record
 from consensus.reasons import Reason
 from consensus.replica_checkpoints import CheckpointsMixin
+from consensus.replica_execution import ExecutionMixin
+from consensus.replica_proposals import ProposalsMixin
 from consensus.replica_view_change import ViewChangeMixin
 from consensus.view_change import ViewChangeInfo
 from protos import consensus_pb2 as pb
@@ -45,7 +46,7 @@ from protos import consensus_pb2 as pb
 VOTE_KINDS = ("pre_prepare", "prepare", "commit")
 
 
-class Replica(CheckpointsMixin, ViewChangeMixin):
+class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin):
     """One validator's PBFT state machine for one channel: `step(event) -> list[Action]`."""
 
     def __init__(
@@ -214,101 +215,6 @@ class Replica(CheckpointsMixin, ViewChangeMixin):
         elif Timer.VIEW_CHANGE not in self.timer_tokens:
             self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
 
-    # ------------------------------------------------------------------ transactions
-
-    def on_txs_ready(self, txs: tuple[bytes, ...]) -> None:
-        """Queue admitted txs for ordering. Rules: at most tx_bytes_max each; not already
-        pending, in the log or recently committed (silently skipped); bounded queue."""
-        full = 0
-        for tx in txs:
-            if len(tx) > self.cfg.tx_bytes_max:
-                self.reject(b"", "tx", Reason.TX_TOO_LARGE)
-                continue
-            tid = self.tx_checker.tx_id(tx)
-            if tid in self.pending or tid in self.in_log or tid in self.recent_committed:
-                continue
-            if (
-                len(self.pending) >= self.cfg.pending_txs_max
-                or self.pending_bytes + len(tx) > self.cfg.pending_bytes_max
-            ):
-                full += 1
-                continue
-            self.pending[tid] = tx
-            self.pending_bytes += len(tx)
-        if full:
-            self.reject(b"", "tx", Reason.PENDING_FULL, f"{full} txs")
-        self._maybe_propose()
-
-    def _take_from_pending(self, info: BlockInfo) -> None:
-        for tx in info.txs:
-            tid = self.tx_checker.tx_id(tx)
-            self.in_log[tid] = info.height
-            old = self.pending.pop(tid, None)
-            if old is not None:
-                self.pending_bytes -= len(old)
-
-    def _release_to_pending(self, info: BlockInfo) -> None:
-        """A block left the log uncommitted: its txs become proposable again."""
-        for tx in info.txs:
-            tid = self.tx_checker.tx_id(tx)
-            if self.in_log.get(tid) == info.height:
-                del self.in_log[tid]
-                if tid not in self.recent_committed and tid not in self.pending:
-                    self.pending[tid] = tx
-                    self.pending_bytes += len(tx)
-
-    # ------------------------------------------------------------------ proposing
-
-    def proposal_tip(self) -> tuple[int, bytes]:
-        """Height and digest the next block of this view builds on."""
-        tip = (self.executed_height, self.executed_hash)
-        if self.stable.height > tip[0]:
-            tip = (self.stable.height, self.stable.block_hash)
-        for h, s in self.slots.items():
-            if h > tip[0] and s.accepted_view == self.view and s.accepted is not None:
-                tip = (h, s.accepted.digest)
-        return tip
-
-    def _maybe_propose(self) -> None:
-        """Primary only: cut blocks while the pipeline has room and a block is due (full,
-        or block_interval_ticks passed with a tx pending). Never an empty block."""
-        if not (self.view_active and self.is_primary):
-            return
-        cfg = self.cfg
-        while self.pending:
-            height, parent = self.proposal_tip()
-            height += 1
-            room = min(self.high_watermark, self.executed_height + cfg.in_flight_blocks_max)
-            if height > room or self.executed_height < self.stable.height:
-                break
-            txs: list[bytes] = []
-            size = 0
-            for tx in self.pending.values():
-                if len(txs) >= cfg.block_txs_max or size + len(tx) > cfg.block_bytes_max:
-                    break
-                txs.append(tx)
-                size += len(tx)
-            full = len(txs) >= cfg.block_txs_max or len(txs) < len(self.pending)
-            if not (full or self.cut_due):
-                break
-            self.cut_due = False
-            info = make_block(cfg, height, self.view, parent, txs, self.me, self.now_ms)
-            self._propose(info)
-        if self.pending and Timer.BLOCK_CUT not in self.timer_tokens:
-            self._set_timer(Timer.BLOCK_CUT, cfg.block_interval_ticks)
-        if not self.pending:
-            self._cancel_timer(Timer.BLOCK_CUT)
-
-    def _propose(self, info: BlockInfo) -> None:
-        slot = self.slot(info.height)
-        slot.votes_for_view(self.view)
-        self._accept(slot, info)
-        self.persist(slot.record())
-        slot.pre_prepare = self.broadcast(
-            "pre_prepare", vote(self.view, info.height, info.digest), (info.block,)
-        )
-        self._maybe_send_prepare(slot)
-
     # ------------------------------------------------------------------ normal case
 
     def on_vote(self, ev: MessageReceived) -> None:
@@ -392,7 +298,7 @@ class Replica(CheckpointsMixin, ViewChangeMixin):
         if info is None:
             self.reject(msg.sender, msg.kind, Reason.DIGEST_MISMATCH, "block not attached")
             return
-        reason = self._check_proposed_block(info, v, msg.sender)
+        reason = self._check_proposed_block(info, v, h, msg.sender)
         if reason is not None:
             self.reject(msg.sender, msg.kind, reason[0], reason[1])
             return
@@ -413,10 +319,10 @@ class Replica(CheckpointsMixin, ViewChangeMixin):
             self.on_pre_prepare(child)
 
     def _check_proposed_block(
-        self, info: BlockInfo, view: int, proposer: bytes
+        self, info: BlockInfo, view: int, height: int, proposer: bytes
     ) -> tuple[Reason, str] | None:
         header = info.header
-        if header.height != info.height or header.view != view or header.proposer != proposer:
+        if header.height != height or header.view != view or header.proposer != proposer:
             return Reason.BAD_BLOCK, "header does not match the pre-prepare"
         if not info.txs:
             return Reason.EMPTY_BLOCK, ""
@@ -537,71 +443,3 @@ class Replica(CheckpointsMixin, ViewChangeMixin):
         slot.votes_for_view(self.view)
         if self._record_vote(slot.commits, msg):
             self._check_committed(slot)
-
-    def _check_committed(self, slot: Slot) -> None:
-        if slot.height == self.executed_height + 1:
-            self._try_execute()
-
-    def _committed_block(self, slot: Slot) -> tuple[BlockInfo, tuple[pb.SignedMessage, ...]] | None:
-        """A quorum of same-view COMMITs for a block whose body we hold."""
-        counts: dict[bytes, int] = {}
-        for s in slot.commits.values():
-            counts[s.payload.digest] = counts.get(s.payload.digest, 0) + 1
-        for digest, count in counts.items():
-            if count >= self.cfg.quorum:
-                info = slot.block_for(digest)
-                if info is not None:
-                    return info, slot.matching(slot.commits, digest)
-        return None
-
-    def _try_execute(self) -> None:
-        """Execute committed blocks strictly in height order."""
-        progressed = False
-        while True:
-            slot = self.slots.get(self.executed_height + 1)
-            if slot is None:
-                break
-            found = self._committed_block(slot)
-            if found is None:
-                break
-            info, commits = found
-            if info.parent != self.executed_hash:
-                self.reject(b"", "block", Reason.BAD_PARENT, f"committed block {slot.height}")
-                break
-            self.execute(info, commits)
-            progressed = True
-        if progressed:
-            self.after_progress()
-
-    def execute(self, info: BlockInfo, commits: tuple[pb.SignedMessage, ...]) -> None:
-        """Hand a committed block to the executor and forget its txs as pending."""
-        certified = pb.CertifiedBlock(block=info.block, commits=list(commits))
-        self.out.append(ExecuteBlock(info.height, certified, info.digest))
-        self.executed_height = info.height
-        self.executed_hash = info.digest
-        slot = self.slots.get(info.height)
-        if slot is None and self.stable.height < info.height <= self.high_watermark:
-            slot = self.slot(info.height)
-        if slot is not None:
-            slot.executed_digest = info.digest
-            if slot.accepted is not None and slot.accepted.digest != info.digest:
-                self._release_to_pending(slot.accepted)
-        for tx in info.txs:
-            tid = self.tx_checker.tx_id(tx)
-            self.in_log.pop(tid, None)
-            old = self.pending.pop(tid, None)
-            if old is not None:
-                self.pending_bytes -= len(old)
-            self.recent_committed[tid] = None
-        while len(self.recent_committed) > self.cfg.recent_committed_txs_max:
-            del self.recent_committed[next(iter(self.recent_committed))]
-
-    def after_progress(self) -> None:
-        """A block executed: the view works, the pipeline has room, timers restart."""
-        self.failed_views = 0
-        if self.view_active:
-            self._cancel_timer(Timer.VIEW_CHANGE)
-            nxt = self.slots.get(self.executed_height + 1)
-            if nxt is not None:
-                self._maybe_send_prepare(nxt)
-            self._maybe_propose()

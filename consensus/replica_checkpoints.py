@@ -250,7 +250,9 @@ class CheckpointsMixin(_Base):
                 info = parse_block(rec.accepted, self.cfg)
                 if isinstance(info, BlockInfo):
                     slot.accepted_view, slot.accepted = rec.accepted_view, info
-                    if h > self.executed_height:
+                    # Blocks of older views left the log when this view began.
+                    current = rec.accepted_view == self.view and self.view_active
+                    if h > self.executed_height and current:
                         self._take_from_pending(info)
             if rec.prepared is not None:
                 info = parse_block(rec.prepared, self.cfg)

@@ -1,0 +1,618 @@
+"""Acceptance rules of one real Replica, driven directly with crafted, validly signed events.
+
+Validators 0..3 (n=4, f=1, quorum 3); the primary of view v is validator v mod 4. Unless a
+test says otherwise the replica under test is validator 1, a backup in view 0. Every bad
+input must give exactly one Reject with the right Reason and no other effect, and the
+replica must still accept good input afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pytest
+from google.protobuf.message import Message
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    ExecuteBlock,
+    FetchBlocks,
+    Persist,
+    Reject,
+    SetTimer,
+)
+from consensus.blocks import BlockInfo, make_block
+from consensus.certificates import VoteCert, check_vote_cert
+from consensus.config import ConsensusConfig
+from consensus.events import BlocksFetched, MessageReceived, Tick, Timer, TxsReady
+from consensus.hashing import ZERO_HASH, sha256
+from consensus.messages import Signed, sign, vote
+from consensus.persisted import SlotRecord, ViewRecord
+from consensus.reasons import Reason
+from consensus.replica import Replica
+from protos import consensus_pb2 as pb
+from tests.sim.simcrypto import SimTxChecker, forge_tx, make_signers, make_tx, make_verifier
+
+CHANNEL = "health-records"
+SIGNERS = make_signers(4)
+KEYS = tuple(s.public_key for s in SIGNERS)
+VERIFIER = make_verifier(SIGNERS)
+
+
+def config(**limits: int) -> ConsensusConfig:
+    return ConsensusConfig(channel=CHANNEL, validators=KEYS, **limits)
+
+
+def new_replica(index: int = 1, **limits: int) -> Replica:
+    return Replica(config(**limits), SIGNERS[index], make_verifier(SIGNERS), SimTxChecker())
+
+
+def signed(by: int, kind: str, payload: Message, channel: str = CHANNEL) -> Signed:
+    return sign(SIGNERS[by], channel, kind, payload)
+
+
+def received(
+    by: int, kind: str, payload: Message, blocks: Iterable[pb.Block] = ()
+) -> MessageReceived:
+    return MessageReceived(signed(by, kind, payload), tuple(blocks))
+
+
+def txs(*nonces: int) -> tuple[bytes, ...]:
+    return tuple(make_tx(0, n) for n in nonces)
+
+
+def block(
+    height: int = 1,
+    body: Sequence[bytes] = txs(1),
+    view: int = 0,
+    parent: bytes = ZERO_HASH,
+    proposer: int | None = None,
+) -> BlockInfo:
+    by = view % len(KEYS) if proposer is None else proposer
+    return make_block(config(), height, view, parent, body, KEYS[by], 1000 + height)
+
+
+def pre_prepare(
+    info: BlockInfo,
+    by: int | None = None,
+    view: int = 0,
+    attached: Sequence[pb.Block] | None = None,
+) -> MessageReceived:
+    sender = view % len(KEYS) if by is None else by
+    blocks = (info.block,) if attached is None else attached
+    return received(sender, "pre_prepare", vote(view, info.height, info.digest), blocks)
+
+
+def prepare(by: int, info: BlockInfo, view: int = 0) -> MessageReceived:
+    return received(by, "prepare", vote(view, info.height, info.digest))
+
+
+def commit(by: int, info: BlockInfo, view: int = 0) -> MessageReceived:
+    return received(by, "commit", vote(view, info.height, info.digest))
+
+
+def view_change(by: int, new_view: int, **fields: object) -> Signed:
+    return signed(by, "view_change", pb.ViewChange(new_view=new_view, **fields))
+
+
+def new_view(by: int, view: int, senders: Iterable[int]) -> MessageReceived:
+    changes = [view_change(s, view).to_pb() for s in senders]
+    return received(by, "new_view", pb.NewView(view=view, view_changes=changes))
+
+
+def rejects(actions: Iterable[Action]) -> list[tuple[bytes, str, Reason]]:
+    return [(a.sender, a.what, a.reason) for a in actions if isinstance(a, Reject)]
+
+
+def effects(actions: Iterable[Action]) -> list[Action]:
+    """Actions other than timer bookkeeping (the view-change timer is armed on most steps)."""
+    return [a for a in actions if not isinstance(a, SetTimer | CancelTimer)]
+
+
+def broadcasts(actions: Iterable[Action], kind: str) -> list[Broadcast]:
+    return [a for a in actions if isinstance(a, Broadcast) and a.message.kind == kind]
+
+
+def only_reject(actions: list[Action], sender: int | bytes, what: str, reason: Reason) -> None:
+    """The step refused its input and did nothing else: no persist, no vote, no execution."""
+    key = KEYS[sender] if isinstance(sender, int) else sender
+    assert rejects(actions) == [(key, what, reason)]
+    assert [a for a in effects(actions) if not isinstance(a, Reject)] == []
+
+
+def index_of(actions: list[Action], wanted: type, kind: str | None = None) -> int:
+    for i, a in enumerate(actions):
+        if isinstance(a, wanted) and (kind is None or a.message.kind == kind):  # type: ignore[attr-defined]
+            return i
+    raise AssertionError(f"no {wanted.__name__} {kind or ''} in {actions}")
+
+
+def assert_accepted(actions: list[Action], info: BlockInfo, view: int = 0) -> None:
+    """A pre-prepare was accepted: its slot is persisted, then our PREPARE goes out."""
+    assert rejects(actions) == []
+    record = SlotRecord(info.height, view, info.block, -1, None, ())
+    persisted_at = [
+        i for i, a in enumerate(actions) if isinstance(a, Persist) and record in a.records
+    ]
+    assert len(persisted_at) == 1
+    sent = broadcasts(actions, "prepare")
+    assert [b.message.payload for b in sent] == [vote(view, info.height, info.digest)]
+    assert persisted_at[0] < index_of(actions, Broadcast, "prepare")
+
+
+def prepared_replica(info: BlockInfo) -> Replica:
+    """Validator 1 holding `info` prepared at height 1 (it has sent its COMMIT)."""
+    r = new_replica()
+    r.step(pre_prepare(info))
+    r.step(prepare(0, info))
+    out = r.step(prepare(2, info))
+    assert len(broadcasts(out, "commit")) == 1
+    return r
+
+
+def commit_cert(info: BlockInfo, senders: Iterable[int], view: int = 0) -> list[pb.SignedMessage]:
+    return [commit(s, info, view).message.to_pb() for s in senders]
+
+
+# ------------------------------------------------------------------ normal case
+
+
+def test_primary_pre_prepare_is_persisted_before_the_prepare_is_broadcast() -> None:
+    r = new_replica()
+    info = block()
+    out = r.step(pre_prepare(info))
+    assert_accepted(out, info)
+    sent = broadcasts(out, "prepare")[0].message
+    assert sent.sender == KEYS[1]
+    assert VERIFIER.verify(KEYS[1], sent.body, sent.signature)
+
+
+def test_prepare_quorum_persists_the_certificate_before_broadcasting_commit() -> None:
+    r = new_replica()
+    info = block()
+    r.step(pre_prepare(info))
+    assert broadcasts(r.step(prepare(0, info)), "commit") == []  # own + 1 < quorum
+    out = r.step(prepare(2, info))
+    assert rejects(out) == []
+    persist_at = index_of(out, Persist)
+    commit_at = index_of(out, Broadcast, "commit")
+    assert persist_at < commit_at
+    (record,) = out[persist_at].records  # type: ignore[union-attr]
+    assert isinstance(record, SlotRecord)
+    assert (record.prepared_view, record.prepared) == (0, info.block)
+    cert = check_vote_cert(record.prepared_votes, "prepare", r.cfg, VERIFIER)
+    assert isinstance(cert, VoteCert)
+    assert (cert.view, cert.height, cert.digest) == (0, 1, info.digest)
+    assert out[commit_at].message.payload == vote(0, 1, info.digest)  # type: ignore[union-attr]
+
+
+def test_commit_quorum_executes_the_block_with_a_signed_commit_certificate() -> None:
+    info = block()
+    r = prepared_replica(info)
+    assert [a for a in r.step(commit(0, info)) if isinstance(a, ExecuteBlock)] == []
+    out = r.step(commit(2, info))
+    (execute,) = [a for a in out if isinstance(a, ExecuteBlock)]
+    assert (execute.height, execute.digest) == (1, info.digest)
+    assert execute.certified.block == info.block
+    assert len(execute.certified.commits) >= r.cfg.quorum
+    cert = check_vote_cert(execute.certified.commits, "commit", r.cfg, VERIFIER)
+    assert isinstance(cert, VoteCert)
+    assert (cert.view, cert.height, cert.digest) == (0, 1, info.digest)
+
+
+def test_votes_arriving_before_their_pre_prepare_are_kept_and_counted() -> None:
+    r = new_replica()
+    info = block()
+    for by in (0, 2):
+        assert effects(r.step(prepare(by, info))) == []
+        assert effects(r.step(commit(by, info))) == []
+    out = r.step(pre_prepare(info))
+    assert_accepted(out, info)
+    assert index_of(out, Broadcast, "prepare") < index_of(out, Broadcast, "commit")
+    executed = [a.height for a in out if isinstance(a, ExecuteBlock)]
+    assert executed == [1]
+    assert index_of(out, Broadcast, "commit") < index_of(out, ExecuteBlock)
+
+
+def test_retransmitted_pre_prepare_is_ignored_without_a_second_prepare() -> None:
+    r = new_replica()
+    info = block()
+    r.step(pre_prepare(info))
+    assert effects(r.step(pre_prepare(info))) == []
+
+
+def test_primary_cuts_a_full_block_as_soon_as_block_txs_max_txs_are_pending() -> None:
+    r = new_replica(0, block_txs_max=3)
+    out = r.step(TxsReady(txs(1, 2)))
+    assert broadcasts(out, "pre_prepare") == []
+    out = r.step(TxsReady(txs(3)))
+    (proposal,) = broadcasts(out, "pre_prepare")
+    (body,) = proposal.blocks
+    assert list(body.txs) == list(txs(1, 2, 3))
+    assert proposal.message.payload == vote(0, 1, sha256(body.header))
+    assert index_of(out, Persist) < index_of(out, Broadcast, "pre_prepare")
+    assert index_of(out, Broadcast, "pre_prepare") < index_of(out, Broadcast, "prepare")
+    assert CancelTimer(Timer.BLOCK_CUT) in out
+
+
+def test_primary_cuts_consecutive_full_blocks_chained_by_parent() -> None:
+    r = new_replica(0, block_txs_max=2)
+    out = r.step(TxsReady(txs(1, 2, 3, 4, 5)))
+    proposals = broadcasts(out, "pre_prepare")
+    assert [p.message.payload.height for p in proposals] == [1, 2]
+    first, second = (pb.BlockHeader.FromString(p.blocks[0].header) for p in proposals)
+    assert first.parent_hash == ZERO_HASH
+    assert second.parent_hash == sha256(proposals[0].blocks[0].header)
+    assert [list(p.blocks[0].txs) for p in proposals] == [list(txs(1, 2)), list(txs(3, 4))]
+    assert any(isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT for a in out)
+
+
+def test_primary_cuts_a_partial_block_only_when_the_block_cut_timer_fires() -> None:
+    r = new_replica(0, block_txs_max=10, block_interval_ticks=5)
+    out = r.step(TxsReady(txs(1, 2)))
+    assert broadcasts(out, "pre_prepare") == []
+    (cut_timer,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT]
+    (status,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.STATUS]
+    assert cut_timer.ticks == 5
+    assert broadcasts(r.step(Tick(Timer.STATUS, status.token)), "pre_prepare") == []
+    out = r.step(Tick(Timer.BLOCK_CUT, cut_timer.token))
+    (proposal,) = broadcasts(out, "pre_prepare")
+    assert list(proposal.blocks[0].txs) == list(txs(1, 2))
+
+
+def test_primary_never_proposes_an_empty_block() -> None:
+    r = new_replica(0, block_txs_max=10)
+    out = r.step(TxsReady(txs(1)))
+    (cut_timer,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT]
+    assert len(broadcasts(r.step(Tick(Timer.BLOCK_CUT, cut_timer.token)), "pre_prepare")) == 1
+    # Nothing is pending now: the same tick again, and the same tx again, cut nothing.
+    assert broadcasts(r.step(Tick(Timer.BLOCK_CUT, cut_timer.token)), "pre_prepare") == []
+    out = r.step(TxsReady(txs(1)))
+    assert broadcasts(out, "pre_prepare") == []
+    assert not any(isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT for a in out)
+
+
+# ------------------------------------------------------------------ pre-prepare rules
+
+
+def test_pre_prepare_from_a_non_primary_is_rejected_as_wrong_primary() -> None:
+    r = new_replica()
+    forged = block(proposer=2)
+    only_reject(r.step(pre_prepare(forged, by=2)), 2, "pre_prepare", Reason.WRONG_PRIMARY)
+    good = block()
+    assert_accepted(r.step(pre_prepare(good)), good)
+
+
+def test_second_different_pre_prepare_for_a_height_is_a_conflicting_vote() -> None:
+    r = new_replica()
+    first, second = block(body=txs(1)), block(body=txs(2))
+    assert_accepted(r.step(pre_prepare(first)), first)
+    only_reject(r.step(pre_prepare(second)), 0, "pre_prepare", Reason.CONFLICTING_VOTE)
+    # The first block stays the accepted one: its prepares still complete the quorum.
+    r.step(prepare(0, first))
+    out = r.step(prepare(2, first))
+    assert [b.message.payload.digest for b in broadcasts(out, "commit")] == [first.digest]
+
+
+@pytest.mark.parametrize("attached", ["none", "other block"])
+def test_pre_prepare_without_its_block_is_a_digest_mismatch(attached: str) -> None:
+    r = new_replica()
+    info = block(body=txs(1))
+    blocks = [] if attached == "none" else [block(body=txs(2)).block]
+    out = r.step(pre_prepare(info, attached=blocks))
+    only_reject(out, 0, "pre_prepare", Reason.DIGEST_MISMATCH)
+    assert_accepted(r.step(pre_prepare(info)), info)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ((make_tx(0, 1), forge_tx(2)), Reason.BAD_TX),
+        ((make_tx(0, 1), make_tx(0, 1)), Reason.BAD_TX),
+        ((), Reason.EMPTY_BLOCK),
+    ],
+    ids=["unsigned tx", "duplicate tx", "empty"],
+)
+def test_pre_prepare_with_a_bad_block_body_is_rejected(
+    body: tuple[bytes, ...], reason: Reason
+) -> None:
+    r = new_replica()
+    only_reject(r.step(pre_prepare(block(body=body))), 0, "pre_prepare", reason)
+    good = block(body=txs(1, 3))
+    assert_accepted(r.step(pre_prepare(good)), good)
+
+
+def test_pre_prepare_reusing_a_tx_of_another_logged_block_is_a_bad_tx() -> None:
+    r = new_replica()
+    first = block(1, txs(1))
+    r.step(pre_prepare(first))
+    reuse = block(2, txs(2, 1), parent=first.digest)
+    only_reject(r.step(pre_prepare(reuse)), 0, "pre_prepare", Reason.BAD_TX)
+    good = block(2, txs(2), parent=first.digest)
+    out = r.step(pre_prepare(good))
+    assert rejects(out) == []
+    assert any(
+        SlotRecord(2, 0, good.block, -1, None, ()) in p.records
+        for p in out
+        if isinstance(p, Persist)
+    )
+
+
+@pytest.mark.parametrize(
+    "info",
+    [block(view=1, proposer=0), block(proposer=2), block(height=2)],
+    ids=["header view", "header proposer", "header height"],
+)
+def test_pre_prepare_whose_header_disagrees_with_it_is_a_bad_block(info: BlockInfo) -> None:
+    r = new_replica()
+    msg = received(0, "pre_prepare", vote(0, 1, info.digest), [info.block])
+    only_reject(r.step(msg), 0, "pre_prepare", Reason.BAD_BLOCK)
+    good = block()
+    assert_accepted(r.step(pre_prepare(good)), good)
+
+
+def test_pre_prepare_with_the_wrong_parent_is_rejected_as_bad_parent() -> None:
+    r = new_replica()
+    stray = block(parent=sha256(b"not the genesis"))
+    only_reject(r.step(pre_prepare(stray)), 0, "pre_prepare", Reason.BAD_PARENT)
+    good = block()
+    assert_accepted(r.step(pre_prepare(good)), good)
+
+
+def test_votes_above_the_high_watermark_are_outside_the_window() -> None:
+    r = new_replica(log_window_blocks=16)
+    far = block(17, parent=sha256(b"16"))
+    only_reject(r.step(pre_prepare(far)), 0, "pre_prepare", Reason.OUTSIDE_WINDOW)
+    only_reject(r.step(prepare(0, far)), 0, "prepare", Reason.OUTSIDE_WINDOW)
+    assert rejects(r.step(prepare(2, block(16, parent=sha256(b"15"))))) == []
+    # A second peer (f+1 in all) beyond the window proves we are behind: fetch up to it.
+    out = r.step(prepare(2, far))
+    assert rejects(out) == [(KEYS[2], "prepare", Reason.OUTSIDE_WINDOW)]
+    assert [(a.from_height, a.to_height) for a in out if isinstance(a, FetchBlocks)] == [(1, 16)]
+    good = block()
+    assert_accepted(r.step(pre_prepare(good)), good)
+
+
+def test_message_replayed_to_its_own_signer_is_rejected() -> None:
+    r = new_replica()
+    info = block()
+    only_reject(r.step(prepare(1, info)), 1, "prepare", Reason.OWN_MESSAGE)
+    only_reject(r.step(commit(1, info)), 1, "commit", Reason.OWN_MESSAGE)
+    # The replayed votes were not counted as ours: we still send our own PREPARE.
+    assert_accepted(r.step(pre_prepare(info)), info)
+
+
+def test_message_for_another_channel_is_rejected() -> None:
+    r = new_replica()
+    info = block()
+    msg = MessageReceived(signed(0, "pre_prepare", vote(0, 1, info.digest), "other"), (info.block,))
+    only_reject(r.step(msg), 0, "pre_prepare", Reason.WRONG_CHANNEL)
+    assert_accepted(r.step(pre_prepare(info)), info)
+
+
+# ------------------------------------------------------------------ votes
+
+
+def test_second_different_prepare_from_a_sender_is_a_conflicting_vote() -> None:
+    r = new_replica()
+    info, other = block(body=txs(1)), block(body=txs(2))
+    r.step(pre_prepare(info))
+    assert rejects(r.step(prepare(2, info))) == []
+    only_reject(r.step(prepare(2, other)), 2, "prepare", Reason.CONFLICTING_VOTE)
+    assert effects(r.step(prepare(2, info))) == []  # a repeat is not a conflict
+    out = r.step(prepare(0, info))
+    assert [b.message.payload.digest for b in broadcasts(out, "commit")] == [info.digest]
+
+
+def test_second_different_commit_from_a_sender_is_a_conflicting_vote() -> None:
+    info, other = block(body=txs(1)), block(body=txs(2))
+    r = prepared_replica(info)
+    assert rejects(r.step(commit(2, info))) == []
+    only_reject(r.step(commit(2, other)), 2, "commit", Reason.CONFLICTING_VOTE)
+    out = r.step(commit(0, info))
+    assert [(a.height, a.digest) for a in out if isinstance(a, ExecuteBlock)] == [(1, info.digest)]
+
+
+def test_first_vote_of_a_sender_wins_over_its_later_conflicting_vote() -> None:
+    r = new_replica()
+    info, other = block(body=txs(1)), block(body=txs(2))
+    r.step(prepare(2, other))
+    r.step(pre_prepare(info))
+    only_reject(r.step(prepare(2, info)), 2, "prepare", Reason.CONFLICTING_VOTE)
+    # Own + validator 0 = 2 matching prepares: below quorum, so no COMMIT yet.
+    assert broadcasts(r.step(prepare(0, info)), "commit") == []
+    assert len(broadcasts(r.step(prepare(3, info)), "commit")) == 1
+
+
+# ------------------------------------------------------------------ views
+
+
+def test_votes_of_an_older_view_are_stale() -> None:
+    r = new_replica(2)
+    r.step(new_view(1, 1, [0, 1, 3]))
+    old = block()
+    only_reject(r.step(prepare(3, old)), 3, "prepare", Reason.STALE_VIEW)
+    only_reject(r.step(pre_prepare(old)), 0, "pre_prepare", Reason.STALE_VIEW)
+    good = block(view=1)
+    assert_accepted(r.step(pre_prepare(good, view=1)), good, view=1)
+
+
+def test_future_view_messages_are_buffered_up_to_the_per_peer_bound() -> None:
+    r = new_replica(2, future_messages_per_peer_max=3)
+    future = [block(h, txs(h), view=1) for h in range(1, 5)]
+    for info in future[:3]:
+        assert effects(r.step(prepare(3, info, view=1))) == []
+    only_reject(r.step(prepare(3, future[3], view=1)), 3, "prepare", Reason.FUTURE_BUFFER_FULL)
+    only_reject(r.step(commit(3, future[3], view=1)), 3, "commit", Reason.FUTURE_BUFFER_FULL)
+    # The bound is per peer: another validator's early messages are still buffered.
+    assert effects(r.step(prepare(0, future[0], view=1))) == []
+
+
+def test_buffered_future_pre_prepare_is_processed_once_the_view_is_entered() -> None:
+    r = new_replica(2)
+    info = block(view=1)
+    assert effects(r.step(pre_prepare(info, view=1))) == []
+    out = r.step(new_view(1, 1, [0, 1, 3]))
+    assert rejects(out) == []
+    persists = [a for a in out if isinstance(a, Persist)]
+    assert ViewRecord(1, True) in persists[0].records
+    assert_accepted(out, info, view=1)
+    assert index_of(out, Broadcast, "prepare") > out.index(persists[0])
+
+
+def test_new_view_with_too_few_view_changes_is_rejected() -> None:
+    r = new_replica(2)
+    only_reject(r.step(new_view(1, 1, [0, 3])), 1, "new_view", Reason.BAD_NEW_VIEW)
+    out = r.step(new_view(1, 1, [0, 1, 3]))
+    assert rejects(out) == []
+    assert any(ViewRecord(1, True) in a.records for a in out if isinstance(a, Persist))
+
+
+def test_new_view_with_a_duplicated_view_change_sender_is_rejected() -> None:
+    r = new_replica(2)
+    only_reject(r.step(new_view(1, 1, [0, 3, 3])), 1, "new_view", Reason.BAD_NEW_VIEW)
+
+
+def test_new_view_carrying_view_changes_for_another_view_is_rejected() -> None:
+    r = new_replica(2)
+    changes = [view_change(s, 2).to_pb() for s in (0, 1, 3)]
+    msg = received(1, "new_view", pb.NewView(view=1, view_changes=changes))
+    only_reject(r.step(msg), 1, "new_view", Reason.BAD_NEW_VIEW)
+
+
+def test_new_view_re_proposing_an_unprepared_block_is_rejected() -> None:
+    r = new_replica(2)
+    info = block()
+    changes = [view_change(s, 1).to_pb() for s in (0, 1, 3)]
+    claim = [pb.Reproposal(height=1, digest=info.digest)]
+    payload = pb.NewView(view=1, view_changes=changes, reproposals=claim)
+    only_reject(
+        r.step(received(1, "new_view", payload, [info.block])), 1, "new_view", Reason.BAD_NEW_VIEW
+    )
+
+
+def test_new_view_from_a_non_primary_is_rejected_as_wrong_primary() -> None:
+    r = new_replica(2)
+    only_reject(r.step(new_view(3, 1, [0, 1, 3])), 3, "new_view", Reason.WRONG_PRIMARY)
+    good = block()
+    assert_accepted(r.step(pre_prepare(good)), good)  # still in view 0
+
+
+def prepares_for(info: BlockInfo, senders: Iterable[int]) -> list[pb.SignedMessage]:
+    return [prepare(s, info).message.to_pb() for s in senders]
+
+
+def checkpoint_proof(senders: Iterable[int], height: int = 8) -> list[pb.SignedMessage]:
+    payload = pb.Checkpoint(height=height, block_hash=sha256(b"b8"), state_root=sha256(b"s8"))
+    return [signed(s, "checkpoint", payload).to_pb() for s in senders]
+
+
+def forged(raw: pb.SignedMessage) -> pb.SignedMessage:
+    return pb.SignedMessage(body=raw.body, signature=bytes(b ^ 1 for b in raw.signature))
+
+
+def malformed_view_change(case: str) -> MessageReceived:
+    info = block()
+    attached = (info.block,)
+    if case == "short prepared certificate":
+        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 3]))
+    elif case == "duplicated prepare signer":
+        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 3, 3]))
+    elif case == "prepared in the new view":
+        votes = [prepare(s, info, view=1).message.to_pb() for s in (0, 1, 3)]
+        cert = pb.PreparedCertificate(prepares=votes)
+    elif case == "prepared block not attached":
+        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 1, 3]))
+        attached = ()
+    else:
+        assert case == "forged checkpoint signature"
+        proof = checkpoint_proof([0, 1, 3])
+        proof[1] = forged(proof[1])
+        return MessageReceived(view_change(3, 1, stable_height=8, checkpoint_proof=proof))
+    return MessageReceived(view_change(3, 1, prepared=[cert]), attached)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "short prepared certificate",
+        "duplicated prepare signer",
+        "prepared in the new view",
+        "prepared block not attached",
+        "forged checkpoint signature",
+    ],
+)
+def test_malformed_view_change_is_rejected(case: str) -> None:
+    r = new_replica(2)
+    only_reject(r.step(malformed_view_change(case)), 3, "view_change", Reason.BAD_VIEW_CHANGE)
+    # The same sender's well-formed VIEW-CHANGE is still accepted afterwards.
+    good = view_change(3, 1, stable_height=8, checkpoint_proof=checkpoint_proof([0, 1, 3]))
+    assert effects(r.step(MessageReceived(good))) == []
+    out = r.step(MessageReceived(view_change(0, 1)))  # f+1 = 2 valid ones: we join view 1
+    assert any(ViewRecord(1, False) in a.records for a in out if isinstance(a, Persist))
+    assert len(broadcasts(out, "view_change")) == 1
+
+
+def test_f_plus_one_valid_view_changes_make_the_replica_join_persisting_first() -> None:
+    r = new_replica(2)
+    info = block()
+    full = pb.PreparedCertificate(prepares=prepares_for(info, [0, 1, 3]))
+    assert effects(r.step(MessageReceived(view_change(3, 1)))) == []
+    out = r.step(MessageReceived(view_change(0, 1, prepared=[full]), (info.block,)))
+    assert rejects(out) == []
+    persist_at = index_of(out, Persist)
+    assert ViewRecord(1, False) in out[persist_at].records  # type: ignore[union-attr]
+    assert persist_at < index_of(out, Broadcast, "view_change")
+
+
+# ------------------------------------------------------------------ catch-up
+
+
+def bad_commit_cert(case: str, info: BlockInfo) -> list[pb.SignedMessage]:
+    if case == "short":
+        return commit_cert(info, [0, 2])
+    if case == "other digest":
+        return commit_cert(block(body=txs(2)), [0, 2, 3])
+    if case == "other height":
+        return [received(s, "commit", vote(0, 2, info.digest)).message.to_pb() for s in (0, 2, 3)]
+    assert case == "forged signature"
+    return [*commit_cert(info, [0, 2]), forged(commit_cert(info, [3])[0])]
+
+
+@pytest.mark.parametrize("case", ["short", "other digest", "other height", "forged signature"])
+def test_fetched_block_with_a_bad_commit_certificate_is_not_executed(case: str) -> None:
+    r = new_replica()
+    info = block()
+    bad = pb.CertifiedBlock(block=info.block, commits=bad_commit_cert(case, info))
+    only_reject(r.step(BlocksFetched((bad,))), b"", "fetched_block", Reason.BAD_FETCHED_BLOCK)
+    good = pb.CertifiedBlock(block=info.block, commits=commit_cert(info, [0, 2, 3]))
+    out = r.step(BlocksFetched((good,)))
+    assert rejects(out) == []
+    assert [(a.height, a.digest) for a in out if isinstance(a, ExecuteBlock)] == [(1, info.digest)]
+
+
+# ------------------------------------------------------------------ transactions
+
+
+def test_oversize_tx_is_rejected_and_the_rest_of_the_batch_is_ordered() -> None:
+    r = new_replica(0, tx_bytes_max=64, block_txs_max=1)
+    big, small = make_tx(0, 1, pad=64), make_tx(0, 2)
+    assert len(big) > 64 >= len(small)
+    out = r.step(TxsReady((big, small)))
+    assert rejects(out) == [(b"", "tx", Reason.TX_TOO_LARGE)]
+    (proposal,) = broadcasts(out, "pre_prepare")
+    assert list(proposal.blocks[0].txs) == [small]
+
+
+@pytest.mark.parametrize("limit", [{"pending_txs_max": 2}, {"pending_bytes_max": 100}])
+def test_pending_queue_bound_rejects_the_overflow(limit: dict[str, int]) -> None:
+    r = new_replica(**limit)
+    assert all(len(t) == 41 for t in txs(1, 2, 3))  # two fit in 100 bytes, three do not
+    assert rejects(r.step(TxsReady(txs(1, 2, 3)))) == [(b"", "tx", Reason.PENDING_FULL)]
+    assert rejects(r.step(TxsReady(txs(1, 2)))) == []  # already pending: not counted again
+    # Once a block takes the pending txs, the refused one fits again.
+    taken = block(body=txs(1, 2))
+    assert_accepted(r.step(pre_prepare(taken)), taken)
+    assert rejects(r.step(TxsReady(txs(3)))) == []
