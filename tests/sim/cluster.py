@@ -37,7 +37,7 @@ from consensus.events import (
     Timer,
     TxsReady,
 )
-from consensus.messages import Signed, decode_envelope, encode_envelope
+from consensus.messages import decode_envelope, encode_envelope
 from consensus.persisted import PersistedState
 from consensus.reasons import Reason
 from consensus.replica import Replica
