@@ -59,6 +59,9 @@ class PersistedState:
     executed_height: int = 0
     executed_hash: bytes = b""
     recent_tx_ids: tuple[bytes, ...] = ()
+    # (height, block hash, state root) of executed checkpoint heights above the stable
+    # checkpoint, from the ledger: a crash may have lost the Executed event that signs them.
+    executed_checkpoints: tuple[tuple[int, bytes, bytes], ...] = ()
 
     def apply(self, records: tuple[Record, ...]) -> PersistedState:
         """Fold records into a new state (the in-memory reference semantics of storage)."""
@@ -73,6 +76,4 @@ class PersistedState:
                 ckpt = rec.checkpoint
             else:
                 slots = {h: s for h, s in slots.items() if h > rec.height}
-        return PersistedState(
-            view, active, ckpt, slots, self.executed_height, self.executed_hash, self.recent_tx_ids
-        )
+        return PersistedState(view, active, ckpt, slots)

@@ -214,6 +214,10 @@ class CheckpointsMixin(_Base):
                 self.fetch(ahead[0][1], tuple(p for p, _ in ahead), retry=True)
 
     def _retransmit(self) -> None:
+        for h in sorted(self.checkpoint_votes):
+            own = self.checkpoint_votes[h].get(self.me)
+            if own is not None:  # a lost CHECKPOINT would pin the watermarks forever
+                self.out.append(Broadcast(own))
         if not self.view_active:
             own = self.view_changes.get(self.me)
             if own is not None and own.new_view == self.view:
@@ -261,6 +265,9 @@ class CheckpointsMixin(_Base):
                     slot.prepared_votes = rec.prepared_votes
         self.started = True
         self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+        for height, block_hash, state_root in st.executed_checkpoints:
+            if height <= self.executed_height:
+                self.on_executed(Executed(height, block_hash, state_root))
         if not self.view_active:
             self.send_view_change()
             self.arm_new_view_timer()

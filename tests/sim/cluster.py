@@ -71,6 +71,7 @@ class SimNode:
     store: PersistedState = field(default_factory=PersistedState)
     ledger: list[pb.CertifiedBlock] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
+    roots: list[bytes] = field(default_factory=list)
     executed_txs: set[bytes] = field(default_factory=set)
     state_root: bytes = b"\x00" * 32
     timers: dict[Timer, tuple[int, int]] = field(default_factory=dict)
@@ -205,6 +206,7 @@ class Cluster:
         for tx in txs:
             node.executed_txs.add(hashlib.sha256(tx).digest())
         node.state_root = hashlib.sha256(node.state_root + action.digest).digest()
+        node.roots.append(node.state_root)
         node.inbox.append(Executed(action.height, action.digest, node.state_root))
 
     def serve_fetch(self, node: SimNode, action: FetchBlocks) -> None:
@@ -312,11 +314,18 @@ class Cluster:
         recent = tuple(
             hashlib.sha256(tx).digest() for cb in node.ledger[-200:] for tx in cb.block.txs
         )
+        stable = node.store.checkpoint.height if node.store.checkpoint else 0
+        interval = self.cfg.checkpoint_interval_blocks
+        checkpoints = tuple(
+            (h, node.digests[h - 1], node.roots[h - 1])
+            for h in range(stable + interval, node.height + 1, interval)
+        )
         state = replace(
             node.store,
             executed_height=node.height,
             executed_hash=node.digests[-1] if node.digests else self.cfg.genesis_hash,
             recent_tx_ids=recent,
+            executed_checkpoints=checkpoints,
         )
         node.replica = self._new_replica(node.signer)
         node.alive = True
