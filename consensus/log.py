@@ -41,6 +41,7 @@ class Slot:
             self.commits = {}
             self.prepare_sent = False
             self.commit_sent = False
+            self.pre_prepare = None
 
     def count(self, votes: dict[bytes, Signed], digest: bytes) -> int:
         return sum(1 for s in votes.values() if s.payload.digest == digest)

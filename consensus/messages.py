@@ -102,7 +102,3 @@ def decode_envelope(
 def vote(view: int, height: int, digest: bytes) -> pb.Vote:
     return pb.Vote(view=view, height=height, digest=digest)
 
-
-def vote_key(signed: Signed) -> tuple[int, int, bytes]:
-    v = signed.payload
-    return v.view, v.height, v.digest
