@@ -348,7 +348,7 @@ class ConsensusMachine(RuleBasedStateMachine):
         event(f"ticks to settle at the end: {'<100' if ticks < 100 else '>=100'}")
 
 
-EXAMPLES = int(os.environ.get("GOVCHAIN_STATEFUL_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("GOVCHAIN_STATEFUL_EXAMPLES", "120"))
 
 CI_SETTINGS = settings(
     max_examples=EXAMPLES,
