@@ -25,3 +25,39 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
             nxt.append(level[-1])
         level = nxt
     return level[0]
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from leaf `index` up to the root of `merkle_root(leaves)`; a level
+    where the node is promoted unpaired contributes no sibling."""
+    level = [sha256(b"\x00" + leaf) for leaf in leaves]
+    proof: list[bytes] = []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        nxt = [sha256(b"\x01" + level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level, index = nxt, index // 2
+    return proof
+
+
+def verify_merkle_proof(
+    leaf: bytes, index: int, count: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """True if `leaf` is leaf number `index` of a tree of `count` leaves with this root."""
+    if not 0 <= index < count:
+        return False
+    node = sha256(b"\x00" + leaf)
+    width, used = count, 0
+    while width > 1:
+        sibling = index ^ 1
+        if sibling < width:
+            if used >= len(proof):
+                return False
+            pair = (proof[used], node) if index % 2 else (node, proof[used])
+            node = sha256(b"\x01" + pair[0] + pair[1])
+            used += 1
+        index, width = index // 2, (width + 1) // 2
+    return used == len(proof) and node == root

@@ -1,0 +1,85 @@
+"""Admitting client txs (submit and gossip): decode, check, verify in batches, queue.
+
+Cheap checks run first (shape, chain, channel, application, mempool rules), so the
+expensive signature checks only run for txs that could be admitted, all at once on the
+verifier's pool. Each tx gets its own status; one bad tx never fails its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from chains.base import Application
+from node.mempool import Mempool
+from node.txcheck import NodeTxChecker
+from node.txs import DecodedTx, TxError, decode_tx, tx_id
+from protos import api_pb2 as api
+
+
+@dataclass
+class ChannelAdmission:
+    """What admission needs of one channel."""
+
+    checker: NodeTxChecker
+    mempool: Mempool
+    app: Application
+    next_height: Callable[[], int]
+    committed: Callable[[bytes], bool]
+    enqueue: Callable[[list[bytes]], None]
+
+
+async def admit(
+    raws: list[bytes], chain_id: str, tx_bytes_max: int, channels: Mapping[str, ChannelAdmission]
+) -> tuple[list[api.SubmitResult], dict[str, list[bytes]]]:
+    """Statuses per tx, and the admitted raw txs per channel (for ordering and gossip)."""
+    results: list[api.SubmitResult] = []
+    candidates: list[tuple[int, DecodedTx, ChannelAdmission]] = []
+    for raw in raws:
+        tid = tx_id(raw)
+        try:
+            tx = decode_tx(raw, chain_id, tx_bytes_max)
+        except TxError as e:
+            results.append(api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail))  # type: ignore[arg-type]
+            continue
+        ch = channels.get(tx.body.channel)
+        if ch is None:
+            results.append(
+                api.SubmitResult(
+                    tx_id=tid, status=api.UNKNOWN_CHANNEL, detail=f"channel {tx.body.channel!r}"
+                )
+            )
+            continue
+        reason = ch.app.check(tx)
+        refused = (
+            (api.REJECTED, reason)
+            if reason
+            else ch.mempool.check(tx, ch.next_height(), ch.committed)
+        )
+        if refused is not None:
+            results.append(api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]))  # type: ignore[arg-type]
+            continue
+        candidates.append((len(results), tx, ch))
+        results.append(api.SubmitResult(tx_id=tid, status=api.ACCEPTED))
+    admitted: dict[str, list[bytes]] = {}
+    by_channel: dict[str, list[tuple[int, DecodedTx, ChannelAdmission]]] = {}
+    for item in candidates:
+        by_channel.setdefault(item[1].body.channel, []).append(item)
+    for channel, items in by_channel.items():
+        checker = items[0][2].checker
+        oks = await checker.verify_decoded([tx for _, tx, _ in items])
+        for (i, tx, ch), ok in zip(items, oks, strict=True):
+            if not ok:
+                results[i] = api.SubmitResult(
+                    tx_id=tx.tx_id, status=api.BAD_SIGNATURE, detail="signature"
+                )
+            elif tx.tx_id in ch.mempool:
+                results[i] = api.SubmitResult(
+                    tx_id=tx.tx_id, status=api.DUPLICATE, detail="in this batch twice"
+                )
+            else:
+                ch.mempool.add(tx)
+                admitted.setdefault(channel, []).append(tx.raw)
+    for channel, txs in admitted.items():
+        channels[channel].enqueue(txs)
+    return results, admitted

@@ -1,0 +1,102 @@
+"""Applies committed blocks through the channel's application, deterministically.
+
+Per tx, in block order: a tx that does not decode, belongs elsewhere, expired
+(valid_until_height below the block height) or repeats a committed tx keeps its place
+with a result code and changes nothing; otherwise the application decides. Each tx sees
+the writes of the txs before it. The state root chains the previous root with a digest
+of this block's writes, so equal roots mean equal state histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from chains.base import OK, Application, Outcome
+from consensus.hashing import sha256
+from node.txs import TxError, decode_tx, tx_id
+from protos import api_pb2 as api
+from protos import consensus_pb2 as pb
+
+MALFORMED = 1
+WRONG_CHANNEL = 2
+EXPIRED = 3
+DUPLICATE = 4
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    results: api.BlockResults
+    writes: dict[bytes, bytes | None]
+    tx_ids: list[bytes]  # one per tx; b"" for a repeat of a committed tx (not indexed again)
+
+
+class _Overlay:
+    """World state as seen by one tx: committed state plus this block's earlier writes."""
+
+    def __init__(self, base: Callable[[bytes], bytes | None], writes: Mapping[bytes, bytes | None]):
+        self._base = base
+        self._writes = writes
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._writes:
+            return self._writes[key]
+        return self._base(key)
+
+
+def state_root(previous: bytes, height: int, writes: Mapping[bytes, bytes | None]) -> bytes:
+    h = sha256(
+        b"".join(
+            len(k).to_bytes(4, "big")
+            + k
+            + (b"\x00" if v is None else b"\x01" + len(v).to_bytes(4, "big") + v)
+            for k, v in sorted(writes.items())
+        )
+    )
+    return sha256(previous + height.to_bytes(8, "big") + h)
+
+
+class Executor:
+    def __init__(self, app: Application, chain_id: str, channel: str, tx_bytes_max: int) -> None:
+        self.app = app
+        self.chain_id = chain_id
+        self.channel = channel
+        self.tx_bytes_max = tx_bytes_max
+
+    def execute(
+        self,
+        block: pb.CertifiedBlock,
+        height: int,
+        previous_root: bytes,
+        read: Callable[[bytes], bytes | None],
+        committed: Callable[[bytes], bool],
+    ) -> BlockOutcome:
+        writes: dict[bytes, bytes | None] = {}
+        results: list[api.TxResult] = []
+        ids: list[bytes] = []
+        seen: set[bytes] = set()
+        for raw in block.block.txs:
+            tid = tx_id(raw)
+            if tid in seen or committed(tid):
+                results.append(api.TxResult(code=DUPLICATE, reason="tx already committed"))
+                ids.append(b"")
+                continue
+            seen.add(tid)
+            ids.append(tid)
+            outcome = self._apply_one(raw, height, _Overlay(read, writes))
+            if outcome.code == OK:
+                writes.update(outcome.writes)
+            results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
+        root = state_root(previous_root, height, writes)
+        return BlockOutcome(api.BlockResults(results=results, state_root=root), writes, ids)
+
+    def _apply_one(self, raw: bytes, height: int, state: _Overlay) -> Outcome:
+        try:
+            tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)
+        except TxError as e:
+            return Outcome(MALFORMED, e.detail)
+        if tx.body.channel != self.channel:
+            return Outcome(WRONG_CHANNEL, f"tx for channel {tx.body.channel!r}")
+        if tx.body.valid_until_height and tx.body.valid_until_height < height:
+            return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
+        return self.app.apply(state, tx, height)

@@ -1,0 +1,185 @@
+"""A validator node: every channel it serves, one gRPC server, shared peers and verifier."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import grpc
+import structlog
+
+from chains.kv import KvApplication
+from consensus.crypto import Ed25519Signer
+from node.admission import ChannelAdmission, admit
+from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
+from node.executor import Executor
+from node.mempool import Mempool
+from node.runtime import ChannelRuntime
+from node.transport import PeerLink, channel_options
+from node.txcheck import NodeTxChecker
+from node.verifier import BatchVerifier
+from protos import api_pb2 as api
+from protos import api_pb2_grpc as api_grpc
+from storage.kv import LevelDBStore
+from storage.ledger import ChannelLedger
+
+log = structlog.get_logger("node")
+
+FETCH_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Channel:
+    genesis: Genesis
+    ledger: ChannelLedger
+    runtime: ChannelRuntime
+    admission: ChannelAdmission
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.signer = Ed25519Signer(load_key(config.key_file))
+        self.public_key = self.signer.public_key
+        self.verifier = BatchVerifier(threads=config.limits.verify_threads)
+        self.links: dict[bytes, PeerLink] = {}
+        for peer in config.peers:
+            self.links[peer.public_key] = PeerLink(
+                config.chain_id,
+                self.signer,
+                peer.node_id,
+                peer.address,
+                peer.public_key,
+                config.limits.message_bytes_max,
+            )
+        self.channels: dict[str, Channel] = {}
+        self.stores: list[LevelDBStore] = []
+        for name in config.channels:
+            self.channels[name] = self._open_channel(name)
+        self.known_validators = {
+            key for ch in self.channels.values() for _, key in ch.genesis.validators
+        }
+        self.server: grpc.aio.Server | None = None
+
+    def _open_channel(self, name: str) -> Channel:
+        cfg_node = self.config
+        genesis = load_genesis(cfg_node.genesis_dir / f"{name}.json", cfg_node.chain_id, name)
+        cfg = genesis.consensus_config()
+        if self.public_key not in cfg.validators:
+            raise ConfigError(
+                f"channel {name}: this node's key is not in the genesis validator set"
+            )
+        cfg_node.data_dir.mkdir(parents=True, exist_ok=True)
+        store = LevelDBStore(cfg_node.data_dir / name)
+        self.stores.append(store)
+        ledger = ChannelLedger(store, name, genesis.hash)
+        ledger.verify_integrity(cfg, self.verifier)
+        limits = cfg_node.limits
+        checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
+        mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
+        app = KvApplication()
+        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max)
+        runtime = ChannelRuntime(
+            cfg,
+            self.signer,
+            self.verifier,
+            checker,
+            ledger,
+            executor,
+            mempool,
+            limits.tick_ms,
+            self.send,
+            self.fetch,
+        )
+        admission = ChannelAdmission(
+            checker,
+            mempool,
+            app,
+            next_height=lambda: ledger.tip().height + 1,
+            committed=lambda tid: ledger.tx_location(tid) is not None,
+            enqueue=runtime.add_txs,
+        )
+        return Channel(genesis, ledger, runtime, admission)
+
+    # ------------------------------------------------------------------ peers
+
+    def send(self, to: bytes | None, channel: str, envelope: bytes) -> None:
+        if to is not None:
+            link = self.links.get(to)
+            if link is not None:
+                link.send_consensus(channel, envelope)
+            return
+        for _, key in self.channels[channel].genesis.validators:
+            link = self.links.get(key)
+            if link is not None:
+                link.send_consensus(channel, envelope)
+
+    async def fetch(
+        self, peer: bytes, channel: str, first: int, last: int
+    ) -> api.FetchBlocksResponse:
+        link = self.links.get(peer)
+        if link is None:
+            raise LookupError("no link to that peer")
+        request = api.FetchBlocksRequest(channel=channel, from_height=first, to_height=last)
+        return await link.stub().FetchBlocks(request, timeout=FETCH_TIMEOUT_S)
+
+    def gossip(self, admitted: dict[str, list[bytes]]) -> None:
+        for channel, txs in admitted.items():
+            for _, key in self.channels[channel].genesis.validators:
+                link = self.links.get(key)
+                if link is not None:
+                    link.send_txs(channel, txs)
+
+    async def admit(self, raws: list[bytes], from_peer: bool) -> list[api.SubmitResult]:
+        admissions = {name: ch.admission for name, ch in self.channels.items()}
+        results, admitted = await admit(
+            raws, self.config.chain_id, self.config.limits.tx_bytes_max, admissions
+        )
+        if not from_peer:
+            self.gossip(admitted)
+        return results
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        from node.services import ClientService, PeerService
+
+        limits = self.config.limits
+        self.server = grpc.aio.server(options=channel_options(limits.message_bytes_max))
+        api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
+        api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
+        try:
+            port = self.server.add_insecure_port(self.config.listen)
+        except RuntimeError as e:
+            raise ConfigError(f"cannot listen on {self.config.listen}: {e}") from e
+        if port == 0:
+            raise ConfigError(f"cannot listen on {self.config.listen}: address in use or invalid")
+        await self.server.start()
+        for link in self.links.values():
+            link.start()
+        for ch in self.channels.values():
+            ch.runtime.start()
+        log.info(
+            "node started",
+            node=self.config.node_id,
+            listen=self.config.listen,
+            channels=list(self.channels),
+        )
+
+    async def stop(self) -> None:
+        for ch in self.channels.values():
+            await ch.runtime.stop()
+        for link in self.links.values():
+            await link.stop()
+        if self.server is not None:
+            await self.server.stop(grace=0.5)
+        self.verifier.close()
+        for store in self.stores:
+            store.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,222 @@
+"""One channel's runtime: a queue of events into the Replica, and the actions carried out.
+
+Everything the core asks for happens here, in the order it asks: records and executed
+blocks go into one LedgerBatch that is committed (one synced LevelDB write) before the
+first send that follows them; timers become `loop.call_later`; fetches run as tasks whose
+answers come back as events. One event is processed at a time, so the Replica needs no
+locks and sees the same sequence a simulator would give it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    ExecuteBlock,
+    FetchBlocks,
+    Persist,
+    Reject,
+    Send,
+    SetTimer,
+)
+from consensus.config import ConsensusConfig
+from consensus.crypto import Signer
+from consensus.events import BlocksFetched, Event, Executed, Restored, Tick, Timer, TxsReady
+from consensus.messages import encode_envelope
+from consensus.reasons import Reason
+from consensus.replica import Replica
+from node.executor import Executor
+from node.mempool import Mempool
+from node.txcheck import NodeTxChecker
+from node.verifier import BatchVerifier
+from protos import api_pb2 as api
+from storage.ledger import TX_PREFIX, ChannelLedger, LedgerBatch
+
+log = structlog.get_logger("runtime")
+
+RECENT_TX_BLOCKS = 64
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ChannelRuntime:
+    def __init__(
+        self,
+        cfg: ConsensusConfig,
+        signer: Signer,
+        verifier: BatchVerifier,
+        tx_checker: NodeTxChecker,
+        ledger: ChannelLedger,
+        executor: Executor,
+        mempool: Mempool,
+        tick_ms: int,
+        send: Callable[[bytes | None, str, bytes], None],
+        fetch: Callable[[bytes, str, int, int], asyncio.Future],
+    ) -> None:
+        self.cfg = cfg
+        self.channel = cfg.channel
+        self.replica = Replica(cfg, signer, verifier, tx_checker)
+        self.tx_checker = tx_checker
+        self.ledger = ledger
+        self.executor = executor
+        self.mempool = mempool
+        self.tick_ms = tick_ms
+        self._send = send
+        self._fetch = fetch
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.timers: dict[Timer, asyncio.TimerHandle] = {}
+        self.committed = asyncio.Condition()
+        self.rejected: dict[Reason, int] = {}
+        self.log = log.bind(channel=self.channel)
+        self._task: asyncio.Task[None] | None = None
+        self._fetching: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"runtime-{self.channel}")
+
+    async def stop(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        for task in (self._task, self._fetching):
+            if task is not None:
+                task.cancel()
+
+    def submit(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    async def _run(self) -> None:
+        state = self.ledger.load_consensus_state(
+            RECENT_TX_BLOCKS, self.cfg.checkpoint_interval_blocks
+        )
+        await self._perform(self.replica.step(Restored(state)))
+        self.log.info("channel started", height=state.executed_height, view=state.view)
+        while True:
+            event = await self.queue.get()
+            try:
+                actions = self.replica.step(event)
+                await self._perform(actions)
+            except Exception:  # a bug must not silently stop the channel: log it loudly
+                self.log.exception("event failed", event=type(event).__name__)
+                raise
+
+    # ------------------------------------------------------------------ actions
+
+    async def _perform(self, actions: list[Action]) -> None:
+        batch = None
+        executed: list[tuple[int, bytes, api.BlockResults, list[bytes]]] = []
+        for action in actions:
+            if isinstance(action, Persist):
+                batch = batch or self.ledger.batch()
+                batch.add_records(action.records)
+            elif isinstance(action, ExecuteBlock):
+                batch = batch or self.ledger.batch()
+                executed.append(self._execute(batch, action))
+            else:
+                if batch is not None:
+                    await self._commit(batch, executed)
+                    batch, executed = None, []
+                self._carry_out(action)
+        if batch is not None:
+            await self._commit(batch, executed)
+
+    def _execute(
+        self, batch: LedgerBatch, action: ExecuteBlock
+    ) -> tuple[int, bytes, api.BlockResults, list[bytes]]:
+        staged = batch.staged
+        outcome = self.executor.execute(
+            action.certified,
+            action.height,
+            batch.tip.state_root,
+            self.ledger.state_view(batch).get,
+            lambda tid: (
+                staged.get(TX_PREFIX + tid) is not None or self.ledger.tx_location(tid) is not None
+            ),
+        )
+        batch.add_block(
+            action.height,
+            action.certified,
+            action.digest,
+            outcome.results,
+            outcome.writes,
+            outcome.tx_ids,
+        )
+        return action.height, action.digest, outcome.results, outcome.tx_ids
+
+    async def _commit(self, batch: LedgerBatch, executed: list) -> None:
+        self.ledger.commit(batch)
+        if not executed:
+            return
+        for height, digest, results, tx_ids in executed:
+            self.mempool.remove(tx_ids)
+            self.submit(Executed(height, digest, results.state_root))
+        async with self.committed:
+            self.committed.notify_all()
+
+    def _carry_out(self, action: Action) -> None:
+        if isinstance(action, Broadcast):
+            self._send(None, self.channel, encode_envelope(action.message, action.blocks))
+        elif isinstance(action, Send):
+            self._send(action.to, self.channel, encode_envelope(action.message, action.blocks))
+        elif isinstance(action, SetTimer):
+            old = self.timers.pop(action.timer, None)
+            if old is not None:
+                old.cancel()
+            loop = asyncio.get_running_loop()
+            tick = Tick(action.timer, action.token)
+            self.timers[action.timer] = loop.call_later(
+                action.ticks * self.tick_ms / 1000, lambda: self.submit(_stamped(tick))
+            )
+        elif isinstance(action, CancelTimer):
+            old = self.timers.pop(action.timer, None)
+            if old is not None:
+                old.cancel()
+        elif isinstance(action, FetchBlocks):
+            if self._fetching is None or self._fetching.done():
+                self._fetching = asyncio.create_task(self._fetch_blocks(action))
+        elif isinstance(action, Reject):
+            self.rejected[action.reason] = self.rejected.get(action.reason, 0) + 1
+            self.log.info(
+                "rejected",
+                what=action.what,
+                reason=action.reason.value,
+                detail=action.detail,
+                sender=action.sender.hex()[:16],
+            )
+
+    async def _fetch_blocks(self, action: FetchBlocks) -> None:
+        peers = list(action.peers) or [v for v in self.cfg.validators if v != self.replica.me]
+        for peer in peers:
+            try:
+                reply = await self._fetch(peer, self.channel, action.from_height, action.to_height)
+            except Exception as e:  # a peer that is down or refuses: try the next one
+                self.log.info("fetch failed", peer=peer.hex()[:16], error=type(e).__name__)
+                continue
+            if reply.blocks:
+                self.log.info("fetched blocks", count=len(reply.blocks), first=action.from_height)
+                self.submit(BlocksFetched(tuple(reply.blocks), tuple(reply.checkpoint)))
+                return
+
+    def count_refused(self, reason: Reason) -> None:
+        """An envelope refused before the core saw it (malformed, bad signature, …)."""
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.log.info("envelope refused", reason=reason.value)
+
+    # ------------------------------------------------------------------ admission
+
+    def add_txs(self, raws: list[bytes]) -> None:
+        self.submit(TxsReady(tuple(raws), now_ms()))
+
+
+def _stamped(tick: Tick) -> Tick:
+    return Tick(tick.timer, tick.token, now_ms())

@@ -1,0 +1,203 @@
+"""gRPC services: handlers decode, verify, enqueue, and read the ledger; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import grpc
+import structlog
+
+from consensus.events import MessageReceived
+from consensus.hashing import merkle_proof
+from consensus.messages import decode_envelope
+from consensus.reasons import Reason
+from node.transport import check_hello
+from protos import api_pb2 as api
+from protos import api_pb2_grpc as api_grpc
+
+if TYPE_CHECKING:
+    from node.node import Channel, Node
+
+log = structlog.get_logger("services")
+
+
+def _channel(node: Node, name: str) -> Channel | None:
+    return node.channels.get(name)
+
+
+class ClientService(api_grpc.ClientServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def _need_channel(self, name: str, context: grpc.aio.ServicerContext) -> Channel:
+        ch = _channel(self.node, name)
+        if ch is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {name!r}")
+        return ch  # type: ignore[return-value]
+
+    async def SubmitTransactions(self, request, context):
+        limit = self.node.config.limits.submit_txs_max
+        if len(request.txs) > limit:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"{len(request.txs)} txs in one call > {limit}"
+            )
+        results = await self.node.admit(list(request.txs), from_peer=False)
+        return api.SubmitResponse(results=results)
+
+    async def GetBlock(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        height = request.height
+        if request.hash:
+            found = ch.ledger.height_of(request.hash)
+            if found is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no block with that hash")
+            height = found
+        elif height == 0:
+            height = ch.ledger.tip().height
+        block = ch.ledger.block(height)
+        if block is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no block at height {height}")
+        return api.GetBlockResponse(
+            height=height,
+            hash=ch.ledger.block_hash(height),
+            block=block,
+            results=ch.ledger.results(height),
+        )
+
+    async def GetTransaction(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        location = ch.ledger.tx_location(request.tx_id)
+        if location is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such committed tx")
+        height, index = location
+        block = ch.ledger.block(height)
+        results = ch.ledger.results(height)
+        txs = list(block.block.txs)
+        proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=merkle_proof(txs, index))
+        return api.GetTransactionResponse(
+            tx=txs[index],
+            height=height,
+            index=index,
+            result=results.results[index],
+            block_header=block.block.header,
+            proof=proof,
+        )
+
+    async def GetState(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        value = ch.ledger.get_state(request.key)
+        return api.GetStateResponse(
+            found=value is not None, value=value or b"", height=ch.ledger.tip().height
+        )
+
+    async def GetStatus(self, request, context):
+        out = api.GetStatusResponse(
+            node_id=self.node.config.node_id, public_key=self.node.public_key
+        )
+        for name, ch in self.node.channels.items():
+            r = ch.runtime.replica
+            tip = ch.ledger.tip()
+            peers = sum(
+                1
+                for _, k in ch.genesis.validators
+                if k in self.node.links and self.node.links[k].connected
+            )
+            out.channels.append(
+                api.ChannelStatus(
+                    channel=name,
+                    height=tip.height,
+                    view=r.view,
+                    view_active=r.view_active,
+                    primary=r.cfg.primary(r.view),
+                    validators=list(r.cfg.validators),
+                    peers_connected=peers,
+                    mempool_txs=len(ch.admission.mempool),
+                    mempool_bytes=ch.admission.mempool.bytes,
+                    stable_height=r.stable.height,
+                    state_root=tip.state_root,
+                )
+            )
+        return out
+
+    async def StreamBlocks(self, request, context) -> AsyncIterator[api.BlockEvent]:
+        ch = await self._need_channel(request.channel, context)
+        height = request.from_height or ch.ledger.tip().height + 1
+        cond = ch.runtime.committed
+        while True:
+            while height <= ch.ledger.tip().height:
+                yield api.BlockEvent(
+                    height=height,
+                    hash=ch.ledger.block_hash(height),
+                    block=ch.ledger.block(height),
+                    results=ch.ledger.results(height),
+                )
+                height += 1
+            async with cond:
+                await cond.wait_for(lambda h=height: ch.ledger.tip().height >= h)
+
+
+class PeerService(api_grpc.PeerServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def Stream(self, request_iterator, context):
+        node = self.node
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("kind") != "hello":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a peer stream starts with hello")
+        hello = first.hello
+        if hello.public_key not in node.known_validators:
+            log.warning("peer refused", reason="unknown identity", key=hello.public_key.hex()[:16])
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "not a validator of any channel here"
+            )
+        why = check_hello(
+            hello, node.config.chain_id, node.public_key, node.known_validators, node.verifier
+        )
+        if why is not None:
+            log.warning("peer refused", reason=why, key=hello.public_key.hex()[:16])
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
+        peer = hello.public_key
+        async for frame in request_iterator:
+            kind = frame.WhichOneof("kind")
+            if kind == "consensus":
+                await self._consensus(peer, frame.consensus)
+            elif kind == "txs":
+                await node.admit(list(frame.txs.txs), from_peer=True)
+        return api.PeerAck()
+
+    async def _consensus(self, peer: bytes, batch: api.ConsensusBatch) -> None:
+        ch = _channel(self.node, batch.channel)
+        if ch is None or peer not in ch.runtime.cfg.validators:
+            log.info("consensus frame refused", channel=batch.channel, peer=peer.hex()[:16])
+            return
+        runtime = ch.runtime
+        decoded = []
+        for data in batch.envelopes:
+            item = decode_envelope(data, runtime.cfg, self.node.config.limits.message_bytes_max)
+            if isinstance(item, Reason) or item[0].sender != peer:
+                reason = item if isinstance(item, Reason) else Reason.UNKNOWN_SENDER
+                runtime.count_refused(reason)
+                continue
+            decoded.append(item)
+        oks = await self.node.verifier.verify_batch(
+            [(s.sender, s.body, s.signature) for s, _ in decoded]
+        )
+        for (signed, blocks), ok in zip(decoded, oks, strict=True):
+            if not ok:
+                runtime.count_refused(Reason.BAD_SIGNATURE)
+                continue
+            if signed.kind == "pre_prepare":
+                for block in blocks:
+                    await ch.admission.checker.preverify(list(block.txs))
+            runtime.submit(MessageReceived(signed, blocks))
+
+    async def FetchBlocks(self, request, context):
+        ch = _channel(self.node, request.channel)
+        if ch is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
+        count_max = ch.runtime.cfg.fetch_blocks_max
+        blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max)
+        proof = list(ch.runtime.replica.stable.proof)
+        return api.FetchBlocksResponse(blocks=blocks, checkpoint=proof)

@@ -1,0 +1,172 @@
+"""Peer connections: one long-lived outgoing gRPC stream per peer, with reconnect.
+
+Each node opens a stream to every peer and only sends on it; what it receives arrives
+on the streams its peers opened to it. A stream starts with a signed hello naming the
+sender, so the receiver refuses anyone outside the validator sets it serves. Frames
+waiting for a peer are bounded: when a peer is down the oldest are dropped, which costs
+nothing but a retransmission (consensus re-sends its votes on every heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+
+import grpc
+import structlog
+
+from consensus.crypto import Signer
+from node.verifier import BatchVerifier
+from protos import api_pb2 as api
+from protos import api_pb2_grpc as api_grpc
+
+log = structlog.get_logger("transport")
+
+HELLO_CONTEXT = b"govchain-peer-hello"
+HELLO_SKEW_MS = 10 * 60 * 1000
+
+
+def hello_bytes(chain_id: str, sender: bytes, receiver: bytes, timestamp_ms: int) -> bytes:
+    return b"|".join(
+        (HELLO_CONTEXT, chain_id.encode(), sender, receiver, str(timestamp_ms).encode())
+    )
+
+
+def make_hello(chain_id: str, signer: Signer, receiver: bytes) -> api.PeerHello:
+    now = int(time.time() * 1000)
+    sig = signer.sign(hello_bytes(chain_id, signer.public_key, receiver, now))
+    return api.PeerHello(
+        chain_id=chain_id,
+        public_key=signer.public_key,
+        receiver=receiver,
+        timestamp_ms=now,
+        signature=sig,
+    )
+
+
+def check_hello(
+    hello: api.PeerHello, chain_id: str, me: bytes, known: set[bytes], verifier: BatchVerifier
+) -> str | None:
+    """Why a peer's hello is refused, or None."""
+    if hello.chain_id != chain_id:
+        return f"chain id {hello.chain_id!r}"
+    if hello.receiver != me:
+        return "hello addressed to another node"
+    if hello.public_key not in known:
+        return "not a validator of any channel served here"
+    if abs(int(time.time() * 1000) - hello.timestamp_ms) > HELLO_SKEW_MS:
+        return "hello timestamp too far from our clock"
+    data = hello_bytes(chain_id, hello.public_key, me, hello.timestamp_ms)
+    if not verifier.verify(hello.public_key, data, hello.signature):
+        return "bad hello signature"
+    return None
+
+
+def channel_options(message_bytes_max: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", message_bytes_max),
+        ("grpc.max_receive_message_length", message_bytes_max),
+        ("grpc.keepalive_time_ms", 10_000),
+        ("grpc.keepalive_timeout_ms", 5_000),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+class PeerLink:
+    """The outgoing side towards one peer: a queue of frames and the task that sends them."""
+
+    FRAMES_MAX = 20_000
+    BATCH_ENVELOPES_MAX = 256
+
+    def __init__(
+        self,
+        chain_id: str,
+        signer: Signer,
+        node_id: str,
+        address: str,
+        public_key: bytes,
+        message_bytes_max: int,
+    ) -> None:
+        self.chain_id = chain_id
+        self.signer = signer
+        self.node_id = node_id
+        self.address = address
+        self.public_key = public_key
+        self.options = channel_options(message_bytes_max)
+        self.consensus: dict[str, deque[bytes]] = {}
+        self.txs: dict[str, deque[bytes]] = {}
+        self.wakeup = asyncio.Event()
+        self.connected = False
+        self.dropped = 0
+        self.channel: grpc.aio.Channel | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"peer-{self.node_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.channel is not None:
+            await self.channel.close()
+
+    def send_consensus(self, channel: str, envelope: bytes) -> None:
+        self._enqueue(self.consensus, channel, envelope)
+
+    def send_txs(self, channel: str, txs: list[bytes]) -> None:
+        for tx in txs:
+            self._enqueue(self.txs, channel, tx)
+
+    def _enqueue(self, table: dict[str, deque[bytes]], channel: str, item: bytes) -> None:
+        queue = table.setdefault(channel, deque())
+        if len(queue) >= self.FRAMES_MAX:
+            queue.popleft()
+            self.dropped += 1
+        queue.append(item)
+        self.wakeup.set()
+
+    def stub(self) -> api_grpc.PeerStub:
+        if self.channel is None:
+            self.channel = grpc.aio.insecure_channel(self.address, options=self.options)
+        return api_grpc.PeerStub(self.channel)
+
+    async def _frames(self) -> AsyncIterator[api.PeerFrame]:
+        yield api.PeerFrame(hello=make_hello(self.chain_id, self.signer, self.public_key))
+        self.connected = True
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            for table, make in ((self.consensus, _consensus_frame), (self.txs, _tx_frame)):
+                for channel, queue in list(table.items()):  # may grow while we yield
+                    while queue:
+                        n = min(len(queue), self.BATCH_ENVELOPES_MAX)
+                        items = [queue.popleft() for _ in range(n)]
+                        yield make(channel, items)
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self.stub().Stream(self._frames())
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as e:
+                if self.connected:
+                    log.info("peer stream closed", peer=self.node_id, code=e.code().name)
+            if self.connected:
+                backoff = 0.05
+            self.connected = False
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+            self.wakeup.set()
+
+
+def _consensus_frame(channel: str, items: list[bytes]) -> api.PeerFrame:
+    return api.PeerFrame(consensus=api.ConsensusBatch(channel=channel, envelopes=items))
+
+
+def _tx_frame(channel: str, items: list[bytes]) -> api.PeerFrame:
+    return api.PeerFrame(txs=api.TxGossip(channel=channel, txs=items))

@@ -1,0 +1,80 @@
+"""Transaction signature checks shared by admission and the consensus core.
+
+Admission (client submit, peer gossip) verifies batches on the pool and remembers each
+valid tx id. The core's synchronous `verify_txs`, asked for every proposed block, then
+finds almost every tx in that cache; the runtime pre-verifies the rest of a proposal on
+the pool before handing it to the core, so the event loop never verifies in bulk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from node.txs import DecodedTx, TxError, decode_tx, tx_id
+from node.verifier import BatchVerifier, LruSet
+from protos import api_pb2 as api
+
+
+class NodeTxChecker:
+    """consensus.crypto.TxChecker for one channel, backed by the node's verifier."""
+
+    def __init__(
+        self, verifier: BatchVerifier, chain_id: str, channel: str, tx_bytes_max: int
+    ) -> None:
+        self.verifier = verifier
+        self.chain_id = chain_id
+        self.channel = channel
+        self.tx_bytes_max = tx_bytes_max
+        self.verified_ids = LruSet(500_000)
+
+    def tx_id(self, tx: bytes) -> bytes:
+        return tx_id(tx)
+
+    def decode(self, raw: bytes) -> DecodedTx:
+        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)
+        if tx.body.channel != self.channel:
+            raise TxError(api.UNKNOWN_CHANNEL, f"channel {tx.body.channel!r}")
+        return tx
+
+    async def verify_decoded(self, txs: Sequence[DecodedTx]) -> list[bool]:
+        """Batch-verify (on the pool) the txs not already known to be valid."""
+        results = [t.tx_id in self.verified_ids for t in txs]
+        todo = [i for i, ok in enumerate(results) if not ok]
+        if todo:
+            items = [(txs[i].signer, txs[i].body_bytes, txs[i].signature) for i in todo]
+            for i, ok in zip(todo, await self.verifier.verify_batch(items), strict=True):
+                results[i] = ok
+                if ok:
+                    self.verified_ids.add(txs[i].tx_id)
+        return results
+
+    async def preverify(self, raws: Sequence[bytes]) -> None:
+        """Verify a proposal's unknown txs on the pool so the core's check hits the cache."""
+        decoded = []
+        for raw in raws:
+            if tx_id(raw) in self.verified_ids:
+                continue
+            try:
+                decoded.append(self.decode(raw))
+            except TxError:
+                continue
+        if decoded:
+            await self.verify_decoded(decoded)
+
+    def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
+        out = []
+        for raw in txs:
+            tid = tx_id(raw)
+            if tid in self.verified_ids:
+                out.append(True)
+                continue
+            try:
+                tx = self.decode(raw)
+            except TxError:
+                out.append(False)
+                continue
+            ok = self.verifier.verify(tx.signer, tx.body_bytes, tx.signature)
+            if ok:
+                self.verified_ids.add(tid)
+            out.append(ok)
+        return out

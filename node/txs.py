@@ -1,0 +1,73 @@
+"""Client transactions: decode, check the shape, and compute ids.
+
+The envelope's body is the exact byte string the client signed; it travels and is stored
+unchanged. A tx id is SHA-256 of the whole serialized envelope, as consensus computes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from consensus.hashing import sha256
+from protos import api_pb2 as api
+
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTx:
+    """A structurally valid tx (its signature is checked separately, in batches)."""
+
+    tx_id: bytes
+    raw: bytes
+    signer: bytes
+    body_bytes: bytes
+    signature: bytes
+    body: api.TxBody
+
+
+class TxError(Exception):
+    """A tx refused before signature checks; `status` is what the client is told."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def tx_id(raw: bytes) -> bytes:
+    return sha256(raw)
+
+
+def decode_tx(raw: bytes, chain_id: str, tx_bytes_max: int) -> DecodedTx:
+    """Parse and check one serialized TxEnvelope; raise TxError with the status to report."""
+    if len(raw) > tx_bytes_max:
+        raise TxError(api.TOO_LARGE, f"{len(raw)} bytes > tx_bytes_max {tx_bytes_max}")
+    env = api.TxEnvelope()
+    body = api.TxBody()
+    try:
+        env.ParseFromString(raw)
+        body.ParseFromString(env.body)
+    except DecodeError as e:
+        raise TxError(api.MALFORMED, "not a TxEnvelope") from e
+    if len(env.signer) != PUBLIC_KEY_BYTES or len(env.signature) != SIGNATURE_BYTES:
+        raise TxError(api.MALFORMED, "signer must be 32 bytes and signature 64")
+    if not env.body:
+        raise TxError(api.MALFORMED, "empty body")
+    if body.chain_id != chain_id:
+        raise TxError(api.WRONG_CHAIN, f"chain id {body.chain_id!r}")
+    if not body.type:
+        raise TxError(api.MALFORMED, "missing type")
+    return DecodedTx(tx_id(raw), raw, env.signer, env.body, env.signature, body)
+
+
+def encode_tx(body: api.TxBody, signer_key: object) -> bytes:
+    """Sign a body with a nacl SigningKey and return the serialized envelope (client side)."""
+    body_bytes = body.SerializeToString(deterministic=True)
+    signature = signer_key.sign(body_bytes).signature  # type: ignore[attr-defined]
+    public = bytes(signer_key.verify_key)  # type: ignore[attr-defined]
+    env = api.TxEnvelope(body=body_bytes, signature=signature, signer=public)
+    return env.SerializeToString(deterministic=True)

@@ -1,0 +1,116 @@
+"""Batched Ed25519 verification on a thread pool, with a cache so nothing is checked twice.
+
+PyNaCl calls libsodium through cffi, which releases the GIL, so chunks of a batch verify
+in parallel on the pool while the event loop keeps serving. Every verified tx id and
+consensus signature is remembered in a bounded cache: a block proposal only re-checks the
+txs this node has not already admitted, and a vote nested in a certificate that arrived
+on its own before is not checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import nacl.exceptions
+import nacl.signing
+
+from consensus.hashing import sha256
+
+Item = tuple[bytes, bytes, bytes]  # (public key, signed bytes, signature)
+
+
+def _check(public_key: bytes, data: bytes, signature: bytes) -> bool:
+    try:
+        nacl.signing.VerifyKey(public_key).verify(data, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _check_chunk(items: Sequence[Item]) -> list[bool]:
+    return [_check(*item) for item in items]
+
+
+class LruSet:
+    """A bounded set that forgets the least recently added entries first."""
+
+    def __init__(self, entries_max: int) -> None:
+        self.entries_max = entries_max
+        self._items: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._items
+
+    def add(self, key: bytes) -> None:
+        self._items[key] = None
+        self._items.move_to_end(key)
+        while len(self._items) > self.entries_max:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class BatchVerifier:
+    """Verifies many signatures per call; one bad signature fails only its own item."""
+
+    def __init__(
+        self, threads: int = 2, chunk_items: int = 64, cache_entries_max: int = 500_000
+    ) -> None:
+        self.chunk_items = chunk_items
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
+        self._verified = LruSet(cache_entries_max)
+        self.verified_count = 0
+        self.cache_hits = 0
+
+    @staticmethod
+    def cache_key(public_key: bytes, data: bytes, signature: bytes) -> bytes:
+        return sha256(public_key + signature + sha256(data))
+
+    def is_verified(self, key: bytes) -> bool:
+        return key in self._verified
+
+    def remember(self, key: bytes) -> None:
+        self._verified.add(key)
+
+    async def verify_batch(self, items: Sequence[Item]) -> list[bool]:
+        """Verify on the pool (skipping cached items); results in input order."""
+        keys = [self.cache_key(*item) for item in items]
+        results = [k in self._verified for k in keys]
+        todo = [i for i, ok in enumerate(results) if not ok]
+        self.cache_hits += len(items) - len(todo)
+        if not todo:
+            return results
+        loop = asyncio.get_running_loop()
+        chunks = [todo[i : i + self.chunk_items] for i in range(0, len(todo), self.chunk_items)]
+        futures = [
+            loop.run_in_executor(self._pool, _check_chunk, [items[i] for i in chunk])
+            for chunk in chunks
+        ]
+        for chunk, outcome in zip(chunks, await asyncio.gather(*futures), strict=True):
+            for i, ok in zip(chunk, outcome, strict=True):
+                results[i] = ok
+                if ok:
+                    self._verified.add(keys[i])
+        self.verified_count += len(todo)
+        return results
+
+    def verify(self, public_key: bytes, data: bytes, signature: bytes) -> bool:
+        """Synchronous single check for the consensus core's nested certificates."""
+        key = self.cache_key(public_key, data, signature)
+        if key in self._verified:
+            self.cache_hits += 1
+            return True
+        if len(public_key) != 32 or len(signature) != 64:
+            return False
+        ok = _check(public_key, data, signature)
+        self.verified_count += 1
+        if ok:
+            self._verified.add(key)
+        return ok
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

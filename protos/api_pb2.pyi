@@ -1,0 +1,296 @@
+from protos import consensus_pb2 as _consensus_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TxStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TX_STATUS_UNSPECIFIED: _ClassVar[TxStatus]
+    ACCEPTED: _ClassVar[TxStatus]
+    DUPLICATE: _ClassVar[TxStatus]
+    ALREADY_COMMITTED: _ClassVar[TxStatus]
+    BAD_SIGNATURE: _ClassVar[TxStatus]
+    UNKNOWN_CHANNEL: _ClassVar[TxStatus]
+    EXPIRED: _ClassVar[TxStatus]
+    MEMPOOL_FULL: _ClassVar[TxStatus]
+    TOO_LARGE: _ClassVar[TxStatus]
+    MALFORMED: _ClassVar[TxStatus]
+    WRONG_CHAIN: _ClassVar[TxStatus]
+    REJECTED: _ClassVar[TxStatus]
+TX_STATUS_UNSPECIFIED: TxStatus
+ACCEPTED: TxStatus
+DUPLICATE: TxStatus
+ALREADY_COMMITTED: TxStatus
+BAD_SIGNATURE: TxStatus
+UNKNOWN_CHANNEL: TxStatus
+EXPIRED: TxStatus
+MEMPOOL_FULL: TxStatus
+TOO_LARGE: TxStatus
+MALFORMED: TxStatus
+WRONG_CHAIN: TxStatus
+REJECTED: TxStatus
+
+class TxBody(_message.Message):
+    __slots__ = ("chain_id", "channel", "type", "payload", "nonce", "valid_until_height")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    channel: str
+    type: str
+    payload: bytes
+    nonce: int
+    valid_until_height: int
+    def __init__(self, chain_id: _Optional[str] = ..., channel: _Optional[str] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., nonce: _Optional[int] = ..., valid_until_height: _Optional[int] = ...) -> None: ...
+
+class TxEnvelope(_message.Message):
+    __slots__ = ("body", "signature", "signer")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    signer: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signer: _Optional[bytes] = ...) -> None: ...
+
+class SubmitRequest(_message.Message):
+    __slots__ = ("txs",)
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    txs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SubmitResult(_message.Message):
+    __slots__ = ("tx_id", "status", "detail")
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    tx_id: bytes
+    status: TxStatus
+    detail: str
+    def __init__(self, tx_id: _Optional[bytes] = ..., status: _Optional[_Union[TxStatus, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class SubmitResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitResult, _Mapping]]] = ...) -> None: ...
+
+class TxResult(_message.Message):
+    __slots__ = ("code", "reason")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    reason: str
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BlockResults(_message.Message):
+    __slots__ = ("results", "state_root")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[TxResult]
+    state_root: bytes
+    def __init__(self, results: _Optional[_Iterable[_Union[TxResult, _Mapping]]] = ..., state_root: _Optional[bytes] = ...) -> None: ...
+
+class GetBlockRequest(_message.Message):
+    __slots__ = ("channel", "height", "hash")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    height: int
+    hash: bytes
+    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., hash: _Optional[bytes] = ...) -> None: ...
+
+class GetBlockResponse(_message.Message):
+    __slots__ = ("height", "hash", "block", "results")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    hash: bytes
+    block: _consensus_pb2.CertifiedBlock
+    results: BlockResults
+    def __init__(self, height: _Optional[int] = ..., hash: _Optional[bytes] = ..., block: _Optional[_Union[_consensus_pb2.CertifiedBlock, _Mapping]] = ..., results: _Optional[_Union[BlockResults, _Mapping]] = ...) -> None: ...
+
+class GetTransactionRequest(_message.Message):
+    __slots__ = ("channel", "tx_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    tx_id: bytes
+    def __init__(self, channel: _Optional[str] = ..., tx_id: _Optional[bytes] = ...) -> None: ...
+
+class MerkleProof(_message.Message):
+    __slots__ = ("index", "leaf_count", "siblings")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LEAF_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIBLINGS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    leaf_count: int
+    siblings: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, index: _Optional[int] = ..., leaf_count: _Optional[int] = ..., siblings: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GetTransactionResponse(_message.Message):
+    __slots__ = ("tx", "height", "index", "result", "block_header", "proof")
+    TX_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HEADER_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    tx: bytes
+    height: int
+    index: int
+    result: TxResult
+    block_header: bytes
+    proof: MerkleProof
+    def __init__(self, tx: _Optional[bytes] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., result: _Optional[_Union[TxResult, _Mapping]] = ..., block_header: _Optional[bytes] = ..., proof: _Optional[_Union[MerkleProof, _Mapping]] = ...) -> None: ...
+
+class GetStateRequest(_message.Message):
+    __slots__ = ("channel", "key")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    key: bytes
+    def __init__(self, channel: _Optional[str] = ..., key: _Optional[bytes] = ...) -> None: ...
+
+class GetStateResponse(_message.Message):
+    __slots__ = ("found", "value", "height")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    value: bytes
+    height: int
+    def __init__(self, found: _Optional[bool] = ..., value: _Optional[bytes] = ..., height: _Optional[int] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChannelStatus(_message.Message):
+    __slots__ = ("channel", "height", "view", "view_active", "primary", "validators", "peers_connected", "mempool_txs", "mempool_bytes", "stable_height", "state_root")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    VIEW_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    PEERS_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    MEMPOOL_TXS_FIELD_NUMBER: _ClassVar[int]
+    MEMPOOL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STABLE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    height: int
+    view: int
+    view_active: bool
+    primary: bytes
+    validators: _containers.RepeatedScalarFieldContainer[bytes]
+    peers_connected: int
+    mempool_txs: int
+    mempool_bytes: int
+    stable_height: int
+    state_root: bytes
+    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ...) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ("node_id", "public_key", "channels")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    public_key: bytes
+    channels: _containers.RepeatedCompositeFieldContainer[ChannelStatus]
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., channels: _Optional[_Iterable[_Union[ChannelStatus, _Mapping]]] = ...) -> None: ...
+
+class StreamBlocksRequest(_message.Message):
+    __slots__ = ("channel", "from_height")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    from_height: int
+    def __init__(self, channel: _Optional[str] = ..., from_height: _Optional[int] = ...) -> None: ...
+
+class BlockEvent(_message.Message):
+    __slots__ = ("height", "hash", "block", "results")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    hash: bytes
+    block: _consensus_pb2.CertifiedBlock
+    results: BlockResults
+    def __init__(self, height: _Optional[int] = ..., hash: _Optional[bytes] = ..., block: _Optional[_Union[_consensus_pb2.CertifiedBlock, _Mapping]] = ..., results: _Optional[_Union[BlockResults, _Mapping]] = ...) -> None: ...
+
+class PeerHello(_message.Message):
+    __slots__ = ("chain_id", "public_key", "receiver", "timestamp_ms", "signature")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    public_key: bytes
+    receiver: bytes
+    timestamp_ms: int
+    signature: bytes
+    def __init__(self, chain_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., receiver: _Optional[bytes] = ..., timestamp_ms: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class ConsensusBatch(_message.Message):
+    __slots__ = ("channel", "envelopes")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    envelopes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, channel: _Optional[str] = ..., envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class TxGossip(_message.Message):
+    __slots__ = ("channel", "txs")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    txs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, channel: _Optional[str] = ..., txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class PeerFrame(_message.Message):
+    __slots__ = ("hello", "consensus", "txs")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_FIELD_NUMBER: _ClassVar[int]
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    hello: PeerHello
+    consensus: ConsensusBatch
+    txs: TxGossip
+    def __init__(self, hello: _Optional[_Union[PeerHello, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusBatch, _Mapping]] = ..., txs: _Optional[_Union[TxGossip, _Mapping]] = ...) -> None: ...
+
+class PeerAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FetchBlocksRequest(_message.Message):
+    __slots__ = ("channel", "from_height", "to_height")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TO_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    from_height: int
+    to_height: int
+    def __init__(self, channel: _Optional[str] = ..., from_height: _Optional[int] = ..., to_height: _Optional[int] = ...) -> None: ...
+
+class FetchBlocksResponse(_message.Message):
+    __slots__ = ("blocks", "checkpoint")
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    blocks: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.CertifiedBlock]
+    checkpoint: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.SignedMessage]
+    def __init__(self, blocks: _Optional[_Iterable[_Union[_consensus_pb2.CertifiedBlock, _Mapping]]] = ..., checkpoint: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ...) -> None: ...

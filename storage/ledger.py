@@ -1,0 +1,495 @@
+"""One channel's ledger over a KV store: blocks, results, indexes, world state, consensus records.
+
+Key layout. Each channel has its own store, so keys carry no channel name. Heights are
+8-byte big-endian, so key order is height order and a prefix scan walks the chain.
+
+| key                | value                                                            |
+|--------------------|------------------------------------------------------------------|
+| `m:tip`            | storage_pb2.Tip: height, digest, state root of the last block    |
+| `b:` + height      | consensus_pb2.CertifiedBlock: the block and commit certificate   |
+| `r:` + height      | api_pb2.BlockResults: per-tx results, state root after the block |
+| `h:` + digest      | height of the block with that digest (8 bytes big-endian)        |
+| `t:` + tx id       | storage_pb2.TxLocation: height and index in the block            |
+| `s:` + key         | world-state value (absent: never written, or deleted)            |
+| `c:view`           | storage_pb2.ViewState: the replica's view, active or not         |
+| `c:slot:` + height | storage_pb2.SlotState: accepted and prepared block at the height |
+| `c:ckpt`           | storage_pb2.CheckpointState: the stable checkpoint and its proof |
+
+Why one batch per step: the node folds a step's `Persist` records and the blocks it executed
+into one `LedgerBatch` and commits it as ONE atomic, synced store write. After a crash the
+ledger is at a block boundary with its tip, indexes and state in step, and the consensus
+records are never behind the votes that were sent after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from google.protobuf.message import DecodeError
+
+from consensus.certificates import CheckpointCert, check_vote_cert
+from consensus.config import ConsensusConfig
+from consensus.crypto import Verifier
+from consensus.hashing import merkle_root, sha256
+from consensus.persisted import (
+    CheckpointRecord,
+    PersistedState,
+    PruneRecord,
+    Record,
+    SlotRecord,
+    ViewRecord,
+)
+from consensus.reasons import Reason
+from protos import api_pb2, storage_pb2
+from protos import consensus_pb2 as cpb
+from storage.codec import (
+    decode_checkpoint,
+    decode_slot,
+    decode_view,
+    encode_checkpoint,
+    encode_slot,
+    encode_view,
+)
+from storage.kv import KVStore, StorageError
+
+TIP_KEY = b"m:tip"
+BLOCK_PREFIX = b"b:"
+RESULTS_PREFIX = b"r:"
+HASH_PREFIX = b"h:"
+TX_PREFIX = b"t:"
+STATE_PREFIX = b"s:"
+VIEW_KEY = b"c:view"
+SLOT_PREFIX = b"c:slot:"
+CHECKPOINT_KEY = b"c:ckpt"
+HEIGHT_BYTES = 8
+EMPTY_STATE_ROOT = bytes(32)
+
+
+def height_key(height: int) -> bytes:
+    return height.to_bytes(HEIGHT_BYTES, "big")
+
+
+def _height_in(key: bytes, prefix: bytes) -> int:
+    return int.from_bytes(key[len(prefix) :], "big")
+
+
+class CorruptLedger(StorageError):
+    """The stored chain is inconsistent; the node must not serve or extend it."""
+
+    def __init__(self, channel: str, height: int, what: str) -> None:
+        super().__init__(f"ledger of channel {channel!r} is corrupt at height {height}: {what}")
+        self.channel = channel
+        self.height = height
+        self.what = what
+
+
+class StateView:
+    """World state as the executor of the next block sees it: committed values overlaid
+    with the writes staged in an uncommitted batch, so block h+1 reads block h's writes
+    even when both go to disk in the same batch."""
+
+    def __init__(self, store: KVStore, staged: Mapping[bytes, bytes | None]) -> None:
+        self._store = store
+        self._staged = staged  # the batch's live map: later staged writes show up too
+
+    def get(self, key: bytes) -> bytes | None:
+        full = STATE_PREFIX + key
+        if full in self._staged:
+            return self._staged[full]
+        return self._store.get(full)
+
+
+class LedgerBatch:
+    """Writes staged for one atomic commit: consensus records and executed blocks, in order.
+
+    Staged writes are kept as one map from key to final value (None = delete), so a later
+    write of a key replaces an earlier one exactly as applying them in order would. A call
+    that raises stages nothing; the batch stays usable.
+    """
+
+    def __init__(self, store: KVStore, channel: str, tip: storage_pb2.Tip, generation: int) -> None:
+        self.store = store
+        self.channel = channel
+        self.generation = generation  # the ledger's commit count when the batch was made
+        self.committed = False
+        self.blocks_added = 0
+        self._height, self._hash, self._state_root = tip.height, tip.hash, tip.state_root
+        self._ops: dict[bytes, bytes | None] = {}
+
+    @property
+    def tip(self) -> storage_pb2.Tip:
+        """The tip the ledger will have once this batch commits."""
+        return storage_pb2.Tip(height=self._height, hash=self._hash, state_root=self._state_root)
+
+    @property
+    def staged(self) -> Mapping[bytes, bytes | None]:
+        return self._ops
+
+    def _check_open(self) -> None:
+        if self.committed:
+            raise StorageError(f"channel {self.channel!r}: batch already committed")
+
+    def add_records(self, records: tuple[Record, ...]) -> None:
+        """Stage the core's `Persist` records; PruneRecord(h) deletes slots at heights <= h."""
+        self._check_open()
+        for rec in records:
+            if not isinstance(rec, ViewRecord | SlotRecord | CheckpointRecord | PruneRecord):
+                raise StorageError(f"not a consensus record: {type(rec).__name__}")
+            if isinstance(rec, SlotRecord) and rec.height < 0:
+                raise StorageError(f"slot record at negative height {rec.height}")
+        for rec in records:
+            if isinstance(rec, ViewRecord):
+                self._ops[VIEW_KEY] = encode_view(rec)
+            elif isinstance(rec, SlotRecord):
+                self._ops[SLOT_PREFIX + height_key(rec.height)] = encode_slot(rec)
+            elif isinstance(rec, CheckpointRecord):
+                self._ops[CHECKPOINT_KEY] = encode_checkpoint(rec.checkpoint)
+            else:
+                self._prune_slots(rec.height)
+
+    def _prune_slots(self, height: int) -> None:
+        doomed: list[bytes] = []
+        for key, _ in self.store.iterate(SLOT_PREFIX):
+            if _height_in(key, SLOT_PREFIX) > height:
+                break  # keys are in height order
+            doomed.append(key)
+        doomed.extend(
+            key
+            for key, value in self._ops.items()
+            if key.startswith(SLOT_PREFIX)
+            and value is not None
+            and _height_in(key, SLOT_PREFIX) <= height
+        )
+        for key in doomed:
+            self._ops[key] = None
+
+    def add_block(
+        self,
+        height: int,
+        certified: cpb.CertifiedBlock,
+        digest: bytes,
+        results: api_pb2.BlockResults,
+        state_writes: Mapping[bytes, bytes | None],
+        tx_ids: Sequence[bytes],
+    ) -> None:
+        """Stage an executed block with its results, indexes and world-state writes.
+
+        Refused (StorageError) unless the block extends the staged tip: height is one
+        above it, the header names it as parent, `digest` is the header's digest, and
+        there is one tx id and one result per tx.
+        """
+        self._check_open()
+        self._check_block(height, certified, digest, results, state_writes, tx_ids)
+        key = height_key(height)
+        self._ops[BLOCK_PREFIX + key] = certified.SerializeToString(deterministic=True)
+        self._ops[RESULTS_PREFIX + key] = results.SerializeToString(deterministic=True)
+        self._ops[HASH_PREFIX + digest] = key
+        for index, tx_id in enumerate(tx_ids):
+            if not tx_id:  # a repeat of a committed tx: the first location stays indexed
+                continue
+            location = storage_pb2.TxLocation(height=height, index=index)
+            self._ops[TX_PREFIX + tx_id] = location.SerializeToString(deterministic=True)
+        for state_key, value in state_writes.items():
+            self._ops[STATE_PREFIX + state_key] = value
+        self._height, self._hash, self._state_root = height, digest, results.state_root
+        self._ops[TIP_KEY] = self.tip.SerializeToString(deterministic=True)
+        self.blocks_added += 1
+
+    def _check_block(
+        self,
+        height: int,
+        certified: cpb.CertifiedBlock,
+        digest: bytes,
+        results: api_pb2.BlockResults,
+        state_writes: Mapping[bytes, bytes | None],
+        tx_ids: Sequence[bytes],
+    ) -> None:
+        where = f"channel {self.channel!r} block {height}"
+        if height != self._height + 1:
+            raise StorageError(f"{where} does not follow the tip at height {self._height}")
+        header = cpb.BlockHeader()
+        try:
+            header.ParseFromString(certified.block.header)
+        except DecodeError as exc:
+            raise StorageError(f"{where}: header does not decode") from exc
+        if header.height != height:
+            raise StorageError(f"{where}: header says height {header.height}")
+        if header.parent_hash != self._hash:
+            raise StorageError(f"{where}: parent {header.parent_hash.hex()} is not the tip")
+        if sha256(certified.block.header) != digest:
+            raise StorageError(f"{where}: digest is not SHA-256 of the header")
+        txs = len(certified.block.txs)
+        if len(tx_ids) != txs or len(results.results) != txs:
+            raise StorageError(
+                f"{where}: {txs} txs, {len(tx_ids)} ids, {len(results.results)} results"
+            )
+        if not all(isinstance(t, bytes) for t in tx_ids):
+            raise StorageError(f"{where}: tx ids must be bytes")
+        for k, v in state_writes.items():
+            if not isinstance(k, bytes) or not (v is None or isinstance(v, bytes)):
+                raise StorageError(f"{where}: state writes must map bytes to bytes or None")
+
+
+class ChannelLedger:
+    """One channel's ledger: reads, atomic commits, recovery state and integrity checks."""
+
+    def __init__(self, store: KVStore, channel: str, genesis_hash: bytes) -> None:
+        self.store = store
+        self.channel = channel
+        self.genesis_hash = genesis_hash
+        self._generation = 0  # commits so far: a batch made before another commit is stale
+        raw = store.get(TIP_KEY)
+        if raw is None:
+            self._tip = storage_pb2.Tip(height=0, hash=genesis_hash, state_root=EMPTY_STATE_ROOT)
+        else:
+            self._tip = storage_pb2.Tip()
+            try:
+                self._tip.ParseFromString(raw)
+            except DecodeError as exc:
+                raise CorruptLedger(channel, 0, "tip record does not decode") from exc
+
+    # ------------------------------------------------------------------ writing
+
+    def tip(self) -> storage_pb2.Tip:
+        tip = storage_pb2.Tip()
+        tip.CopyFrom(self._tip)
+        return tip
+
+    def batch(self) -> LedgerBatch:
+        return LedgerBatch(self.store, self.channel, self._tip, self._generation)
+
+    def state_view(self, batch: LedgerBatch | None = None) -> StateView:
+        """World state including `batch`'s staged writes (committed state alone if None)."""
+        return StateView(self.store, batch.staged if batch is not None else {})
+
+    def commit(self, batch: LedgerBatch, sync: bool = True) -> None:
+        """Write the batch as ONE atomic store write, then move the tip.
+
+        Refused, writing nothing, if the batch belongs to another ledger, was already
+        committed, or was made before another batch committed (its checks and prune scan
+        saw a state that is gone).
+        """
+        if batch.store is not self.store or batch.channel != self.channel:
+            raise StorageError(f"channel {self.channel!r}: batch of another ledger")
+        if batch.committed:
+            raise StorageError(f"channel {self.channel!r}: batch already committed")
+        if batch.generation != self._generation:
+            raise StorageError(f"channel {self.channel!r}: stale batch (another commit since)")
+        puts = [(k, v) for k, v in batch.staged.items() if v is not None]
+        deletes = [k for k, v in batch.staged.items() if v is None]
+        if puts or deletes:
+            self.store.write(puts, deletes, sync=sync)
+        batch.committed = True
+        self._generation += 1
+        self._tip = batch.tip
+
+    # ------------------------------------------------------------------ reading
+
+    def _parse_block(self, height: int, raw: bytes) -> cpb.CertifiedBlock:
+        certified = cpb.CertifiedBlock()
+        try:
+            certified.ParseFromString(raw)
+        except DecodeError as exc:
+            raise CorruptLedger(self.channel, height, "stored block does not decode") from exc
+        return certified
+
+    def block(self, height: int) -> cpb.CertifiedBlock | None:
+        if height < 1:
+            return None
+        raw = self.store.get(BLOCK_PREFIX + height_key(height))
+        return None if raw is None else self._parse_block(height, raw)
+
+    def block_hash(self, height: int) -> bytes | None:
+        """Digest of the block at `height`; the genesis hash at 0."""
+        if height == 0:
+            return self.genesis_hash
+        tip = self._tip
+        if height == tip.height:
+            return tip.hash
+        certified = self.block(height)
+        return None if certified is None else sha256(certified.block.header)
+
+    def height_of(self, digest: bytes) -> int | None:
+        raw = self.store.get(HASH_PREFIX + digest)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def results(self, height: int) -> api_pb2.BlockResults | None:
+        if height < 1:
+            return None
+        raw = self.store.get(RESULTS_PREFIX + height_key(height))
+        if raw is None:
+            return None
+        results = api_pb2.BlockResults()
+        try:
+            results.ParseFromString(raw)
+        except DecodeError as exc:
+            raise CorruptLedger(self.channel, height, "stored results do not decode") from exc
+        return results
+
+    def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
+        """(height, index in the block) of a committed tx."""
+        raw = self.store.get(TX_PREFIX + tx_id)
+        if raw is None:
+            return None
+        location = storage_pb2.TxLocation()
+        location.ParseFromString(raw)
+        return location.height, location.index
+
+    def get_state(self, key: bytes) -> bytes | None:
+        return self.store.get(STATE_PREFIX + key)
+
+    def blocks(self, from_height: int, to_height: int, max_count: int) -> list[cpb.CertifiedBlock]:
+        """Committed blocks from `from_height` to `to_height` inclusive, at most `max_count`,
+        never past the tip (a catch-up answer)."""
+        start = max(from_height, 1)
+        stop = min(to_height, self._tip.height, start + max_count - 1)
+        out: list[cpb.CertifiedBlock] = []
+        for height in range(start, stop + 1):
+            certified = self.block(height)
+            if certified is None:
+                raise CorruptLedger(self.channel, height, "block below the tip is missing")
+            out.append(certified)
+        return out
+
+    # ------------------------------------------------------------------ recovery
+
+    def load_consensus_state(
+        self, recent_tx_blocks: int, checkpoint_interval_blocks: int
+    ) -> PersistedState:
+        """What `Restored` needs: the latest consensus records plus what the ledger knows.
+
+        `recent_tx_ids` are the ids (SHA-256 of the tx bytes) of the txs in the last
+        `recent_tx_blocks` blocks, oldest first; `executed_checkpoints` lists every
+        checkpoint height above the stable checkpoint up to the tip, because a crash may
+        have lost the `Executed` event after which the core signs a checkpoint.
+        """
+        if checkpoint_interval_blocks < 1:
+            raise ValueError("checkpoint_interval_blocks must be positive")
+        raw_view = self.store.get(VIEW_KEY)  # b"" is a valid record: view 0, inactive
+        view = ViewRecord(0, True) if raw_view is None else decode_view(raw_view)
+        raw_ckpt = self.store.get(CHECKPOINT_KEY)
+        checkpoint = None if raw_ckpt is None else decode_checkpoint(raw_ckpt)
+        slots: dict[int, SlotRecord] = {}
+        for key, raw in self.store.iterate(SLOT_PREFIX):
+            record = decode_slot(raw)
+            if record.height != _height_in(key, SLOT_PREFIX):
+                raise StorageError(f"channel {self.channel!r}: slot {key.hex()} holds another")
+            slots[record.height] = record
+        tip = self.tip()
+        return PersistedState(
+            view=view.view,
+            view_active=view.active,
+            checkpoint=checkpoint,
+            slots=slots,
+            executed_height=tip.height,
+            executed_hash=tip.hash,
+            recent_tx_ids=self._recent_tx_ids(tip.height, recent_tx_blocks),
+            executed_checkpoints=self._executed_checkpoints(
+                tip.height, checkpoint, checkpoint_interval_blocks
+            ),
+        )
+
+    def _recent_tx_ids(self, tip_height: int, recent_tx_blocks: int) -> tuple[bytes, ...]:
+        ids: list[bytes] = []
+        for height in range(max(1, tip_height - recent_tx_blocks + 1), tip_height + 1):
+            certified = self.block(height)
+            if certified is None:
+                raise CorruptLedger(self.channel, height, "block below the tip is missing")
+            ids.extend(sha256(tx) for tx in certified.block.txs)
+        return tuple(ids)
+
+    def _executed_checkpoints(
+        self, tip_height: int, stable: CheckpointCert | None, interval_blocks: int
+    ) -> tuple[tuple[int, bytes, bytes], ...]:
+        stable_height = stable.height if stable is not None else 0
+        first = (stable_height // interval_blocks + 1) * interval_blocks
+        out: list[tuple[int, bytes, bytes]] = []
+        for height in range(first, tip_height + 1, interval_blocks):
+            block_hash, results = self.block_hash(height), self.results(height)
+            if block_hash is None or results is None:
+                raise CorruptLedger(self.channel, height, "checkpoint block or results missing")
+            out.append((height, block_hash, results.state_root))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ integrity
+
+    def verify_integrity(
+        self, cfg: ConsensusConfig, verifier: Verifier, full: bool = False
+    ) -> None:
+        """Startup check of the stored chain; raises CorruptLedger at the first problem.
+
+        Every block from 1 to the tip must be present, carry its own height, name the
+        previous block's digest as parent, be indexed under its digest (which pins an
+        altered or swapped block to its own height rather than to its child's), and have
+        results; the tip must name the last block and its state root. Certificates cost a
+        signature check per vote, so only the tip's is verified unless `full` (which also
+        checks every block's txs against its header's Merkle root).
+        """
+        if cfg.channel != self.channel:
+            raise ValueError(f"config of channel {cfg.channel!r} for ledger {self.channel!r}")
+        tip = self._tip
+        prev_digest, expected = self.genesis_hash, 1
+        last_results: api_pb2.BlockResults | None = None
+        for key, raw in self.store.iterate(BLOCK_PREFIX):
+            height = _height_in(key, BLOCK_PREFIX)
+            if len(key) != len(BLOCK_PREFIX) + HEIGHT_BYTES:
+                raise CorruptLedger(self.channel, height, f"malformed block key {key.hex()}")
+            if height > tip.height:
+                raise CorruptLedger(self.channel, height, f"block beyond the tip {tip.height}")
+            if height != expected:
+                raise CorruptLedger(self.channel, expected, "block missing")
+            certified, prev_digest = self._check_link(height, raw, prev_digest, full)
+            if full or height == tip.height:
+                self._check_commit_cert(height, certified, prev_digest, cfg, verifier)
+            last_results = self.results(height)
+            if last_results is None:
+                raise CorruptLedger(self.channel, height, "results missing")
+            expected += 1
+        if expected <= tip.height:
+            raise CorruptLedger(self.channel, expected, "block missing")
+        if tip.hash != prev_digest:
+            what = f"tip hash {tip.hash.hex()} is not the last block's {prev_digest.hex()}"
+            raise CorruptLedger(self.channel, tip.height, what)
+        if last_results is not None and last_results.state_root != tip.state_root:
+            raise CorruptLedger(self.channel, tip.height, "tip state root is not the block's")
+
+    def _check_link(
+        self, height: int, raw: bytes, prev_digest: bytes, full: bool
+    ) -> tuple[cpb.CertifiedBlock, bytes]:
+        """One block against its key, its parent and the digest index; returns its digest."""
+        certified = self._parse_block(height, raw)
+        header = cpb.BlockHeader()
+        try:
+            header.ParseFromString(certified.block.header)
+        except DecodeError as exc:
+            raise CorruptLedger(self.channel, height, "header does not decode") from exc
+        if header.height != height:
+            raise CorruptLedger(self.channel, height, f"header says height {header.height}")
+        if header.channel != self.channel:
+            raise CorruptLedger(self.channel, height, f"block of channel {header.channel!r}")
+        if header.parent_hash != prev_digest:
+            what = f"parent {header.parent_hash.hex()} is not block {height - 1}'s digest"
+            raise CorruptLedger(self.channel, height, what)
+        digest = sha256(certified.block.header)
+        if self.store.get(HASH_PREFIX + digest) != height_key(height):
+            what = f"digest {digest.hex()} is not indexed at this height (altered or replaced)"
+            raise CorruptLedger(self.channel, height, what)
+        if full and header.tx_root != merkle_root(certified.block.txs):
+            raise CorruptLedger(self.channel, height, "txs do not match the header's tx root")
+        return certified, digest
+
+    def _check_commit_cert(
+        self,
+        height: int,
+        certified: cpb.CertifiedBlock,
+        digest: bytes,
+        cfg: ConsensusConfig,
+        verifier: Verifier,
+    ) -> None:
+        cert = check_vote_cert(certified.commits, "commit", cfg, verifier)
+        if isinstance(cert, Reason):
+            what = f"commit certificate does not verify ({cert.value})"
+            raise CorruptLedger(self.channel, height, what)
+        if cert.height != height or cert.digest != digest:
+            what = f"commit certificate is for height {cert.height} digest {cert.digest.hex()}"
+            raise CorruptLedger(self.channel, height, what)
