@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: demo test lint sim protos clean
+.PHONY: demo down sim-demo test lint sim protos clean
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job: four validators agreeing while their primary fails (simulated network).
+# The main job: a 4-validator testnet (real processes, all five channels) committing txs.
 demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+# Stop the testnet `make demo` started.
+down: $(STAMP)
+	$(PY) -m node.cli testnet down --dir testnet
+
+# The consensus core alone on the deterministic simulator, primary cut off mid-run.
+sim-demo: $(STAMP)
 	$(PY) scripts/sim_demo.py
 
 test: $(STAMP)
