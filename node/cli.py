@@ -94,6 +94,7 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
         )
         (out / nid).mkdir(parents=True, exist_ok=True)
         (out / nid / "config.toml").write_text(text)
+    (out / "nodes.txt").write_text("".join(f"{nid} {addresses[nid]}\n" for nid in ids))
     print(f"testnet with {len(ids)} validators and channels {', '.join(args.channels)} in {out}")
     return 0
 
