@@ -192,6 +192,8 @@ class ChannelRuntime:
                 reason=action.reason.value,
                 detail=action.detail,
                 sender=action.sender.hex()[:16],
+                height=self.replica.executed_height,
+                view=self.replica.view,
             )
 
     async def _fetch_blocks(self, action: FetchBlocks) -> None:

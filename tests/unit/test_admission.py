@@ -237,8 +237,9 @@ def test_removing_committed_txs_frees_mempool_room(verifier: BatchVerifier) -> N
         pytest.param(b"\x0a" * (TX_BYTES_MAX + 1), api.TOO_LARGE, id="too-large"),
         pytest.param(b"\xff\xfe\xfd", api.MALFORMED, id="garbage"),
         pytest.param(
-            api.TxEnvelope(body=b"\x0a\x01x", signature=bytes(64), signer=bytes(31))
-            .SerializeToString(),
+            api.TxEnvelope(
+                body=b"\x0a\x01x", signature=bytes(64), signer=bytes(31)
+            ).SerializeToString(),
             api.MALFORMED,
             id="short-signer",
         ),
