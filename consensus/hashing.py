@@ -13,7 +13,7 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def merkle_root(leaves: Sequence[bytes]) -> bytes:
+def merkle_tree_hash(leaves: Sequence[bytes]) -> bytes:
     """RFC 6962 Merkle tree hash: leaves and nodes are domain-separated (0x00 / 0x01) so a
     leaf can never be passed off as an inner node; an odd node is promoted unchanged."""
     if not leaves:
@@ -25,6 +25,13 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
             nxt.append(level[-1])
         level = nxt
     return level[0]
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """The tree hash bound to the leaf count (0x02 | count | tree hash). The tree alone
+    does not commit to its size, so an inclusion proof could claim another leaf count
+    and index; binding the count makes (index, count) part of what a proof proves."""
+    return sha256(b"\x02" + len(leaves).to_bytes(8, "big") + merkle_tree_hash(leaves))
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
@@ -60,4 +67,6 @@ def verify_merkle_proof(
             node = sha256(b"\x01" + pair[0] + pair[1])
             used += 1
         index, width = index // 2, (width + 1) // 2
-    return used == len(proof) and node == root
+    if used != len(proof):
+        return False
+    return sha256(b"\x02" + count.to_bytes(8, "big") + node) == root

@@ -101,4 +101,3 @@ def decode_envelope(
 
 def vote(view: int, height: int, digest: bytes) -> pb.Vote:
     return pb.Vote(view=view, height=height, digest=digest)
-

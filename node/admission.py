@@ -73,13 +73,16 @@ async def admit(
                 results[i] = api.SubmitResult(
                     tx_id=tx.tx_id, status=api.BAD_SIGNATURE, detail="signature"
                 )
-            elif tx.tx_id in ch.mempool:
-                results[i] = api.SubmitResult(
-                    tx_id=tx.tx_id, status=api.DUPLICATE, detail="in this batch twice"
-                )
-            else:
-                ch.mempool.add(tx)
-                admitted.setdefault(channel, []).append(tx.raw)
+                continue
+            # Check again now: earlier txs of this batch (or a concurrent call, while we
+            # awaited the verifier) may have filled the mempool or added the same tx.
+            refused = ch.mempool.check(tx, ch.next_height(), ch.committed)
+            if refused is not None:
+                status, detail = refused
+                results[i] = api.SubmitResult(tx_id=tx.tx_id, status=status, detail=detail)  # type: ignore[arg-type]
+                continue
+            ch.mempool.add(tx)
+            admitted.setdefault(channel, []).append(tx.raw)
     for channel, txs in admitted.items():
         channels[channel].enqueue(txs)
     return results, admitted

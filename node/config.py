@@ -97,12 +97,37 @@ def _hex_key(text: object, where: str) -> bytes:
     return key
 
 
+def _read_text(path: Path, what: str) -> str:
+    """The file's exact bytes decoded as UTF-8 (no newline translation: genesis hashes them)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such {what}") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"{path}: is a directory, not a {what}") from e
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what}: {e.strerror}") from e
+
+
+def _limits(table: object, where: str) -> Limits:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: `limits` must be a table")
+    known = {f.name for f in dataclasses.fields(Limits)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown limits {sorted(unknown)}")
+    for name, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}: limits.{name} must be a positive integer")
+    return Limits(**table)
+
+
 def load_config(path: Path) -> NodeConfig:
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"{where}: no such config file") from e
+        data = tomllib.loads(_read_text(path, "config file"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from e
     base = path.parent
@@ -111,8 +136,13 @@ def load_config(path: Path) -> NodeConfig:
         if ch not in CHANNELS:
             raise ConfigError(f"{where}: unknown channel {ch!r} (known: {', '.join(CHANNELS)})")
     peers = []
-    for i, p in enumerate(data.get("peers", [])):
+    peer_tables = data.get("peers", [])
+    if not isinstance(peer_tables, list):
+        raise ConfigError(f"{where}: `peers` must be an array of tables ([[peers]])")
+    for i, p in enumerate(peer_tables):
         pw = f"{where}: peers[{i}]"
+        if not isinstance(p, dict):
+            raise ConfigError(f"{pw} must be a table")
         peers.append(
             Peer(
                 str(_require(p, "node_id", str, pw)),
@@ -120,11 +150,10 @@ def load_config(path: Path) -> NodeConfig:
                 _hex_key(_require(p, "public_key", str, pw), pw),
             )
         )
-    limits_table = data.get("limits", {})
-    known = {f.name for f in dataclasses.fields(Limits)}
-    unknown = set(limits_table) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown limits {sorted(unknown)}")
+    limits = _limits(data.get("limits", {}), where)
+    log_json = data.get("log_json", False)
+    if not isinstance(log_json, bool):
+        raise ConfigError(f"{where}: `log_json` must be true or false")
     return NodeConfig(
         node_id=str(_require(data, "node_id", str, where)),
         chain_id=str(_require(data, "chain_id", str, where)),
@@ -134,28 +163,38 @@ def load_config(path: Path) -> NodeConfig:
         genesis_dir=base / str(_require(data, "genesis_dir", str, where)),
         channels=channels,
         peers=tuple(peers),
-        limits=Limits(**limits_table),
-        log_json=bool(data.get("log_json", False)),
+        limits=limits,
+        log_json=log_json,
     )
 
 
 def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
     where = str(path)
+    text = _read_text(path, f"genesis file for channel {channel!r}")
     try:
-        raw = path.read_bytes()
-        data = json.loads(raw)
-    except FileNotFoundError as e:
-        raise ConfigError(f"{where}: no genesis for channel {channel!r}") from e
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{where}: not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: genesis must be a JSON object")
     if data.get("chain_id") != chain_id or data.get("channel") != channel:
         raise ConfigError(f"{where}: genesis is for {data.get('chain_id')}/{data.get('channel')}")
-    validators = tuple(
-        (str(v["node_id"]), _hex_key(v["public_key"], f"{where}: validators"))
-        for v in data.get("validators", [])
-    )
-    consensus = dict(data.get("consensus", {}))
-    genesis = Genesis(chain_id, channel, validators, consensus, raw)
+    entries = data.get("validators", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where}: `validators` must be a list")
+    validators = []
+    for i, v in enumerate(entries):
+        vw = f"{where}: validators[{i}]"
+        if not isinstance(v, dict):
+            raise ConfigError(f"{vw} must be an object")
+        node_id = _require(v, "node_id", str, vw)
+        validators.append((str(node_id), _hex_key(_require(v, "public_key", str, vw), vw)))
+    consensus = data.get("consensus", {})
+    if not isinstance(consensus, dict) or not all(
+        isinstance(x, int) and not isinstance(x, bool) for x in consensus.values()
+    ):
+        raise ConfigError(f"{where}: `consensus` must map parameter names to integers")
+    genesis = Genesis(chain_id, channel, tuple(validators), dict(consensus), text.encode())
     try:
         genesis.consensus_config()
     except (ValueError, TypeError) as e:
@@ -179,13 +218,15 @@ def make_genesis(
 def load_key(path: Path) -> bytes:
     """The node's Ed25519 seed (32 bytes, hex). Never logged."""
     try:
-        text = path.read_text().strip()
+        raw = path.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: key file not found (create one with `govchain keygen`)") from e
-    try:
-        seed = bytes.fromhex(text)
-    except ValueError as e:
-        raise ConfigError(f"{path}: key file is not hex") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read key file: {e.strerror}") from e
+    try:  # errors below never chain the cause: it could quote key material
+        seed = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError(f"{path}: key file is not hex (a 32-byte seed)") from None
     if len(seed) != 32:
         raise ConfigError(f"{path}: key file must hold a 32-byte seed")
     return seed

@@ -222,6 +222,17 @@ def test_full_mempool_by_bytes_refuses_new_txs(verifier: BatchVerifier) -> None:
     assert node.mempool(LICENSE).bytes == len(first)
 
 
+def test_one_batch_cannot_overfill_the_mempool(verifier: BatchVerifier) -> None:
+    node = Node(verifier)
+    node.add_channel(LICENSE, txs_max=2)
+    assert node.statuses([put(1), put(2), put(3)]) == ["ACCEPTED", "ACCEPTED", "MEMPOOL_FULL"]
+    assert len(node.mempool(LICENSE)) == 2
+    first = put(10)
+    node = Node(verifier)
+    node.add_channel(LICENSE, bytes_max=len(first) + 10)
+    assert node.statuses([first, put(11)]) == ["ACCEPTED", "MEMPOOL_FULL"]
+
+
 def test_removing_committed_txs_frees_mempool_room(verifier: BatchVerifier) -> None:
     node = Node(verifier)
     node.add_channel(LICENSE, txs_max=1)

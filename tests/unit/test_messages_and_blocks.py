@@ -11,7 +11,7 @@ import pytest
 
 from consensus.blocks import BlockInfo, make_block, parse_block
 from consensus.config import ConsensusConfig
-from consensus.hashing import ZERO_HASH, merkle_root, sha256
+from consensus.hashing import ZERO_HASH, merkle_root, merkle_tree_hash, sha256
 from consensus.messages import Signed, decode_envelope, encode_envelope, sign, vote
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
@@ -153,16 +153,20 @@ def test_block_with_an_unparsable_header_is_malformed() -> None:
 # ------------------------------------------------------------------ Merkle roots
 
 
-def test_merkle_root_of_no_leaves_is_the_hash_of_nothing() -> None:
-    assert merkle_root([]) == sha256(b"")
+def test_merkle_root_of_no_leaves_is_the_hash_of_nothing_bound_to_count_zero() -> None:
+    assert merkle_tree_hash([]) == sha256(b"")
+    assert merkle_root([]) == sha256(b"\x02" + bytes(8) + sha256(b""))
     assert merkle_root([b""]) != merkle_root([])
 
 
-def test_merkle_root_follows_rfc6962_with_odd_nodes_promoted() -> None:
+def test_merkle_tree_hash_follows_rfc6962_with_odd_nodes_promoted() -> None:
     a, b, c = b"a", b"b", b"c"
-    assert merkle_root([a]) == leaf(a)
-    assert merkle_root([a, b]) == node(leaf(a), leaf(b))
-    assert merkle_root([a, b, c]) == node(node(leaf(a), leaf(b)), leaf(c))
+    assert merkle_tree_hash([a]) == leaf(a)
+    assert merkle_tree_hash([a, b]) == node(leaf(a), leaf(b))
+    assert merkle_tree_hash([a, b, c]) == node(node(leaf(a), leaf(b)), leaf(c))
+    assert merkle_root([a, b, c]) == sha256(
+        b"\x02" + (3).to_bytes(8, "big") + merkle_tree_hash([a, b, c])
+    )
 
 
 def test_merkle_root_depends_on_tx_order() -> None:
