@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from chains.base import Outcome, StateReader
+from chains.base import BAD_PAYLOAD, UNKNOWN_TYPE, BlockContext, Outcome, StateReader
 from node.txs import DecodedTx
 from protos import kv_pb2
 
 KEY_BYTES_MAX = 256
 VALUE_BYTES_MAX = 16 << 10
-BAD_PAYLOAD = 100
-UNKNOWN_TYPE = 101
 
 
 class KvApplication:
@@ -20,7 +18,7 @@ class KvApplication:
             return f"unknown type {tx.body.type!r}"
         return None
 
-    def apply(self, state: StateReader, tx: DecodedTx, height: int) -> Outcome:
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
         try:
             if tx.body.type == "kv.put":
                 op = kv_pb2.KvPut.FromString(tx.body.payload)

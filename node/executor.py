@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chains.base import OK, Application, Outcome
+from chains.base import OK, Application, BlockContext, Departments, Outcome
 from consensus.hashing import sha256
 from node.txs import TxError, decode_tx, tx_id
 from protos import api_pb2 as api
@@ -57,8 +57,16 @@ def state_root(previous: bytes, height: int, writes: Mapping[bytes, bytes | None
 
 
 class Executor:
-    def __init__(self, app: Application, chain_id: str, channel: str, tx_bytes_max: int) -> None:
+    def __init__(
+        self,
+        app: Application,
+        chain_id: str,
+        channel: str,
+        tx_bytes_max: int,
+        departments: Departments | None = None,
+    ) -> None:
         self.app = app
+        self.departments = departments or Departments()
         self.chain_id = chain_id
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
@@ -75,6 +83,8 @@ class Executor:
         results: list[api.TxResult] = []
         ids: list[bytes] = []
         seen: set[bytes] = set()
+        header = pb.BlockHeader.FromString(block.block.header)
+        ctx = BlockContext(height, header.timestamp_ms, self.departments)
         for raw in block.block.txs:
             tid = tx_id(raw)
             if tid in seen or committed(tid):
@@ -83,14 +93,15 @@ class Executor:
                 continue
             seen.add(tid)
             ids.append(tid)
-            outcome = self._apply_one(raw, height, _Overlay(read, writes))
+            outcome = self._apply_one(raw, ctx, _Overlay(read, writes))
             if outcome.code == OK:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
         root = state_root(previous_root, height, writes)
         return BlockOutcome(api.BlockResults(results=results, state_root=root), writes, ids)
 
-    def _apply_one(self, raw: bytes, height: int, state: _Overlay) -> Outcome:
+    def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
+        height = ctx.height
         try:
             tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)
         except TxError as e:
@@ -99,4 +110,4 @@ class Executor:
             return Outcome(WRONG_CHANNEL, f"tx for channel {tx.body.channel!r}")
         if tx.body.valid_until_height and tx.body.valid_until_height < height:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
-        return self.app.apply(state, tx, height)
+        return self.app.apply(state, tx, ctx)
