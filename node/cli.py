@@ -69,11 +69,12 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
     _write_key(out / "keys" / "client.key")
     validators = [(nid, keys[nid]) for nid in ids]
     consensus = {"block_txs_max": args.block_txs_max}
+    departments = _department_keys(out, ids)
     for ch in args.channels:
+        app = {"name": "kv" if args.app == "kv" else ch, "departments": departments}
         (out / "genesis").mkdir(parents=True, exist_ok=True)
-        (out / "genesis" / f"{ch}.json").write_bytes(
-            make_genesis(args.chain_id, ch, validators, consensus)
-        )
+        genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
+        (out / "genesis" / f"{ch}.json").write_bytes(genesis)
     addresses = {
         nid: f"{hosts[i] if hosts else '127.0.0.1'}:{args.base_port + (0 if hosts else i)}"
         for i, nid in enumerate(ids)
@@ -97,6 +98,25 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
     (out / "nodes.txt").write_text("".join(f"{nid} {addresses[nid]}\n" for nid in ids))
     print(f"testnet with {len(ids)} validators and channels {', '.join(args.channels)} in {out}")
     return 0
+
+
+def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
+    """Each department's tx-signing key (apart from its node key), and one kiosk terminal
+    that signs on citizens' behalf; the public halves go into every channel's genesis."""
+    entries: list[dict[str, object]] = []
+    for nid in ids:
+        public = _write_key(out / "keys" / f"{nid}.tx.key")
+        entries.append({"id": nid, "name": nid, "keys": [public.hex()], "roles": ["department"]})
+    kiosk = _write_key(out / "keys" / "kiosk.key")
+    entries.append(
+        {
+            "id": "haidian-kiosk-01",
+            "name": "Haidian service centre kiosk 01",
+            "keys": [kiosk.hex()],
+            "roles": ["terminal"],
+        }
+    )
+    return entries
 
 
 def _configure_logging(json_logs: bool) -> None:
@@ -349,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
     ti.add_argument("--block-txs-max", type=int, default=1000)
     ti.add_argument("--hosts", type=Path, help="file with one host address per validator")
+    ti.add_argument(
+        "--app",
+        choices=("gov", "kv"),
+        default="kv",
+        help="gov: each channel runs its government application; kv: key-value everywhere",
+    )
     ti.add_argument("--force", action="store_true")
     ti.set_defaults(func=cmd_testnet_init)
     for name, func, helptext in (

@@ -50,6 +50,7 @@ class Genesis:
     validators: tuple[tuple[str, bytes], ...]  # (node id, public key) in primary order
     consensus: dict[str, int]
     raw: bytes
+    app: dict = field(default_factory=dict)  # {"name": ..., "departments": [...]}
 
     @property
     def hash(self) -> bytes:
@@ -194,7 +195,10 @@ def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
         isinstance(x, int) and not isinstance(x, bool) for x in consensus.values()
     ):
         raise ConfigError(f"{where}: `consensus` must map parameter names to integers")
-    genesis = Genesis(chain_id, channel, tuple(validators), dict(consensus), text.encode())
+    app = data.get("app", {})
+    if not isinstance(app, dict):
+        raise ConfigError(f"{where}: `app` must be an object")
+    genesis = Genesis(chain_id, channel, tuple(validators), dict(consensus), text.encode(), app)
     try:
         genesis.consensus_config()
     except (ValueError, TypeError) as e:
@@ -203,15 +207,21 @@ def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
 
 
 def make_genesis(
-    chain_id: str, channel: str, validators: list[tuple[str, bytes]], consensus: dict[str, int]
+    chain_id: str,
+    channel: str,
+    validators: list[tuple[str, bytes]],
+    consensus: dict[str, int],
+    app: dict | None = None,
 ) -> bytes:
     """Canonical genesis bytes (sorted keys, fixed separators) for `testnet init`."""
-    data = {
+    data: dict[str, object] = {
         "chain_id": chain_id,
         "channel": channel,
         "validators": [{"node_id": n, "public_key": k.hex()} for n, k in validators],
         "consensus": consensus,
     }
+    if app:
+        data["app"] = app
     return json.dumps(data, sort_keys=True, indent=2).encode() + b"\n"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import grpc
 import structlog
 
-from chains.kv import KvApplication
+from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
 from node.admission import ChannelAdmission, admit
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
@@ -77,8 +77,11 @@ class Node:
         limits = cfg_node.limits
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
         mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
-        app = KvApplication()
-        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max)
+        try:
+            app, departments = make_application(genesis.app)
+        except (UnknownApplication, ImportError, KeyError, ValueError) as e:
+            raise ConfigError(f"channel {name}: genesis `app`: {e}") from e
+        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max, departments)
         runtime = ChannelRuntime(
             cfg,
             self.signer,
