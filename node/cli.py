@@ -89,6 +89,7 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
         listen = f"0.0.0.0:{addresses[nid].rsplit(':', 1)[1]}" if hosts else addresses[nid]
         text = (
             f'node_id = "{nid}"\nchain_id = "{args.chain_id}"\nkey_file = "../keys/{nid}.key"\n'
+            f'department_key_file = "../keys/{nid}.tx.key"\n'
             f'listen = "{listen}"\ndata_dir = "data"\ngenesis_dir = "../genesis"\n'
             f"channels = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in args.channels)}]\n"
             f"{peers}"

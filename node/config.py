@@ -77,6 +77,7 @@ class NodeConfig:
     peers: tuple[Peer, ...] = ()
     limits: Limits = field(default_factory=Limits)
     log_json: bool = False
+    department_key_file: Path | None = None  # the department's tx key (data sharing)
 
 
 def _require(table: dict, key: str, kind: type, where: str) -> object:
@@ -166,6 +167,9 @@ def load_config(path: Path) -> NodeConfig:
         peers=tuple(peers),
         limits=limits,
         log_json=log_json,
+        department_key_file=(
+            base / str(data["department_key_file"]) if "department_key_file" in data else None
+        ),
     )
 
 

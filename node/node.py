@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 import grpc
+import nacl.signing
 import structlog
+from google.protobuf.message import Message
 
+from chains.base import Departments
 from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
 from node.admission import ChannelAdmission, admit
@@ -15,11 +19,14 @@ from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.mempool import Mempool
 from node.runtime import ChannelRuntime
+from node.sources import EmbeddedSource
 from node.transport import PeerLink, channel_options
 from node.txcheck import NodeTxChecker
+from node.txs import encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
+from protos import datashare_pb2_grpc as ds_grpc
 from storage.kv import LevelDBStore
 from storage.ledger import ChannelLedger
 
@@ -59,6 +66,17 @@ class Node:
         self.known_validators = {
             key for ch in self.channels.values() for _, key in ch.genesis.validators
         }
+        # Data sharing: this department's identity, tx key and own records.
+        self.department_id = config.node_id
+        self.departments = Departments()
+        for ch in self.channels.values():
+            if ch.genesis.app.get("departments"):
+                self.departments = Departments.from_params(ch.genesis.app["departments"])
+                break
+        self.department_key: nacl.signing.SigningKey | None = None
+        if config.department_key_file is not None:
+            self.department_key = nacl.signing.SigningKey(load_key(config.department_key_file))
+        self.source = EmbeddedSource(config.data_dir / "source")
         self.server: grpc.aio.Server | None = None
 
     def _open_channel(self, name: str) -> Channel:
@@ -142,15 +160,50 @@ class Node:
             self.gossip(admitted)
         return results
 
+    async def submit_own_tx(
+        self, channel: str, tx_type: str, payload: Message, timeout_s: float = 10.0
+    ) -> api.TxResult | None:
+        """Sign a tx with the department key, admit and gossip it, and wait for its result
+        in a committed block; None if it was refused at admission or did not commit."""
+        ch = self.channels.get(channel)
+        if ch is None or self.department_key is None:
+            return None
+        body = api.TxBody(
+            chain_id=self.config.chain_id,
+            channel=channel,
+            type=tx_type,
+            payload=payload.SerializeToString(deterministic=True),
+            nonce=time.time_ns(),
+            valid_until_height=ch.ledger.tip().height + 1000,
+        )
+        raw = encode_tx(body, self.department_key)
+        (result,) = await self.admit([raw], from_peer=False)
+        if result.status not in (api.ACCEPTED, api.DUPLICATE):
+            log.info("own tx refused", channel=channel, type=tx_type, status=result.status)
+            return None
+        tid = result.tx_id
+        cond = ch.runtime.committed
+        try:
+            async with cond:
+                await asyncio.wait_for(
+                    cond.wait_for(lambda: ch.ledger.tx_location(tid) is not None), timeout_s
+                )
+        except TimeoutError:
+            return None
+        height, index = ch.ledger.tx_location(tid)  # type: ignore[misc]
+        return ch.ledger.results(height).results[index]
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        from node.datashare import DataShareService
         from node.services import ClientService, PeerService
 
         limits = self.config.limits
         self.server = grpc.aio.server(options=channel_options(limits.message_bytes_max))
         api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
+        ds_grpc.add_DataShareServicer_to_server(DataShareService(self), self.server)
         try:
             port = self.server.add_insecure_port(self.config.listen)
         except RuntimeError as e:

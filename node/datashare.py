@@ -1,0 +1,186 @@
+"""The data-sharing service: a department's node hands out its own records under a grant.
+
+For each material of a pull, on the committed state of this node's channels:
+1. the request is signed by a key of the requesting department;
+2. the license exists, was issued by this department and is valid now;
+3. the grant exists, is active, in its validity window, below its max uses, names the
+   requester as grantee and covers the items;
+4. the items are within what the grant's service item needs (minimal disclosure, checked
+   against the service chain);
+5. a `RecordAccess` tx is committed on the authorization chain, whose application checks
+   the grant rules again deterministically;
+and only then are the values read from the department's source, checked against the
+on-chain commitments, and sealed to the requester's key. A denial is recorded as a
+`RecordAccess` with outcome "denied" too, so the audit trail shows refusals as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import structlog
+
+from chains.privacy import SALT_BYTES, commit_item, seal_to
+from protos import datashare_pb2 as ds
+from protos import datashare_pb2_grpc as ds_grpc
+from protos import gov_pb2
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+log = structlog.get_logger("datashare")
+
+LABELS = {
+    ds.PENDING: ("等待中", "pending"),
+    ds.PULLING: ("拉取中", "pulling"),
+    ds.OBTAINED: ("区块链获取", "obtained from blockchain"),
+    ds.SCAN_REQUIRED: ("需扫描", "not on chain — scan required"),
+    ds.DENIED: ("已拒绝", "denied"),
+    ds.FAILED: ("失败", "failed"),
+}
+REQUEST_SKEW_MS = 5 * 60 * 1000
+
+
+def event(material: str, status: int, reason: str = "", **fields: object) -> ds.PullEvent:
+    zh, en = LABELS[status]
+    return ds.PullEvent(
+        material=material, status=status, label_zh=zh, label_en=en, reason=reason, **fields
+    )
+
+
+def request_bytes(request: ds.PullRequest) -> bytes:
+    unsigned = ds.PullRequest()
+    unsigned.CopyFrom(request)
+    unsigned.signature = b""
+    return unsigned.SerializeToString(deterministic=True)
+
+
+class _LedgerState:
+    """A StateReader over a channel's committed world state."""
+
+    def __init__(self, ledger) -> None:
+        self.get = ledger.get_state
+
+
+class DataShareService(ds_grpc.DataShareServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def _state(self, channel: str) -> _LedgerState:
+        return _LedgerState(self.node.channels[channel].ledger)
+
+    def _departments(self):
+        return self.node.channels["authorization"].runtime_departments
+
+    async def PullMaterials(self, request: ds.PullRequest, context) -> AsyncIterator[ds.PullEvent]:
+        for m in request.materials:
+            yield event(m.name, ds.PENDING, license_id=m.license_id)
+        why = self._check_request(request)
+        for m in request.materials:
+            yield event(m.name, ds.PULLING, license_id=m.license_id)
+            reason = why or self._check_material(request, m)
+            if reason is not None:
+                access_id, _ = await self._record(request, m, "denied", reason)
+                log.info("pull denied", material=m.name, reason=reason, requester=request.requester)
+                yield event(m.name, ds.DENIED, reason, access_id=access_id, license_id=m.license_id)
+                continue
+            access_id, result = await self._record(request, m, "granted", "")
+            if result is None or result.code != 0:
+                detail = "access could not be recorded" if result is None else result.reason
+                yield event(m.name, ds.DENIED, detail, access_id=access_id, license_id=m.license_id)
+                continue
+            sealed = self._read_and_seal(request, m)
+            if isinstance(sealed, str):
+                yield event(m.name, ds.FAILED, sealed, access_id=access_id, license_id=m.license_id)
+                continue
+            yield event(
+                m.name, ds.OBTAINED, items=sealed, access_id=access_id, license_id=m.license_id
+            )
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_request(self, request: ds.PullRequest) -> str | None:
+        node = self.node
+        dept = node.departments.by_id.get(request.requester)
+        if dept is None:
+            return f"unknown requester {request.requester!r}"
+        if request.signer not in dept.keys:
+            return "the request is not signed by a key of the requesting department"
+        if not node.verifier.verify(request.signer, request_bytes(request), request.signature):
+            return "bad request signature"
+        if abs(int(time.time() * 1000) - request.timestamp_ms) > REQUEST_SKEW_MS:
+            return "request timestamp too far from the provider's clock"
+        return None
+
+    def _check_material(self, request: ds.PullRequest, m: ds.MaterialRequest) -> str | None:
+        from chains import authorization, license, service
+
+        now = int(time.time() * 1000)
+        lic = license.get_license(self._state("license"), m.license_id)
+        if lic is None:
+            return f"no license {m.license_id!r} on chain"
+        if lic.issuer != self.node.department_id:
+            return f"license {m.license_id} was issued by {lic.issuer}, not by this department"
+        status = license.effective_status(lic, now)
+        if status != gov_pb2.VALID:
+            return f"license {m.license_id} is {gov_pb2.LicenseStatus.Name(status).lower()}"
+        grant = authorization.get_grant(self._state("authorization"), request.grant_id)
+        if grant is None:
+            return f"no grant {request.grant_id!r}"
+        if grant.subject_ref != lic.subject_ref:
+            return "the grant's subject does not hold this license"
+        why = authorization.check_grant(grant, request.requester, list(m.items), now)
+        if why is not None:
+            return why
+        scope = service.required_items(self._state("service"), grant.service_item)
+        outside = sorted(set(m.items) - scope)
+        if outside:
+            return (
+                f"items outside what service item {grant.service_item} needs: {', '.join(outside)}"
+            )
+        return None
+
+    # ------------------------------------------------------------------ effects
+
+    async def _record(
+        self, request: ds.PullRequest, m: ds.MaterialRequest, outcome: str, reason: str
+    ):
+        digest = hashlib.sha256(request_bytes(request) + m.SerializeToString(deterministic=True))
+        access_id = f"acc-{digest.hexdigest()[:24]}-{outcome[0]}"
+        record = gov_pb2.AccessRecord(
+            access_id=access_id,
+            grant_id=request.grant_id,
+            requester=request.requester,
+            provider=self.node.department_id,
+            items=list(m.items),
+            request_hash=digest.digest(),
+            response_hash=b"",
+            outcome=outcome,
+            reason=reason[:500],
+        )
+        result = await self.node.submit_own_tx(
+            "authorization", "authorization.record_access", record
+        )
+        return access_id, result
+
+    def _read_and_seal(
+        self, request: ds.PullRequest, m: ds.MaterialRequest
+    ) -> list[ds.SealedItem] | str:
+        from chains import license
+
+        lic = license.get_license(self._state("license"), m.license_id)
+        commitments = {c.code: c.commitment for c in lic.items} if lic else {}
+        out = []
+        for item in m.items:
+            code = item.split("/", 1)[1] if "/" in item else item
+            found = self.node.source.lookup(m.license_id, code)
+            if found is None:
+                return f"the department's records hold no {code} for {m.license_id}"
+            salt, value = found
+            if len(salt) != SALT_BYTES or commit_item(salt, code, value) != commitments.get(code):
+                return f"the department's record of {code} does not match the commitment on chain"
+            out.append(ds.SealedItem(code=item, sealed=seal_to(request.signer, salt + value)))
+        return out

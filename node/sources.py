@@ -1,0 +1,55 @@
+"""Source adapters: where a department's own records (license item values) live.
+
+"No change to existing systems": the chain holds only commitments; values stay with the
+issuing department. A node reads them through a `SourceAdapter` at pull time. The default
+`EmbeddedSource` keeps one JSON file per license in `<data_dir>/source/`, written by the
+department's tooling (`govchain source put`) and read-only for the node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+LICENSE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class SourceAdapter(Protocol):
+    def lookup(self, license_id: str, item: str) -> tuple[bytes, bytes] | None:
+        """(salt, value) of one data item of a license this department issued."""
+        ...
+
+
+class EmbeddedSource:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, license_id: str) -> Path:
+        if not LICENSE_ID.match(license_id):
+            raise ValueError(f"not a license id: {license_id!r}")
+        return self.directory / f"{license_id}.json"
+
+    def put(self, license_id: str, items: dict[str, tuple[bytes, bytes]]) -> None:
+        """Store a license's items atomically (write to a temp file, then rename)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = {code: {"salt": s.hex(), "value": v.hex()} for code, (s, v) in items.items()}
+        path = self._path(license_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, path)
+
+    def lookup(self, license_id: str, item: str) -> tuple[bytes, bytes] | None:
+        try:
+            data = json.loads(self._path(license_id).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        entry = data.get(item)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return bytes.fromhex(entry["salt"]), bytes.fromhex(entry["value"])
+        except (KeyError, ValueError):
+            return None
