@@ -109,6 +109,9 @@ def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
         public = _write_key(out / "keys" / f"{nid}.tx.key")
         entries.append({"id": nid, "name": nid, "keys": [public.hex()], "roles": ["department"]})
     kiosk = _write_key(out / "keys" / "kiosk.key")
+    # The consortium's subject key: terminals and issuing departments compute subject
+    # references with it; it never goes on chain.
+    _write_key(out / "keys" / "subject.key")
     entries.append(
         {
             "id": "haidian-kiosk-01",
@@ -350,6 +353,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from node.gov_demo import Demo
+
+    try:
+        Demo(args.dir).run()
+    except (RuntimeError, grpc.RpcError) as e:
+        print(f"demo failed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govchain", description="govchain validator node and tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -417,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--node", default="127.0.0.1:7050")
     s.add_argument("--dir", type=Path)
     s.set_defaults(func=cmd_status)
+
+    d = sub.add_parser("demo", help="pesticide-permit kiosk demo on a running `--app gov` testnet")
+    d.add_argument("--dir", type=Path, required=True)
+    d.set_defaults(func=cmd_demo)
 
     w = sub.add_parser("watch", help="stream blocks as they commit")
     w.add_argument("--node", default="127.0.0.1:7050")

@@ -184,3 +184,12 @@ class DataShareService(ds_grpc.DataShareServicer):
                 return f"the department's record of {code} does not match the commitment on chain"
             out.append(ds.SealedItem(code=item, sealed=seal_to(request.signer, salt + value)))
         return out
+
+    async def AccessHistory(
+        self, request: ds.AccessHistoryRequest, context
+    ) -> ds.AccessHistoryResponse:
+        from chains import authorization
+
+        ledger = self.node.channels["authorization"].ledger
+        records = authorization.access_history(_LedgerState(ledger), request.subject_ref)
+        return ds.AccessHistoryResponse(records=records, height=ledger.tip().height)

@@ -1,3 +1,4 @@
+from protos import gov_pb2 as _gov_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -77,3 +78,17 @@ class PullEvent(_message.Message):
     access_id: str
     license_id: str
     def __init__(self, material: _Optional[str] = ..., status: _Optional[_Union[PullStatus, str]] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., reason: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SealedItem, _Mapping]]] = ..., access_id: _Optional[str] = ..., license_id: _Optional[str] = ...) -> None: ...
+
+class AccessHistoryRequest(_message.Message):
+    __slots__ = ("subject_ref",)
+    SUBJECT_REF_FIELD_NUMBER: _ClassVar[int]
+    subject_ref: bytes
+    def __init__(self, subject_ref: _Optional[bytes] = ...) -> None: ...
+
+class AccessHistoryResponse(_message.Message):
+    __slots__ = ("records", "height")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[_gov_pb2.AccessRecord]
+    height: int
+    def __init__(self, records: _Optional[_Iterable[_Union[_gov_pb2.AccessRecord, _Mapping]]] = ..., height: _Optional[int] = ...) -> None: ...

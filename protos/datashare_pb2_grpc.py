@@ -39,12 +39,23 @@ class DataShareStub:
                 request_serializer=protos_dot_datashare__pb2.PullRequest.SerializeToString,
                 response_deserializer=protos_dot_datashare__pb2.PullEvent.FromString,
                 _registered_method=True)
+        self.AccessHistory = channel.unary_unary(
+                '/govchain.datashare.DataShare/AccessHistory',
+                request_serializer=protos_dot_datashare__pb2.AccessHistoryRequest.SerializeToString,
+                response_deserializer=protos_dot_datashare__pb2.AccessHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class DataShareServicer:
     """Missing associated documentation comment in .proto file."""
 
     def PullMaterials(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccessHistory(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -57,6 +68,11 @@ def add_DataShareServicer_to_server(servicer, server):
                     servicer.PullMaterials,
                     request_deserializer=protos_dot_datashare__pb2.PullRequest.FromString,
                     response_serializer=protos_dot_datashare__pb2.PullEvent.SerializeToString,
+            ),
+            'AccessHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessHistory,
+                    request_deserializer=protos_dot_datashare__pb2.AccessHistoryRequest.FromString,
+                    response_serializer=protos_dot_datashare__pb2.AccessHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +102,33 @@ class DataShare:
             '/govchain.datashare.DataShare/PullMaterials',
             protos_dot_datashare__pb2.PullRequest.SerializeToString,
             protos_dot_datashare__pb2.PullEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govchain.datashare.DataShare/AccessHistory',
+            protos_dot_datashare__pb2.AccessHistoryRequest.SerializeToString,
+            protos_dot_datashare__pb2.AccessHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
