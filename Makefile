@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: demo down sim-demo test lint sim protos clean
+.PHONY: demo kv-demo down sim-demo test lint sim protos clean
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -15,13 +15,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job: a 4-validator testnet (real processes, all five channels) committing txs.
+# The main job: a 4-department testnet running the government applications, and the
+# pesticide-permit kiosk demo with the one-click pull.
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-# Stop the testnet `make demo` started.
+# Load on a key-value testnet (./testnet-kv): committed tx/s and commit latency.
+kv-demo: $(STAMP)
+	$(PY) scripts/kv_demo.py
+
+# Stop the testnets the demos started.
 down: $(STAMP)
 	$(PY) -m node.cli testnet down --dir testnet
+	$(PY) -m node.cli testnet down --dir testnet-kv
 
 # The consensus core alone on the deterministic simulator, primary cut off mid-run.
 sim-demo: $(STAMP)

@@ -116,7 +116,7 @@ class DataShareService(ds_grpc.DataShareServicer):
         return None
 
     def _check_material(self, request: ds.PullRequest, m: ds.MaterialRequest) -> str | None:
-        from chains import authorization, license, service
+        from chains import authentication, authorization, license, service
 
         now = int(time.time() * 1000)
         lic = license.get_license(self._state("license"), m.license_id)
@@ -132,6 +132,9 @@ class DataShareService(ds_grpc.DataShareServicer):
             return f"no grant {request.grant_id!r}"
         if grant.subject_ref != lic.subject_ref:
             return "the grant's subject does not hold this license"
+        session = authentication.get_session(self._state("authentication"), grant.auth_session)
+        if session is None or not session.success:
+            return f"the grant's authentication session {grant.auth_session!r} is not on chain"
         why = authorization.check_grant(grant, request.requester, list(m.items), now)
         if why is not None:
             return why
@@ -141,6 +144,10 @@ class DataShareService(ds_grpc.DataShareServicer):
             return (
                 f"items outside what service item {grant.service_item} needs: {', '.join(outside)}"
             )
+        held = {f"{lic.type_code}/{c.code}" for c in lic.items}
+        foreign = sorted(set(m.items) - held)
+        if foreign:
+            return f"license {m.license_id} has no items {', '.join(foreign)}"
         return None
 
     # ------------------------------------------------------------------ effects

@@ -114,6 +114,7 @@ class Demo:
         self.company = subject_ref(self.subject_key, COMPANY_ID)
         self.year = time.strftime("%Y")
         self.serial = int(time.time()) % 10**8
+        self.sessions = 0
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -279,9 +280,11 @@ class Demo:
         )
         return anchored
 
-    def kiosk_session(self) -> tuple[str, str, str]:
+    def kiosk_session(self, items: list[str] | None = None) -> tuple[str, str, str]:
         now = int(time.time() * 1000)
-        session = f"S{self.serial}"
+        self.sessions += 1
+        tag = f"{self.serial}{self.sessions:03d}"
+        session = f"S{tag}"
         self.say("4. kiosk: ID card + face check of the legal representative")
         self.must(
             "authentication",
@@ -299,8 +302,8 @@ class Demo:
             ),
             self.kiosk,
         )
-        grant_id, case = f"G{self.serial}", f"C{self.serial}"
-        items = [f"{s.type_code}/{c}" for s in SPECS for c in s.values]
+        grant_id, case = f"G{tag}", f"C{tag}"
+        items = items or [f"{s.type_code}/{c}" for s in SPECS for c in s.values]
         self.say("5. consent: the company grants agriculture exactly the items the permit needs")
         self.must(
             "authorization",

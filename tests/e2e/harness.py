@@ -65,13 +65,14 @@ class Testnet:
         root: Path,
         validators: int = 4,
         channels: tuple[str, ...] = CHANNELS,
+        app: str = "kv",
         **consensus: int,
     ) -> None:
         self.root = root
         self.channels = channels
         base = free_port_block(validators)
         args = ["testnet", "init", "--validators", str(validators), "--out", str(root)]
-        args += ["--base-port", str(base), "--channels", *channels]
+        args += ["--base-port", str(base), "--app", app, "--channels", *channels]
         assert cli(args) == 0
         self.dirs = sorted(p.parent for p in root.glob("*/config.toml"))
         self.dirs.sort(key=lambda d: load_config(d / "config.toml").listen)
@@ -89,7 +90,8 @@ class Testnet:
                 (v["node_id"], bytes.fromhex(v["public_key"])) for v in data["validators"]
             ]
             params = {**data["consensus"], **consensus}
-            path.write_bytes(make_genesis(data["chain_id"], ch, validators, params))
+            app = data.get("app")
+            path.write_bytes(make_genesis(data["chain_id"], ch, validators, params, app))
 
     @property
     def chain_id(self) -> str:

@@ -1,0 +1,223 @@
+"""认证链 — the authentication channel: terminals, and the identity checks they perform.
+
+A department registers the terminals it operates (kiosks, service-hall desks, apps) with
+their Ed25519 keys; from then on only that terminal's key may record an identity check
+made on it (ID card + face at a kiosk, or an online login). A recorded check opens a
+session that the authorization chain's grants name; it is valid until `expires_ms` and
+only if the check succeeded. A failed check is recorded too: it is the audit of a refusal.
+
+No personal data is stored: the person is a 32-byte `subject_ref` (a keyed hash of the ID
+number, computed off chain). The terminal's clock is trusted only within
+`CLOCK_SKEW_MS_MAX` of the block timestamp, so a terminal cannot backdate or postdate a
+check; "now" is always the block's timestamp, never the local clock.
+
+State layout (keys built with `chains.base.key`):
+
+    terminal\\0<terminal_id>   Terminal     the registered terminal, as sent
+    session\\0<session_id>     AuthRecord   one identity check, as sent by the terminal
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chains.base import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    UNKNOWN_TYPE,
+    BlockContext,
+    Outcome,
+    StateReader,
+    TxState,
+    key,
+    parse_payload,
+    refuse,
+)
+from node.txs import DecodedTx
+from protos import gov_pb2
+
+REGISTER_TERMINAL = "authentication.register_terminal"
+RECORD_AUTH = "authentication.record_auth"
+
+CLOCK_SKEW = 110  # the record's time_ms is too far from the block timestamp
+
+CLOCK_SKEW_MS_MAX = 5 * 60 * 1000
+ID_BYTES_MAX = 128
+TEXT_BYTES_MAX = 512  # location
+KEY_BYTES = 32
+REF_BYTES = 32
+HASH_BYTES = 32
+TERMINAL_KINDS = frozenset({"kiosk", "hall", "app"})
+METHODS = frozenset({"id_card_face", "online_login"})
+LEVEL_MIN = 1
+LEVEL_MAX = 4
+
+TERMINAL_PREFIX = "terminal"
+SESSION_PREFIX = "session"
+
+
+def terminal_key(terminal_id: str) -> bytes:
+    return key(TERMINAL_PREFIX, terminal_id)
+
+
+def session_key(session_id: str) -> bytes:
+    return key(SESSION_PREFIX, session_id)
+
+
+# ------------------------------------------------------------------ queries
+
+
+def get_terminal(state: StateReader, terminal_id: str) -> gov_pb2.Terminal | None:
+    raw = state.get(terminal_key(terminal_id))
+    return None if raw is None else gov_pb2.Terminal.FromString(raw)
+
+
+def get_session(state: StateReader, session_id: str) -> gov_pb2.AuthRecord | None:
+    raw = state.get(session_key(session_id))
+    return None if raw is None else gov_pb2.AuthRecord.FromString(raw)
+
+
+def session_valid(record: gov_pb2.AuthRecord, now_ms: int) -> bool:
+    """A session vouches for its subject only if the check succeeded and has not expired."""
+    return record.success and now_ms < record.expires_ms
+
+
+# ------------------------------------------------------------------ stateless shape
+
+
+def id_problem(name: str, value: str) -> str | None:
+    """Ids become state-key parts, which are joined by 0x00 and must stay short."""
+    if not value:
+        return f"{name} is empty"
+    if "\x00" in value:
+        return f"{name} contains a NUL character"
+    if len(value.encode()) > ID_BYTES_MAX:
+        return f"{name} is longer than {ID_BYTES_MAX} bytes"
+    return None
+
+
+def _terminal_problem(t: gov_pb2.Terminal) -> str | None:
+    problem = id_problem("terminal_id", t.terminal_id) or id_problem("department", t.department)
+    if problem:
+        return problem
+    if t.kind not in TERMINAL_KINDS:
+        return f"kind {t.kind!r} is not one of {sorted(TERMINAL_KINDS)}"
+    if len(t.public_key) != KEY_BYTES:
+        return f"public_key must be {KEY_BYTES} bytes, got {len(t.public_key)}"
+    if len(t.location.encode()) > TEXT_BYTES_MAX:
+        return f"location is longer than {TEXT_BYTES_MAX} bytes"
+    return None
+
+
+def _auth_problem(r: gov_pb2.AuthRecord) -> str | None:
+    problem = id_problem("session_id", r.session_id) or id_problem("terminal_id", r.terminal_id)
+    if problem:
+        return problem
+    if len(r.subject_ref) != REF_BYTES:
+        return f"subject_ref must be {REF_BYTES} bytes, got {len(r.subject_ref)}"
+    if r.method not in METHODS:
+        return f"method {r.method!r} is not one of {sorted(METHODS)}"
+    if not LEVEL_MIN <= r.level <= LEVEL_MAX:
+        return f"level {r.level} is outside {LEVEL_MIN}..{LEVEL_MAX}"
+    if r.evidence_hash and len(r.evidence_hash) != HASH_BYTES:
+        return f"evidence_hash must be empty or {HASH_BYTES} bytes"
+    if r.expires_ms <= r.time_ms:
+        return f"expires_ms {r.expires_ms} is not after time_ms {r.time_ms}"
+    return None
+
+
+_SHAPES: dict[str, tuple[type, Callable]] = {
+    REGISTER_TERMINAL: (gov_pb2.Terminal, _terminal_problem),
+    RECORD_AUTH: (gov_pb2.AuthRecord, _auth_problem),
+}
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def process_register_terminal(
+    state: StateReader, tx: DecodedTx, t: gov_pb2.Terminal, ctx: BlockContext
+) -> Outcome:
+    """A department registers a terminal it operates.
+
+    - the signer is a key of a registered department (NOT_ALLOWED)
+    - `department` is the signer's department (NOT_ALLOWED)
+    - `terminal_id` is not registered yet (ALREADY_EXISTS)
+    - shape: ids set, kind in kiosk/hall/app, 32-byte public_key (BAD_PAYLOAD)
+    """
+    dept = ctx.departments.of_signer(tx.signer)
+    if dept is None:
+        return refuse(NOT_ALLOWED, "signer is not a key of a registered department")
+    if t.department != dept.id:
+        return refuse(NOT_ALLOWED, f"signer's department is {dept.id!r}, not {t.department!r}")
+    txs = TxState(state)
+    if txs.get_raw(terminal_key(t.terminal_id)) is not None:
+        return refuse(ALREADY_EXISTS, f"terminal {t.terminal_id!r} is already registered")
+    txs.put(terminal_key(t.terminal_id), t)
+    return txs.done()
+
+
+def process_record_auth(
+    state: StateReader, tx: DecodedTx, r: gov_pb2.AuthRecord, ctx: BlockContext
+) -> Outcome:
+    """A terminal records an identity check it performed (successful or not).
+
+    - the terminal is registered (NOT_FOUND)
+    - the tx is signed by that terminal's key (NOT_ALLOWED)
+    - `session_id` is not recorded yet (ALREADY_EXISTS)
+    - `time_ms` is within ±CLOCK_SKEW_MS_MAX of the block timestamp (CLOCK_SKEW)
+    - shape: 32-byte subject_ref, method id_card_face/online_login, level 1..4,
+      expires_ms > time_ms, evidence_hash empty or 32 bytes (BAD_PAYLOAD)
+    """
+    terminal = get_terminal(state, r.terminal_id)
+    if terminal is None:
+        return refuse(NOT_FOUND, f"terminal {r.terminal_id!r} is not registered")
+    if tx.signer != terminal.public_key:
+        return refuse(NOT_ALLOWED, f"tx is not signed by terminal {r.terminal_id!r}'s key")
+    txs = TxState(state)
+    if txs.get_raw(session_key(r.session_id)) is not None:
+        return refuse(ALREADY_EXISTS, f"session {r.session_id!r} is already recorded")
+    skew_ms = r.time_ms - ctx.timestamp_ms
+    if abs(skew_ms) > CLOCK_SKEW_MS_MAX:
+        return refuse(
+            CLOCK_SKEW,
+            f"time_ms is {skew_ms} ms from the block timestamp (limit ±{CLOCK_SKEW_MS_MAX})",
+        )
+    txs.put(session_key(r.session_id), r)
+    return txs.done()
+
+
+_HANDLERS: dict[str, Callable] = {
+    REGISTER_TERMINAL: process_register_terminal,
+    RECORD_AUTH: process_record_auth,
+}
+
+
+class AuthenticationApplication:
+    """The authentication channel's application (see the module docstring)."""
+
+    def check(self, tx: DecodedTx) -> str | None:
+        """Stateless: a known type whose payload parses and has the right shape."""
+        shape = _SHAPES.get(tx.body.type)
+        if shape is None:
+            return f"unknown type {tx.body.type!r}"
+        kind, problem_of = shape
+        msg = parse_payload(tx, kind)
+        if msg is None:
+            return f"payload is not a {kind.__name__}"
+        return problem_of(msg)
+
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
+        shape = _SHAPES.get(tx.body.type)
+        if shape is None:
+            return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
+        kind, problem_of = shape
+        msg = parse_payload(tx, kind)
+        if msg is None:
+            return refuse(BAD_PAYLOAD, f"payload is not a {kind.__name__}")
+        problem = problem_of(msg)
+        if problem:
+            return refuse(BAD_PAYLOAD, problem)
+        return _HANDLERS[tx.body.type](state, tx, msg, ctx)

@@ -1,0 +1,473 @@
+"""目录链 — the catalog chain: which department holds which data resource, with which data
+items, under which sharing conditions, and which consumer departments may use it.
+
+The catalog is the consortium's shared answer to "who has this data and may I use it".
+Every rule is enforced here, deterministically, on the channel's own state: a department
+can only describe its own resources, under duties it declared itself, and only the
+provider decides who gets a standing share agreement.
+
+Transactions (`TxBody.type` → payload message):
+
+| type                      | payload        | sent by                                  |
+|---------------------------|----------------|------------------------------------------|
+| `catalog.register_duty`   | `RegisterDuty` | any registered department (its own duty) |
+| `catalog.publish_entry`   | `CatalogEntry` | the provider department                  |
+| `catalog.update_entry`    | `CatalogEntry` | the provider department                  |
+| `catalog.suspend_entry`   | `SuspendEntry` | the provider department                  |
+| `catalog.apply_share`     | `ApplyShare`   | a consumer department (not the provider) |
+| `catalog.approve_share`   | `DecideShare`  | the provider department                  |
+| `catalog.reject_share`    | `DecideShare`  | the provider department                  |
+
+State layout (keys built with `chains.base.key`, parts joined by 0x00; values are
+deterministically serialized protobuf):
+
+| key                                   | value            | why keyed so                      |
+|---------------------------------------|------------------|-----------------------------------|
+| `duty \\0 <department> \\0 <code>`     | `RegisterDuty`   | duty codes are per department: a  |
+|                                       |                  | department cannot squat another's |
+| `entry \\0 <resource_code>`            | `CatalogEntry`   | resource codes are consortium-wide|
+| `share \\0 <resource_code> \\0 <consumer>` | `ShareAgreement` | one standing agreement per pair |
+
+Identifiers (codes, department ids) must be 1..128 characters without NUL, so that every
+key splits back into its parts. A suspended entry stays in state (suspension is a record,
+not a deletion) and cannot be updated, shared or published again under the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from google.protobuf.message import Message
+
+from chains.base import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
+    UNKNOWN_TYPE,
+    BlockContext,
+    Department,
+    M,
+    Outcome,
+    StateReader,
+    TxState,
+    key,
+    parse_payload,
+    refuse,
+)
+from node.txs import DecodedTx
+from protos import gov_pb2 as gov
+
+IDENT_CHARS_MAX = 128
+SENSITIVITY_MIN = 1
+SENSITIVITY_MAX = 4
+
+APPLIED = "applied"
+APPROVED = "approved"
+REJECTED = "rejected"
+
+DUTY_PREFIX = "duty"
+ENTRY_PREFIX = "entry"
+SHARE_PREFIX = "share"
+
+
+# ------------------------------------------------------------------ shared validation
+
+
+def is_ident(value: str) -> bool:
+    """A code or id usable as a key part: 1..128 characters, no NUL (the key separator)."""
+    return 0 < len(value) <= IDENT_CHARS_MAX and "\x00" not in value
+
+
+def check_unique_idents(values: Iterable[str], what: str) -> str | None:
+    """None if every value is an identifier and none repeats, else the reason."""
+    seen: set[str] = set()
+    for v in values:
+        if not is_ident(v):
+            return f"{what} {v!r} must be 1..{IDENT_CHARS_MAX} characters without NUL"
+        if v in seen:
+            return f"{what} {v!r} is listed twice"
+        seen.add(v)
+    return None
+
+
+def check_data_items(items: Iterable[gov.DataItem]) -> str | None:
+    """None if the data items are well formed, else the reason.
+
+    - at least one item; codes are identifiers and unique; every item has a name
+    - sensitivity is 1 (public) .. 4 (highly sensitive): a consumer's scope and the
+      provider's handling depend on it, so it may not be left unset
+    """
+    items = list(items)
+    if not items:
+        return "at least one data item is required"
+    reason = check_unique_idents((i.code for i in items), "item code")
+    if reason:
+        return reason
+    for i in items:
+        if not i.name:
+            return f"item {i.code!r} has no name"
+        if not SENSITIVITY_MIN <= i.sensitivity <= SENSITIVITY_MAX:
+            return (
+                f"item {i.code!r} sensitivity {i.sensitivity} is outside "
+                f"{SENSITIVITY_MIN}..{SENSITIVITY_MAX}"
+            )
+    return None
+
+
+# ------------------------------------------------------------------ keys and queries
+
+
+def duty_key(department: str, code: str) -> bytes:
+    return key(DUTY_PREFIX, department, code)
+
+
+def entry_key(resource_code: str) -> bytes:
+    return key(ENTRY_PREFIX, resource_code)
+
+
+def share_key(resource_code: str, consumer: str) -> bytes:
+    return key(SHARE_PREFIX, resource_code, consumer)
+
+
+def _read(state: StateReader, k: bytes, kind: type[M]) -> M | None:
+    raw = state.get(k)
+    return None if raw is None else kind.FromString(raw)
+
+
+def get_duty(state: StateReader, department: str, code: str) -> gov.RegisterDuty | None:
+    """The duty `code` declared by `department`, or None."""
+    if not (is_ident(department) and is_ident(code)):
+        return None
+    return _read(state, duty_key(department, code), gov.RegisterDuty)
+
+
+def get_entry(state: StateReader, resource_code: str) -> gov.CatalogEntry | None:
+    """The catalog entry of a resource (suspended ones included), or None."""
+    if not is_ident(resource_code):
+        return None
+    return _read(state, entry_key(resource_code), gov.CatalogEntry)
+
+
+def get_agreement(
+    state: StateReader, resource_code: str, consumer: str
+) -> gov.ShareAgreement | None:
+    """The share agreement of `consumer` on a resource (any status), or None."""
+    if not (is_ident(resource_code) and is_ident(consumer)):
+        return None
+    return _read(state, share_key(resource_code, consumer), gov.ShareAgreement)
+
+
+def is_share_approved(
+    state: StateReader, resource_code: str, consumer: str, items: list[str]
+) -> bool:
+    """True if `consumer` holds an approved agreement covering `items` on a live entry."""
+    entry = get_entry(state, resource_code)
+    agreement = get_agreement(state, resource_code, consumer)
+    return (
+        entry is not None
+        and not entry.suspended
+        and agreement is not None
+        and agreement.status == APPROVED
+        and set(items) <= set(agreement.items)
+    )
+
+
+# ------------------------------------------------------------------ handlers
+
+Handler = Callable[[TxState, Department, Message, BlockContext], Outcome]
+
+
+class StagedView:
+    """A tx's view (committed state plus its own staged writes) as a StateReader, so the
+    public query helpers serve the handlers too."""
+
+    def __init__(self, st: TxState) -> None:
+        self._st = st
+
+    def get(self, k: bytes) -> bytes | None:
+        return self._st.get_raw(k)
+
+
+def on_register_duty(
+    st: TxState, dept: Department, msg: gov.RegisterDuty, ctx: BlockContext
+) -> Outcome:
+    """Declare a duty (职责) of the signer's department.
+
+    - code is an identifier; name is not empty
+    - the same department has not declared this code yet (ALREADY_EXISTS); another
+      department's duty of the same code is a different duty
+    """
+    if not is_ident(msg.code):
+        return refuse(BAD_PAYLOAD, f"duty code must be 1..{IDENT_CHARS_MAX} characters")
+    if not msg.name:
+        return refuse(BAD_PAYLOAD, f"duty {msg.code!r} has no name")
+    k = duty_key(dept.id, msg.code)
+    if st.get_raw(k) is not None:
+        return refuse(ALREADY_EXISTS, f"department {dept.id!r} already has duty {msg.code!r}")
+    st.put(k, msg)
+    return st.done()
+
+
+def _check_entry_body(st: TxState, dept: Department, msg: gov.CatalogEntry) -> Outcome | None:
+    """The rules publish and update share; None if the entry may be stored."""
+    if not is_ident(msg.resource_code):
+        return refuse(BAD_PAYLOAD, f"resource code must be 1..{IDENT_CHARS_MAX} characters")
+    if msg.suspended or msg.version:
+        return refuse(BAD_PAYLOAD, "suspended and version are kept by the chain; leave unset")
+    if msg.provider != dept.id:
+        return refuse(
+            NOT_ALLOWED,
+            f"provider {msg.provider!r} is not the signer's department {dept.id!r}",
+        )
+    if not msg.name:
+        return refuse(BAD_PAYLOAD, f"resource {msg.resource_code!r} has no name")
+    if not msg.duties:
+        return refuse(BAD_PAYLOAD, "an entry must name at least one duty of its provider")
+    reason = check_unique_idents(msg.duties, "duty")
+    if reason:
+        return refuse(BAD_PAYLOAD, reason)
+    for duty in msg.duties:
+        if st.get_raw(duty_key(dept.id, duty)) is None:
+            return refuse(NOT_FOUND, f"department {dept.id!r} has not registered duty {duty!r}")
+    reason = check_data_items(msg.items)
+    if reason:
+        return refuse(BAD_PAYLOAD, reason)
+    if msg.sharing not in (gov.UNCONDITIONAL, gov.CONDITIONAL, gov.NOT_SHARED):
+        return refuse(BAD_PAYLOAD, f"sharing type {msg.sharing} is not set or not known")
+    if msg.sharing == gov.CONDITIONAL and not msg.sharing_conditions:
+        return refuse(BAD_PAYLOAD, "conditional sharing must state its sharing conditions")
+    return None
+
+
+def on_publish_entry(
+    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
+) -> Outcome:
+    """Publish a data resource of the signer's department.
+
+    - resource code is an identifier, not yet in the catalog (ALREADY_EXISTS)
+    - provider is the signer's department (NOT_ALLOWED)
+    - name set; at least one duty, each a registered duty of the provider (NOT_FOUND)
+    - data items well formed (see `check_data_items`); sharing type set, conditions
+      stated when conditional; `suspended` and `version` unset (the chain keeps them)
+    - stored with version 1
+    """
+    refused = _check_entry_body(st, dept, msg)
+    if refused:
+        return refused
+    if st.get_raw(entry_key(msg.resource_code)) is not None:
+        return refuse(ALREADY_EXISTS, f"resource {msg.resource_code!r} is already published")
+    entry = gov.CatalogEntry()
+    entry.CopyFrom(msg)
+    entry.version = 1
+    st.put(entry_key(msg.resource_code), entry)
+    return st.done()
+
+
+def on_update_entry(
+    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
+) -> Outcome:
+    """Replace a published entry's description.
+
+    - the entry exists (NOT_FOUND) and the signer's department is its provider
+      (NOT_ALLOWED)
+    - it is not suspended (INVALID_STATE)
+    - the new body follows the publish rules; version is bumped by one
+    - existing share agreements stay as they are; approval re-checks their items
+    """
+    current = get_entry(StagedView(st), msg.resource_code)
+    if current is None:
+        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+    if current.provider != dept.id:
+        return refuse(NOT_ALLOWED, f"only provider {current.provider!r} may update it")
+    if current.suspended:
+        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+    refused = _check_entry_body(st, dept, msg)
+    if refused:
+        return refused
+    entry = gov.CatalogEntry()
+    entry.CopyFrom(msg)
+    entry.version = current.version + 1
+    st.put(entry_key(msg.resource_code), entry)
+    return st.done()
+
+
+def on_suspend_entry(
+    st: TxState, dept: Department, msg: gov.SuspendEntry, ctx: BlockContext
+) -> Outcome:
+    """Suspend a resource: it can no longer be updated, applied for or approved.
+
+    - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
+    - a reason is given; the entry is not already suspended (INVALID_STATE)
+    """
+    entry = get_entry(StagedView(st), msg.resource_code)
+    if entry is None:
+        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+    if entry.provider != dept.id:
+        return refuse(NOT_ALLOWED, f"only provider {entry.provider!r} may suspend it")
+    if not msg.reason:
+        return refuse(BAD_PAYLOAD, "a suspension must state its reason")
+    if entry.suspended:
+        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is already suspended")
+    entry.suspended = True
+    st.put(entry_key(msg.resource_code), entry)
+    return st.done()
+
+
+def on_apply_share(
+    st: TxState, dept: Department, msg: gov.ApplyShare, ctx: BlockContext
+) -> Outcome:
+    """A consumer department asks for a standing share agreement.
+
+    - the entry exists (NOT_FOUND); the signer is not its provider (NOT_ALLOWED)
+    - the entry is not suspended (INVALID_STATE) and its sharing is not NOT_SHARED
+      (NOT_ALLOWED)
+    - at least one item, unique, all among the entry's items (OUT_OF_SCOPE); a purpose
+    - no agreement of this consumer is applied or approved already (ALREADY_EXISTS); a
+      rejected one may be applied for again
+    - stored with status "applied" (unconditional sharing too: the provider still
+      records who uses its data)
+    """
+    entry = get_entry(StagedView(st), msg.resource_code)
+    if entry is None:
+        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+    if entry.provider == dept.id:
+        return refuse(NOT_ALLOWED, "a provider does not apply to share its own resource")
+    if entry.suspended:
+        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+    if entry.sharing == gov.NOT_SHARED:
+        return refuse(NOT_ALLOWED, f"resource {msg.resource_code!r} is not shared")
+    if not msg.items:
+        return refuse(BAD_PAYLOAD, "a share application names at least one item")
+    reason = check_unique_idents(msg.items, "item")
+    if reason:
+        return refuse(BAD_PAYLOAD, reason)
+    outside = sorted(set(msg.items) - {i.code for i in entry.items})
+    if outside:
+        return refuse(OUT_OF_SCOPE, f"items {outside} are not in resource {entry.resource_code!r}")
+    if not msg.purpose:
+        return refuse(BAD_PAYLOAD, "a share application states its purpose")
+    k = share_key(msg.resource_code, dept.id)
+    existing = st.get(k, gov.ShareAgreement)
+    if existing is not None and existing.status != REJECTED:
+        return refuse(
+            ALREADY_EXISTS, f"department {dept.id!r} already has an agreement ({existing.status})"
+        )
+    agreement = gov.ShareAgreement(
+        resource_code=msg.resource_code,
+        consumer=dept.id,
+        items=list(msg.items),
+        purpose=msg.purpose,
+        status=APPLIED,
+    )
+    st.put(k, agreement)
+    return st.done()
+
+
+def _decide(st: TxState, dept: Department, msg: gov.DecideShare, status: str) -> Outcome:
+    """Approve or reject; see the two handlers for the rules."""
+    entry = get_entry(StagedView(st), msg.resource_code)
+    if entry is None:
+        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+    if entry.provider != dept.id:
+        return refuse(NOT_ALLOWED, f"only provider {entry.provider!r} decides on shares")
+    agreement = get_agreement(StagedView(st), msg.resource_code, msg.consumer)
+    if agreement is None:
+        return refuse(NOT_FOUND, f"department {msg.consumer!r} has not applied")
+    if agreement.status != APPLIED:
+        return refuse(INVALID_STATE, f"the agreement is {agreement.status}, not {APPLIED}")
+    if status == APPROVED:
+        if entry.suspended:
+            return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+        outside = sorted(set(agreement.items) - {i.code for i in entry.items})
+        if outside:
+            return refuse(OUT_OF_SCOPE, f"items {outside} were removed from the resource")
+    elif not msg.reason:
+        return refuse(BAD_PAYLOAD, "a rejection must state its reason")
+    agreement.status = status
+    st.put(share_key(msg.resource_code, msg.consumer), agreement)
+    return st.done()
+
+
+def on_approve_share(
+    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
+) -> Outcome:
+    """The provider approves a consumer's application.
+
+    - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
+    - the consumer's agreement exists (NOT_FOUND) and is "applied" (INVALID_STATE)
+    - the entry is not suspended (INVALID_STATE) and still has every applied item
+      (OUT_OF_SCOPE): an update may have removed some
+    """
+    return _decide(st, dept, msg, APPROVED)
+
+
+def on_reject_share(
+    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
+) -> Outcome:
+    """The provider rejects a consumer's application.
+
+    - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
+    - the consumer's agreement exists (NOT_FOUND) and is "applied" (INVALID_STATE)
+    - a reason is given (it stays in the tx on chain)
+    """
+    return _decide(st, dept, msg, REJECTED)
+
+
+HANDLERS: dict[str, tuple[type[Message], Handler]] = {
+    "catalog.register_duty": (gov.RegisterDuty, on_register_duty),  # type: ignore[dict-item]
+    "catalog.publish_entry": (gov.CatalogEntry, on_publish_entry),  # type: ignore[dict-item]
+    "catalog.update_entry": (gov.CatalogEntry, on_update_entry),  # type: ignore[dict-item]
+    "catalog.suspend_entry": (gov.SuspendEntry, on_suspend_entry),  # type: ignore[dict-item]
+    "catalog.apply_share": (gov.ApplyShare, on_apply_share),  # type: ignore[dict-item]
+    "catalog.approve_share": (gov.DecideShare, on_approve_share),  # type: ignore[dict-item]
+    "catalog.reject_share": (gov.DecideShare, on_reject_share),  # type: ignore[dict-item]
+}
+
+
+def dispatch(
+    handlers: dict[str, tuple[type[Message], Handler]],
+    state: StateReader,
+    tx: DecodedTx,
+    ctx: BlockContext,
+) -> Outcome:
+    """Common front of an application: known type, registered signer, parsable payload.
+
+    The signer is checked before the payload so that an outsider learns nothing about
+    what the application would have made of its tx.
+    """
+    entry = handlers.get(tx.body.type)
+    if entry is None:
+        return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
+    dept = ctx.departments.of_signer(tx.signer)
+    if dept is None:
+        return refuse(NOT_ALLOWED, f"signer {tx.signer.hex()} is no registered department's key")
+    kind, handler = entry
+    msg = parse_payload(tx, kind)
+    if msg is None:
+        return refuse(BAD_PAYLOAD, f"payload is not a {kind.DESCRIPTOR.name}")
+    return handler(TxState(state), dept, msg, ctx)
+
+
+def check_stateless(
+    handlers: dict[str, tuple[type[Message], Handler]], tx: DecodedTx
+) -> str | None:
+    """Admission: refuse unknown types and payloads that do not parse."""
+    entry = handlers.get(tx.body.type)
+    if entry is None:
+        return f"unknown type {tx.body.type!r}"
+    if parse_payload(tx, entry[0]) is None:
+        return f"payload is not a {entry[0].DESCRIPTOR.name}"
+    return None
+
+
+class CatalogApplication:
+    """The catalog channel's application (see the module docstring for rules and keys)."""
+
+    def check(self, tx: DecodedTx) -> str | None:
+        return check_stateless(HANDLERS, tx)
+
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
+        return dispatch(HANDLERS, state, tx, ctx)

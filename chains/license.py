@@ -1,0 +1,379 @@
+"""证照链 — the license chain: electronic licenses anchored by the departments that issue
+them, without their content.
+
+A license on chain is an identifier, a type, an issuer, a keyed-hash subject reference,
+a validity window, a status and one salted commitment per data item with their Merkle
+root. The values stay in the issuing department's own system; a requester who receives
+them (sealed, under a grant) checks them against these commitments. Only the department
+that defines a license type may anchor licenses of that type or change them, so a
+compromised key of another department cannot forge or revoke anybody's license.
+
+Transactions (`TxBody.type` → payload message), all from a registered department:
+
+| type                    | payload            | rules in                  |
+|-------------------------|--------------------|---------------------------|
+| `license.register_type` | `LicenseType`      | `on_register_type`        |
+| `license.anchor`        | `License`          | `on_anchor`               |
+| `license.set_status`    | `SetLicenseStatus` | `on_set_status`           |
+| `license.supersede`     | `Supersede`        | `on_supersede`            |
+
+License ids follow the shape of GB/T 36904 (电子证照标识: type code, issuing authority,
+year, serial), written `<type code>-<issuer>-<year>-<serial>`: the type code is 2..32
+ASCII letters or digits, the issuer is the issuing department's id (ASCII letters,
+digits, `.`, `_`, `-`), the year 4 digits and the serial 1..12 digits, e.g.
+`BL01-market-regulation-2024-000123`. The year and serial contain no `-`, so the id
+splits unambiguously from both ends. See `LICENSE_ID_RE` and `make_license_id`.
+
+Status transitions: VALID ↔ SUSPENDED; VALID or SUSPENDED → REVOKED, CANCELLED or
+EXPIRED, which are terminal. A license is valid on [valid_from_ms, valid_until_ms): once
+the block time reaches valid_until_ms its *effective* status is EXPIRED whether or not
+anybody sent `set_status`, and it can no longer be changed or superseded.
+
+State layout (keys built with `chains.base.key`, parts joined by 0x00):
+
+| key                                         | value                              |
+|---------------------------------------------|------------------------------------|
+| `type \\0 <type code>`                       | `LicenseType`                      |
+| `license \\0 <license id>`                   | `License` (status as last set)     |
+| `holder \\0 <subject_ref hex> \\0 <type code>` | license ids of that holder and type, |
+|                                             | in anchor order, joined by `\\n`    |
+
+The holder index exists because the state offers point reads only: the pull flow must
+find "this company's business license" without scanning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chains.base import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
+    BlockContext,
+    Department,
+    Outcome,
+    StateReader,
+    TxState,
+    key,
+    refuse,
+)
+from chains.catalog import (
+    Handler,
+    StagedView,
+    check_data_items,
+    check_stateless,
+    dispatch,
+    is_ident,
+)
+from consensus.hashing import merkle_root
+from node.txs import DecodedTx
+from protos import gov_pb2 as gov
+
+TYPE_CODE_RE = re.compile(r"[A-Za-z0-9]{2,32}", re.ASCII)
+LICENSE_ID_RE = re.compile(
+    r"(?P<type>[A-Za-z0-9]{2,32})-(?P<issuer>[A-Za-z0-9._-]{1,64})"
+    r"-(?P<year>[0-9]{4})-(?P<serial>[0-9]{1,12})",
+    re.ASCII,
+)
+HOLDER_TYPES = ("person", "company")
+SUBJECT_REF_BYTES = 32
+COMMITMENT_BYTES = 32
+
+TERMINAL = frozenset({gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
+SETTABLE = frozenset({gov.VALID, gov.SUSPENDED, gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
+
+TYPE_PREFIX = "type"
+LICENSE_PREFIX = "license"
+HOLDER_PREFIX = "holder"
+
+
+# ------------------------------------------------------------------ ids, keys and queries
+
+
+def make_license_id(type_code: str, issuer: str, year: int, serial: int) -> str:
+    """A license id in the documented shape (serial zero-padded to 6 digits)."""
+    return f"{type_code}-{issuer}-{year:04d}-{serial:06d}"
+
+
+def parse_license_id(license_id: str) -> tuple[str, str, str, str] | None:
+    """(type code, issuer, year, serial) of a well-shaped id, else None."""
+    m = LICENSE_ID_RE.fullmatch(license_id)
+    return None if m is None else (m["type"], m["issuer"], m["year"], m["serial"])
+
+
+def type_key(code: str) -> bytes:
+    return key(TYPE_PREFIX, code)
+
+
+def license_key(license_id: str) -> bytes:
+    return key(LICENSE_PREFIX, license_id)
+
+
+def holder_key(subject_ref: bytes, type_code: str) -> bytes:
+    return key(HOLDER_PREFIX, subject_ref.hex(), type_code)
+
+
+def get_type(state: StateReader, code: str) -> gov.LicenseType | None:
+    """The license type `code`, or None."""
+    if not is_ident(code):
+        return None
+    raw = state.get(type_key(code))
+    return None if raw is None else gov.LicenseType.FromString(raw)
+
+
+def get_license(state: StateReader, license_id: str) -> gov.License | None:
+    """The anchored license with its last *set* status (see `effective_status`), or None."""
+    if not is_ident(license_id):
+        return None
+    raw = state.get(license_key(license_id))
+    return None if raw is None else gov.License.FromString(raw)
+
+
+def find_licenses(state: StateReader, subject_ref: bytes, type_code: str) -> list[str]:
+    """Ids of every license of `type_code` anchored for a subject, oldest first."""
+    if not is_ident(type_code):
+        return []
+    raw = state.get(holder_key(subject_ref, type_code))
+    return raw.decode().split("\n") if raw else []
+
+
+def effective_status(license: gov.License, now_ms: int) -> gov.LicenseStatus:
+    """The status to honour at `now_ms`.
+
+    A VALID or SUSPENDED license whose valid_until_ms has been reached is EXPIRED even if
+    nobody recorded it: expiry needs no transaction, so an expired license is never
+    reported valid. REVOKED and CANCELLED stay as they are (they say more than EXPIRED).
+    """
+    status = license.status
+    if status in TERMINAL:
+        return status
+    if license.valid_until_ms and now_ms >= license.valid_until_ms:
+        return gov.EXPIRED
+    return status
+
+
+def is_valid(license: gov.License, now_ms: int) -> bool:
+    """True if the license is in force at `now_ms` (VALID and inside its window)."""
+    return effective_status(license, now_ms) == gov.VALID and now_ms >= license.valid_from_ms
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def on_register_type(
+    st: TxState, dept: Department, msg: gov.LicenseType, ctx: BlockContext
+) -> Outcome:
+    """Define a license type.
+
+    - code is 2..32 ASCII letters or digits (it heads every license id of the type)
+    - the code is not defined yet (ALREADY_EXISTS)
+    - department is the signer's department (NOT_ALLOWED): it alone will anchor and
+      change licenses of this type
+    - name set; holder_type "person" or "company"; data items well formed
+      (`chains.catalog.check_data_items`); catalog_resource empty or an identifier
+    """
+    if not TYPE_CODE_RE.fullmatch(msg.code):
+        return refuse(BAD_PAYLOAD, f"type code {msg.code!r} must be 2..32 letters or digits")
+    if msg.department != dept.id:
+        return refuse(NOT_ALLOWED, f"department {msg.department!r} is not the signer's {dept.id!r}")
+    if not msg.name:
+        return refuse(BAD_PAYLOAD, f"license type {msg.code!r} has no name")
+    if msg.holder_type not in HOLDER_TYPES:
+        return refuse(BAD_PAYLOAD, f"holder type {msg.holder_type!r} is not one of {HOLDER_TYPES}")
+    reason = check_data_items(msg.items)
+    if reason:
+        return refuse(BAD_PAYLOAD, reason)
+    if msg.catalog_resource and not is_ident(msg.catalog_resource):
+        return refuse(BAD_PAYLOAD, "catalog_resource must be a resource code")
+    if st.get_raw(type_key(msg.code)) is not None:
+        return refuse(ALREADY_EXISTS, f"license type {msg.code!r} is already defined")
+    st.put(type_key(msg.code), msg)
+    return st.done()
+
+
+def _may_change(st: TxState, dept: Department, license_id: str) -> Outcome | gov.License:
+    """The license, if it exists and the signer's department defines its type."""
+    lic = get_license(StagedView(st), license_id)
+    if lic is None:
+        return refuse(NOT_FOUND, f"license {license_id!r} is not anchored")
+    ltype = get_type(StagedView(st), lic.type_code)
+    if ltype is None or ltype.department != dept.id:
+        owner = ltype.department if ltype else "?"
+        return refuse(
+            NOT_ALLOWED,
+            f"only {owner!r}, which defines type {lic.type_code!r}, may change {license_id!r}",
+        )
+    return lic
+
+
+def _check_items(ltype: gov.LicenseType, lic: gov.License) -> Outcome | None:
+    codes = [c.code for c in lic.items]
+    if not codes:
+        return refuse(BAD_PAYLOAD, "a license commits to at least one data item")
+    if len(set(codes)) != len(codes):
+        return refuse(BAD_PAYLOAD, "an item code is committed twice")
+    outside = sorted(set(codes) - {i.code for i in ltype.items})
+    if outside:
+        return refuse(OUT_OF_SCOPE, f"items {outside} are not items of type {ltype.code!r}")
+    for c in lic.items:
+        if len(c.commitment) != COMMITMENT_BYTES:
+            return refuse(BAD_PAYLOAD, f"commitment of {c.code!r} is not {COMMITMENT_BYTES} bytes")
+    if lic.items_root != merkle_root([c.commitment for c in lic.items]):
+        return refuse(BAD_PAYLOAD, "items_root is not the Merkle root of the commitments")
+    return None
+
+
+def _check_anchor(
+    st: TxState, dept: Department, lic: gov.License, ctx: BlockContext
+) -> Outcome | None:
+    """The anchor rules (see `on_anchor`); None if `lic` may be stored."""
+    parts = parse_license_id(lic.license_id)
+    if parts is None:
+        return refuse(
+            BAD_PAYLOAD,
+            f"license id {lic.license_id!r} is not <type code>-<issuer>-<yyyy>-<serial>",
+        )
+    ltype = get_type(StagedView(st), lic.type_code)
+    if ltype is None:
+        return refuse(NOT_FOUND, f"license type {lic.type_code!r} is not defined")
+    if ltype.department != dept.id:
+        return refuse(NOT_ALLOWED, f"only {ltype.department!r} anchors licenses of {ltype.code!r}")
+    if lic.issuer != dept.id:
+        return refuse(NOT_ALLOWED, f"issuer {lic.issuer!r} is not the signer's {dept.id!r}")
+    if parts[0] != lic.type_code or parts[1] != lic.issuer:
+        return refuse(BAD_PAYLOAD, f"license id {lic.license_id!r} names another type or issuer")
+    if st.get_raw(license_key(lic.license_id)) is not None:
+        return refuse(ALREADY_EXISTS, f"license {lic.license_id!r} is already anchored")
+    if len(lic.subject_ref) != SUBJECT_REF_BYTES:
+        return refuse(BAD_PAYLOAD, f"subject_ref must be {SUBJECT_REF_BYTES} bytes (a keyed hash)")
+    refused = _check_items(ltype, lic)
+    if refused:
+        return refused
+    if lic.status not in (gov.LICENSE_STATUS_UNSPECIFIED, gov.VALID):
+        return refuse(BAD_PAYLOAD, "a license is anchored VALID")
+    if lic.superseded_by:
+        return refuse(BAD_PAYLOAD, "superseded_by is kept by the chain; leave it unset")
+    if lic.valid_until_ms and lic.valid_until_ms <= lic.valid_from_ms:
+        return refuse(BAD_PAYLOAD, "valid_until_ms must be 0 (no expiry) or after valid_from_ms")
+    if lic.valid_until_ms and lic.valid_until_ms <= ctx.timestamp_ms:
+        return refuse(INVALID_STATE, f"license expired at {lic.valid_until_ms} ms already")
+    return None
+
+
+def _store_new(st: TxState, lic: gov.License) -> None:
+    stored = gov.License()
+    stored.CopyFrom(lic)
+    stored.status = gov.VALID
+    st.put(license_key(lic.license_id), stored)
+    hk = holder_key(lic.subject_ref, lic.type_code)
+    previous = st.get_raw(hk)
+    ids = (previous.decode() + "\n" if previous else "") + lic.license_id
+    st.put_raw(hk, ids.encode())
+
+
+def on_anchor(st: TxState, dept: Department, msg: gov.License, ctx: BlockContext) -> Outcome:
+    """Anchor a newly issued license.
+
+    - license id in the documented shape (BAD_PAYLOAD), naming its type and issuer
+    - the type exists (NOT_FOUND) and the signer's department defines it (NOT_ALLOWED)
+    - issuer is the signer's department (NOT_ALLOWED)
+    - the id is not anchored yet (ALREADY_EXISTS)
+    - subject_ref is 32 bytes; at least one item commitment, codes unique, each 32
+      bytes; codes among the type's items (OUT_OF_SCOPE); items_root is
+      `merkle_root` of the commitments in order (BAD_PAYLOAD)
+    - status unset or VALID (stored VALID); superseded_by unset
+    - valid_until_ms 0 or after valid_from_ms (BAD_PAYLOAD), and not already reached at
+      the block time (INVALID_STATE)
+    """
+    refused = _check_anchor(st, dept, msg, ctx)
+    if refused:
+        return refused
+    _store_new(st, msg)
+    return st.done()
+
+
+def on_set_status(
+    st: TxState, dept: Department, msg: gov.SetLicenseStatus, ctx: BlockContext
+) -> Outcome:
+    """Suspend, reinstate, revoke, cancel or expire a license.
+
+    - the license exists (NOT_FOUND); the signer's department defines its type
+      (NOT_ALLOWED)
+    - the new status is a real status (BAD_PAYLOAD) and a reason is given
+    - from the effective status at the block time: VALID → SUSPENDED; SUSPENDED →
+      VALID; VALID or SUSPENDED → REVOKED, CANCELLED, EXPIRED. Any other transition,
+      including one out of REVOKED, CANCELLED or EXPIRED, is INVALID_STATE
+    """
+    found = _may_change(st, dept, msg.license_id)
+    if isinstance(found, Outcome):
+        return found
+    if msg.status not in SETTABLE:
+        return refuse(BAD_PAYLOAD, f"status {msg.status} is not a license status")
+    if not msg.reason:
+        return refuse(BAD_PAYLOAD, "a status change must state its reason")
+    current = effective_status(found, ctx.timestamp_ms)
+    name = gov.LicenseStatus.Name
+    if current in TERMINAL:
+        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} for good")
+    if msg.status == current:
+        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} already")
+    found.status = msg.status
+    st.put(license_key(msg.license_id), found)
+    return st.done()
+
+
+def on_supersede(st: TxState, dept: Department, msg: gov.Supersede, ctx: BlockContext) -> Outcome:
+    """Replace a license by a successor (a reissue after a change of its data).
+
+    - the old license exists (NOT_FOUND); the signer's department defines its type
+      (NOT_ALLOWED)
+    - its effective status is VALID or SUSPENDED (INVALID_STATE)
+    - a successor is given, of the same type and for the same subject (BAD_PAYLOAD),
+      and it follows every anchor rule (see `on_anchor`)
+    - the successor is stored VALID; the old license becomes CANCELLED with
+      superseded_by naming the successor
+    """
+    old = _may_change(st, dept, msg.license_id)
+    if isinstance(old, Outcome):
+        return old
+    current = effective_status(old, ctx.timestamp_ms)
+    if current not in (gov.VALID, gov.SUSPENDED):
+        name = gov.LicenseStatus.Name(current)
+        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name}; cannot supersede")
+    if not msg.HasField("successor"):
+        return refuse(BAD_PAYLOAD, "supersede needs the successor license")
+    new = msg.successor
+    if new.type_code != old.type_code:
+        return refuse(BAD_PAYLOAD, f"the successor must be of type {old.type_code!r}")
+    if new.subject_ref != old.subject_ref:
+        return refuse(BAD_PAYLOAD, "the successor must be for the same subject")
+    refused = _check_anchor(st, dept, new, ctx)
+    if refused:
+        return refused
+    _store_new(st, new)
+    old.status = gov.CANCELLED
+    old.superseded_by = new.license_id
+    st.put(license_key(old.license_id), old)
+    return st.done()
+
+
+HANDLERS: dict[str, tuple[type, Handler]] = {
+    "license.register_type": (gov.LicenseType, on_register_type),  # type: ignore[dict-item]
+    "license.anchor": (gov.License, on_anchor),  # type: ignore[dict-item]
+    "license.set_status": (gov.SetLicenseStatus, on_set_status),  # type: ignore[dict-item]
+    "license.supersede": (gov.Supersede, on_supersede),  # type: ignore[dict-item]
+}
+
+
+class LicenseApplication:
+    """The license channel's application (see the module docstring for rules and keys)."""
+
+    def check(self, tx: DecodedTx) -> str | None:
+        return check_stateless(HANDLERS, tx)
+
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
+        return dispatch(HANDLERS, state, tx, ctx)

@@ -1,0 +1,571 @@
+"""事项链 — the service-item chain: service items, the materials each needs, and cases.
+
+A department publishes the service items it implements (e.g. the first-time pesticide
+business permit) and, per item, the list of materials an application needs. Each
+material is fulfilled by exactly one of: a license on the license chain, data items of
+the catalog, or a scan at the counter or kiosk. Its `items` ("type_or_resource/item_code")
+are the data items the material needs: `required_items` is their union, and the
+data-sharing service refuses a grant asking for anything outside it (minimal disclosure
+is enforced by the chain, not by politeness).
+
+A case is the life of one application: opened by a terminal (kiosk, hall counter,
+online app acting for the applicant) or the implementing department, materials attached
+(pulled from a chain or scanned: only the evidence hash is recorded), submitted once
+every required material is attached, then staged and decided by the implementing
+department. Applicants are 32-byte refs (keyed hashes of their ID number), never names.
+
+    open ──attach*──► open ──submit──► submitted ──record_stage*──► submitted
+                                            └──record_result──► approved | rejected
+
+State layout (`chains.base.key` joins the parts with 0x00; codes are printable, so they
+never contain it and two kinds of record never share a key):
+
+    key("item", code)                 ServiceItem
+    key("materials", item_code)       Materials: the current list (republishing replaces it)
+    key("materials-version", code)    8-byte big-endian count of publications of that list
+    key("case", case_number)          Case: status, attachments (one per material), stages
+    key("result", case_number)        CaseResult: the decision and the issued license id
+
+Every refusal returns a shared result code with a precise reason and no writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from chains.base import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
+    UNKNOWN_TYPE,
+    BlockContext,
+    Department,
+    Outcome,
+    StateReader,
+    TxState,
+    key,
+    parse_payload,
+    refuse,
+)
+from node.txs import DecodedTx
+from protos import gov_pb2 as gov
+
+TERMINAL_ROLE = "terminal"
+# Limits: every field that lands in state is bounded.
+CODE_CHARS_MAX = 64  # item codes, case numbers, license types, stage names
+NAME_CHARS_MAX = 256  # item and material names
+TEXT_CHARS_MAX = 4096  # legal basis, acceptance conditions, notes
+MATERIALS_MAX = 64  # materials per item
+ITEMS_PER_MATERIAL_MAX = 128  # data items (and catalog items) per material
+STAGES_MAX = 32  # stages recorded per case
+HASH_BYTES = 32  # applicant_ref, evidence_hash
+
+OPEN, SUBMITTED = "open", "submitted"
+RESULTS = frozenset({"approved", "rejected"})
+# Statuses are set by their own txs, so a stage may not borrow their names.
+RESERVED_STAGES = frozenset({OPEN, SUBMITTED}) | RESULTS
+CASE_CHANNELS = frozenset({"kiosk", "online", "counter"})
+SCAN = "scan"
+CHAIN_LICENSE, CHAIN_CATALOG = "chain:license", "chain:catalog"
+
+
+class Refusal(Exception):
+    """Raised by a handler to refuse its tx; `apply` turns it into an Outcome."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ payload shape (stateless)
+#
+# Each returns a reason or None. They run in `check` (before a tx reaches a block) and
+# again in `apply`, since a Byzantine primary may include txs no node admitted.
+
+
+def _bad_code(what: str, value: str) -> str | None:
+    """Codes are key parts: non-empty, bounded, printable (so never 0x00)."""
+    if not value:
+        return f"{what} is empty"
+    if len(value) > CODE_CHARS_MAX:
+        return f"{what} is longer than {CODE_CHARS_MAX} characters"
+    if not value.isprintable():
+        return f"{what} {value!r} has non-printable characters"
+    return None
+
+
+def _bad_name(what: str, value: str) -> str | None:
+    if not value.strip():
+        return f"{what} is empty"
+    if len(value) > NAME_CHARS_MAX:
+        return f"{what} is longer than {NAME_CHARS_MAX} characters"
+    if not value.isprintable():
+        return f"{what} {value!r} has non-printable characters"
+    return None
+
+
+def _bad_text(what: str, value: str) -> str | None:
+    if len(value) > TEXT_CHARS_MAX:
+        return f"{what} is longer than {TEXT_CHARS_MAX} characters"
+    return None
+
+
+def _first(*problems: str | None) -> str | None:
+    return next((p for p in problems if p is not None), None)
+
+
+def shape_item(item: gov.ServiceItem) -> str | None:
+    if item.time_limit_days < 1:
+        return "time_limit_days must be at least 1"
+    return _first(
+        _bad_code("code", item.code),
+        _bad_name("name", item.name),
+        _bad_code("department", item.department),
+        _bad_text("legal_basis", item.legal_basis),
+        _bad_text("acceptance_conditions", item.acceptance_conditions),
+    )
+
+
+def _bad_data_item(where: str, item: str) -> str | None:
+    """A data item is "type_or_resource/item_code", both parts codes."""
+    source, slash, code = item.partition("/")
+    if not slash:
+        return f"{where}: data item {item!r} is not 'type_or_resource/item_code'"
+    return _first(_bad_code(f"{where}: source of {item!r}", source), _bad_code(where, code))
+
+
+def _bad_list(
+    where: str, what: str, values: list[str], each: Callable[[str], str | None]
+) -> str | None:
+    if len(values) > ITEMS_PER_MATERIAL_MAX:
+        return f"{where}: more than {ITEMS_PER_MATERIAL_MAX} {what}"
+    if len(set(values)) != len(values):
+        return f"{where}: duplicate {what}"
+    return _first(*(each(v) for v in values))
+
+
+def shape_material(m: gov.Material) -> str | None:
+    """Exactly one way to fulfil it; license/catalog materials name the items they need."""
+    where = f"material {m.name!r}"
+    ways = bool(m.license_type) + bool(m.catalog_items) + m.scan
+    if ways != 1:
+        return f"{where} must be fulfilled by exactly one of license_type, catalog_items, scan"
+    if m.scan and m.items:
+        return f"{where} is scanned, so it lists no data items"
+    if not m.scan and not m.items:
+        return f"{where} must list the data items it needs"
+    problem = _first(
+        _bad_list(where, "data items", list(m.items), lambda i: _bad_data_item(where, i)),
+        _bad_list(where, "catalog items", list(m.catalog_items), lambda c: _bad_code(where, c)),
+    )
+    if problem is not None or not m.license_type:
+        return problem
+    problem = _bad_code(f"{where}: license_type", m.license_type)
+    # A license-fulfilled material is pulled from licenses of that type, nothing else.
+    foreign = [i for i in m.items if i.partition("/")[0] != m.license_type]
+    if problem is None and foreign:
+        problem = f"{where}: items {foreign} are not of license type {m.license_type!r}"
+    return problem
+
+
+def shape_materials(msg: gov.Materials) -> str | None:
+    if not msg.materials:
+        return "no materials"
+    if len(msg.materials) > MATERIALS_MAX:
+        return f"more than {MATERIALS_MAX} materials"
+    names = [m.name for m in msg.materials]
+    if len(set(names)) != len(names):
+        return "duplicate material names"
+    return _first(
+        _bad_code("item_code", msg.item_code),
+        *(_first(_bad_name("material name", m.name), shape_material(m)) for m in msg.materials),
+    )
+
+
+def shape_case(case: gov.Case) -> str | None:
+    if len(case.applicant_ref) != HASH_BYTES:
+        return f"applicant_ref must be {HASH_BYTES} bytes, not {len(case.applicant_ref)}"
+    if case.channel not in CASE_CHANNELS:
+        return f"channel {case.channel!r} is not one of {sorted(CASE_CHANNELS)}"
+    if case.status or case.attachments or case.stages:
+        return "status, attachments and stages are state only"
+    return _first(
+        _bad_code("case_number", case.case_number), _bad_code("item_code", case.item_code)
+    )
+
+
+def allowed_sources(m: gov.Material) -> frozenset[str]:
+    """A scan is always possible; a chain pull only from the chain that fulfils it."""
+    if m.license_type:
+        return frozenset({SCAN, CHAIN_LICENSE})
+    if m.catalog_items:
+        return frozenset({SCAN, CHAIN_CATALOG})
+    return frozenset({SCAN})
+
+
+def shape_attachment(a: gov.Attachment) -> str | None:
+    if a.source not in (SCAN, CHAIN_LICENSE, CHAIN_CATALOG):
+        return f"source {a.source!r} is not 'scan', 'chain:license' or 'chain:catalog'"
+    if len(a.evidence_hash) != HASH_BYTES:
+        return f"evidence_hash must be {HASH_BYTES} bytes, not {len(a.evidence_hash)}"
+    return _first(_bad_code("case_number", a.case_number), _bad_name("material", a.material))
+
+
+def shape_submit(step: gov.CaseStep) -> str | None:
+    if step.stage not in ("", SUBMITTED):
+        return f"submit_case takes no stage other than {SUBMITTED!r}, got {step.stage!r}"
+    return _first(_bad_code("case_number", step.case_number), _bad_text("note", step.note))
+
+
+def shape_stage(step: gov.CaseStep) -> str | None:
+    if step.stage in RESERVED_STAGES:
+        return f"stage {step.stage!r} is a status set by its own tx type"
+    return _first(
+        _bad_code("case_number", step.case_number),
+        _bad_code("stage", step.stage),
+        _bad_text("note", step.note),
+    )
+
+
+def shape_result(r: gov.CaseResult) -> str | None:
+    if r.result not in RESULTS:
+        return f"result {r.result!r} is not one of {sorted(RESULTS)}"
+    if r.license_id and r.result != "approved":
+        return "only an approved case issues a license"
+    return _first(
+        _bad_code("case_number", r.case_number),
+        _bad_code("license_id", r.license_id) if r.license_id else None,
+    )
+
+
+# ------------------------------------------------------------------ state keys and queries
+
+
+def item_key(code: str) -> bytes:
+    return key("item", code)
+
+
+def materials_key(code: str) -> bytes:
+    return key("materials", code)
+
+
+def materials_version_key(code: str) -> bytes:
+    return key("materials-version", code)
+
+
+def case_key(case_number: str) -> bytes:
+    return key("case", case_number)
+
+
+def result_key(case_number: str) -> bytes:
+    return key("result", case_number)
+
+
+def get_item(state: StateReader, code: str) -> gov.ServiceItem | None:
+    return TxState(state).get(item_key(code), gov.ServiceItem)
+
+
+def get_materials(state: StateReader, code: str) -> gov.Materials | None:
+    return TxState(state).get(materials_key(code), gov.Materials)
+
+
+def get_materials_version(state: StateReader, code: str) -> int:
+    """How many times the item's materials were published (0: never)."""
+    return int.from_bytes(state.get(materials_version_key(code)) or b"", "big")
+
+
+def required_items(state: StateReader, code: str) -> set[str]:
+    """Every data item the item's materials need: the most a grant for it may ask for."""
+    materials = get_materials(state, code)
+    if materials is None:
+        return set()
+    return {item for m in materials.materials for item in m.items}
+
+
+def get_case(state: StateReader, case_number: str) -> gov.Case | None:
+    return TxState(state).get(case_key(case_number), gov.Case)
+
+
+def get_result(state: StateReader, case_number: str) -> gov.CaseResult | None:
+    return TxState(state).get(result_key(case_number), gov.CaseResult)
+
+
+def missing_materials(case: gov.Case, materials: gov.Materials) -> list[str]:
+    """Required materials of the current list without an attachment, in list order."""
+    attached = {a.material for a in case.attachments}
+    return [m.name for m in materials.materials if m.required and m.name not in attached]
+
+
+# ------------------------------------------------------------------ shared lookups
+
+
+def _signer_department(tx: DecodedTx, ctx: BlockContext) -> Department:
+    dept = ctx.departments.of_signer(tx.signer)
+    if dept is None:
+        raise Refusal(NOT_ALLOWED, f"signer {tx.signer.hex()[:16]}… is no department")
+    return dept
+
+
+def _item(ts: TxState, code: str) -> gov.ServiceItem:
+    item = ts.get(item_key(code), gov.ServiceItem)
+    if item is None:
+        raise Refusal(NOT_FOUND, f"no service item {code!r}")
+    return item
+
+
+def _materials(ts: TxState, code: str) -> gov.Materials:
+    materials = ts.get(materials_key(code), gov.Materials)
+    if materials is None:
+        raise Refusal(INVALID_STATE, f"service item {code!r} has no published materials")
+    return materials
+
+
+def _case(ts: TxState, case_number: str) -> gov.Case:
+    case = ts.get(case_key(case_number), gov.Case)
+    if case is None:
+        raise Refusal(NOT_FOUND, f"no case {case_number!r}")
+    return case
+
+
+def _require_implementer(dept: Department, item: gov.ServiceItem, action: str) -> None:
+    if dept.id != item.department:
+        raise Refusal(
+            NOT_ALLOWED,
+            f"only {item.department!r}, which implements {item.code!r}, may {action};"
+            f" signer is {dept.id!r}",
+        )
+
+
+def _require_applicant_side(dept: Department, item: gov.ServiceItem, action: str) -> None:
+    """A terminal acts for the applicant; the implementing department may act at its counter."""
+    if TERMINAL_ROLE not in dept.roles and dept.id != item.department:
+        raise Refusal(
+            NOT_ALLOWED,
+            f"{dept.id!r} may not {action}: needs role {TERMINAL_ROLE!r}"
+            f" or to implement {item.code!r}",
+        )
+
+
+def _require_status(case: gov.Case, wanted: str, action: str) -> None:
+    if case.status != wanted:
+        raise Refusal(
+            INVALID_STATE,
+            f"case {case.case_number!r} is {case.status!r}; {action} needs {wanted!r}",
+        )
+
+
+# ------------------------------------------------------------------ handlers
+
+
+def process_publish_item(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.publish_item (ServiceItem).
+
+    - the signer is a registered department, and `department` is that department
+    - `code` is not yet used (items are never replaced: cases refer to them)
+    - shape (see the shape_* checks): code, non-empty name, time_limit_days >= 1
+    """
+    dept = _signer_department(tx, ctx)
+    if msg.department != dept.id:
+        raise Refusal(
+            NOT_ALLOWED,
+            f"item names department {msg.department!r} but signer is {dept.id!r}",
+        )
+    if ts.get_raw(item_key(msg.code)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"service item {msg.code!r} already exists")
+    ts.put(item_key(msg.code), msg)
+
+
+def process_publish_materials(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.publish_materials (Materials).
+
+    - the item exists, and the signer is its implementing department
+    - shape (see the shape_* checks): unique non-empty names; exactly one of license_type,
+      catalog_items, scan; `items` non-empty for license/catalog, empty for scan
+    - republishing replaces the list and bumps the version; open cases are checked
+      against the current list when they are submitted
+    """
+    dept = _signer_department(tx, ctx)
+    item = _item(ts, msg.item_code)
+    _require_implementer(dept, item, "publish its materials")
+    version = int.from_bytes(ts.get_raw(materials_version_key(msg.item_code)) or b"", "big") + 1
+    ts.put(materials_key(msg.item_code), msg)
+    ts.put_raw(materials_version_key(msg.item_code), version.to_bytes(8, "big"))
+
+
+def process_open_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.open_case (Case).
+
+    - the item exists and the signer is a terminal or its implementing department
+    - `case_number` is not yet used
+    - the item's materials are published
+    - shape (see the shape_* checks): 32-byte applicant_ref, known channel, no state-only fields
+    - the case starts "open", with no attachments and no stages
+    """
+    dept = _signer_department(tx, ctx)
+    item = _item(ts, msg.item_code)
+    _require_applicant_side(dept, item, "open a case")
+    if ts.get_raw(case_key(msg.case_number)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"case {msg.case_number!r} already exists")
+    _materials(ts, msg.item_code)
+    case = gov.Case()
+    case.CopyFrom(msg)
+    case.status = OPEN
+    ts.put(case_key(msg.case_number), case)
+
+
+def process_attach_material(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.attach_material (Attachment).
+
+    - the case exists; the signer is a terminal or the implementing department
+    - the case is "open"
+    - the material is one of the item's current materials
+    - "scan" fits any material (a citizen may always bring paper); "chain:license" only a
+      license-fulfilled material, "chain:catalog" only a catalog-fulfilled one
+    - re-attaching a material replaces its attachment in place
+    """
+    dept = _signer_department(tx, ctx)
+    case = _case(ts, msg.case_number)
+    item = _item(ts, case.item_code)
+    _require_applicant_side(dept, item, "attach materials")
+    _require_status(case, OPEN, "attaching")
+    material = next(
+        (m for m in _materials(ts, item.code).materials if m.name == msg.material), None
+    )
+    if material is None:
+        raise Refusal(NOT_FOUND, f"item {item.code!r} has no material {msg.material!r}")
+    allowed = allowed_sources(material)
+    if msg.source not in allowed:
+        raise Refusal(
+            OUT_OF_SCOPE,
+            f"material {material.name!r} may come from {sorted(allowed)}, not {msg.source!r}",
+        )
+    for existing in case.attachments:
+        if existing.material == msg.material:
+            existing.CopyFrom(msg)
+            break
+    else:
+        case.attachments.append(msg)
+    ts.put(case_key(case.case_number), case)
+
+
+def process_submit_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.submit_case (CaseStep).
+
+    - the case exists; the signer is a terminal or the implementing department
+    - the case is "open"
+    - every required material of the current list has an attachment (the refusal lists
+      the missing ones)
+    - the case becomes "submitted"
+    """
+    dept = _signer_department(tx, ctx)
+    case = _case(ts, msg.case_number)
+    item = _item(ts, case.item_code)
+    _require_applicant_side(dept, item, "submit a case")
+    _require_status(case, OPEN, "submitting")
+    missing = missing_materials(case, _materials(ts, item.code))
+    if missing:
+        raise Refusal(
+            INVALID_STATE,
+            f"case {case.case_number!r} misses required materials: {', '.join(missing)}",
+        )
+    case.status = SUBMITTED
+    ts.put(case_key(case.case_number), case)
+
+
+def process_record_stage(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.record_stage (CaseStep).
+
+    - the case exists; the signer is the implementing department
+    - the case is "submitted" (not before, and not once decided)
+    - fewer than STAGES_MAX stages so far; the stage is appended, the status unchanged
+    """
+    dept = _signer_department(tx, ctx)
+    case = _case(ts, msg.case_number)
+    item = _item(ts, case.item_code)
+    _require_implementer(dept, item, "record a stage")
+    _require_status(case, SUBMITTED, "recording a stage")
+    if len(case.stages) >= STAGES_MAX:
+        raise Refusal(INVALID_STATE, f"case already has {STAGES_MAX} stages")
+    case.stages.append(msg.stage)
+    ts.put(case_key(case.case_number), case)
+
+
+def process_record_result(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+    """service.record_result (CaseResult).
+
+    - the case exists; the signer is the implementing department
+    - the case is "submitted": a result is recorded at most once
+    - the case's status becomes the result; the result (with the issued license id, if
+      any) is kept under result/<case number>
+    """
+    dept = _signer_department(tx, ctx)
+    case = _case(ts, msg.case_number)
+    item = _item(ts, case.item_code)
+    _require_implementer(dept, item, "record the result")
+    _require_status(case, SUBMITTED, "recording the result")
+    case.status = msg.result
+    ts.put(case_key(case.case_number), case)
+    ts.put(result_key(case.case_number), msg)
+
+
+# ------------------------------------------------------------------ dispatch
+
+
+Handler = Callable[[TxState, DecodedTx, BlockContext, Any], None]
+
+
+@dataclass(frozen=True)
+class TxType:
+    kind: type[Message]
+    shape: Callable[[Any], str | None]  # stateless check of the payload
+    handler: Handler
+
+
+TX_TYPES: dict[str, TxType] = {
+    "service.publish_item": TxType(gov.ServiceItem, shape_item, process_publish_item),
+    "service.publish_materials": TxType(gov.Materials, shape_materials, process_publish_materials),
+    "service.open_case": TxType(gov.Case, shape_case, process_open_case),
+    "service.attach_material": TxType(gov.Attachment, shape_attachment, process_attach_material),
+    "service.submit_case": TxType(gov.CaseStep, shape_submit, process_submit_case),
+    "service.record_stage": TxType(gov.CaseStep, shape_stage, process_record_stage),
+    "service.record_result": TxType(gov.CaseResult, shape_result, process_record_result),
+}
+
+
+class ServiceApplication:
+    """The `service` channel's application (事项链)."""
+
+    def check(self, tx: DecodedTx) -> str | None:
+        """Refuse unknown types and payloads that cannot be valid in any state."""
+        spec = TX_TYPES.get(tx.body.type)
+        if spec is None:
+            return f"unknown type {tx.body.type!r}"
+        msg = parse_payload(tx, spec.kind)
+        if msg is None:
+            return "payload does not parse"
+        return spec.shape(msg)
+
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
+        spec = TX_TYPES.get(tx.body.type)
+        if spec is None:
+            return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
+        msg = parse_payload(tx, spec.kind)
+        if msg is None:
+            return refuse(BAD_PAYLOAD, f"payload is not a {spec.kind.DESCRIPTOR.name}")
+        problem = spec.shape(msg)
+        if problem is not None:
+            return refuse(BAD_PAYLOAD, problem)
+        ts = TxState(state)
+        try:
+            spec.handler(ts, tx, ctx, msg)
+        except Refusal as r:
+            return refuse(r.code, r.reason)
+        return ts.done()
