@@ -58,3 +58,57 @@ def submit(
 
 def status_name(status: int) -> str:
     return api.TxStatus.Name(status)
+
+
+class TxRefused(Exception):
+    """A tx was not admitted (status) or did not commit in time."""
+
+
+def wait_committed(
+    stub: api_grpc.ClientStub, channel: str, tx_id: bytes, timeout_s: float = 20.0
+) -> api.GetTransactionResponse:
+    """Poll GetTransaction until the tx is in a committed block (its result included)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return stub.GetTransaction(
+                api.GetTransactionRequest(channel=channel, tx_id=tx_id), timeout=5
+            )
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        if time.monotonic() > deadline:
+            raise TxRefused(f"tx {tx_id.hex()[:16]} did not commit within {timeout_s} s")
+        time.sleep(0.02)
+
+
+def submit_and_wait(
+    stub: api_grpc.ClientStub, channel: str, raw: bytes, timeout_s: float = 20.0
+) -> api.TxResult:
+    """Submit one signed tx and return its result once committed."""
+    (result,) = submit(stub, [raw])
+    if result.status != api.ACCEPTED:
+        raise TxRefused(f"{status_name(result.status)}: {result.detail}")
+    return wait_committed(stub, channel, result.tx_id, timeout_s).result
+
+
+def subscribe(
+    stub: api_grpc.ClientStub, channel: str, from_height: int = 0
+) -> Iterable[api.BlockEvent]:
+    """Committed blocks of a channel as they commit (resumable from any height)."""
+    return stub.StreamBlocks(api.StreamBlocksRequest(channel=channel, from_height=from_height))
+
+
+def signed_tx(
+    key: nacl.signing.SigningKey, chain_id: str, channel: str, tx_type: str, payload: bytes
+) -> bytes:
+    body = api.TxBody(
+        chain_id=chain_id,
+        channel=channel,
+        type=tx_type,
+        payload=payload,
+        nonce=int.from_bytes(os.urandom(8), "big"),
+    )
+    return encode_tx(body, key)

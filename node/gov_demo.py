@@ -26,11 +26,10 @@ from google.protobuf.message import Message
 
 from chains import license as license_app
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
-from node.client import connect, load_signing_key
+from node.client import TxRefused, connect, load_signing_key, signed_tx, submit_and_wait
 from node.config import load_config
 from node.kiosk import open_items, pull, sign_request
 from node.sources import EmbeddedSource
-from node.txs import encode_tx
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
@@ -124,31 +123,12 @@ class Demo:
     def send(
         self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
     ) -> api.TxResult:
-        body = api.TxBody(
-            chain_id=self.chain_id,
-            channel=channel,
-            type=tx_type,
-            payload=payload.SerializeToString(deterministic=True),
-            nonce=time.time_ns(),
-        )
-        raw = encode_tx(body, key)
-        (result,) = self.stub.SubmitTransactions(api.SubmitRequest(txs=[raw]), timeout=10).results
-        if result.status != api.ACCEPTED:
-            raise RuntimeError(
-                f"{tx_type} refused: {api.TxStatus.Name(result.status)} {result.detail}"
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                r = self.stub.GetTransaction(
-                    api.GetTransactionRequest(channel=channel, tx_id=result.tx_id), timeout=5
-                )
-                return r.result
-            except grpc.RpcError as e:
-                if e.code() != grpc.StatusCode.NOT_FOUND:
-                    raise
-            time.sleep(0.02)
-        raise RuntimeError(f"{tx_type} did not commit within 20 s")
+        data = payload.SerializeToString(deterministic=True)
+        raw = signed_tx(key, self.chain_id, channel, tx_type, data)
+        try:
+            return submit_and_wait(self.stub, channel, raw)
+        except TxRefused as e:
+            raise RuntimeError(f"{tx_type}: {e}") from e
 
     def must(
         self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
@@ -280,7 +260,9 @@ class Demo:
         )
         return anchored
 
-    def kiosk_session(self, items: list[str] | None = None) -> tuple[str, str, str]:
+    def kiosk_session(
+        self, items: list[str] | None = None, valid_ms: int = 30 * 60_000
+    ) -> tuple[str, str, str]:
         now = int(time.time() * 1000)
         self.sessions += 1
         tag = f"{self.serial}{self.sessions:03d}"
@@ -319,7 +301,7 @@ class Demo:
                 legal_basis=gov.CONSENT,
                 items=items,
                 valid_from_ms=now - 1000,
-                valid_until_ms=now + 30 * 60_000,
+                valid_until_ms=now + valid_ms,
                 max_uses=len(SPECS),
                 consent_text_hash=hashlib.sha256("我同意…".encode()).digest(),
                 terminal_id=KIOSK,

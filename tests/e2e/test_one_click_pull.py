@@ -14,7 +14,7 @@ from node.kiosk import pull, sign_request
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2 as gov
-from tests.e2e.harness import Testnet
+from tests.e2e.harness import Testnet, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,15 @@ def pull_one(
     return list(pull(demo.nodes[provider], sign_request(req, key or demo.keys["agriculture"])))
 
 
+def get_grant_until(demo: Demo, grant_id: str) -> int:
+    from chains.authorization import get_grant
+    from node.gov_demo import RemoteState
+
+    grant = get_grant(RemoteState(demo.stub, "authorization"), grant_id)
+    assert grant is not None
+    return grant.valid_until_ms
+
+
 def history(demo: Demo) -> list[gov.AccessRecord]:
     import grpc
 
@@ -90,6 +99,7 @@ CASES = [
     "item of another license",
     "wrong requester key",
     "revoked grant",
+    "expired grant",
 ]
 
 
@@ -101,7 +111,8 @@ def test_bad_pulls_are_denied_with_a_reason_and_the_denial_is_recorded(seeded, c
         items = ["BL01/name"]
     elif case == "item outside the service item":
         items = ["BL01/name", "BL01/bank_account"]
-    _, grant_id, _ = demo.kiosk_session(items)
+    valid_ms = 2000 if case == "expired grant" else 30 * 60_000
+    _, grant_id, _ = demo.kiosk_session(items, valid_ms)
     m = material(0, anchored)
     key = None
     expect = ""
@@ -115,6 +126,10 @@ def test_bad_pulls_are_denied_with_a_reason_and_the_denial_is_recorded(seeded, c
     elif case == "item of another license":
         m.items.append("RID01/id_number")
         expect = "has no items RID01/id_number"
+    elif case == "expired grant":
+        until = get_grant_until(demo, grant_id)
+        wait_for(lambda: time.time() * 1000 > until + 50, 10, "the grant to expire")
+        expect = "expired"
     elif case == "wrong requester key":
         key, expect = nacl.signing.SigningKey.generate(), "not signed by a key of the requesting"
     else:
