@@ -25,6 +25,7 @@ import nacl.signing
 from google.protobuf.message import Message
 
 from chains import license as license_app
+from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
 from node.client import TxRefused, connect, load_signing_key, signed_tx, submit_and_wait
 from node.config import load_config
@@ -130,6 +131,14 @@ class Demo:
         except TxRefused as e:
             raise RuntimeError(f"{tx_type}: {e}") from e
 
+    def ensure(
+        self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
+    ) -> None:
+        """Like `must`, but a record that already exists (a re-run of the demo) is fine."""
+        result = self.send(channel, tx_type, payload, key)
+        if result.code not in (0, ALREADY_EXISTS):
+            raise RuntimeError(f"{tx_type} rejected by the {channel} application: {result.reason}")
+
     def must(
         self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
     ) -> None:
@@ -150,7 +159,7 @@ class Demo:
                 gov.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
             ]
             resource = f"RES-{spec.type_code}"
-            self.send(
+            self.ensure(
                 "catalog",
                 "catalog.register_duty",
                 gov.RegisterDuty(
@@ -158,7 +167,7 @@ class Demo:
                 ),
                 key,
             )
-            self.send(
+            self.ensure(
                 "catalog",
                 "catalog.publish_entry",
                 gov.CatalogEntry(
@@ -174,7 +183,7 @@ class Demo:
                 ),
                 key,
             )
-            self.send(
+            self.ensure(
                 "license",
                 "license.register_type",
                 gov.LicenseType(
@@ -218,7 +227,7 @@ class Demo:
             self.say(f"   {spec.name:44} {lic.license_id}")
         self.say("3. agriculture publishes the service item and the materials it needs")
         agri = self.keys["agriculture"]
-        self.send(
+        self.ensure(
             "service",
             "service.publish_item",
             gov.ServiceItem(
@@ -246,7 +255,7 @@ class Demo:
             gov.Materials(item_code=ITEM, materials=materials),
             agri,
         )
-        self.must(
+        self.ensure(
             "authentication",
             "authentication.register_terminal",
             gov.Terminal(
@@ -411,7 +420,7 @@ class Demo:
             holder_type="company",
             items=[gov.DataItem(code="scope", name="scope", type="string", sensitivity=1)],
         )
-        self.send("license", "license.register_type", permit_type, agri)
+        self.ensure("license", "license.register_type", permit_type, agri)
         salt = os.urandom(SALT_BYTES)
         c = gov.ItemCommitment(
             code="scope", commitment=commit_item(salt, "scope", "农药零售".encode())
