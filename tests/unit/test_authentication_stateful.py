@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import nacl.signing
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from chains.authentication import (
     CLOCK_SKEW,
@@ -167,6 +167,11 @@ class AuthenticationMachine(RuleBasedStateMachine):
 
     # -------------------------------------------------------------- register_terminal
 
+    @initialize(kind=st.sampled_from(["kiosk", "hall", "app"]))
+    def first_terminal(self, kind: str) -> None:
+        """Start with one registered terminal, so that short runs reach the record rules."""
+        self.register_terminal("t-0", kind, "center", False, "", None, None)
+
     @rule(
         tid=st.sampled_from(TERMINAL_IDS),
         kind=st.sampled_from(["kiosk", "hall", "app"]),
@@ -250,7 +255,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
     ) -> None:  # fmt: skip
         # Mostly a registered terminal, so that the rules past "not found" get exercised.
         unregistered = [t for t in TERMINAL_IDS if t not in self.terminals]
-        tid = data.draw(st.sampled_from([*sorted(self.terminals) * 4, *unregistered, "t-nope"]))
+        tid = data.draw(st.sampled_from([*sorted(self.terminals) * 6, *unregistered, "t-nope"]))
         own = self.terminals[tid].public_key if tid in self.terminals else None
 
         key = TERMINAL_KEYS.get(tid, LOOSE_KEY)
@@ -336,6 +341,24 @@ class AuthenticationMachine(RuleBasedStateMachine):
         self.sessions[r.session_id] = ModelSession(
             tid, signer_key, success, r.expires_ms, r, len(self.accepted) - 1
         )
+
+    @rule(
+        session_choice=st.sampled_from(["fresh"] * 3 + ["accepted", "refused"]),
+        method=st.sampled_from(["id_card_face", "online_login"]),
+        level=st.integers(1, 4),
+        success=st.booleans(),
+        time_offset_ms=st.sampled_from(TIME_OFFSETS),
+        lifetime_ms=st.sampled_from(LIFETIMES),
+        data=st.data(),
+    )
+    def record_auth_by_its_terminal(
+        self, session_choice, method, level, success, time_offset_ms, lifetime_ms, data
+    ) -> None:  # fmt: skip
+        """A well-formed check signed by the terminal's key (weights runs towards sessions)."""
+        self.record_auth(
+            "own", session_choice, method, level, success, b"\x07" * 32, time_offset_ms,
+            lifetime_ms, None, data,
+        )  # fmt: skip
 
     # -------------------------------------------------------------- junk
 
