@@ -27,7 +27,6 @@ from chains.base import (
     Outcome,
 )
 from chains.service import (
-    STAGES_MAX,
     ServiceApplication,
     get_case,
     get_item,
@@ -36,6 +35,7 @@ from chains.service import (
     get_result,
     required_items,
 )
+from chains.service_shapes import STAGES_MAX
 from node.txs import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from chains.base import OK, Outcome
-from chains.service import RESULTS, get_case, get_result
+from chains.service import get_case, get_result
+from chains.service_shapes import RESULTS
 from node.txs import DecodedTx
 from protos import gov_pb2 as gov
 from tests.unit.test_service_app import (
