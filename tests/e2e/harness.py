@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,31 +20,11 @@ import grpc
 from node.cli import main as cli
 from node.client import connect
 from node.config import CHANNELS, load_config, make_genesis
+from node.ports import free_port_block
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port_block(count: int) -> int:
-    """A base port with `count` consecutive free ports (best effort)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count >= 65535:
-            continue
-        ok = True
-        for p in range(base, base + count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

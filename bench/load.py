@@ -1,0 +1,81 @@
+"""Load clients: separate processes that pre-sign their txs, then submit in batches.
+
+Signing happens before the measured window starts. Each client submits either open loop
+(batches at fixed times for a target rate) or closed loop (the next batch as soon as the
+previous call returns), and reports, per batch, when it was sent and each tx's status.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.signing
+
+
+@dataclass
+class ClientPlan:
+    index: int
+    address: str
+    chain_id: str
+    channels: list[str]
+    txs: int
+    batch: int
+    payload_bytes: int
+    rate_tps: float  # 0: closed loop
+    start_at: float  # time.time() when submitting starts (set at the start signal)
+    duration_s: float
+
+
+def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
+    from node.client import kv_put_tx
+
+    key = nacl.signing.SigningKey.generate()
+    value = os.urandom(plan.payload_bytes)
+    out = []
+    for i in range(plan.txs):
+        channel = plan.channels[i % len(plan.channels)]
+        k = b"c%d-%d" % (plan.index, i)
+        out.append((channel, kv_put_tx(key, plan.chain_id, channel, k, value, nonce=i)))
+    return out
+
+
+def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
+    """Process entry point: sign, report ready, wait for the common start time (set by the
+    parent in the shared value `start` once every client has signed), submit, report."""
+    from node.client import connect
+    from protos import api_pb2 as api
+
+    txs = sign_txs(plan)
+    stub = connect(plan.address)
+    results.put(("ready", plan.index, len(txs)))
+    while start.value == 0.0:
+        time.sleep(0.005)
+    plan.start_at = start.value
+    while time.time() < plan.start_at:
+        time.sleep(min(0.01, max(0.0, plan.start_at - time.time())))
+    end = plan.start_at + plan.duration_s
+    sent = []
+    k = 0
+    while k < len(txs) and time.time() < end:
+        if plan.rate_tps > 0:
+            due = plan.start_at + k / plan.rate_tps
+            now = time.time()
+            if due > now:
+                time.sleep(due - now)
+        chunk = txs[k : k + plan.batch]
+        t0 = time.time()
+        try:
+            reply = stub.SubmitTransactions(
+                api.SubmitRequest(txs=[raw for _, raw in chunk]), timeout=30
+            )
+            statuses = [(r.tx_id, r.status) for r in reply.results]
+        except Exception as e:  # a failed call fails its whole batch, counted by reason
+            statuses = [(b"", -1)] * len(chunk)
+            results.put(("error", plan.index, type(e).__name__))
+        sent.append((t0, statuses))
+        k += len(chunk)
+    results.put(("done", plan.index, sent))

@@ -1,0 +1,118 @@
+"""What the benchmark watches: commits on every node, and the nodes' CPU and memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import defaultdict
+
+import grpc
+
+from node.client import connect
+from protos import api_pb2 as api
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+class CommitWatcher:
+    """Follows StreamBlocks of every channel on every node; remembers when each tx id was
+    first seen committed on each node, and each block's time and size on the first node."""
+
+    def __init__(self, addresses: list[str], channels: list[str], quorum: int) -> None:
+        self.addresses = addresses
+        self.channels = channels
+        self.quorum = quorum
+        self.seen: dict[bytes, list[float]] = defaultdict(list)
+        self.blocks: list[tuple[float, str, int, int]] = []  # (time, channel, height, txs)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.streams: list[grpc.Future] = []
+        self.threads: list[threading.Thread] = []
+
+    def start(self, from_heights: dict[tuple[int, str], int]) -> None:
+        for n, address in enumerate(self.addresses):
+            for channel in self.channels:
+                start = from_heights.get((n, channel), 0) + 1
+                t = threading.Thread(
+                    target=self._follow, args=(n, address, channel, start), daemon=True
+                )
+                t.start()
+                self.threads.append(t)
+
+    def _follow(self, node: int, address: str, channel: str, start: int) -> None:
+        stream = connect(address).StreamBlocks(
+            api.StreamBlocksRequest(channel=channel, from_height=start)
+        )
+        self.streams.append(stream)
+        try:
+            for event in stream:
+                now = time.time()
+                ids = [hashlib.sha256(tx).digest() for tx in event.block.block.txs]
+                with self.lock:
+                    for tid in ids:
+                        self.seen[tid].append(now)
+                    if node == 0:
+                        self.blocks.append((now, channel, event.height, len(ids)))
+                if self.stop.is_set():
+                    return
+        except grpc.RpcError:
+            return
+
+    def commit_time(self, tx_id: bytes) -> float | None:
+        """When the tx was committed network-wide: seen on a quorum of nodes."""
+        times = sorted(self.seen.get(tx_id, ()))
+        return times[self.quorum - 1] if len(times) >= self.quorum else None
+
+    def close(self) -> None:
+        self.stop.set()
+        for stream in self.streams:
+            stream.cancel()
+
+
+class ProcessSampler:
+    """CPU % and peak RSS of the node processes, from /proc, sampled every second."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak_rss = [0] * len(pids)
+        self.first: list[tuple[float, float]] = []
+        self.last: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read(pid: int) -> tuple[float, int]:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return cpu, int(fields[21]) * PAGE_BYTES
+
+    def sample(self) -> list[tuple[float, float]]:
+        out = []
+        for i, pid in enumerate(self.pids):
+            try:
+                cpu, rss = self._read(pid)
+            except (OSError, IndexError, ValueError):
+                cpu, rss = 0.0, 0
+            self.peak_rss[i] = max(self.peak_rss[i], rss)
+            out.append((time.time(), cpu))
+        return out
+
+    def start(self) -> None:
+        self.first = self.sample()
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(1.0):
+            self.last = self.sample()
+
+    def finish(self) -> list[float]:
+        self.stop.set()
+        self.last = self.sample()
+        return [
+            100.0 * (c1 - c0) / max(t1 - t0, 1e-9)
+            for (t0, c0), (t1, c1) in zip(self.first, self.last, strict=True)
+        ]

@@ -1,0 +1,358 @@
+"""Run the benchmark: a testnet, pre-signed load from client processes, figures out.
+
+scripts/bench.py --validators 4 --channels 5 --duration 30 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nacl.signing
+
+from bench.load import ClientPlan, run_client
+from bench.observe import CommitWatcher, ProcessSampler
+from node.config import CHANNELS, load_config
+from node.verifier import BatchVerifier
+from protos import api_pb2 as api
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def verification_baseline(items: int = 4000, threads: int = 2) -> float:
+    """Ed25519 verifications per second through the node's verifier pool, on this machine."""
+    key = nacl.signing.SigningKey.generate()
+    public = bytes(key.verify_key)
+    batch = [(public, b"tx-%d" % i, key.sign(b"tx-%d" % i).signature) for i in range(items)]
+    verifier = BatchVerifier(threads=threads, cache_entries_max=1)
+    start = time.perf_counter()
+    ok = asyncio.run(verifier.verify_batch(batch))
+    elapsed = time.perf_counter() - start
+    verifier.close()
+    assert all(ok)
+    return items / elapsed
+
+
+def start_testnet(
+    root: Path, validators: int, channels: list[str], block_txs_max: int
+) -> list[subprocess.Popen]:
+    from node.cli import main as cli
+    from node.ports import free_port_block
+
+    base = free_port_block(validators)
+    args = ["testnet", "init", "--app", "kv", "--validators", str(validators), "--out", str(root)]
+    args += [
+        "--base-port",
+        str(base),
+        "--block-txs-max",
+        str(block_txs_max),
+        "--channels",
+        *channels,
+    ]
+    if cli(args) != 0:
+        raise SystemExit("testnet init failed")
+    procs = []
+    for d in sorted(p.parent for p in root.glob("*/config.toml")):
+        log = open(d / "node.log", "ab")  # noqa: SIM115 - owned by the child
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "node.cli",
+                    "node",
+                    "start",
+                    "--config",
+                    str(d / "config.toml"),
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return procs
+
+
+def wait_ready(addresses: list[str], timeout_s: float = 30.0) -> None:
+    import grpc
+
+    from node.client import connect
+
+    deadline = time.monotonic() + timeout_s
+    for address in addresses:
+        stub = connect(address)
+        while True:
+            try:
+                st = stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
+                if all(c.peers_connected >= len(addresses) - 1 for c in st.channels):
+                    break
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"node {address} not ready")
+            time.sleep(0.1)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * (len(sorted_values) - 1) + 0.5))]
+
+
+def run(args: argparse.Namespace) -> dict:
+    print("baseline: Ed25519 verifications/s through the verifier pool ...", flush=True)
+    verify_rate = verification_baseline(threads=2)
+    bound = verify_rate / args.validators
+    print(f"  {verify_rate:,.0f} verifications/s: at most {bound:,.0f} tx/s on {args.validators}")
+    channels = list(CHANNELS[: args.channels])
+    workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
+    procs = start_testnet(workdir / "net", args.validators, channels, args.block_txs_max)
+    try:
+        dirs = sorted(p.parent for p in (workdir / "net").glob("*/config.toml"))
+        configs = [load_config(d / "config.toml") for d in dirs]
+        addresses = [c.listen for c in configs]
+        wait_ready(addresses)
+        return measure(args, configs, addresses, channels, procs, verify_rate, bound)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+
+
+def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> dict:
+    from node.client import connect
+
+    n = len(addresses)
+    quorum = (n + (n - 1) // 3 + 2) // 2
+    total_rate = args.rate
+    per_client_txs = int((total_rate or args.max_rate) * args.duration / args.clients) + args.batch
+    print(
+        f"signing {per_client_txs * args.clients:,} txs in {args.clients} client processes ...",
+        flush=True,
+    )
+    queue: mp.Queue = mp.Queue()
+    start_at = time.time() + 3600  # replaced once every client has signed
+    ctx = mp.get_context("fork")
+    plans = [
+        ClientPlan(
+            i,
+            addresses[i % n],
+            configs[0].chain_id,
+            channels,
+            per_client_txs,
+            args.batch,
+            args.payload,
+            total_rate / args.clients if total_rate else 0.0,
+            start_at,
+            args.duration,
+        )
+        for i in range(args.clients)
+    ]
+    ready = ctx.Value("d", 0.0)
+    clients = [ctx.Process(target=run_client, args=(p, queue, ready)) for p in plans]
+    for c in clients:
+        c.start()
+    for _ in clients:
+        kind, _, _ = queue.get(timeout=600)
+        assert kind == "ready", kind
+    watcher = CommitWatcher(addresses, channels, quorum)
+    watcher.start({})
+    sampler = ProcessSampler([p.pid for p in procs])
+    sampler.start()
+    begin = time.time() + 0.5
+    ready.value = begin
+    mode = f"open loop at {total_rate:.0f} tx/s" if total_rate else "closed loop"
+    print(f"load: {mode} for {args.duration} s", flush=True)
+    sent: list = []
+    errors: dict[str, int] = {}
+    done = 0
+    while done < len(clients):
+        kind, _, payload = queue.get(timeout=args.duration + 120)
+        if kind == "done":
+            sent.extend(payload)
+            done += 1
+        elif kind == "error":
+            errors[payload] = errors.get(payload, 0) + 1
+    for c in clients:
+        c.join()
+    submitted = {tid: t0 for t0, statuses in sent for tid, st in statuses if st == api.ACCEPTED}
+    drain_until = time.time() + args.drain
+    while time.time() < drain_until:
+        with watcher.lock:
+            pending = sum(1 for tid in submitted if watcher.commit_time(tid) is None)
+        if pending == 0:
+            break
+        time.sleep(0.2)
+    cpu = sampler.finish()
+    statuses = [connect(a).GetStatus(api.GetStatusRequest(), timeout=5) for a in addresses]
+    watcher.close()
+    return report(
+        args,
+        begin,
+        sent,
+        submitted,
+        watcher,
+        cpu,
+        sampler.peak_rss,
+        statuses,
+        configs,
+        verify_rate,
+        bound,
+        errors,
+    )
+
+
+def report(
+    args,
+    begin,
+    sent,
+    submitted,
+    watcher,
+    cpu,
+    peak_rss,
+    statuses,
+    configs,
+    verify_rate,
+    bound,
+    errors,
+) -> dict:
+    failed: dict[str, int] = dict(errors)
+    for _, sts in sent:
+        for _, st in sts:
+            if st != api.ACCEPTED:
+                name = api.TxStatus.Name(st) if st >= 0 else "CALL_FAILED"
+                failed[name] = failed.get(name, 0) + 1
+    window = (begin + args.warmup, begin + args.duration)
+    latencies, in_window, committed = [], 0, 0
+    with watcher.lock:
+        for tid, t0 in submitted.items():
+            t = watcher.commit_time(tid)
+            if t is None:
+                continue
+            committed += 1
+            latencies.append((t - t0) * 1000)
+            if window[0] <= t <= window[1]:
+                in_window += 1
+        blocks = [b for b in watcher.blocks if window[0] <= b[0] <= window[1]]
+    failed["NOT_COMMITTED"] = len(submitted) - committed
+    span = window[1] - window[0]
+    latencies.sort()
+    committed_tps = in_window / span
+    offered = sum(len(s) for _, s in sent) / args.duration
+    result = {
+        "config": {k: v for k, v in vars(args).items() if k not in ("json", "markdown")},
+        "baseline": {"verifications_per_s": round(verify_rate), "tps_bound": round(bound)},
+        "offered_tps": round(offered, 1),
+        "submitted": sum(len(s) for _, s in sent),
+        "succeeded": committed,
+        "failed": {k: v for k, v in sorted(failed.items()) if v},
+        "committed_tps": round(committed_tps, 1),
+        "efficiency": round(committed_tps / bound, 3) if bound else None,
+        "steady_window_s": [args.warmup, args.duration],
+        "blocks_per_s": round(len(blocks) / span, 2),
+        "txs_per_block": round(statistics.mean(b[3] for b in blocks), 1) if blocks else 0,
+        "latency_ms": {
+            "min": round(latencies[0], 1) if latencies else None,
+            "p50": round(percentile(latencies, 0.50), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
+            "p99": round(percentile(latencies, 0.99), 1),
+            "max": round(latencies[-1], 1) if latencies else None,
+            "avg": round(statistics.mean(latencies), 1) if latencies else None,
+        },
+        "nodes": [
+            {"node": c.node_id, "cpu_percent": round(u, 1), "peak_rss_mb": round(r / 2**20, 1)}
+            for c, u, r in zip(configs, cpu, peak_rss, strict=True)
+        ],
+        "view_changes": max(ch.view for st in statuses for ch in st.channels),
+    }
+    return result
+
+
+def markdown(r: dict) -> str:
+    lat = r["latency_ms"]
+    head = (
+        "| Name | Succ | Fail | Send Rate (TPS) | Max Latency (s) | Min Latency (s) "
+        "| Avg Latency (s) | Throughput (TPS) | p50 (ms) | p95 (ms) | p99 (ms) |"
+    )
+    sep = "|" + "---|" * 11
+    cfg = r["config"]
+    name = f"n={cfg['validators']} ch={cfg['channels']} payload={cfg['payload']}B"
+    fails = sum(r["failed"].values())
+
+    def s(v: float | None) -> str:
+        return "-" if v is None else f"{v / 1000:.3f}"
+
+    row = (
+        f"| {name} | {r['succeeded']} | {fails} | {r['offered_tps']} | {s(lat['max'])} "
+        f"| {s(lat['min'])} | {s(lat['avg'])} | {r['committed_tps']} | {lat['p50']} "
+        f"| {lat['p95']} | {lat['p99']} |"
+    )
+    nodes = ", ".join(
+        f"{x['node']} {x['cpu_percent']}% CPU {x['peak_rss_mb']} MB" for x in r["nodes"]
+    )
+    return "\n".join(
+        [
+            head,
+            sep,
+            row,
+            "",
+            f"nodes: {nodes}; view changes: {r['view_changes']}; "
+            f"efficiency vs the verification bound ({r['baseline']['tps_bound']} tx/s): "
+            f"{r['efficiency']}",
+        ]
+    )
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="govchain block-throughput benchmark")
+    p.add_argument("--validators", type=int, default=4)
+    p.add_argument("--channels", type=int, default=5, choices=range(1, 6))
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    p.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds excluded from the steady window"
+    )
+    p.add_argument("--drain", type=float, default=15.0, help="seconds to wait for the last commits")
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="offered tx/s (0: closed loop at maximum)"
+    )
+    p.add_argument(
+        "--max-rate", type=float, default=3000.0, help="closed loop: txs pre-signed per second"
+    )
+    p.add_argument("--clients", type=int, default=2)
+    p.add_argument("--batch", type=int, default=200, help="txs per SubmitTransactions call")
+    p.add_argument("--payload", type=int, default=100, help="value bytes per tx")
+    p.add_argument("--block-txs-max", type=int, default=1000)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--markdown", type=Path)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.warmup >= args.duration:
+        print("--warmup must be below --duration", file=sys.stderr)
+        return 2
+    result = run(args)
+    table = markdown(result)
+    print(json.dumps(result, indent=2))
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+    return 0 if result["succeeded"] > 0 else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The benchmark completes a tiny run and writes a well-formed report (no figures asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.harness import ROOT
+
+
+def test_tiny_benchmark_run_writes_a_well_formed_report(tmp_path: Path) -> None:
+    out, table = tmp_path / "bench.json", tmp_path / "bench.md"
+    args = ["--validators", "1", "--channels", "2", "--duration", "3", "--warmup", "1"]
+    args += ["--drain", "10", "--rate", "300", "--clients", "1", "--batch", "50"]
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench.py", *args, "--json", str(out), "--markdown", str(table)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    for field in ("offered_tps", "committed_tps", "blocks_per_s", "txs_per_block", "view_changes"):
+        assert isinstance(report[field], int | float), field
+    assert report["succeeded"] > 0 and report["submitted"] >= report["succeeded"]
+    assert set(report["latency_ms"]) == {"min", "p50", "p95", "p99", "max", "avg"}
+    assert report["latency_ms"]["min"] <= report["latency_ms"]["p50"] <= report["latency_ms"]["max"]
+    assert report["baseline"]["verifications_per_s"] > 0
+    assert len(report["nodes"]) == 1 and report["nodes"][0]["peak_rss_mb"] > 0
+    assert table.read_text().startswith("| Name | Succ | Fail |")
