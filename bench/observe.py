@@ -21,7 +21,10 @@ class CommitWatcher:
     """Follows StreamBlocks of every channel on every node; remembers when each tx id was
     first seen committed on each node, and each block's time and size on the first node."""
 
-    def __init__(self, addresses: list[str], channels: list[str], quorum: int) -> None:
+    def __init__(
+        self, addresses: list[str], channels: list[str], quorum: int, block_node: int = 0
+    ) -> None:
+        self.block_node = block_node  # whose block times are recorded (a node that stays up)
         self.addresses = addresses
         self.channels = channels
         self.quorum = quorum
@@ -54,7 +57,7 @@ class CommitWatcher:
                 with self.lock:
                     for tid in ids:
                         self.seen[tid].append(now)
-                    if node == 0:
+                    if node == self.block_node:
                         self.blocks.append((now, channel, event.height, len(ids)))
                 if self.stop.is_set():
                     return

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nacl.signing
 
+from bench.fault import FaultRun, primary_index
 from bench.load import ClientPlan, run_client
 from bench.observe import CommitWatcher, ProcessSampler
 from node.config import CHANNELS, load_config
@@ -165,7 +166,8 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
     for _ in clients:
         kind, _, _ = queue.get(timeout=600)
         assert kind == "ready", kind
-    watcher = CommitWatcher(addresses, channels, quorum)
+    primary = primary_index(configs)
+    watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0)
     watcher.start({})
     sampler = ProcessSampler([p.pid for p in procs])
     sampler.start()
@@ -173,6 +175,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
     ready.value = begin
     mode = f"open loop at {total_rate:.0f} tx/s" if total_rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
+    fault = FaultRun(args, procs, configs, addresses, primary, begin) if args.fault else None
     sent: list = []
     errors: dict[str, int] = {}
     done = 0
@@ -194,9 +197,11 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
             break
         time.sleep(0.2)
     cpu = sampler.finish()
+    if fault is not None:
+        fault.finish()
     statuses = [connect(a).GetStatus(api.GetStatusRequest(), timeout=5) for a in addresses]
     watcher.close()
-    return report(
+    result = report(
         args,
         begin,
         sent,
@@ -210,6 +215,61 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
         bound,
         errors,
     )
+    if fault is not None:
+        result["fault"] = fault.figures(watcher, submitted)
+    if args.png:
+        chart(args.png, begin, submitted, watcher)
+    return result
+
+
+def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: CommitWatcher) -> None:
+    """Throughput and p50 latency per second (needs matplotlib: pip install '.[bench]')."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no matplotlib: chart skipped (pip install '.[bench]')", file=sys.stderr)
+        return
+    per_second: dict[int, list[float]] = {}
+    for tid, t0 in submitted.items():
+        t = watcher.commit_time(tid)
+        if t is not None:
+            per_second.setdefault(int(t - begin), []).append((t - t0) * 1000)
+    xs = sorted(per_second)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar(xs, [len(per_second[x]) for x in xs], color="#4c72b0", label="committed tx/s")
+    ax.set_xlabel("seconds since load started")
+    ax.set_ylabel("committed tx/s")
+    ax2 = ax.twinx()
+    ax2.plot(xs, [statistics.median(per_second[x]) for x in xs], color="#dd8452", label="p50 ms")
+    ax2.set_ylabel("p50 commit latency (ms)")
+    fig.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """One fresh testnet per configuration; one Markdown table of all rows."""
+    rows, results = [], []
+    payloads = [int(x) for x in args.sweep_payloads.split(",") if x] or [args.payload]
+    configs = [(n, ch, pl) for n in (1, 4, 7) for ch in (1, 5) for pl in payloads]
+    for k, (n, ch, pl) in enumerate(configs, 1):
+        print(
+            f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl}", flush=True
+        )
+        fields = {**vars(args), "validators": n, "channels": ch, "payload": pl, "sweep": False}
+        r = run(argparse.Namespace(**{**fields, "png": None}))
+        results.append(r)
+        rows.append(markdown(r).splitlines()[2])
+    table = "\n".join([*markdown(results[0]).splitlines()[:2], *rows])
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+    return 0
 
 
 def report(
@@ -332,8 +392,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=200, help="txs per SubmitTransactions call")
     p.add_argument("--payload", type=int, default=100, help="value bytes per tx")
     p.add_argument("--block-txs-max", type=int, default=1000)
+    p.add_argument("--fault", choices=("kill-primary",), help="kill the primary at mid-run")
+    p.add_argument("--sweep", action="store_true", help="n in {1,4,7} x channels in {1,5}")
+    p.add_argument("--sweep-payloads", default="", help="also sweep payload sizes, e.g. 100,1000")
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path)
+    p.add_argument("--png", type=Path, help="throughput/latency chart (needs matplotlib)")
     return p.parse_args(argv)
 
 
@@ -342,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.warmup >= args.duration:
         print("--warmup must be below --duration", file=sys.stderr)
         return 2
+    if args.sweep:
+        return sweep(args)
     result = run(args)
     table = markdown(result)
     print(json.dumps(result, indent=2))

@@ -364,6 +364,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govchain", description="govchain validator node and tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -435,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="pesticide-permit kiosk demo on a running `--app gov` testnet")
     d.add_argument("--dir", type=Path, required=True)
     d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="block-throughput benchmark (see `govchain bench -- --help`)")
+    b.add_argument("args", nargs=argparse.REMAINDER, help="options of scripts/bench.py")
+    b.set_defaults(func=cmd_bench)
 
     w = sub.add_parser("watch", help="stream blocks as they commit")
     w.add_argument("--node", default="127.0.0.1:7050")
