@@ -112,10 +112,11 @@ class ProcessSampler:
         while not self.stop.wait(1.0):
             self.last = self.sample()
 
-    def finish(self) -> list[float]:
+    def finish(self) -> list[float | None]:
+        """CPU % per node over the run; None for a node whose process was replaced."""
         self.stop.set()
         self.last = self.sample()
         return [
-            100.0 * (c1 - c0) / max(t1 - t0, 1e-9)
+            100.0 * (c1 - c0) / max(t1 - t0, 1e-9) if c1 >= c0 else None
             for (t0, c0), (t1, c1) in zip(self.first, self.last, strict=True)
         ]

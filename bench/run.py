@@ -330,7 +330,11 @@ def report(
             "avg": round(statistics.mean(latencies), 1) if latencies else None,
         },
         "nodes": [
-            {"node": c.node_id, "cpu_percent": round(u, 1), "peak_rss_mb": round(r / 2**20, 1)}
+            {
+                "node": c.node_id,
+                "cpu_percent": round(u, 1) if u is not None else None,
+                "peak_rss_mb": round(r / 2**20, 1),
+            }
             for c, u, r in zip(configs, cpu, peak_rss, strict=True)
         ],
         "view_changes": max(ch.view for st in statuses for ch in st.channels),

@@ -24,7 +24,6 @@ import grpc
 import nacl.signing
 from google.protobuf.message import Message
 
-from chains import license as license_app
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
 from node.client import TxRefused, connect, load_signing_key, signed_tx, submit_and_wait
@@ -461,7 +460,3 @@ class Demo:
         self.finish_case(case)
         self.audit()
         return elapsed
-
-
-def license_of(demo: Demo, license_id: str) -> gov.License | None:
-    return license_app.get_license(RemoteState(demo.stub, "license"), license_id)

@@ -10,7 +10,7 @@ import nacl.signing
 import plyvel
 import pytest
 
-from node.client import kv_put_tx, load_signing_key, submit
+from node.client import kv_put_tx, load_signing_key, submit, subscribe
 from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -63,6 +63,8 @@ def test_thousand_txs_over_five_channels_commit_identically_on_every_node(testne
     for channel in CHANNELS:
         chains = [chain(testnet, node, channel) for node in range(4)]
         assert chains[0] and all(c == chains[0] for c in chains)
+        first = next(iter(subscribe(testnet.stub(2), channel, from_height=1)))
+        assert (first.height, first.hash) == (1, chains[0][0][0])
         value = testnet.stub(3).GetState(
             api.GetStateRequest(channel=channel, key=f"{channel}7".encode())
         )
