@@ -292,7 +292,17 @@ def report(
             if st != api.ACCEPTED:
                 name = api.TxStatus.Name(st) if st >= 0 else "CALL_FAILED"
                 failed[name] = failed.get(name, 0) + 1
-    window = (begin + args.warmup, begin + args.duration)
+    # The steady window ends with the load: clients that ran out of pre-signed txs (closed
+    # loop faster than --max-rate) stopped early, and counting idle time would understate.
+    last_send = max((t0 for t0, _ in sent), default=begin + args.duration)
+    load_end = min(begin + args.duration, last_send)
+    if load_end < begin + args.duration - 1.0:
+        print(
+            f"note: clients ran out of pre-signed txs after {load_end - begin:.1f} s; "
+            "raise --max-rate for a longer closed-loop window",
+            flush=True,
+        )
+    window = (begin + args.warmup, max(load_end, begin + args.warmup + 1.0))
     latencies, in_window, committed = [], 0, 0
     with watcher.lock:
         for tid, t0 in submitted.items():
@@ -308,7 +318,7 @@ def report(
     span = window[1] - window[0]
     latencies.sort()
     committed_tps = in_window / span
-    offered = sum(len(s) for _, s in sent) / args.duration
+    offered = sum(len(s) for _, s in sent) / max(load_end - begin, 1e-9)
     result = {
         "config": {k: v for k, v in vars(args).items() if k not in ("json", "markdown")},
         "baseline": {"verifications_per_s": round(verify_rate), "tps_bound": round(bound)},
@@ -318,7 +328,7 @@ def report(
         "failed": {k: v for k, v in sorted(failed.items()) if v},
         "committed_tps": round(committed_tps, 1),
         "efficiency": round(committed_tps / bound, 3) if bound else None,
-        "steady_window_s": [args.warmup, args.duration],
+        "steady_window_s": [args.warmup, round(window[1] - begin, 2)],
         "blocks_per_s": round(len(blocks) / span, 2),
         "txs_per_block": round(statistics.mean(b[3] for b in blocks), 1) if blocks else 0,
         "latency_ms": {
