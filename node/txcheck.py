@@ -25,7 +25,8 @@ class NodeTxChecker:
         self.chain_id = chain_id
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
-        self.verified_ids = LruSet(500_000)
+        # Ids of valid txs until they commit; bounded like the mempool it serves.
+        self.verified_ids = LruSet(100_000)
 
     def tx_id(self, tx: bytes) -> bytes:
         return tx_id(tx)
@@ -42,7 +43,8 @@ class NodeTxChecker:
         todo = [i for i, ok in enumerate(results) if not ok]
         if todo:
             items = [(txs[i].signer, txs[i].body_bytes, txs[i].signature) for i in todo]
-            for i, ok in zip(todo, await self.verifier.verify_batch(items), strict=True):
+            verdicts = await self.verifier.verify_batch(items, remember=False)
+            for i, ok in zip(todo, verdicts, strict=True):
                 results[i] = ok
                 if ok:
                     self.verified_ids.add(txs[i].tx_id)

@@ -62,7 +62,7 @@ class BatchVerifier:
     """Verifies many signatures per call; one bad signature fails only its own item."""
 
     def __init__(
-        self, threads: int = 2, chunk_items: int = 64, cache_entries_max: int = 500_000
+        self, threads: int = 2, chunk_items: int = 64, cache_entries_max: int = 100_000
     ) -> None:
         self.chunk_items = chunk_items
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
@@ -80,8 +80,9 @@ class BatchVerifier:
     def remember(self, key: bytes) -> None:
         self._verified.add(key)
 
-    async def verify_batch(self, items: Sequence[Item]) -> list[bool]:
-        """Verify on the pool (skipping cached items); results in input order."""
+    async def verify_batch(self, items: Sequence[Item], remember: bool = True) -> list[bool]:
+        """Verify on the pool (skipping cached items); results in input order. Callers that
+        keep their own cache (txs, by id) pass remember=False, so nothing is cached twice."""
         keys = [self.cache_key(*item) for item in items]
         results = [k in self._verified for k in keys]
         todo = [i for i, ok in enumerate(results) if not ok]
@@ -97,7 +98,7 @@ class BatchVerifier:
         for chunk, outcome in zip(chunks, await asyncio.gather(*futures), strict=True):
             for i, ok in zip(chunk, outcome, strict=True):
                 results[i] = ok
-                if ok:
+                if ok and remember:
                     self._verified.add(keys[i])
         self.verified_count += len(todo)
         return results
