@@ -23,16 +23,14 @@ from collections.abc import Callable
 
 from chains.base import (
     ALREADY_EXISTS,
-    BAD_PAYLOAD,
     NOT_ALLOWED,
     NOT_FOUND,
-    UNKNOWN_TYPE,
     BlockContext,
     Outcome,
+    ShapedApplication,
     StateReader,
     TxState,
     key,
-    parse_payload,
     refuse,
 )
 from node.txs import DecodedTx
@@ -195,29 +193,8 @@ _HANDLERS: dict[str, Callable] = {
 }
 
 
-class AuthenticationApplication:
+class AuthenticationApplication(ShapedApplication):
     """The authentication channel's application (see the module docstring)."""
 
-    def check(self, tx: DecodedTx) -> str | None:
-        """Stateless: a known type whose payload parses and has the right shape."""
-        shape = _SHAPES.get(tx.body.type)
-        if shape is None:
-            return f"unknown type {tx.body.type!r}"
-        kind, problem_of = shape
-        msg = parse_payload(tx, kind)
-        if msg is None:
-            return f"payload is not a {kind.__name__}"
-        return problem_of(msg)
-
-    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        shape = _SHAPES.get(tx.body.type)
-        if shape is None:
-            return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
-        kind, problem_of = shape
-        msg = parse_payload(tx, kind)
-        if msg is None:
-            return refuse(BAD_PAYLOAD, f"payload is not a {kind.__name__}")
-        problem = problem_of(msg)
-        if problem:
-            return refuse(BAD_PAYLOAD, problem)
-        return _HANDLERS[tx.body.type](state, tx, msg, ctx)
+    shapes = _SHAPES
+    handlers = _HANDLERS

@@ -11,7 +11,7 @@ committed state, and that decision is itself a transaction (see node/datashare.p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -133,3 +133,36 @@ def parse_payload(tx: DecodedTx, kind: type[M]) -> M | None:
 def key(*parts: str | bytes) -> bytes:
     """A state key from parts joined by 0x00 (parts must not contain 0x00)."""
     return b"\x00".join(p.encode() if isinstance(p, str) else p for p in parts)
+
+
+class ShapedApplication:
+    """Common front of an application whose txs are (message kind, shape check, handler):
+    `check` refuses unknown types and payloads that do not parse or are misshapen, and
+    `apply` does the same with result codes before calling the type's handler."""
+
+    shapes: Mapping[str, tuple[type[Message], Callable[[Message], str | None]]] = {}
+    handlers: Mapping[str, Callable[..., Outcome]] = {}
+
+    def _parsed(self, tx: DecodedTx) -> tuple[int, str] | Message:
+        shape = self.shapes.get(tx.body.type)
+        if shape is None:
+            return UNKNOWN_TYPE, f"unknown type {tx.body.type!r}"
+        kind, problem_of = shape
+        msg = parse_payload(tx, kind)
+        if msg is None:
+            return BAD_PAYLOAD, f"payload is not a {kind.__name__}"
+        problem = problem_of(msg)
+        if problem:
+            return BAD_PAYLOAD, problem
+        return msg
+
+    def check(self, tx: DecodedTx) -> str | None:
+        """Stateless: a known type whose payload parses and has the right shape."""
+        parsed = self._parsed(tx)
+        return parsed[1] if isinstance(parsed, tuple) else None
+
+    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
+        parsed = self._parsed(tx)
+        if isinstance(parsed, tuple):
+            return refuse(*parsed)
+        return self.handlers[tx.body.type](state, tx, parsed, ctx)
