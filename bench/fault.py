@@ -31,7 +31,10 @@ def primary_index(configs: list) -> int:
 class FaultRun:
     """Kill the primary at mid-run; restart it at three quarters; time the consequences."""
 
-    def __init__(self, args, procs, configs, addresses, primary: int, begin: float) -> None:
+    def __init__(
+        self, args, procs, configs, addresses, primary: int, begin: float, tls=None
+    ) -> None:
+        self.tls = tls
         import threading
 
         self.args, self.procs, self.configs = args, procs, configs
@@ -72,7 +75,7 @@ class FaultRun:
     def _heights(self, address: str) -> dict[str, int]:
         from node.client import connect
 
-        st = connect(address).GetStatus(api.GetStatusRequest(), timeout=2)
+        st = connect(address, self.tls).GetStatus(api.GetStatusRequest(), timeout=2)
         return {c.channel: c.height for c in st.channels}
 
     def _wait_caught_up(self) -> None:

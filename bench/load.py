@@ -15,6 +15,8 @@ from typing import Any
 
 import nacl.signing
 
+from node.tls import TlsFiles
+
 
 @dataclass
 class ClientPlan:
@@ -28,6 +30,7 @@ class ClientPlan:
     rate_tps: float  # 0: closed loop
     start_at: float  # time.time() when submitting starts (set at the start signal)
     duration_s: float
+    tls: TlsFiles | None = None  # the testnet's client certificate; None if insecure
 
 
 def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
@@ -50,7 +53,7 @@ def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
     from protos import api_pb2 as api
 
     txs = sign_txs(plan)
-    stub = connect(plan.address)
+    stub = connect(plan.address, plan.tls)
     results.put(("ready", plan.index, len(txs)))
     while start.value == 0.0:
         time.sleep(0.005)

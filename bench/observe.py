@@ -11,6 +11,7 @@ from collections import defaultdict
 import grpc
 
 from node.client import connect
+from node.tls import TlsFiles
 from protos import api_pb2 as api
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -22,8 +23,14 @@ class CommitWatcher:
     first seen committed on each node, and each block's time and size on the first node."""
 
     def __init__(
-        self, addresses: list[str], channels: list[str], quorum: int, block_node: int = 0
+        self,
+        addresses: list[str],
+        channels: list[str],
+        quorum: int,
+        block_node: int = 0,
+        tls: TlsFiles | None = None,
     ) -> None:
+        self.tls = tls
         self.block_node = block_node  # whose block times are recorded (a node that stays up)
         self.addresses = addresses
         self.channels = channels
@@ -46,7 +53,7 @@ class CommitWatcher:
                 self.threads.append(t)
 
     def _follow(self, node: int, address: str, channel: str, start: int) -> None:
-        stream = connect(address).StreamBlocks(
+        stream = connect(address, self.tls).StreamBlocks(
             api.StreamBlocksRequest(channel=channel, from_height=start)
         )
         self.streams.append(stream)

@@ -22,7 +22,9 @@ import nacl.signing
 from bench.fault import FaultRun, primary_index
 from bench.load import ClientPlan, run_client
 from bench.observe import CommitWatcher, ProcessSampler
+from node.cli_testnet import testnet_client_tls
 from node.config import CHANNELS, load_config
+from node.tls import TlsFiles
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 
@@ -44,7 +46,7 @@ def verification_baseline(items: int = 4000, threads: int = 2) -> float:
 
 
 def start_testnet(
-    root: Path, validators: int, channels: list[str], block_txs_max: int
+    root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
 ) -> list[subprocess.Popen]:
     from node.cli import main as cli
     from node.ports import free_port_block
@@ -59,6 +61,7 @@ def start_testnet(
         "--channels",
         *channels,
     ]
+    args += ["--insecure"] if insecure else []
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
     procs = []
@@ -83,14 +86,14 @@ def start_testnet(
     return procs
 
 
-def wait_ready(addresses: list[str], timeout_s: float = 30.0) -> None:
+def wait_ready(addresses: list[str], tls: TlsFiles | None, timeout_s: float = 30.0) -> None:
     import grpc
 
     from node.client import connect
 
     deadline = time.monotonic() + timeout_s
     for address in addresses:
-        stub = connect(address)
+        stub = connect(address, tls)
         while True:
             try:
                 st = stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
@@ -116,13 +119,16 @@ def run(args: argparse.Namespace) -> dict:
     print(f"  {verify_rate:,.0f} verifications/s: at most {bound:,.0f} tx/s on {args.validators}")
     channels = list(CHANNELS[: args.channels])
     workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
-    procs = start_testnet(workdir / "net", args.validators, channels, args.block_txs_max)
+    procs = start_testnet(
+        workdir / "net", args.validators, channels, args.block_txs_max, args.insecure
+    )
+    tls = testnet_client_tls(workdir / "net")
     try:
         dirs = sorted(p.parent for p in (workdir / "net").glob("*/config.toml"))
         configs = [load_config(d / "config.toml") for d in dirs]
         addresses = [c.listen for c in configs]
-        wait_ready(addresses)
-        return measure(args, configs, addresses, channels, procs, verify_rate, bound)
+        wait_ready(addresses, tls)
+        return measure(args, configs, addresses, channels, procs, verify_rate, bound, tls)
     finally:
         for p in procs:
             p.terminate()
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace) -> dict:
             p.wait(timeout=15)
 
 
-def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> dict:
+def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) -> dict:
     from node.client import connect
 
     n = len(addresses)
@@ -156,6 +162,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
             total_rate / args.clients if total_rate else 0.0,
             start_at,
             args.duration,
+            tls,
         )
         for i in range(args.clients)
     ]
@@ -167,7 +174,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
         kind, _, _ = queue.get(timeout=600)
         assert kind == "ready", kind
     primary = primary_index(configs)
-    watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0)
+    watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0, tls=tls)
     watcher.start({})
     sampler = ProcessSampler([p.pid for p in procs])
     sampler.start()
@@ -175,7 +182,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
     ready.value = begin
     mode = f"open loop at {total_rate:.0f} tx/s" if total_rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
-    fault = FaultRun(args, procs, configs, addresses, primary, begin) if args.fault else None
+    fault = FaultRun(args, procs, configs, addresses, primary, begin, tls) if args.fault else None
     sent: list = []
     errors: dict[str, int] = {}
     done = 0
@@ -199,7 +206,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound) -> di
     cpu = sampler.finish()
     if fault is not None:
         fault.finish()
-    statuses = [connect(a).GetStatus(api.GetStatusRequest(), timeout=5) for a in addresses]
+    statuses = [connect(a, tls).GetStatus(api.GetStatusRequest(), timeout=5) for a in addresses]
     watcher.close()
     result = report(
         args,
@@ -409,6 +416,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fault", choices=("kill-primary",), help="kill the primary at mid-run")
     p.add_argument("--sweep", action="store_true", help="n in {1,4,7} x channels in {1,5}")
     p.add_argument("--sweep-payloads", default="", help="also sweep payload sizes, e.g. 100,1000")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plaintext gRPC between nodes and clients (default: mutual TLS, as deployed)",
+    )
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path)
     p.add_argument("--png", type=Path, help="throughput/latency chart (needs matplotlib)")

@@ -7,120 +7,33 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
-import nacl.signing
 import structlog
 
-from node.config import CHANNELS, ConfigError, load_config, make_genesis
-
-DEPARTMENTS = (
-    "public-security",
-    "market-regulation",
-    "civil-affairs",
-    "agriculture",
-    "human-resources",
-    "health",
-    "education",
+from node.cli_testnet import (
+    DEFAULT_CHAIN_ID,
+    cmd_testnet_down,
+    cmd_testnet_init,
+    cmd_testnet_up,
+    node_address,
+    node_dirs,
+    testnet_client_tls,
+    write_key,
 )
-DEFAULT_CHAIN_ID = "govchain-testnet"
-
-
-def _write_key(path: Path) -> bytes:
-    key = nacl.signing.SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(bytes(key).hex() + "\n")
-    return bytes(key.verify_key)
+from node.config import CHANNELS, ConfigError, load_config
+from node.tls import TlsFiles
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.force:
         print(f"{args.out} exists; use --force to overwrite", file=sys.stderr)
         return 2
-    public = _write_key(args.out)
+    public = write_key(args.out)
     print(public.hex())
     return 0
-
-
-def node_ids(count: int) -> list[str]:
-    return [DEPARTMENTS[i] if i < len(DEPARTMENTS) else f"node-{i}" for i in range(count)]
-
-
-def cmd_testnet_init(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    if (out / "genesis").exists() and not args.force:
-        print(f"{out} already holds a testnet; use --force to overwrite", file=sys.stderr)
-        return 2
-    hosts = args.hosts.read_text().split() if args.hosts else []
-    if hosts and len(hosts) < args.validators:
-        print(f"{args.hosts}: {len(hosts)} hosts for {args.validators} validators", file=sys.stderr)
-        return 2
-    ids = node_ids(args.validators)
-    keys = {}
-    for i, nid in enumerate(ids):
-        keys[nid] = _write_key(out / "keys" / f"{nid}.key")
-        print(f"[{i + 1}/{len(ids)}] key for {nid}", flush=True)
-    _write_key(out / "keys" / "client.key")
-    validators = [(nid, keys[nid]) for nid in ids]
-    consensus = {"block_txs_max": args.block_txs_max}
-    departments = _department_keys(out, ids)
-    for ch in args.channels:
-        app = {"name": "kv" if args.app == "kv" else ch, "departments": departments}
-        (out / "genesis").mkdir(parents=True, exist_ok=True)
-        genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
-        (out / "genesis" / f"{ch}.json").write_bytes(genesis)
-    addresses = {
-        nid: f"{hosts[i] if hosts else '127.0.0.1'}:{args.base_port + (0 if hosts else i)}"
-        for i, nid in enumerate(ids)
-    }
-    for nid in ids:
-        peers = "".join(
-            f'\n[[peers]]\nnode_id = "{p}"\naddress = "{addresses[p]}"\n'
-            f'public_key = "{keys[p].hex()}"\n'
-            for p in ids
-            if p != nid
-        )
-        listen = f"0.0.0.0:{addresses[nid].rsplit(':', 1)[1]}" if hosts else addresses[nid]
-        text = (
-            f'node_id = "{nid}"\nchain_id = "{args.chain_id}"\nkey_file = "../keys/{nid}.key"\n'
-            f'department_key_file = "../keys/{nid}.tx.key"\n'
-            f'listen = "{listen}"\ndata_dir = "data"\ngenesis_dir = "../genesis"\n'
-            f"channels = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in args.channels)}]\n"
-            f"{peers}"
-        )
-        (out / nid).mkdir(parents=True, exist_ok=True)
-        (out / nid / "config.toml").write_text(text)
-    (out / "nodes.txt").write_text("".join(f"{nid} {addresses[nid]}\n" for nid in ids))
-    print(f"testnet with {len(ids)} validators and channels {', '.join(args.channels)} in {out}")
-    return 0
-
-
-def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
-    """Each department's tx-signing key (apart from its node key), and one kiosk terminal
-    that signs on citizens' behalf; the public halves go into every channel's genesis."""
-    entries: list[dict[str, object]] = []
-    for nid in ids:
-        public = _write_key(out / "keys" / f"{nid}.tx.key")
-        entries.append({"id": nid, "name": nid, "keys": [public.hex()], "roles": ["department"]})
-    kiosk = _write_key(out / "keys" / "kiosk.key")
-    # The consortium's subject key: terminals and issuing departments compute subject
-    # references with it; it never goes on chain.
-    _write_key(out / "keys" / "subject.key")
-    entries.append(
-        {
-            "id": "haidian-kiosk-01",
-            "name": "Haidian service centre kiosk 01",
-            "keys": [kiosk.hex()],
-            "roles": ["terminal"],
-        }
-    )
-    return entries
 
 
 def _configure_logging(json_logs: bool) -> None:
@@ -174,80 +87,24 @@ def cmd_node_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _node_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("*/config.toml"))
+def _client_tls(args: argparse.Namespace) -> TlsFiles | None:
+    """--tls DIR (ca.crt, client.crt, client.key); else a --dir testnet's tls/; else
+    $GOVCHAIN_TLS_DIR; else plaintext, which only an `insecure = true` node accepts."""
+    from node.client import client_tls
+
+    if getattr(args, "tls", None):
+        return client_tls(args.tls)
+    if getattr(args, "dir", None):
+        return testnet_client_tls(args.dir)
+    env = os.environ.get("GOVCHAIN_TLS_DIR")
+    return client_tls(env) if env else None
 
 
-def _address(config_dir: Path) -> str:
-    return load_config(config_dir / "config.toml").listen.replace("0.0.0.0", "127.0.0.1")
-
-
-def _wait_ready(address: str, deadline: float) -> bool:
-    from node.client import connect
-    from protos import api_pb2 as api
-
-    stub = connect(address)
-    while time.monotonic() < deadline:
-        try:
-            stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
-            return True
-        except grpc.RpcError:
-            time.sleep(0.1)
-    return False
-
-
-def cmd_testnet_up(args: argparse.Namespace) -> int:
-    dirs = _node_dirs(args.dir)
-    if not dirs:
-        print(f"{args.dir}: no node configs (run `govchain testnet init` first)", file=sys.stderr)
-        return 2
-    for d in dirs:
-        pid_file = d / "node.pid"
-        if pid_file.exists() and _alive(int(pid_file.read_text())):
-            print(f"{d.name}: already running (pid {pid_file.read_text().strip()})")
-            continue
-        log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "start", "--config", str(d / "config.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        pid_file.write_text(f"{proc.pid}\n")
-        print(f"{d.name}: started (pid {proc.pid}), log {d / 'node.log'}")
-    deadline = time.monotonic() + args.timeout
-    for d in dirs:
-        if not _wait_ready(_address(d), deadline):
-            print(f"{d.name}: not answering; see {d / 'node.log'}", file=sys.stderr)
-            return 1
-    print(f"{len(dirs)} nodes up")
-    return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
-def cmd_testnet_down(args: argparse.Namespace) -> int:
-    for d in _node_dirs(args.dir):
-        pid_file = d / "node.pid"
-        if not pid_file.exists():
-            continue
-        pid = int(pid_file.read_text())
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-            print(f"{d.name}: stopped")
-        pid_file.unlink()
-    return 0
+def _rpc_failed(e: grpc.RpcError, tls: TlsFiles | None) -> None:
+    hint = ""
+    if e.code() == grpc.StatusCode.UNAVAILABLE and tls is None:
+        hint = " (if the node uses TLS, pass --tls DIR with ca.crt, client.crt, client.key)"
+    print(f"{e.code().name}: {e.details()}{hint}", file=sys.stderr)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -255,15 +112,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     from protos import api_pb2 as api
 
     addresses = (
-        [(d.name, _address(d)) for d in _node_dirs(args.dir)] if args.dir else [("", args.node)]
+        [(d.name, node_address(d)) for d in node_dirs(args.dir)] if args.dir else [("", args.node)]
     )
     print(
         f"{'node':18} {'channel':15} {'height':>7} {'view':>5} {'stable':>7} "
         f"{'peers':>5} {'mempool':>8}"
     )
+    tls = _client_tls(args)
     for name, address in addresses:
         try:
-            st = connect(address).GetStatus(api.GetStatusRequest(), timeout=3.0)
+            st = connect(address, tls).GetStatus(api.GetStatusRequest(), timeout=3.0)
         except grpc.RpcError as e:
             print(f"{name or address:18} unreachable ({e.code().name})")
             continue
@@ -289,7 +147,12 @@ def cmd_tx_send(args: argparse.Namespace) -> int:
         )
         for i in range(args.count)
     ]
-    results = submit(connect(args.node), txs)
+    tls = _client_tls(args)
+    try:
+        results = submit(connect(args.node, tls), txs)
+    except grpc.RpcError as e:
+        _rpc_failed(e, tls)
+        return 1
     counts: dict[str, int] = {}
     for r in results:
         counts[status_name(r.status)] = counts.get(status_name(r.status), 0) + 1
@@ -303,7 +166,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     from node.client import connect
     from protos import api_pb2 as api
 
-    stub = connect(args.node)
+    tls = _client_tls(args)
+    stub = connect(args.node, tls)
     try:
         if args.what == "block":
             r = stub.GetBlock(
@@ -328,7 +192,7 @@ def cmd_query(args: argparse.Namespace) -> int:
                 f"@ height {r.height}",
             )
     except grpc.RpcError as e:
-        print(f"{e.code().name}: {e.details()}", file=sys.stderr)
+        _rpc_failed(e, tls)
         return 1
     return 0
 
@@ -337,7 +201,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from node.client import connect
     from protos import api_pb2 as api
 
-    stream = connect(args.node).StreamBlocks(
+    tls = _client_tls(args)
+    stream = connect(args.node, tls).StreamBlocks(
         api.StreamBlocksRequest(channel=args.channel, from_height=args.from_height)
     )
     try:
@@ -350,6 +215,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt:
         return 0
+    except grpc.RpcError as e:
+        _rpc_failed(e, tls)
+        return 1
     return 0
 
 
@@ -396,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="kv",
         help="gov: each channel runs its government application; kv: key-value everywhere",
     )
+    ti.add_argument(
+        "--insecure",
+        action="store_true",
+        help="no certificates: plaintext gRPC (local development only; nodes log it loudly)",
+    )
     ti.add_argument("--force", action="store_true")
     ti.set_defaults(func=cmd_testnet_init)
     for name, func, helptext in (
@@ -418,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     tx = sub.add_parser("tx", help="transactions").add_subparsers(dest="action", required=True)
     ts = tx.add_parser("send", help="send kv.put txs")
     ts.add_argument("--node", default="127.0.0.1:7050")
+    ts.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
     ts.add_argument("--channel", default="license", choices=CHANNELS)
     ts.add_argument("--key-file", type=Path, required=True, help="client key (see keygen)")
     ts.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
@@ -430,11 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("what", choices=("block", "tx", "state"))
     q.add_argument("arg", nargs="?", help="height (block), tx id hex (tx) or key (state)")
     q.add_argument("--node", default="127.0.0.1:7050")
+    q.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
     q.add_argument("--channel", default="license", choices=CHANNELS)
     q.set_defaults(func=cmd_query)
 
     s = sub.add_parser("status", help="one node's status")
     s.add_argument("--node", default="127.0.0.1:7050")
+    s.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
     s.add_argument("--dir", type=Path)
     s.set_defaults(func=cmd_status)
 
@@ -448,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("watch", help="stream blocks as they commit")
     w.add_argument("--node", default="127.0.0.1:7050")
+    w.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
     w.add_argument("--channel", default="license", choices=CHANNELS)
     w.add_argument("--from-height", type=int, default=0)
     w.set_defaults(func=cmd_watch)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import grpc
 import nacl.signing
 
+from node.tls import TlsFiles
 from node.transport import channel_options
 from node.txs import encode_tx
 from protos import api_pb2 as api
@@ -17,10 +19,23 @@ from protos import kv_pb2
 MESSAGE_BYTES_MAX = 64 << 20
 
 
-def connect(address: str) -> api_grpc.ClientStub:
-    return api_grpc.ClientStub(
-        grpc.insecure_channel(address, options=channel_options(MESSAGE_BYTES_MAX))
-    )
+def open_channel(address: str, tls: TlsFiles | None = None) -> grpc.Channel:
+    """A channel to a node: mutual TLS with the client certificate in `tls`, or plaintext
+    when `tls` is None (only a node started with `insecure = true` accepts that)."""
+    options = channel_options(MESSAGE_BYTES_MAX)
+    if tls is None:
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, tls.channel_credentials(), options=options)
+
+
+def connect(address: str, tls: TlsFiles | None = None) -> api_grpc.ClientStub:
+    return api_grpc.ClientStub(open_channel(address, tls))
+
+
+def client_tls(directory: str | os.PathLike[str], name: str = "client") -> TlsFiles:
+    """The client certificate `testnet init` wrote: DIR/ca.crt, DIR/NAME.crt, DIR/NAME.key."""
+    d = Path(directory)
+    return TlsFiles(d / "ca.crt", d / f"{name}.crt", d / f"{name}.key")
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> nacl.signing.SigningKey:

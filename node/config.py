@@ -16,6 +16,7 @@ from pathlib import Path
 
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
+from node.tls import TlsFiles
 
 CHANNELS = ("license", "authentication", "authorization", "catalog", "service")
 
@@ -78,6 +79,37 @@ class NodeConfig:
     limits: Limits = field(default_factory=Limits)
     log_json: bool = False
     department_key_file: Path | None = None  # the department's tx key (data sharing)
+    tls: TlsFiles | None = None  # None only with insecure = true
+    metrics_listen: str | None = None  # host:port of the Prometheus endpoint
+
+
+def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
+    """The [tls] table, or None when the config says `insecure = true` (and has no [tls])."""
+    insecure = data.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{where}: `insecure` must be true or false")
+    table = data.get("tls")
+    if table is None:
+        if insecure:
+            return None
+        raise ConfigError(
+            f"{where}: no [tls] table (ca, cert, key); mutual TLS is required unless the "
+            "config says `insecure = true` (local development only)"
+        )
+    if insecure:
+        raise ConfigError(f"{where}: both [tls] and `insecure = true`; choose one")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: `tls` must be a table")
+    unknown = set(table) - {"ca", "cert", "key"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown tls fields {sorted(unknown)}")
+    paths = [
+        base / str(_require(table, name, str, f"{where}: [tls]")) for name in ("ca", "cert", "key")
+    ]
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{where}: [tls] file {path} not found")
+    return TlsFiles(*paths)
 
 
 def _require(table: dict, key: str, kind: type, where: str) -> object:
@@ -156,6 +188,9 @@ def load_config(path: Path) -> NodeConfig:
     log_json = data.get("log_json", False)
     if not isinstance(log_json, bool):
         raise ConfigError(f"{where}: `log_json` must be true or false")
+    metrics_listen = data.get("metrics_listen")
+    if metrics_listen is not None and not isinstance(metrics_listen, str):
+        raise ConfigError(f'{where}: `metrics_listen` must be a "host:port" string')
     return NodeConfig(
         node_id=str(_require(data, "node_id", str, where)),
         chain_id=str(_require(data, "chain_id", str, where)),
@@ -170,6 +205,8 @@ def load_config(path: Path) -> NodeConfig:
         department_key_file=(
             base / str(data["department_key_file"]) if "department_key_file" in data else None
         ),
+        tls=_tls(data, base, where),
+        metrics_listen=metrics_listen,
     )
 
 

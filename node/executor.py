@@ -29,6 +29,7 @@ class BlockOutcome:
     results: api.BlockResults
     writes: dict[bytes, bytes | None]
     tx_ids: list[bytes]  # one per tx; b"" for a repeat of a committed tx (not indexed again)
+    timestamp_ms: int = 0  # the block header's (the primary's clock when it proposed)
 
 
 class _Overlay:
@@ -98,7 +99,8 @@ class Executor:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
         root = state_root(previous_root, height, writes)
-        return BlockOutcome(api.BlockResults(results=results, state_root=root), writes, ids)
+        results_pb = api.BlockResults(results=results, state_root=root)
+        return BlockOutcome(results_pb, writes, ids, header.timestamp_ms)
 
     def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
         height = ctx.height

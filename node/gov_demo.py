@@ -20,13 +20,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import nacl.signing
 from google.protobuf.message import Message
 
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
-from node.client import TxRefused, connect, load_signing_key, signed_tx, submit_and_wait
+from node.cli_testnet import testnet_client_tls
+from node.client import (
+    TxRefused,
+    client_tls,
+    connect,
+    load_signing_key,
+    open_channel,
+    signed_tx,
+    submit_and_wait,
+)
 from node.config import load_config
 from node.kiosk import open_items, pull, sign_request
 from node.sources import EmbeddedSource
@@ -106,7 +114,9 @@ class Demo:
         self.nodes = dict(line.split() for line in lines if line.strip())
         first = next(iter(self.nodes))
         self.chain_id = load_config(root / first / "config.toml").chain_id
-        self.stub = connect(self.nodes[first])
+        self.tls = testnet_client_tls(root)
+        self.kiosk_tls = client_tls(root / "tls", "kiosk") if self.tls else None
+        self.stub = connect(self.nodes[first], self.tls)
         self.keys = {d: load_signing_key(root / "keys" / f"{d}.tx.key") for d in self.nodes}
         self.kiosk = load_signing_key(root / "keys" / "kiosk.key")
         self.subject_key = bytes.fromhex((root / "keys" / "subject.key").read_text().strip())
@@ -346,7 +356,7 @@ class Demo:
                 ),
                 agri,
             )
-            for ev in pull(self.nodes[spec.department], req):
+            for ev in pull(self.nodes[spec.department], req, tls=self.kiosk_tls):
                 extra = f" — {ev.reason}" if ev.reason else ""
                 if ev.status == ds.OBTAINED:
                     checked = open_items(ev, agri, anchored[spec.type_code])
@@ -447,7 +457,8 @@ class Demo:
 
     def audit(self) -> None:
         self.say("8. audit trail — who used the company's data, when, for what:")
-        stub = ds_grpc.DataShareStub(grpc.insecure_channel(next(iter(self.nodes.values()))))
+        channel = open_channel(next(iter(self.nodes.values())), self.tls)
+        stub = ds_grpc.DataShareStub(channel)
         history = stub.AccessHistory(ds.AccessHistoryRequest(subject_ref=self.company), timeout=5)
         for r in history.records:
             when = time.strftime("%H:%M:%S", time.localtime(r.time_ms / 1000))

@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import grpc
 import nacl.signing
 
 from chains.privacy import SALT_BYTES, commit_item, open_sealed
+from node.client import open_channel
 from node.datashare import request_bytes
-from node.transport import channel_options
+from node.tls import TlsFiles
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2
@@ -37,10 +37,12 @@ def sign_request(request: ds.PullRequest, key: nacl.signing.SigningKey) -> ds.Pu
     return request
 
 
-def pull(address: str, request: ds.PullRequest, timeout_s: float = 30.0) -> Iterator[ds.PullEvent]:
-    """Status events of one provider, as they happen."""
-    channel = grpc.insecure_channel(address, options=channel_options(64 << 20))
-    stub = ds_grpc.DataShareStub(channel)
+def pull(
+    address: str, request: ds.PullRequest, timeout_s: float = 30.0, tls: TlsFiles | None = None
+) -> Iterator[ds.PullEvent]:
+    """Status events of one provider, as they happen (over mutual TLS with the kiosk's
+    client certificate, unless `tls` is None for an insecure testnet)."""
+    stub = ds_grpc.DataShareStub(open_channel(address, tls))
     yield from stub.PullMaterials(request, timeout=timeout_s)
 
 

@@ -20,6 +20,7 @@ from node.executor import Executor
 from node.mempool import Mempool
 from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
+from node.tls import TlsError
 from node.transport import PeerLink, channel_options
 from node.txcheck import NodeTxChecker
 from node.txs import encode_tx
@@ -49,6 +50,11 @@ class Node:
         self.signer = Ed25519Signer(load_key(config.key_file))
         self.public_key = self.signer.public_key
         self.verifier = BatchVerifier(threads=config.limits.verify_threads)
+        try:
+            self.server_credentials = config.tls.server_credentials() if config.tls else None
+            link_credentials = config.tls.channel_credentials() if config.tls else None
+        except TlsError as e:
+            raise ConfigError(str(e)) from e
         self.links: dict[bytes, PeerLink] = {}
         for peer in config.peers:
             self.links[peer.public_key] = PeerLink(
@@ -58,6 +64,7 @@ class Node:
                 peer.address,
                 peer.public_key,
                 config.limits.message_bytes_max,
+                link_credentials,
             )
         self.channels: dict[str, Channel] = {}
         self.stores: list[LevelDBStore] = []
@@ -205,7 +212,10 @@ class Node:
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
         ds_grpc.add_DataShareServicer_to_server(DataShareService(self), self.server)
         try:
-            port = self.server.add_insecure_port(self.config.listen)
+            if self.server_credentials is None:
+                port = self.server.add_insecure_port(self.config.listen)
+            else:
+                port = self.server.add_secure_port(self.config.listen, self.server_credentials)
         except RuntimeError as e:
             raise ConfigError(f"cannot listen on {self.config.listen}: {e}") from e
         if port == 0:
@@ -215,10 +225,17 @@ class Node:
             link.start()
         for ch in self.channels.values():
             ch.runtime.start()
+        if self.server_credentials is None:
+            log.warning(
+                "INSECURE MODE: plaintext gRPC, no certificates; any host that can reach "
+                "this port can talk to the node. For local development only.",
+                listen=self.config.listen,
+            )
         log.info(
             "node started",
             node=self.config.node_id,
             listen=self.config.listen,
+            tls=self.server_credentials is not None,
             channels=list(self.channels),
         )
 

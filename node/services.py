@@ -12,6 +12,7 @@ from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
+from node.tls import validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -138,11 +139,28 @@ class ClientService(api_grpc.ClientServicer):
 
 
 class PeerService(api_grpc.PeerServicer):
+    """Validators only: under TLS, every call must present a certificate bound to a
+    validator key this node knows (a client certificate cannot fetch blocks or stream)."""
+
     def __init__(self, node: Node) -> None:
         self.node = node
 
+    async def _certified_validator(self, context: grpc.aio.ServicerContext) -> bytes | None:
+        """The validator key of the caller's certificate; None in insecure mode."""
+        if self.node.config.tls is None:
+            return None
+        key = validator_key_of_peer(context)
+        if key is None or key not in self.node.known_validators:
+            log.warning("peer refused", reason="certificate is not a known validator's")
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "the Peer service needs a validator certificate of a channel served here",
+            )
+        return key
+
     async def Stream(self, request_iterator, context):
         node = self.node
+        cert_key = await self._certified_validator(context)
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("kind") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a peer stream starts with hello")
@@ -158,6 +176,17 @@ class PeerService(api_grpc.PeerServicer):
         if why is not None:
             log.warning("peer refused", reason=why, key=hello.public_key.hex()[:16])
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
+        if cert_key is not None and cert_key != hello.public_key:
+            log.warning(
+                "peer refused",
+                reason="certificate bound to another validator key",
+                key=hello.public_key.hex()[:16],
+                cert_key=cert_key.hex()[:16],
+            )
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "the TLS certificate is bound to another validator key than the hello's",
+            )
         peer = hello.public_key
         async for frame in request_iterator:
             kind = frame.WhichOneof("kind")
@@ -194,6 +223,7 @@ class PeerService(api_grpc.PeerServicer):
             runtime.submit(MessageReceived(signed, blocks))
 
     async def FetchBlocks(self, request, context):
+        await self._certified_validator(context)
         ch = _channel(self.node, request.channel)
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")

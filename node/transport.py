@@ -18,6 +18,7 @@ import grpc
 import structlog
 
 from consensus.crypto import Signer
+from node.tls import validator_dns_name
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -89,8 +90,13 @@ class PeerLink:
         address: str,
         public_key: bytes,
         message_bytes_max: int,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """`credentials` None means plaintext (insecure mode); otherwise TLS must show the
+        certificate the consortium CA issued for `public_key` (its DNS name is derived
+        from the key), so the link cannot reach an impostor at the peer's address."""
         self.chain_id = chain_id
+        self.credentials = credentials
         self.signer = signer
         self.node_id = node_id
         self.address = address
@@ -130,7 +136,16 @@ class PeerLink:
 
     def stub(self) -> api_grpc.PeerStub:
         if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(self.address, options=self.options)
+            if self.credentials is None:
+                self.channel = grpc.aio.insecure_channel(self.address, options=self.options)
+            else:
+                options = [
+                    *self.options,
+                    ("grpc.ssl_target_name_override", validator_dns_name(self.public_key)),
+                ]
+                self.channel = grpc.aio.secure_channel(
+                    self.address, self.credentials, options=options
+                )
         return api_grpc.PeerStub(self.channel)
 
     async def _frames(self) -> AsyncIterator[api.PeerFrame]:

@@ -10,14 +10,19 @@ on its own before is not checked again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import nacl.bindings
 import nacl.exceptions
 
 from consensus.hashing import sha256
+
+if TYPE_CHECKING:
+    from node.metrics import NodeMetrics
 
 Item = tuple[bytes, bytes, bytes]  # (public key, signed bytes, signature)
 
@@ -62,8 +67,13 @@ class BatchVerifier:
     """Verifies many signatures per call; one bad signature fails only its own item."""
 
     def __init__(
-        self, threads: int = 2, chunk_items: int = 64, cache_entries_max: int = 100_000
+        self,
+        threads: int = 2,
+        chunk_items: int = 64,
+        cache_entries_max: int = 100_000,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.chunk_items = chunk_items
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
         self._verified = LruSet(cache_entries_max)
@@ -90,6 +100,7 @@ class BatchVerifier:
         if not todo:
             return results
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         chunks = [todo[i : i + self.chunk_items] for i in range(0, len(todo), self.chunk_items)]
         futures = [
             loop.run_in_executor(self._pool, _check_chunk, [items[i] for i in chunk])
@@ -101,6 +112,9 @@ class BatchVerifier:
                 if ok and remember:
                     self._verified.add(keys[i])
         self.verified_count += len(todo)
+        if self.metrics is not None:
+            self.metrics.verify_batch_size.observe(len(todo))
+            self.metrics.verify_batch_seconds.observe(time.perf_counter() - started)
         return results
 
     def verify(self, public_key: bytes, data: bytes, signature: bytes) -> bool:

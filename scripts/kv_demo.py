@@ -21,8 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from node.cli_testnet import testnet_client_tls  # noqa: E402
 from node.client import connect, kv_put_tx, load_signing_key, submit  # noqa: E402
 from node.config import CHANNELS, load_config  # noqa: E402
+from node.tls import TlsFiles  # noqa: E402
 from protos import api_pb2 as api  # noqa: E402
 
 
@@ -31,12 +33,17 @@ def govchain(*args: str) -> None:
 
 
 def follow(
-    address: str, channel: str, start: int, seen: dict[bytes, float], stop: threading.Event
+    address: str,
+    channel: str,
+    start: int,
+    seen: dict[bytes, float],
+    stop: threading.Event,
+    tls: TlsFiles | None,
 ) -> None:
     """Record the time each tx id is seen committed on `channel` (StreamBlocks)."""
     import hashlib
 
-    stream = connect(address).StreamBlocks(
+    stream = connect(address, tls).StreamBlocks(
         api.StreamBlocksRequest(channel=channel, from_height=start + 1)
     )
     for event in stream:
@@ -77,7 +84,8 @@ def main() -> int:
     addresses = [load_config(d / "config.toml").listen for d in dirs]
     chain_id = load_config(dirs[0] / "config.toml").chain_id
     key = load_signing_key(args.dir / "keys" / "client.key")
-    stubs = [connect(a) for a in addresses]
+    tls = testnet_client_tls(args.dir)
+    stubs = [connect(a, tls) for a in addresses]
     status = stubs[0].GetStatus(api.GetStatusRequest(), timeout=5)
     start_heights = {c.channel: c.height for c in status.channels}
 
@@ -85,7 +93,7 @@ def main() -> int:
     stop = threading.Event()
     followers = [
         threading.Thread(
-            target=follow, args=(addresses[0], ch, start_heights[ch], seen, stop), daemon=True
+            target=follow, args=(addresses[0], ch, start_heights[ch], seen, stop, tls), daemon=True
         )
         for ch in CHANNELS
     ]

@@ -18,7 +18,8 @@ from pathlib import Path
 import grpc
 
 from node.cli import main as cli
-from node.client import connect
+from node.cli_testnet import testnet_client_tls
+from node.client import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
 from node.ports import free_port_block
 from protos import api_pb2 as api
@@ -45,6 +46,7 @@ class Testnet:
         validators: int = 4,
         channels: tuple[str, ...] = CHANNELS,
         app: str = "kv",
+        insecure: bool = False,
         **consensus: int,
     ) -> None:
         self.root = root
@@ -52,6 +54,7 @@ class Testnet:
         base = free_port_block(validators)
         args = ["testnet", "init", "--validators", str(validators), "--out", str(root)]
         args += ["--base-port", str(base), "--app", app, "--channels", *channels]
+        args += ["--insecure"] if insecure else []
         assert cli(args) == 0
         self.dirs = sorted(p.parent for p in root.glob("*/config.toml"))
         self.dirs.sort(key=lambda d: load_config(d / "config.toml").listen)
@@ -60,6 +63,7 @@ class Testnet:
         self.configs = [load_config(d / "config.toml") for d in self.dirs]
         self.procs: list[subprocess.Popen | None] = [None] * validators
         self.client_key = root / "keys" / "client.key"
+        self.tls = testnet_client_tls(root)  # None for an insecure testnet
 
     def _rewrite_genesis(self, consensus: dict[str, int]) -> None:
         for ch in self.channels:
@@ -79,8 +83,12 @@ class Testnet:
     def address(self, i: int) -> str:
         return self.configs[i].listen
 
+    def channel(self, i: int) -> grpc.Channel:
+        """A gRPC channel to node i with the testnet's client certificate."""
+        return open_channel(self.address(i), self.tls)
+
     def stub(self, i: int) -> api_grpc.ClientStub:
-        return connect(self.address(i))
+        return connect(self.address(i), self.tls)
 
     def start(self, i: int) -> None:
         log = open(self.dirs[i] / "node.log", "ab")  # noqa: SIM115 - owned by the child

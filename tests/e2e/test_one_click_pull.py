@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import nacl.signing
 import pytest
 
+from node.client import open_channel
 from node.gov_demo import SPECS, Demo
 from node.kiosk import pull, sign_request
 from protos import datashare_pb2 as ds
@@ -58,7 +59,8 @@ def pull_one(
     req = ds.PullRequest(
         case_number="C-test", grant_id=grant_id, requester=requester, materials=[m]
     )
-    return list(pull(demo.nodes[provider], sign_request(req, key or demo.keys["agriculture"])))
+    signed = sign_request(req, key or demo.keys["agriculture"])
+    return list(pull(demo.nodes[provider], signed, tls=demo.kiosk_tls))
 
 
 def get_grant_until(demo: Demo, grant_id: str) -> int:
@@ -71,9 +73,7 @@ def get_grant_until(demo: Demo, grant_id: str) -> int:
 
 
 def history(demo: Demo) -> list[gov.AccessRecord]:
-    import grpc
-
-    stub = ds_grpc.DataShareStub(grpc.insecure_channel(next(iter(demo.nodes.values()))))
+    stub = ds_grpc.DataShareStub(open_channel(next(iter(demo.nodes.values())), demo.tls))
     return list(
         stub.AccessHistory(ds.AccessHistoryRequest(subject_ref=demo.company), timeout=5).records
     )

@@ -151,7 +151,7 @@ def test_bad_input_gets_precise_statuses_and_changes_nothing(testnet: Testnet) -
     hello = api.PeerHello(
         chain_id=testnet.chain_id, public_key=bytes(stranger.verify_key), receiver=b"x"
     )
-    peer = api_grpc.PeerStub(grpc.insecure_channel(testnet.address(0)))
+    peer = api_grpc.PeerStub(testnet.channel(0))
     with pytest.raises(grpc.RpcError) as refused:
         peer.Stream(iter([api.PeerFrame(hello=hello)]), timeout=5)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,233 @@
+"""`govchain testnet …` and `keygen`: keys, certificates, genesis and configs; starting
+and stopping the nodes of a testnet directory as local processes.
+
+`testnet init` lays out a directory a department operator can read:
+
+    keys/<node>.key        validator key (Ed25519 seed, 0600)     never leaves the node
+    keys/<node>.tx.key     the department's tx-signing key
+    tls/ca.crt, ca.key     the consortium CA (keep ca.key offline in production)
+    tls/<node>.crt/.key    the node's TLS certificate, bound to its validator key
+    tls/client.crt/.key    a client certificate for the CLI, demos and benchmark
+    genesis/<channel>.json one per channel, identical on every validator
+    <node>/config.toml     the node's config
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import nacl.signing
+
+from node.config import load_config, make_genesis
+from node.tls import TlsFiles
+
+DEPARTMENTS = (
+    "public-security",
+    "market-regulation",
+    "civil-affairs",
+    "agriculture",
+    "human-resources",
+    "health",
+    "education",
+)
+DEFAULT_CHAIN_ID = "govchain-testnet"
+
+
+def write_key(path: Path) -> bytes:
+    key = nacl.signing.SigningKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(bytes(key).hex() + "\n")
+    return bytes(key.verify_key)
+
+
+def node_ids(count: int) -> list[str]:
+    return [DEPARTMENTS[i] if i < len(DEPARTMENTS) else f"node-{i}" for i in range(count)]
+
+
+def cmd_testnet_init(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if (out / "genesis").exists() and not args.force:
+        print(f"{out} already holds a testnet; use --force to overwrite", file=sys.stderr)
+        return 2
+    hosts = args.hosts.read_text().split() if args.hosts else []
+    if hosts and len(hosts) < args.validators:
+        print(f"{args.hosts}: {len(hosts)} hosts for {args.validators} validators", file=sys.stderr)
+        return 2
+    ids = node_ids(args.validators)
+    keys = {}
+    for i, nid in enumerate(ids):
+        keys[nid] = write_key(out / "keys" / f"{nid}.key")
+        print(f"[{i + 1}/{len(ids)}] key for {nid}", flush=True)
+    write_key(out / "keys" / "client.key")
+    if not args.insecure:
+        _issue_certificates(out, args.chain_id, keys, hosts)
+    validators = [(nid, keys[nid]) for nid in ids]
+    consensus = {"block_txs_max": args.block_txs_max}
+    departments = _department_keys(out, ids)
+    for ch in args.channels:
+        app = {"name": "kv" if args.app == "kv" else ch, "departments": departments}
+        (out / "genesis").mkdir(parents=True, exist_ok=True)
+        genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
+        (out / "genesis" / f"{ch}.json").write_bytes(genesis)
+    addresses = {
+        nid: f"{hosts[i] if hosts else '127.0.0.1'}:{args.base_port + (0 if hosts else i)}"
+        for i, nid in enumerate(ids)
+    }
+    for nid in ids:
+        peers = "".join(
+            f'\n[[peers]]\nnode_id = "{p}"\naddress = "{addresses[p]}"\n'
+            f'public_key = "{keys[p].hex()}"\n'
+            for p in ids
+            if p != nid
+        )
+        listen = f"0.0.0.0:{addresses[nid].rsplit(':', 1)[1]}" if hosts else addresses[nid]
+        text = (
+            f'node_id = "{nid}"\nchain_id = "{args.chain_id}"\nkey_file = "../keys/{nid}.key"\n'
+            f'department_key_file = "../keys/{nid}.tx.key"\n'
+            f'listen = "{listen}"\ndata_dir = "data"\ngenesis_dir = "../genesis"\n'
+            f"channels = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in args.channels)}]\n"
+            f"{_tls_section(nid, args.insecure)}"
+            f"{peers}"
+        )
+        (out / nid).mkdir(parents=True, exist_ok=True)
+        (out / nid / "config.toml").write_text(text)
+    (out / "nodes.txt").write_text("".join(f"{nid} {addresses[nid]}\n" for nid in ids))
+    print(f"testnet with {len(ids)} validators and channels {', '.join(args.channels)} in {out}")
+    return 0
+
+
+def _issue_certificates(out: Path, chain_id: str, keys: dict[str, bytes], hosts: list[str]) -> None:
+    """The consortium CA, a certificate per node bound to its validator key (valid for
+    the addresses peers and clients dial), and the client certificates of the tools."""
+    from node.tls import Authority, write_pair
+
+    tls = out / "tls"
+    ca = Authority.create(chain_id)
+    ca.write(tls / "ca.crt", tls / "ca.key")
+    for i, (nid, key) in enumerate(keys.items()):
+        names = ["127.0.0.1", "localhost"] + ([hosts[i]] if hosts else [])
+        write_pair(tls / f"{nid}.crt", tls / f"{nid}.key", ca.issue_node(nid, key, names))
+    for client in ("client", "kiosk"):
+        write_pair(tls / f"{client}.crt", tls / f"{client}.key", ca.issue_client(client))
+    print(f"consortium CA and {len(keys)} node certificates in {tls}", flush=True)
+
+
+def _tls_section(nid: str, insecure: bool) -> str:
+    if insecure:
+        return "# Plaintext gRPC without certificates: local development only.\ninsecure = true\n"
+    return f'\n[tls]\nca = "../tls/ca.crt"\ncert = "../tls/{nid}.crt"\nkey = "../tls/{nid}.key"\n'
+
+
+def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
+    """Each department's tx-signing key (apart from its node key), and one kiosk terminal
+    that signs on citizens' behalf; the public halves go into every channel's genesis."""
+    entries: list[dict[str, object]] = []
+    for nid in ids:
+        public = write_key(out / "keys" / f"{nid}.tx.key")
+        entries.append({"id": nid, "name": nid, "keys": [public.hex()], "roles": ["department"]})
+    kiosk = write_key(out / "keys" / "kiosk.key")
+    # The consortium's subject key: terminals and issuing departments compute subject
+    # references with it; it never goes on chain.
+    write_key(out / "keys" / "subject.key")
+    entries.append(
+        {
+            "id": "haidian-kiosk-01",
+            "name": "Haidian service centre kiosk 01",
+            "keys": [kiosk.hex()],
+            "roles": ["terminal"],
+        }
+    )
+    return entries
+
+
+def node_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.glob("*/config.toml"))
+
+
+def node_address(config_dir: Path) -> str:
+    return load_config(config_dir / "config.toml").listen.replace("0.0.0.0", "127.0.0.1")
+
+
+def testnet_client_tls(root: Path) -> TlsFiles | None:
+    """The tools' client certificate of a testnet directory; None for an insecure one."""
+    from node.client import client_tls
+
+    tls = client_tls(root / "tls")
+    return tls if tls.cert.exists() else None
+
+
+def _wait_ready(address: str, deadline: float, tls: TlsFiles | None) -> bool:
+    from node.client import connect
+    from protos import api_pb2 as api
+
+    stub = connect(address, tls)
+    while time.monotonic() < deadline:
+        try:
+            stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
+            return True
+        except grpc.RpcError:
+            time.sleep(0.1)
+    return False
+
+
+def cmd_testnet_up(args: argparse.Namespace) -> int:
+    dirs = node_dirs(args.dir)
+    if not dirs:
+        print(f"{args.dir}: no node configs (run `govchain testnet init` first)", file=sys.stderr)
+        return 2
+    for d in dirs:
+        pid_file = d / "node.pid"
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            print(f"{d.name}: already running (pid {pid_file.read_text().strip()})")
+            continue
+        log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "node", "start", "--config", str(d / "config.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        pid_file.write_text(f"{proc.pid}\n")
+        print(f"{d.name}: started (pid {proc.pid}), log {d / 'node.log'}")
+    deadline = time.monotonic() + args.timeout
+    for d in dirs:
+        if not _wait_ready(node_address(d), deadline, testnet_client_tls(args.dir)):
+            print(f"{d.name}: not answering; see {d / 'node.log'}", file=sys.stderr)
+            return 1
+    print(f"{len(dirs)} nodes up")
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def cmd_testnet_down(args: argparse.Namespace) -> int:
+    for d in node_dirs(args.dir):
+        pid_file = d / "node.pid"
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            print(f"{d.name}: stopped")
+        pid_file.unlink()
+    return 0

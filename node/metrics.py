@@ -1,0 +1,137 @@
+"""Prometheus metrics of one node, per channel, served on `metrics_listen`.
+
+Speed is a feature, so the hot path does almost nothing for metrics: gauges and counters
+the node keeps anyway (heights, views, mempool, refusal counts) are read only when
+Prometheus scrapes (`NodeCollector`), and the three histograms are observed once per
+verification batch and once per block, never per tx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class NodeMetrics:
+    """The registry of one node and the histograms its components observe."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.verify_batch_size = Histogram(
+            "govchain_verify_batch_size",
+            "Signatures per verification batch sent to the pool (cache misses only)",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.verify_batch_seconds = Histogram(
+            "govchain_verify_batch_seconds",
+            "Wall time of one verification batch on the pool",
+            buckets=SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.block_commit_seconds = Histogram(
+            "govchain_block_commit_seconds",
+            "From the primary's block timestamp to this node's durable commit of the block",
+            ["channel"],
+            buckets=SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+
+    def serve(self, node: Node, listen: str) -> None:
+        """Register the scrape-time collector and serve /metrics on a daemon thread."""
+        self.registry.register(NodeCollector(node))
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), addr=host or "0.0.0.0", registry=self.registry)
+
+
+class NodeCollector(Collector):
+    """Reads the node's state at scrape time (on the HTTP thread; plain reads of ints and
+    dict sizes, which the GIL keeps consistent enough for monitoring)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        node = self.node
+        labels = ["channel"]
+        height = GaugeMetricFamily("govchain_height", "Executed block height", labels=labels)
+        stable = GaugeMetricFamily(
+            "govchain_stable_height", "Height of the last stable checkpoint", labels=labels
+        )
+        view = GaugeMetricFamily("govchain_view", "Current PBFT view", labels=labels)
+        view_active = GaugeMetricFamily(
+            "govchain_view_active", "1 when the view is active, 0 during a view change", labels
+        )
+        view_changes = CounterMetricFamily(
+            "govchain_view_changes", "Views this node entered since it started", labels=labels
+        )
+        mempool_txs = GaugeMetricFamily("govchain_mempool_txs", "Txs in the mempool", labels=labels)
+        mempool_bytes = GaugeMetricFamily(
+            "govchain_mempool_bytes", "Bytes of txs in the mempool", labels=labels
+        )
+        txs = CounterMetricFamily(
+            "govchain_txs", "Txs submitted or gossiped, by admission status", ["channel", "status"]
+        )
+        refused = CounterMetricFamily(
+            "govchain_consensus_refused",
+            "Consensus messages refused, by reason",
+            labels=["channel", "reason"],
+        )
+        synced = CounterMetricFamily(
+            "govchain_sync_blocks", "Blocks executed from block sync (catch-up)", labels=labels
+        )
+        sync_lag = GaugeMetricFamily(
+            "govchain_sync_lag_blocks", "Blocks still to fetch in a running catch-up", labels
+        )
+        for name, ch in node.channels.items():
+            replica = ch.runtime.replica
+            executed = replica.executed_height
+            height.add_metric([name], executed)
+            stable.add_metric([name], replica.stable.height)
+            view.add_metric([name], replica.view)
+            view_active.add_metric([name], 1 if replica.view_active else 0)
+            view_changes.add_metric([name], ch.runtime.views_entered)
+            mempool_txs.add_metric([name], len(ch.admission.mempool))
+            mempool_bytes.add_metric([name], ch.admission.mempool.bytes)
+            for status, count in sorted(ch.admission.counts.items()):
+                txs.add_metric([name, status], count)
+            for reason, count in sorted(ch.runtime.rejected.items(), key=lambda kv: kv[0].value):
+                refused.add_metric([name, reason.value], count)
+            synced.add_metric([name], ch.runtime.synced_blocks)
+            sync_lag.add_metric([name], max(0, replica.fetch_target - executed))
+        for status, count in sorted(node.unrouted_counts.items()):
+            txs.add_metric(["", status], count)
+        yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
+        yield from (txs, refused, synced, sync_lag)
+        peers = GaugeMetricFamily(
+            "govchain_peer_connected", "1 while the outgoing stream to a peer is up", ["peer"]
+        )
+        dropped = CounterMetricFamily(
+            "govchain_peer_frames_dropped", "Frames dropped for a peer that could not keep up",
+            labels=["peer"],
+        )
+        for link in node.links.values():
+            peers.add_metric([link.node_id], 1 if link.connected else 0)
+            dropped.add_metric([link.node_id], link.dropped)
+        yield peers
+        yield dropped
+        verified = CounterMetricFamily(
+            "govchain_signatures_verified", "Ed25519 signatures checked (cache misses)"
+        )
+        verified.add_metric([], node.verifier.verified_count)
+        hits = CounterMetricFamily(
+            "govchain_signature_cache_hits", "Signatures found already verified"
+        )
+        hits.add_metric([], node.verifier.cache_hits)
+        yield verified
+        yield hits
