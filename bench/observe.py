@@ -83,11 +83,15 @@ class CommitWatcher:
 
 
 class ProcessSampler:
-    """CPU % and peak RSS of the node processes, from /proc, sampled every second."""
+    """CPU % and peak RSS of the node processes, from /proc, sampled every second; the RSS
+    of every node every `timeline_s` seconds, to show whether memory levels off."""
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: list[int], timeline_s: float = 10.0) -> None:
         self.pids = pids
         self.peak_rss = [0] * len(pids)
+        self.timeline_s = timeline_s
+        self.rss_timeline: list[tuple[float, list[int]]] = []
+        self._next_point = 0.0
         self.first: list[tuple[float, float]] = []
         self.last: list[tuple[float, float]] = []
         self.stop = threading.Event()
@@ -102,13 +106,19 @@ class ProcessSampler:
 
     def sample(self) -> list[tuple[float, float]]:
         out = []
+        rss_now = []
         for i, pid in enumerate(self.pids):
             try:
                 cpu, rss = self._read(pid)
             except (OSError, IndexError, ValueError):
                 cpu, rss = 0.0, 0
             self.peak_rss[i] = max(self.peak_rss[i], rss)
+            rss_now.append(rss)
             out.append((time.time(), cpu))
+        now = time.time()
+        if now >= self._next_point:
+            self.rss_timeline.append((now, rss_now))
+            self._next_point = now + self.timeline_s
         return out
 
     def start(self) -> None:

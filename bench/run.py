@@ -222,6 +222,10 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
         bound,
         errors,
     )
+    result["rss_mb_timeline"] = [
+        {"t_s": round(t - begin, 1), "rss_mb": [round(r / 2**20, 1) for r in rss]}
+        for t, rss in sampler.rss_timeline
+    ]
     if fault is not None:
         result["fault"] = fault.figures(watcher, submitted)
     if args.png:

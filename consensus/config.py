@@ -38,7 +38,7 @@ class ConsensusConfig:
     pending_txs_max: int = 100_000
     pending_bytes_max: int = 64 << 20
     tx_bytes_max: int = 64 << 10
-    recent_committed_txs_max: int = 50_000
+    recent_committed_txs_max: int = 20_000
 
     def __post_init__(self) -> None:
         if not self.validators:

@@ -159,6 +159,7 @@ class ChannelRuntime:
             return
         for height, digest, results, tx_ids in executed:
             self.mempool.remove(tx_ids)
+            self.tx_checker.forget(tx_ids)
             self.submit(Executed(height, digest, results.state_root))
         async with self.committed:
             self.committed.notify_all()

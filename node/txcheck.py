@@ -25,7 +25,8 @@ class NodeTxChecker:
         self.chain_id = chain_id
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
-        # Ids of valid txs until they commit; bounded like the mempool it serves.
+        # Ids of valid txs until they commit (`forget`); the bound only matters for txs
+        # that never commit (a peer's proposal that lost a view change).
         self.verified_ids = LruSet(100_000)
 
     def tx_id(self, tx: bytes) -> bytes:
@@ -62,6 +63,12 @@ class NodeTxChecker:
                 continue
         if decoded:
             await self.verify_decoded(decoded)
+
+    def forget(self, tx_ids: Sequence[bytes]) -> None:
+        """Committed txs need no verdict any more: the core and the executor refuse a
+        repeat by id, so keeping them would only grow memory with the chain."""
+        for tid in tx_ids:
+            self.verified_ids.discard(tid)
 
     def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
         out = []

@@ -59,6 +59,9 @@ class LruSet:
         while len(self._items) > self.entries_max:
             self._items.popitem(last=False)
 
+    def discard(self, key: bytes) -> None:
+        self._items.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -70,9 +73,12 @@ class BatchVerifier:
         self,
         threads: int = 2,
         chunk_items: int = 64,
-        cache_entries_max: int = 100_000,
+        cache_entries_max: int = 16_384,
         metrics: NodeMetrics | None = None,
     ) -> None:
+        # The cache holds consensus signatures only (txs are cached by id in txcheck). A
+        # vote is looked up again while its block is in the window (certificates, NEW-VIEW):
+        # 16 blocks x 5 channels x 2n votes is a few hundred; 16k is ample and costs ~3 MB.
         self.metrics = metrics
         self.chunk_items = chunk_items
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
