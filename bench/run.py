@@ -62,6 +62,7 @@ def start_testnet(
         *channels,
     ]
     args += ["--insecure"] if insecure else []
+    args += ["--metrics-base-port", "0"]  # the benchmark samples /proc itself
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
     procs = []

@@ -7,8 +7,9 @@ verifier's pool. Each tx gets its own status; one bad tx never fails its batch.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chains.base import Application
 from node.mempool import Mempool
@@ -27,12 +28,19 @@ class ChannelAdmission:
     next_height: Callable[[], int]
     committed: Callable[[bytes], bool]
     enqueue: Callable[[list[bytes]], None]
+    counts: Counter[str] = field(default_factory=Counter)  # admission status -> txs (metrics)
 
 
 async def admit(
-    raws: list[bytes], chain_id: str, tx_bytes_max: int, channels: Mapping[str, ChannelAdmission]
+    raws: list[bytes],
+    chain_id: str,
+    tx_bytes_max: int,
+    channels: Mapping[str, ChannelAdmission],
+    unrouted: Counter[str] | None = None,
 ) -> tuple[list[api.SubmitResult], dict[str, list[bytes]]]:
-    """Statuses per tx, and the admitted raw txs per channel (for ordering and gossip)."""
+    """Statuses per tx, and the admitted raw txs per channel (for ordering and gossip).
+    Each status is counted on its channel, or in `unrouted` for txs with no known channel."""
+    routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
     candidates: list[tuple[int, DecodedTx, ChannelAdmission]] = []
     for raw in raws:
@@ -41,8 +49,10 @@ async def admit(
             tx = decode_tx(raw, chain_id, tx_bytes_max)
         except TxError as e:
             results.append(api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail))  # type: ignore[arg-type]
+            routed.append(None)
             continue
         ch = channels.get(tx.body.channel)
+        routed.append(ch)
         if ch is None:
             results.append(
                 api.SubmitResult(
@@ -85,4 +95,11 @@ async def admit(
             admitted.setdefault(channel, []).append(tx.raw)
     for channel, txs in admitted.items():
         channels[channel].enqueue(txs)
+    for result, ch in zip(results, routed, strict=True):
+        counts = ch.counts if ch is not None else unrouted
+        if counts is not None:
+            counts[STATUS_NAMES[result.status]] += 1
     return results, admitted
+
+
+STATUS_NAMES = {v.number: v.name for v in api.TxStatus.DESCRIPTOR.values}

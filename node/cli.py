@@ -112,28 +112,23 @@ def _rpc_failed(e: grpc.RpcError, tls: TlsFiles | None) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from node.client import connect
+    from node.status_view import render_status
     from protos import api_pb2 as api
 
     addresses = (
         [(d.name, node_address(d)) for d in node_dirs(args.dir)] if args.dir else [("", args.node)]
     )
-    print(
-        f"{'node':18} {'channel':15} {'height':>7} {'view':>5} {'stable':>7} "
-        f"{'peers':>5} {'mempool':>8}"
-    )
     tls = _client_tls(args)
+    replies: list[tuple[str, api.GetStatusResponse | str]] = []
     for name, address in addresses:
         try:
-            st = connect(address, tls).GetStatus(api.GetStatusRequest(), timeout=3.0)
-        except grpc.RpcError as e:
-            print(f"{name or address:18} unreachable ({e.code().name})")
-            continue
-        for ch in st.channels:
-            print(
-                f"{st.node_id:18} {ch.channel:15} {ch.height:7} {ch.view:5} {ch.stable_height:7} "
-                f"{ch.peers_connected:5} {ch.mempool_txs:8}"
+            replies.append(
+                (name, connect(address, tls).GetStatus(api.GetStatusRequest(), timeout=3.0))
             )
-    return 0
+        except grpc.RpcError as e:
+            replies.append((name or address, e.code().name))
+    print(render_status(replies))
+    return 0 if all(isinstance(r, api.GetStatusResponse) for _, r in replies) else 1
 
 
 def cmd_tx_send(args: argparse.Namespace) -> int:
@@ -258,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--channels", nargs="+", default=list(CHANNELS), choices=CHANNELS)
     ti.add_argument("--base-port", type=int, default=7050)
     ti.add_argument("--out", type=Path, required=True)
+    ti.add_argument(
+        "--metrics-base-port",
+        type=int,
+        default=9150,
+        help="Prometheus /metrics port of the first node (next nodes +1); 0: no endpoint",
+    )
     ti.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
     ti.add_argument("--block-txs-max", type=int, default=1000)
     ti.add_argument("--hosts", type=Path, help="file with one host address per validator")

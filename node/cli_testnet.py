@@ -90,10 +90,14 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
             if p != nid
         )
         listen = f"0.0.0.0:{addresses[nid].rsplit(':', 1)[1]}" if hosts else addresses[nid]
+        metrics = ""
+        if args.metrics_base_port:
+            port = args.metrics_base_port + (0 if hosts else ids.index(nid))
+            metrics = f'metrics_listen = "{listen.rsplit(":", 1)[0]}:{port}"\n'
         text = (
             f'node_id = "{nid}"\nchain_id = "{args.chain_id}"\nkey_file = "../keys/{nid}.key"\n'
             f'department_key_file = "../keys/{nid}.tx.key"\n'
-            f'listen = "{listen}"\ndata_dir = "data"\ngenesis_dir = "../genesis"\n'
+            f'listen = "{listen}"\n{metrics}data_dir = "data"\ngenesis_dir = "../genesis"\n'
             f"channels = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in args.channels)}]\n"
             f"{_tls_section(nid, args.insecure)}"
             f"{peers}"

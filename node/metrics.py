@@ -117,7 +117,8 @@ class NodeCollector(Collector):
             "govchain_peer_connected", "1 while the outgoing stream to a peer is up", ["peer"]
         )
         dropped = CounterMetricFamily(
-            "govchain_peer_frames_dropped", "Frames dropped for a peer that could not keep up",
+            "govchain_peer_frames_dropped",
+            "Frames dropped for a peer that could not keep up",
             labels=["peer"],
         )
         for link in node.links.values():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import grpc
 import nacl.signing
 import structlog
 from google.protobuf.message import Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from chains.base import Departments
 from chains.registry import UnknownApplication, make_application
@@ -18,6 +21,7 @@ from node.admission import ChannelAdmission, admit
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.mempool import Mempool
+from node.metrics import NodeMetrics
 from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
 from node.tls import TlsError
@@ -27,11 +31,20 @@ from node.txs import encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
+from protos import datashare_pb2 as ds_pb2
 from protos import datashare_pb2_grpc as ds_grpc
 from storage.kv import LevelDBStore
 from storage.ledger import ChannelLedger
 
 log = structlog.get_logger("node")
+
+SERVICE_NAMES = (
+    api.DESCRIPTOR.services_by_name["Client"].full_name,
+    api.DESCRIPTOR.services_by_name["Peer"].full_name,
+    ds_pb2.DESCRIPTOR.services_by_name["DataShare"].full_name,
+    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+    reflection.SERVICE_NAME,
+)
 
 FETCH_TIMEOUT_S = 10.0
 
@@ -49,7 +62,9 @@ class Node:
         self.config = config
         self.signer = Ed25519Signer(load_key(config.key_file))
         self.public_key = self.signer.public_key
-        self.verifier = BatchVerifier(threads=config.limits.verify_threads)
+        self.metrics = NodeMetrics()
+        self.unrouted_counts: Counter[str] = Counter()  # statuses of txs with no known channel
+        self.verifier = BatchVerifier(threads=config.limits.verify_threads, metrics=self.metrics)
         try:
             self.server_credentials = config.tls.server_credentials() if config.tls else None
             link_credentials = config.tls.channel_credentials() if config.tls else None
@@ -118,6 +133,7 @@ class Node:
             limits.tick_ms,
             self.send,
             self.fetch,
+            self.metrics,
         )
         admission = ChannelAdmission(
             checker,
@@ -161,7 +177,11 @@ class Node:
     async def admit(self, raws: list[bytes], from_peer: bool) -> list[api.SubmitResult]:
         admissions = {name: ch.admission for name, ch in self.channels.items()}
         results, admitted = await admit(
-            raws, self.config.chain_id, self.config.limits.tx_bytes_max, admissions
+            raws,
+            self.config.chain_id,
+            self.config.limits.tx_bytes_max,
+            admissions,
+            self.unrouted_counts,
         )
         if not from_peer:
             self.gossip(admitted)
@@ -211,6 +231,10 @@ class Node:
         api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
         ds_grpc.add_DataShareServicer_to_server(DataShareService(self), self.server)
+        # Standard tools (grpc_health_probe, grpcurl, Kubernetes probes) can talk to a node.
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(SERVICE_NAMES, self.server)
         try:
             if self.server_credentials is None:
                 port = self.server.add_insecure_port(self.config.listen)
@@ -225,6 +249,16 @@ class Node:
             link.start()
         for ch in self.channels.values():
             ch.runtime.start()
+        for name in ("", *SERVICE_NAMES[:-1]):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.config.metrics_listen:
+            try:
+                self.metrics.serve(self, self.config.metrics_listen)
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot serve metrics on {self.config.metrics_listen}: {e.strerror}"
+                ) from e
+            log.info("metrics", url=f"http://{self.config.metrics_listen}/metrics")
         if self.server_credentials is None:
             log.warning(
                 "INSECURE MODE: plaintext gRPC, no certificates; any host that can reach "
@@ -240,6 +274,8 @@ class Node:
         )
 
     async def stop(self) -> None:
+        if self.server is not None and hasattr(self, "health"):
+            await self.health.enter_graceful_shutdown()
         for ch in self.channels.values():
             await ch.runtime.stop()
         for link in self.links.values():

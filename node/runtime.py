@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -39,6 +40,9 @@ from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from storage.ledger import TX_PREFIX, ChannelLedger, LedgerBatch
 
+if TYPE_CHECKING:
+    from node.metrics import NodeMetrics
+
 log = structlog.get_logger("runtime")
 
 RECENT_TX_BLOCKS = 64
@@ -61,7 +65,11 @@ class ChannelRuntime:
         tick_ms: int,
         send: Callable[[bytes | None, str, bytes], None],
         fetch: Callable[[bytes, str, int, int], asyncio.Future],
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
+        self.views_entered = 0  # view changes completed here since start (metrics)
+        self.synced_blocks = 0  # blocks received by block sync (metrics)
         self.cfg = cfg
         self.channel = cfg.channel
         self.replica = Replica(cfg, signer, verifier, tx_checker)
@@ -103,8 +111,11 @@ class ChannelRuntime:
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
             event = await self.queue.get()
+            view = self.replica.view
             try:
                 actions = self.replica.step(event)
+                if self.replica.view != view:
+                    self.views_entered += 1
                 await self._perform(actions)
             except Exception:  # a bug must not silently stop the channel: log it loudly
                 self.log.exception("event failed", event=type(event).__name__)
@@ -114,7 +125,7 @@ class ChannelRuntime:
 
     async def _perform(self, actions: list[Action]) -> None:
         batch = None
-        executed: list[tuple[int, bytes, api.BlockResults, list[bytes]]] = []
+        executed: list[tuple[int, bytes, api.BlockResults, list[bytes], int]] = []
         for action in actions:
             if isinstance(action, Persist):
                 batch = batch or self.ledger.batch()
@@ -132,7 +143,7 @@ class ChannelRuntime:
 
     def _execute(
         self, batch: LedgerBatch, action: ExecuteBlock
-    ) -> tuple[int, bytes, api.BlockResults, list[bytes]]:
+    ) -> tuple[int, bytes, api.BlockResults, list[bytes], int]:
         staged = batch.staged
         outcome = self.executor.execute(
             action.certified,
@@ -151,13 +162,18 @@ class ChannelRuntime:
             outcome.writes,
             outcome.tx_ids,
         )
-        return action.height, action.digest, outcome.results, outcome.tx_ids
+        return action.height, action.digest, outcome.results, outcome.tx_ids, outcome.timestamp_ms
 
     async def _commit(self, batch: LedgerBatch, executed: list) -> None:
         self.ledger.commit(batch)
         if not executed:
             return
-        for height, digest, results, tx_ids in executed:
+        now = now_ms()
+        for height, digest, results, tx_ids, timestamp_ms in executed:
+            if self.metrics is not None:
+                self.metrics.block_commit_seconds.labels(self.channel).observe(
+                    max(0, now - timestamp_ms) / 1000
+                )
             self.mempool.remove(tx_ids)
             self.tx_checker.forget(tx_ids)
             self.submit(Executed(height, digest, results.state_root))
@@ -206,7 +222,14 @@ class ChannelRuntime:
                 self.log.info("fetch failed", peer=peer.hex()[:16], error=type(e).__name__)
                 continue
             if reply.blocks:
-                self.log.info("fetched blocks", count=len(reply.blocks), first=action.from_height)
+                self.synced_blocks += len(reply.blocks)
+                self.log.info(
+                    "block sync",
+                    fetched=len(reply.blocks),
+                    first=action.from_height,
+                    target=self.replica.fetch_target,
+                    height=self.replica.executed_height,
+                )
                 self.submit(BlocksFetched(tuple(reply.blocks), tuple(reply.checkpoint)))
                 return
 

@@ -47,6 +47,7 @@ class Testnet:
         channels: tuple[str, ...] = CHANNELS,
         app: str = "kv",
         insecure: bool = False,
+        metrics: bool = False,
         **consensus: int,
     ) -> None:
         self.root = root
@@ -55,6 +56,9 @@ class Testnet:
         args = ["testnet", "init", "--validators", str(validators), "--out", str(root)]
         args += ["--base-port", str(base), "--app", app, "--channels", *channels]
         args += ["--insecure"] if insecure else []
+        # Metrics ports: a free block of their own when asked for, else no endpoint.
+        self.metrics_base = free_port_block(validators) if metrics else 0
+        args += ["--metrics-base-port", str(self.metrics_base)]
         assert cli(args) == 0
         self.dirs = sorted(p.parent for p in root.glob("*/config.toml"))
         self.dirs.sort(key=lambda d: load_config(d / "config.toml").listen)

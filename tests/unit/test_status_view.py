@@ -1,0 +1,60 @@
+"""`govchain status` formatting: primary by node id, lag against the highest node."""
+
+from __future__ import annotations
+
+from node.status_view import render_status
+from protos import api_pb2 as api
+
+A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
+
+
+def reply(node: str, key: bytes, height: int, view: int = 1, active: bool = True):
+    return api.GetStatusResponse(
+        node_id=node,
+        public_key=key,
+        channels=[
+            api.ChannelStatus(
+                channel="license",
+                height=height,
+                view=view,
+                view_active=active,
+                primary=B,
+                validators=[A, B, C],
+                peers_connected=2,
+                mempool_txs=7,
+                stable_height=8,
+            )
+        ],
+    )
+
+
+def test_rows_name_the_primary_and_the_lag() -> None:
+    text = render_status(
+        [
+            ("a", reply("dept-a", A, 12)),
+            ("b", reply("dept-b", B, 10, active=False)),
+            ("c", "UNAVAILABLE"),
+        ]
+    )
+    header, row_a, row_b, row_c = text.splitlines()
+    assert header.split()[:4] == ["node", "channel", "height", "lag"]
+    assert row_a.split() == [
+        "dept-a",
+        "license",
+        "12",
+        "0",
+        "1",
+        "active",
+        "dept-b",
+        "8",
+        "2/2",
+        "7",
+    ]
+    assert row_b.split()[2:7] == ["10", "2", "1", "change", "dept-b"]
+    assert row_c.split() == ["c", "unreachable", "(UNAVAILABLE)"]
+
+
+def test_an_unknown_primary_is_shown_by_key_prefix() -> None:
+    only = reply("dept-a", A, 3)
+    only.channels[0].primary = C
+    assert C.hex()[:16] in render_status([("a", only)])
