@@ -16,13 +16,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 import nacl.signing
 
 from bench.fault import FaultRun, primary_index
 from bench.load import ClientPlan, run_client
 from bench.observe import CommitWatcher, ProcessSampler
-from node.cli_testnet import testnet_client_tls
+from node.cli_testnet import tls_of_testnet
 from node.config import CHANNELS, load_config
 from node.tls import TlsFiles
 from node.verifier import BatchVerifier
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> dict:
     procs = start_testnet(
         workdir / "net", args.validators, channels, args.block_txs_max, args.insecure
     )
-    tls = testnet_client_tls(workdir / "net")
+    tls = tls_of_testnet(workdir / "net")
     try:
         dirs = sorted(p.parent for p in (workdir / "net").glob("*/config.toml"))
         configs = [load_config(d / "config.toml") for d in dirs]
@@ -187,8 +188,15 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     sent: list = []
     errors: dict[str, int] = {}
     done = 0
+    give_up = time.time() + args.duration + 120
     while done < len(clients):
-        kind, _, payload = queue.get(timeout=args.duration + 120)
+        try:
+            kind, _, payload = queue.get(timeout=PROGRESS_EVERY_S)
+        except Empty:
+            if time.time() > give_up:
+                raise SystemExit("the load clients stopped answering") from None
+            _progress(begin, watcher, sampler)
+            continue
         if kind == "done":
             sent.extend(payload)
             done += 1
@@ -234,6 +242,22 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     return result
 
 
+PROGRESS_EVERY_S = 10.0
+
+
+def _progress(begin: float, watcher: CommitWatcher, sampler: ProcessSampler) -> None:
+    """One line every PROGRESS_EVERY_S while the load runs."""
+    elapsed = time.time() - begin
+    with watcher.lock:
+        committed = sum(n for _, _, _, n in watcher.blocks)
+    rss = max(sampler.peak_rss) / 2**20
+    print(
+        f"  {elapsed:5.0f} s: {committed:,} txs committed ({committed / max(elapsed, 1e-9):,.0f}"
+        f" tx/s so far), peak node RSS {rss:.0f} MB",
+        flush=True,
+    )
+
+
 def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: CommitWatcher) -> None:
     """Throughput and p50 latency per second (needs matplotlib: pip install '.[bench]')."""
     try:
@@ -265,13 +289,31 @@ def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: Comm
 def sweep(args: argparse.Namespace) -> int:
     """One fresh testnet per configuration; one Markdown table of all rows."""
     rows, results = [], []
-    payloads = [int(x) for x in args.sweep_payloads.split(",") if x] or [args.payload]
-    configs = [(n, ch, pl) for n in (1, 4, 7) for ch in (1, 5) for pl in payloads]
-    for k, (n, ch, pl) in enumerate(configs, 1):
+
+    def ints(text: str, default: list[int]) -> list[int]:
+        return [int(x) for x in text.split(",") if x] or default
+
+    configs = [
+        (n, ch, pl, bt)
+        for n in ints(args.sweep_validators, [1, 4, 7])
+        for ch in ints(args.sweep_channels, [1, 5])
+        for pl in ints(args.sweep_payloads, [args.payload])
+        for bt in ints(args.sweep_block_txs, [args.block_txs_max])
+    ]
+    for k, (n, ch, pl, bt) in enumerate(configs, 1):
         print(
-            f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl}", flush=True
+            f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl} "
+            f"block_txs_max={bt}",
+            flush=True,
         )
-        fields = {**vars(args), "validators": n, "channels": ch, "payload": pl, "sweep": False}
+        fields = {
+            **vars(args),
+            "validators": n,
+            "channels": ch,
+            "payload": pl,
+            "block_txs_max": bt,
+            "sweep": False,
+        }
         r = run(argparse.Namespace(**{**fields, "png": None}))
         results.append(r)
         rows.append(markdown(r).splitlines()[2])
@@ -372,7 +414,10 @@ def markdown(r: dict) -> str:
     )
     sep = "|" + "---|" * 11
     cfg = r["config"]
-    name = f"n={cfg['validators']} ch={cfg['channels']} payload={cfg['payload']}B"
+    name = (
+        f"n={cfg['validators']} ch={cfg['channels']} payload={cfg['payload']}B "
+        f"block={cfg['block_txs_max']}"
+    )
     fails = sum(r["failed"].values())
 
     def s(v: float | None) -> str:
@@ -421,6 +466,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fault", choices=("kill-primary",), help="kill the primary at mid-run")
     p.add_argument("--sweep", action="store_true", help="n in {1,4,7} x channels in {1,5}")
     p.add_argument("--sweep-payloads", default="", help="also sweep payload sizes, e.g. 100,1000")
+    p.add_argument("--sweep-block-txs", default="", help="also sweep block sizes, e.g. 250,1000")
+    p.add_argument("--sweep-validators", default="", help="validator counts (default 1,4,7)")
+    p.add_argument("--sweep-channels", default="", help="channel counts (default 1,5)")
     p.add_argument(
         "--insecure",
         action="store_true",

@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from chains.base import Application
+from chains.base import Application, Departments
+from chains.policy import WritePolicy
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
 from node.txs import DecodedTx, TxError, decode_tx, tx_id
@@ -29,6 +30,7 @@ class ChannelAdmission:
     committed: Callable[[bytes], bool]
     enqueue: Callable[[list[bytes]], None]
     counts: Counter[str] = field(default_factory=Counter)  # admission status -> txs (metrics)
+    policy: WritePolicy = field(default_factory=lambda: WritePolicy(None, Departments()))
 
 
 async def admit(
@@ -37,9 +39,14 @@ async def admit(
     tx_bytes_max: int,
     channels: Mapping[str, ChannelAdmission],
     unrouted: Counter[str] | None = None,
+    all_or_nothing: bool = False,
 ) -> tuple[list[api.SubmitResult], dict[str, list[bytes]]]:
     """Statuses per tx, and the admitted raw txs per channel (for ordering and gossip).
-    Each status is counted on its channel, or in `unrouted` for txs with no known channel."""
+    Each status is counted on its channel, or in `unrouted` for txs with no known channel.
+    With `all_or_nothing` (a client's call), one tx the write policy denies stops the
+    whole call before anything is verified or admitted: every other tx is returned
+    unadmitted (TX_STATUS_UNSPECIFIED) and the caller answers PERMISSION_DENIED."""
+    denied = False
     routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
     candidates: list[tuple[int, DecodedTx, ChannelAdmission]] = []
@@ -60,6 +67,11 @@ async def admit(
                 )
             )
             continue
+        why = ch.policy.denies(tx)
+        if why is not None:
+            denied = True
+            results.append(api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why))
+            continue
         reason = ch.app.check(tx)
         refused = (
             (api.REJECTED, reason)
@@ -71,6 +83,12 @@ async def admit(
             continue
         candidates.append((len(results), tx, ch))
         results.append(api.SubmitResult(tx_id=tid, status=api.ACCEPTED))
+    if denied and all_or_nothing:
+        for i, result in enumerate(results):
+            if result.status == api.ACCEPTED:
+                results[i] = api.SubmitResult(tx_id=result.tx_id, detail="call refused")
+        _count(results, routed, unrouted)
+        return results, {}
     admitted: dict[str, list[bytes]] = {}
     by_channel: dict[str, list[tuple[int, DecodedTx, ChannelAdmission]]] = {}
     for item in candidates:
@@ -95,11 +113,19 @@ async def admit(
             admitted.setdefault(channel, []).append(tx.raw)
     for channel, txs in admitted.items():
         channels[channel].enqueue(txs)
+    _count(results, routed, unrouted)
+    return results, admitted
+
+
+def _count(
+    results: list[api.SubmitResult],
+    routed: list[ChannelAdmission | None],
+    unrouted: Counter[str] | None,
+) -> None:
     for result, ch in zip(results, routed, strict=True):
         counts = ch.counts if ch is not None else unrouted
         if counts is not None:
             counts[STATUS_NAMES[result.status]] += 1
-    return results, admitted
 
 
 STATUS_NAMES = {v.number: v.name for v in api.TxStatus.DESCRIPTOR.values}

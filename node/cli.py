@@ -20,7 +20,7 @@ from node.cli_testnet import (
     cmd_testnet_up,
     node_address,
     node_dirs,
-    testnet_client_tls,
+    tls_of_testnet,
     write_key,
 )
 from node.config import CHANNELS, ConfigError, load_config
@@ -98,7 +98,7 @@ def _client_tls(args: argparse.Namespace) -> TlsFiles | None:
     if getattr(args, "tls", None):
         return client_tls(args.tls)
     if getattr(args, "dir", None):
-        return testnet_client_tls(args.dir)
+        return tls_of_testnet(args.dir)
     env = os.environ.get("GOVCHAIN_TLS_DIR")
     return client_tls(env) if env else None
 
@@ -256,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument(
         "--metrics-base-port",
         type=int,
-        default=9150,
-        help="Prometheus /metrics port of the first node (next nodes +1); 0: no endpoint",
+        help="Prometheus /metrics port of the first node, next nodes +1 (default: base port"
+        " + 2100, so 9150 for 7050); 0: no endpoint",
     )
     ti.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
     ti.add_argument("--block-txs-max", type=int, default=1000)

@@ -25,6 +25,7 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
+from chains.policy import gov_write_policy
 from node.config import load_config, make_genesis
 from node.tls import TlsFiles
 
@@ -74,7 +75,10 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
     consensus = {"block_txs_max": args.block_txs_max}
     departments = _department_keys(out, ids)
     for ch in args.channels:
-        app = {"name": "kv" if args.app == "kv" else ch, "departments": departments}
+        app: dict[str, object] = {"name": "kv" if args.app == "kv" else ch}
+        app["departments"] = departments
+        if args.app == "gov":
+            app["write_policy"] = gov_write_policy(ch)
         (out / "genesis").mkdir(parents=True, exist_ok=True)
         genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
         (out / "genesis" / f"{ch}.json").write_bytes(genesis)
@@ -91,8 +95,11 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
         )
         listen = f"0.0.0.0:{addresses[nid].rsplit(':', 1)[1]}" if hosts else addresses[nid]
         metrics = ""
-        if args.metrics_base_port:
-            port = args.metrics_base_port + (0 if hosts else ids.index(nid))
+        metrics_base = (
+            args.base_port + 2100 if args.metrics_base_port is None else args.metrics_base_port
+        )
+        if metrics_base:
+            port = metrics_base + (0 if hosts else ids.index(nid))
             metrics = f'metrics_listen = "{listen.rsplit(":", 1)[0]}:{port}"\n'
         text = (
             f'node_id = "{nid}"\nchain_id = "{args.chain_id}"\nkey_file = "../keys/{nid}.key"\n'
@@ -161,7 +168,7 @@ def node_address(config_dir: Path) -> str:
     return load_config(config_dir / "config.toml").listen.replace("0.0.0.0", "127.0.0.1")
 
 
-def testnet_client_tls(root: Path) -> TlsFiles | None:
+def tls_of_testnet(root: Path) -> TlsFiles | None:
     """The tools' client certificate of a testnet directory; None for an insecure one."""
     from node.client import client_tls
 
@@ -204,7 +211,7 @@ def cmd_testnet_up(args: argparse.Namespace) -> int:
         print(f"{d.name}: started (pid {proc.pid}), log {d / 'node.log'}")
     deadline = time.monotonic() + args.timeout
     for d in dirs:
-        if not _wait_ready(node_address(d), deadline, testnet_client_tls(args.dir)):
+        if not _wait_ready(node_address(d), deadline, tls_of_testnet(args.dir)):
             print(f"{d.name}: not answering; see {d / 'node.log'}", file=sys.stderr)
             return 1
     print(f"{len(dirs)} nodes up")

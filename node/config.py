@@ -42,6 +42,14 @@ class Limits:
     message_bytes_max: int = 64 << 20
     verify_threads: int = 2
     stream_blocks_max: int = 64
+    # Flood limits (node/ratelimit.py): txs per second per client (certificate name, or
+    # address without TLS), calls per second per connection, consensus envelopes plus
+    # gossiped txs per second per peer; and gRPC's own caps on concurrency.
+    client_txs_per_s: int = 20_000
+    connection_calls_per_s: int = 1_000
+    peer_items_per_s: int = 200_000
+    concurrent_rpcs_max: int = 1_000
+    streams_per_connection_max: int = 100
 
 
 @dataclass(frozen=True)

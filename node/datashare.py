@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from chains.privacy import SALT_BYTES, commit_item, seal_to
+from node.services import guard_call
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2
@@ -76,6 +77,7 @@ class DataShareService(ds_grpc.DataShareServicer):
         return self.node.channels["authorization"].runtime_departments
 
     async def PullMaterials(self, request: ds.PullRequest, context) -> AsyncIterator[ds.PullEvent]:
+        await guard_call(self.node, context)
         for m in request.materials:
             yield event(m.name, ds.PENDING, license_id=m.license_id)
         why = self._check_request(request)
@@ -197,6 +199,7 @@ class DataShareService(ds_grpc.DataShareServicer):
     ) -> ds.AccessHistoryResponse:
         from chains import authorization
 
+        await guard_call(self.node, context)
         ledger = self.node.channels["authorization"].ledger
         records = authorization.access_history(_LedgerState(ledger), request.subject_ref)
         return ds.AccessHistoryResponse(records=records, height=ledger.tip().height)

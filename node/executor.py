@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chains.base import OK, Application, BlockContext, Departments, Outcome
+from chains.policy import WritePolicy
 from consensus.hashing import sha256
 from node.txs import TxError, decode_tx, tx_id
 from protos import api_pb2 as api
@@ -22,6 +23,7 @@ MALFORMED = 1
 WRONG_CHANNEL = 2
 EXPIRED = 3
 DUPLICATE = 4
+NOT_PERMITTED = 5  # the channel's write policy forbids the signer this tx type
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ class Executor:
         channel: str,
         tx_bytes_max: int,
         departments: Departments | None = None,
+        policy: WritePolicy | None = None,
     ) -> None:
         self.app = app
+        self.policy = policy or WritePolicy(None, departments or Departments())
         self.departments = departments or Departments()
         self.chain_id = chain_id
         self.channel = channel
@@ -112,4 +116,7 @@ class Executor:
             return Outcome(WRONG_CHANNEL, f"tx for channel {tx.body.channel!r}")
         if tx.body.valid_until_height and tx.body.valid_until_height < height:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
+        denied = self.policy.denies(tx)
+        if denied is not None:
+            return Outcome(NOT_PERMITTED, denied)
         return self.app.apply(state, tx, ctx)

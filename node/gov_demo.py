@@ -25,7 +25,7 @@ from google.protobuf.message import Message
 
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
-from node.cli_testnet import testnet_client_tls
+from node.cli_testnet import tls_of_testnet
 from node.client import (
     TxRefused,
     client_tls,
@@ -114,7 +114,7 @@ class Demo:
         self.nodes = dict(line.split() for line in lines if line.strip())
         first = next(iter(self.nodes))
         self.chain_id = load_config(root / first / "config.toml").chain_id
-        self.tls = testnet_client_tls(root)
+        self.tls = tls_of_testnet(root)
         self.kiosk_tls = client_tls(root / "tls", "kiosk") if self.tls else None
         self.stub = connect(self.nodes[first], self.tls)
         self.keys = {d: load_signing_key(root / "keys" / f"{d}.tx.key") for d in self.nodes}

@@ -70,7 +70,9 @@ class NodeCollector(Collector):
         )
         view = GaugeMetricFamily("govchain_view", "Current PBFT view", labels=labels)
         view_active = GaugeMetricFamily(
-            "govchain_view_active", "1 when the view is active, 0 during a view change", labels
+            "govchain_view_active",
+            "1 when the view is active, 0 during a view change",
+            labels=labels,
         )
         view_changes = CounterMetricFamily(
             "govchain_view_changes", "Views this node entered since it started", labels=labels
@@ -80,7 +82,9 @@ class NodeCollector(Collector):
             "govchain_mempool_bytes", "Bytes of txs in the mempool", labels=labels
         )
         txs = CounterMetricFamily(
-            "govchain_txs", "Txs submitted or gossiped, by admission status", ["channel", "status"]
+            "govchain_txs",
+            "Txs submitted or gossiped, by admission status",
+            labels=["channel", "status"],
         )
         refused = CounterMetricFamily(
             "govchain_consensus_refused",
@@ -91,7 +95,7 @@ class NodeCollector(Collector):
             "govchain_sync_blocks", "Blocks executed from block sync (catch-up)", labels=labels
         )
         sync_lag = GaugeMetricFamily(
-            "govchain_sync_lag_blocks", "Blocks still to fetch in a running catch-up", labels
+            "govchain_sync_lag_blocks", "Blocks still to fetch in a running catch-up", labels=labels
         )
         for name, ch in node.channels.items():
             replica = ch.runtime.replica
@@ -114,7 +118,9 @@ class NodeCollector(Collector):
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
         yield from (txs, refused, synced, sync_lag)
         peers = GaugeMetricFamily(
-            "govchain_peer_connected", "1 while the outgoing stream to a peer is up", ["peer"]
+            "govchain_peer_connected",
+            "1 while the outgoing stream to a peer is up",
+            labels=["peer"],
         )
         dropped = CounterMetricFamily(
             "govchain_peer_frames_dropped",

@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from chains.base import Departments
+from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
 from node.admission import ChannelAdmission, admit
@@ -22,6 +23,7 @@ from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
+from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
 from node.tls import TlsError
@@ -70,6 +72,10 @@ class Node:
             link_credentials = config.tls.channel_credentials() if config.tls else None
         except TlsError as e:
             raise ConfigError(str(e)) from e
+        limits = config.limits
+        self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
+        self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
+        self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
         self.links: dict[bytes, PeerLink] = {}
         for peer in config.peers:
             self.links[peer.public_key] = PeerLink(
@@ -121,7 +127,11 @@ class Node:
             app, departments = make_application(genesis.app)
         except (UnknownApplication, ImportError, KeyError, ValueError) as e:
             raise ConfigError(f"channel {name}: genesis `app`: {e}") from e
-        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max, departments)
+        try:
+            policy = WritePolicy.from_params(genesis.app.get("write_policy"), departments)
+        except PolicyError as e:
+            raise ConfigError(f"channel {name}: genesis `app`: {e}") from e
+        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max, departments, policy)
         runtime = ChannelRuntime(
             cfg,
             self.signer,
@@ -142,6 +152,7 @@ class Node:
             next_height=lambda: ledger.tip().height + 1,
             committed=lambda tid: ledger.tx_location(tid) is not None,
             enqueue=runtime.add_txs,
+            policy=policy,
         )
         return Channel(genesis, ledger, runtime, admission)
 
@@ -182,6 +193,7 @@ class Node:
             self.config.limits.tx_bytes_max,
             admissions,
             self.unrouted_counts,
+            all_or_nothing=not from_peer,
         )
         if not from_peer:
             self.gossip(admitted)
@@ -227,7 +239,13 @@ class Node:
         from node.services import ClientService, PeerService
 
         limits = self.config.limits
-        self.server = grpc.aio.server(options=channel_options(limits.message_bytes_max))
+        options = [
+            *channel_options(limits.message_bytes_max),
+            ("grpc.max_concurrent_streams", limits.streams_per_connection_max),
+        ]
+        self.server = grpc.aio.server(
+            options=options, maximum_concurrent_rpcs=limits.concurrent_rpcs_max
+        )
         api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
         ds_grpc.add_DataShareServicer_to_server(DataShareService(self), self.server)

@@ -12,7 +12,7 @@ from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
-from node.tls import validator_key_of_peer
+from node.tls import peer_common_name, validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -27,23 +27,51 @@ def _channel(node: Node, name: str) -> Channel | None:
     return node.channels.get(name)
 
 
+async def guard_call(node: Node, context: grpc.aio.ServicerContext) -> str:
+    """Refuse a call over its connection's rate with RESOURCE_EXHAUSTED; the caller's
+    name (certificate common name, or address without TLS) for per-client limits."""
+    if not node.call_limiter.allow(context.peer()):
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"over {node.call_limiter.rate:.0f} calls/s on this connection; retry later",
+        )
+    name = peer_common_name(context)
+    return name if name is not None else context.peer().rsplit(":", 1)[0]
+
+
 class ClientService(api_grpc.ClientServicer):
+    """Every method first passes the per-connection call limit (guard_call)."""
+
     def __init__(self, node: Node) -> None:
         self.node = node
 
     async def _need_channel(self, name: str, context: grpc.aio.ServicerContext) -> Channel:
+        await guard_call(self.node, context)
         ch = _channel(self.node, name)
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {name!r}")
         return ch  # type: ignore[return-value]
 
     async def SubmitTransactions(self, request, context):
+        client = await guard_call(self.node, context)
         limit = self.node.config.limits.submit_txs_max
+        if not self.node.tx_limiter.allow(client, len(request.txs)):
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"client {client!r} is over {self.node.tx_limiter.rate:.0f} txs/s; retry later",
+            )
         if len(request.txs) > limit:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"{len(request.txs)} txs in one call > {limit}"
             )
         results = await self.node.admit(list(request.txs), from_peer=False)
+        denied = next((r for r in results if r.status == api.PERMISSION_DENIED), None)
+        if denied is not None:
+            log.info("submit refused", reason="write policy", detail=denied.detail)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"tx {denied.tx_id.hex()[:16]}: {denied.detail}; nothing of this call was admitted",
+            )
         return api.SubmitResponse(results=results)
 
     async def GetBlock(self, request, context):
@@ -93,6 +121,7 @@ class ClientService(api_grpc.ClientServicer):
         )
 
     async def GetStatus(self, request, context):
+        await guard_call(self.node, context)
         out = api.GetStatusResponse(
             node_id=self.node.config.node_id, public_key=self.node.public_key
         )
@@ -188,8 +217,12 @@ class PeerService(api_grpc.PeerServicer):
                 "the TLS certificate is bound to another validator key than the hello's",
             )
         peer = hello.public_key
+        limiter_key = peer.hex()[:16]
         async for frame in request_iterator:
             kind = frame.WhichOneof("kind")
+            items = len(frame.consensus.envelopes) if kind == "consensus" else len(frame.txs.txs)
+            if not node.peer_limiter.allow(limiter_key, items):
+                continue  # throttled (logged by the limiter); consensus retransmits
             if kind == "consensus":
                 await self._consensus(peer, frame.consensus)
             elif kind == "txs":

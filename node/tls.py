@@ -178,6 +178,7 @@ class Authority:
         return cls(key, cert)
 
     def write(self, cert_path: Path, key_path: Path) -> None:
+        Path(cert_path).parent.mkdir(parents=True, exist_ok=True)
         Path(cert_path).write_bytes(_cert_pem(self.cert))
         _write_private(Path(key_path), _key_pem(self.key))
 

@@ -22,6 +22,7 @@ class TxStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MALFORMED: _ClassVar[TxStatus]
     WRONG_CHAIN: _ClassVar[TxStatus]
     REJECTED: _ClassVar[TxStatus]
+    PERMISSION_DENIED: _ClassVar[TxStatus]
 TX_STATUS_UNSPECIFIED: TxStatus
 ACCEPTED: TxStatus
 DUPLICATE: TxStatus
@@ -34,6 +35,7 @@ TOO_LARGE: TxStatus
 MALFORMED: TxStatus
 WRONG_CHAIN: TxStatus
 REJECTED: TxStatus
+PERMISSION_DENIED: TxStatus
 
 class TxBody(_message.Message):
     __slots__ = ("chain_id", "channel", "type", "payload", "nonce", "valid_until_height")

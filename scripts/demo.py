@@ -9,6 +9,7 @@ Creates the testnet once in ./testnet (`govchain testnet init --app gov`), start
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,12 @@ def govchain(*args: str) -> int:
 def main() -> int:
     net = ROOT / "testnet"
     fresh = not (net / "genesis").exists()
+    if not fresh and not (net / "tls" / "ca.crt").exists():
+        # Made by a govchain from before mutual TLS: its configs no longer load.
+        print(f"{net} predates mutual TLS; recreating it (the old demo data is dropped)")
+        govchain("testnet", "down", "--dir", str(net))
+        shutil.rmtree(net)
+        fresh = True
     if fresh and govchain("testnet", "init", "--app", "gov", "--out", str(net)) != 0:
         return 1
     if govchain("testnet", "up", "--dir", str(net)) != 0:

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from node.cli_testnet import testnet_client_tls  # noqa: E402
+from node.cli_testnet import tls_of_testnet  # noqa: E402
 from node.client import connect, kv_put_tx, load_signing_key, submit  # noqa: E402
 from node.config import CHANNELS, load_config  # noqa: E402
 from node.tls import TlsFiles  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> int:
     addresses = [load_config(d / "config.toml").listen for d in dirs]
     chain_id = load_config(dirs[0] / "config.toml").chain_id
     key = load_signing_key(args.dir / "keys" / "client.key")
-    tls = testnet_client_tls(args.dir)
+    tls = tls_of_testnet(args.dir)
     stubs = [connect(a, tls) for a in addresses]
     status = stubs[0].GetStatus(api.GetStatusRequest(), timeout=5)
     start_heights = {c.channel: c.height for c in status.channels}

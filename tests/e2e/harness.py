@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 
 from node.cli import main as cli
-from node.cli_testnet import testnet_client_tls
+from node.cli_testnet import tls_of_testnet
 from node.client import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
 from node.ports import free_port_block
@@ -48,6 +48,7 @@ class Testnet:
         app: str = "kv",
         insecure: bool = False,
         metrics: bool = False,
+        limits: dict[str, int] | None = None,
         **consensus: int,
     ) -> None:
         self.root = root
@@ -64,10 +65,14 @@ class Testnet:
         self.dirs.sort(key=lambda d: load_config(d / "config.toml").listen)
         if consensus:
             self._rewrite_genesis(consensus)
+        for d in self.dirs if limits else ():
+            table = "".join(f"{k} = {v}\n" for k, v in (limits or {}).items())
+            with open(d / "config.toml", "a") as f:
+                f.write(f"\n[limits]\n{table}")
         self.configs = [load_config(d / "config.toml") for d in self.dirs]
         self.procs: list[subprocess.Popen | None] = [None] * validators
         self.client_key = root / "keys" / "client.key"
-        self.tls = testnet_client_tls(root)  # None for an insecure testnet
+        self.tls = tls_of_testnet(root)  # None for an insecure testnet
 
     def _rewrite_genesis(self, consensus: dict[str, int]) -> None:
         for ch in self.channels:

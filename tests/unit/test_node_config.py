@@ -33,6 +33,7 @@ REQUIRED = {
     "data_dir": '"data"',
     "genesis_dir": '"genesis"',
     "channels": '["license", "catalog"]',
+    "insecure": "true",  # these tests are about the other fields; test_tls.py covers [tls]
 }
 PEER = {"node_id": '"dept-b"', "address": '"127.0.0.1:7001"', "public_key": f'"{PEER_KEY.hex()}"'}
 
@@ -123,7 +124,7 @@ def toml_without_top_level(field: str) -> str:
     return head + "\n[limits]" + tail
 
 
-@pytest.mark.parametrize("field", sorted(REQUIRED))
+@pytest.mark.parametrize("field", sorted(set(REQUIRED) - {"insecure"}))
 def test_missing_required_field_names_file_and_field(tmp_path: Path, field: str) -> None:
     path = write(tmp_path, toml_without_top_level(field))
     message = config_error(load_config, path)
