@@ -63,7 +63,8 @@ def start_testnet(
         *channels,
     ]
     args += ["--insecure"] if insecure else []
-    args += ["--metrics-base-port", "0"]  # the benchmark samples /proc itself
+    # Metrics on their own free ports: the report ends with what each node holds.
+    args += ["--metrics-base-port", str(free_port_block(validators))]
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
     procs = []
@@ -205,6 +206,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     for c in clients:
         c.join()
     submitted = {tid: t0 for t0, statuses in sent for tid, st in statuses if st == api.ACCEPTED}
+    internals_at_load_end = [scrape_internals(c.metrics_listen) for c in configs]
     drain_until = time.time() + args.drain
     while time.time() < drain_until:
         with watcher.lock:
@@ -216,6 +218,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     if fault is not None:
         fault.finish()
     statuses = [connect(a, tls).GetStatus(api.GetStatusRequest(), timeout=5) for a in addresses]
+    internals = [scrape_internals(c.metrics_listen) for c in configs]
     watcher.close()
     result = report(
         args,
@@ -231,6 +234,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
         bound,
         errors,
     )
+    result["node_internals"] = {"load_end": internals_at_load_end, "drained": internals}
     result["rss_mb_timeline"] = [
         {"t_s": round(t - begin, 1), "rss_mb": [round(r / 2**20, 1) for r in rss]}
         for t, rss in sampler.rss_timeline
@@ -243,6 +247,38 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
 
 
 PROGRESS_EVERY_S = 10.0
+INTERNALS = (
+    "govchain_consensus_held",
+    "govchain_verified_tx_ids",
+    "govchain_mempool_txs",
+    "govchain_mempool_bytes",
+    "govchain_peer_queued_frames",
+)
+
+
+def scrape_internals(listen: str | None) -> dict[str, float]:
+    """What a node holds at the end of the run (its buffers, by kind, summed over
+    channels), from its Prometheus endpoint: where memory goes when RSS grows."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if not listen:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in INTERNALS:
+            continue
+        for sample in family.samples:
+            kind = sample.labels.get("kind", "")
+            key = family.name.removeprefix("govchain_") + (f".{kind}" if kind else "")
+            out[key] = out.get(key, 0) + sample.value
+    return out
 
 
 def _progress(begin: float, watcher: CommitWatcher, sampler: ProcessSampler) -> None:

@@ -107,6 +107,8 @@ async def admit(
             refused = ch.mempool.check(tx, ch.next_height(), ch.committed)
             if refused is not None:
                 status, detail = refused
+                if status != api.DUPLICATE:  # committed or expired while we verified:
+                    ch.checker.forget([tx.tx_id])  # its id would never be forgotten
                 results[i] = api.SubmitResult(tx_id=tx.tx_id, status=status, detail=detail)  # type: ignore[arg-type]
                 continue
             ch.mempool.add(tx)

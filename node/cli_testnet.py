@@ -165,6 +165,14 @@ def node_dirs(root: Path) -> list[Path]:
 
 
 def node_address(config_dir: Path) -> str:
+    """Where tools dial a node: its entry in the testnet's nodes.txt (the address peers
+    use, on its own host for a --hosts testnet), else its listen address."""
+    nodes = config_dir.parent / "nodes.txt"
+    if nodes.exists():
+        for line in nodes.read_text().splitlines():
+            name, _, address = line.partition(" ")
+            if name == config_dir.name and address.strip():
+                return address.strip()
     return load_config(config_dir / "config.toml").listen.replace("0.0.0.0", "127.0.0.1")
 
 

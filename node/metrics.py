@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from consensus.replica import Replica
     from node.node import Node
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -91,6 +92,15 @@ class NodeCollector(Collector):
             "Consensus messages refused, by reason",
             labels=["channel", "reason"],
         )
+        held = GaugeMetricFamily(
+            "govchain_consensus_held",
+            "What the consensus core holds, by kind: pending txs, txs in the log, log slots, "
+            "recent committed ids, buffered future messages and their block bytes, orphans",
+            labels=["channel", "kind"],
+        )
+        verified_ids = GaugeMetricFamily(
+            "govchain_verified_tx_ids", "Tx ids known valid and not yet committed", labels=labels
+        )
         synced = CounterMetricFamily(
             "govchain_sync_blocks", "Blocks executed from block sync (catch-up)", labels=labels
         )
@@ -111,12 +121,15 @@ class NodeCollector(Collector):
                 txs.add_metric([name, status], count)
             for reason, count in sorted(ch.runtime.rejected.items(), key=lambda kv: kv[0].value):
                 refused.add_metric([name, reason.value], count)
+            for kind, size in _held(replica).items():
+                held.add_metric([name, kind], size)
+            verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
             synced.add_metric([name], ch.runtime.synced_blocks)
             sync_lag.add_metric([name], max(0, replica.fetch_target - executed))
         for status, count in sorted(node.unrouted_counts.items()):
             txs.add_metric(["", status], count)
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
-        yield from (txs, refused, synced, sync_lag)
+        yield from (txs, refused, held, verified_ids, synced, sync_lag)
         peers = GaugeMetricFamily(
             "govchain_peer_connected",
             "1 while the outgoing stream to a peer is up",
@@ -127,11 +140,19 @@ class NodeCollector(Collector):
             "Frames dropped for a peer that could not keep up",
             labels=["peer"],
         )
+        queued = GaugeMetricFamily(
+            "govchain_peer_queued_frames",
+            "Envelopes and txs waiting to be sent to a peer",
+            labels=["peer"],
+        )
         for link in node.links.values():
             peers.add_metric([link.node_id], 1 if link.connected else 0)
             dropped.add_metric([link.node_id], link.dropped)
+            waiting = sum(len(q) for table in (link.consensus, link.txs) for q in table.values())
+            queued.add_metric([link.node_id], waiting)
         yield peers
         yield dropped
+        yield queued
         verified = CounterMetricFamily(
             "govchain_signatures_verified", "Ed25519 signatures checked (cache misses)"
         )
@@ -142,3 +163,18 @@ class NodeCollector(Collector):
         hits.add_metric([], node.verifier.cache_hits)
         yield verified
         yield hits
+
+
+def _held(replica: Replica) -> dict[str, int]:
+    """Sizes of the core's bounded buffers, to see where memory goes under load."""
+    future = [ev for queue in replica.future.values() for ev in queue]
+    return {
+        "pending_txs": len(replica.pending),
+        "pending_bytes": replica.pending_bytes,
+        "in_log_txs": len(replica.in_log),
+        "slots": len(replica.slots),
+        "recent_committed": len(replica.recent_committed),
+        "future_messages": len(future),
+        "future_block_bytes": sum(b.ByteSize() for ev in future for b in ev.blocks),
+        "orphans": len(replica.orphans),
+    }

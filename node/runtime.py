@@ -73,6 +73,8 @@ class ChannelRuntime:
         self.cfg = cfg
         self.channel = cfg.channel
         self.replica = Replica(cfg, signer, verifier, tx_checker)
+        # Late (not bound to the dict): a restore replaces `recent_committed`.
+        tx_checker.committed_recently = lambda tid: tid in self.replica.recent_committed
         self.tx_checker = tx_checker
         self.ledger = ledger
         self.executor = executor

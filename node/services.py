@@ -250,7 +250,13 @@ class PeerService(api_grpc.PeerServicer):
             if not ok:
                 runtime.count_refused(Reason.BAD_SIGNATURE)
                 continue
-            if signed.kind == "pre_prepare":
+            if (
+                signed.kind == "pre_prepare"
+                and signed.msg.pre_prepare.height > runtime.replica.executed_height
+            ):
+                # A pre-prepare for a height already executed here (a lagging node that
+                # caught up by block sync) will be refused as stale: verifying its txs
+                # would waste the pool and remember ids that never commit again.
                 for block in blocks:
                     await ch.admission.checker.preverify(list(block.txs))
             runtime.submit(MessageReceived(signed, blocks))

@@ -8,7 +8,7 @@ the pool before handing it to the core, so the event loop never verifies in bulk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from node.txs import DecodedTx, TxError, decode_tx, tx_id
 from node.verifier import BatchVerifier, LruSet
@@ -28,6 +28,9 @@ class NodeTxChecker:
         # Ids of valid txs until they commit (`forget`); the bound only matters for txs
         # that never commit (a peer's proposal that lost a view change).
         self.verified_ids = LruSet(100_000)
+        # Set by the runtime to the core's recent-committed ids (the checker is built
+        # before the Replica that owns them).
+        self.committed_recently: Callable[[bytes], bool] = lambda _tid: False
 
     def tx_id(self, tx: bytes) -> bytes:
         return tx_id(tx)
@@ -52,10 +55,13 @@ class NodeTxChecker:
         return results
 
     async def preverify(self, raws: Sequence[bytes]) -> None:
-        """Verify a proposal's unknown txs on the pool so the core's check hits the cache."""
+        """Verify a proposal's unknown txs on the pool so the core's check hits the cache.
+        Txs committed recently are skipped: the core refuses a block repeating them before
+        checking signatures, and their ids would never be forgotten."""
         decoded = []
         for raw in raws:
-            if tx_id(raw) in self.verified_ids:
+            tid = tx_id(raw)
+            if tid in self.verified_ids or self.committed_recently(tid):
                 continue
             try:
                 decoded.append(self.decode(raw))

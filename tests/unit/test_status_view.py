@@ -58,3 +58,12 @@ def test_an_unknown_primary_is_shown_by_key_prefix() -> None:
     only = reply("dept-a", A, 3)
     only.channels[0].primary = C
     assert C.hex()[:16] in render_status([("a", only)])
+
+
+def test_tools_dial_a_node_at_its_nodes_txt_address(tmp_path) -> None:
+    """A --hosts testnet listens on 0.0.0.0 everywhere: only nodes.txt says where."""
+    from node.cli_testnet import node_address
+
+    (tmp_path / "nodes.txt").write_text("dept-a 10.0.0.1:7050\ndept-b 10.0.0.2:7050\n")
+    (tmp_path / "dept-b").mkdir()
+    assert node_address(tmp_path / "dept-b") == "10.0.0.2:7050"
