@@ -35,8 +35,8 @@ class Peer:
 @dataclass(frozen=True)
 class Limits:
     tick_ms: int = 50
-    mempool_txs_max: int = 200_000
-    mempool_bytes_max: int = 256 << 20
+    mempool_txs_max: int = 100_000
+    mempool_bytes_max: int = 32 << 20  # per channel: backpressure (MEMPOOL_FULL) in a stall
     tx_bytes_max: int = 64 << 10
     submit_txs_max: int = 10_000
     message_bytes_max: int = 64 << 20

@@ -80,6 +80,10 @@ class PeerLink:
     """The outgoing side towards one peer: a queue of frames and the task that sends them."""
 
     FRAMES_MAX = 20_000
+    # Bytes waiting in one queue (a channel's consensus envelopes, or its gossiped txs):
+    # a pre-prepare or VIEW-CHANGE carries whole blocks, so a count alone would let a
+    # slow peer pin hundreds of MB. Ten queues per peer, so at most 40 MB per peer.
+    QUEUE_BYTES_MAX = 4 << 20
     BATCH_ENVELOPES_MAX = 256
 
     def __init__(
@@ -102,11 +106,12 @@ class PeerLink:
         self.address = address
         self.public_key = public_key
         self.options = channel_options(message_bytes_max)
-        self.consensus: dict[str, deque[bytes]] = {}
-        self.txs: dict[str, deque[bytes]] = {}
+        self.consensus: dict[str, _Queue] = {}
+        self.txs: dict[str, _Queue] = {}
         self.wakeup = asyncio.Event()
         self.connected = False
         self.dropped = 0
+        self.queued_bytes = 0
         self.channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -126,12 +131,20 @@ class PeerLink:
         for tx in txs:
             self._enqueue(self.txs, channel, tx)
 
-    def _enqueue(self, table: dict[str, deque[bytes]], channel: str, item: bytes) -> None:
-        queue = table.setdefault(channel, deque())
-        if len(queue) >= self.FRAMES_MAX:
-            queue.popleft()
-            self.dropped += 1
+    def _enqueue(self, table: dict[str, _Queue], channel: str, item: bytes) -> None:
+        queue = table.get(channel)
+        if queue is None:
+            queue = table[channel] = _Queue()
         queue.append(item)
+        queue.size += len(item)
+        self.queued_bytes += len(item)
+        while len(queue) > 1 and (
+            len(queue) > self.FRAMES_MAX or queue.size > self.QUEUE_BYTES_MAX
+        ):
+            old = len(queue.popleft())  # the oldest goes first
+            queue.size -= old
+            self.queued_bytes -= old
+            self.dropped += 1
         self.wakeup.set()
 
     def stub(self) -> api_grpc.PeerStub:
@@ -159,6 +172,9 @@ class PeerLink:
                     while queue:
                         n = min(len(queue), self.BATCH_ENVELOPES_MAX)
                         items = [queue.popleft() for _ in range(n)]
+                        size = sum(len(x) for x in items)
+                        queue.size -= size
+                        self.queued_bytes -= size
                         yield make(channel, items)
 
     async def _run(self) -> None:
@@ -177,6 +193,12 @@ class PeerLink:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
             self.wakeup.set()
+
+
+class _Queue(deque[bytes]):
+    """A peer's frames of one kind and channel, with their total size."""
+
+    size = 0
 
 
 def _consensus_frame(channel: str, items: list[bytes]) -> api.PeerFrame:

@@ -1,0 +1,33 @@
+"""What waits for a slow or absent peer is bounded in bytes, oldest dropped first: a
+queue of whole blocks must not pin hundreds of MB (consensus retransmits what matters)."""
+
+from __future__ import annotations
+
+from consensus.crypto import Ed25519Signer
+from node.transport import PeerLink
+
+
+def link() -> PeerLink:
+    return PeerLink("chain", Ed25519Signer(bytes(32)), "peer", "127.0.0.1:1", bytes(32), 1 << 20)
+
+
+def test_a_queue_keeps_at_most_its_byte_budget_newest_first() -> None:
+    peer = link()
+    block = 1 << 20
+    for i in range(10):
+        peer.send_consensus("license", bytes([i]) * block)
+    queue = peer.consensus["license"]
+    assert queue.size <= PeerLink.QUEUE_BYTES_MAX
+    assert [q[0] for q in queue] == [6, 7, 8, 9]
+    assert peer.dropped == 6
+    assert peer.queued_bytes == queue.size
+    # Another channel's queue has its own budget: small votes are not pushed out by blocks.
+    peer.send_consensus("catalog", b"vote")
+    assert list(peer.consensus["catalog"]) == [b"vote"]
+    assert peer.queued_bytes == queue.size + 4
+
+
+def test_one_item_larger_than_the_budget_is_still_sent() -> None:
+    peer = link()
+    peer.send_consensus("license", b"x" * (PeerLink.QUEUE_BYTES_MAX + 1))
+    assert len(peer.consensus["license"]) == 1 and peer.dropped == 0
