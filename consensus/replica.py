@@ -91,6 +91,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
         self.peer_status: dict[bytes, pb.Status] = {}
         self.far_ahead: dict[bytes, int] = {}
         self.fetch_target = 0
+        self.vc_deferred_at = -1  # executed height at which a view change was last deferred
         self.fetch_attempts = 0
         self.progress_mark = -1
         # Counters the node exports; the simulator checks bounds on them.
@@ -155,7 +156,8 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
             self.cut_due = True
             self._maybe_propose()
         elif ev.timer is Timer.VIEW_CHANGE:
-            self.start_view_change(self.view + 1)
+            if not self._lagging_in_a_working_view():
+                self.start_view_change(self.view + 1)
         elif ev.timer is Timer.STATUS:
             self.on_status_timer()
             self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
@@ -205,6 +207,30 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
         if self.pending:
             return True
         return any(h > self.executed_height and s.accepted for h, s in self.slots.items())
+
+    def _lagging_in_a_working_view(self) -> bool:
+        """The request timer fired, but f+1 peers (so at least one honest) report this very
+        view active and blocks executed beyond ours: the primary works and we lag (a
+        CPU-starved node, a slow link). Changing view alone would only cut us off from the
+        view that works, so fetch the blocks instead and wait one more timeout. Only once
+        per executed height: if fetching brings no progress, the view change goes ahead."""
+        if not self.view_active or self.vc_deferred_at == self.executed_height:
+            return False
+        mine = self.executed_height
+        ahead = sorted(
+            (
+                (s.executed_height, p)
+                for p, s in self.peer_status.items()
+                if s.view == self.view and s.view_active and s.executed_height > mine
+            ),
+            reverse=True,
+        )
+        if len(ahead) <= self.cfg.f:
+            return False
+        self.vc_deferred_at = self.executed_height
+        self.fetch(ahead[self.cfg.f][0], tuple(p for _, p in ahead), retry=True)
+        self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
+        return True
 
     def _arm_view_change_timer(self) -> None:
         """PBFT's request timer: runs while work is outstanding in an active view."""

@@ -113,15 +113,28 @@ class ChannelRuntime:
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
             event = await self.queue.get()
-            view = self.replica.view
+            view, active = self.replica.view, self.replica.view_active
             try:
                 actions = self.replica.step(event)
-                if self.replica.view != view:
-                    self.views_entered += 1
+                if (self.replica.view, self.replica.view_active) != (view, active):
+                    self._log_view_change(view)
                 await self._perform(actions)
             except Exception:  # a bug must not silently stop the channel: log it loudly
                 self.log.exception("event failed", event=type(event).__name__)
                 raise
+
+    def _log_view_change(self, old_view: int) -> None:
+        """One line when this channel leaves a view and one when it enters the next:
+        rare events an operator must see (with the new primary's key prefix)."""
+        r = self.replica
+        if r.view != old_view:
+            self.views_entered += 1
+        self.log.info(
+            "view active" if r.view_active else "view change",
+            view=r.view,
+            primary=r.cfg.primary(r.view).hex()[:16],
+            height=r.executed_height,
+        )
 
     # ------------------------------------------------------------------ actions
 
