@@ -137,3 +137,51 @@ class ProcessSampler:
             100.0 * (c1 - c0) / max(t1 - t0, 1e-9) if c1 >= c0 else None
             for (t0, c0), (t1, c1) in zip(self.first, self.last, strict=True)
         ]
+
+
+PROGRESS_EVERY_S = 10.0
+INTERNALS = (
+    "govchain_consensus_held",
+    "govchain_verified_tx_ids",
+    "govchain_mempool_txs",
+    "govchain_mempool_bytes",
+    "govchain_peer_queued_frames",
+)
+
+
+def scrape_internals(listen: str | None) -> dict[str, float]:
+    """What a node holds at the end of the run (its buffers, by kind, summed over
+    channels), from its Prometheus endpoint: where memory goes when RSS grows."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if not listen:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in INTERNALS:
+            continue
+        for sample in family.samples:
+            kind = sample.labels.get("kind", "")
+            key = family.name.removeprefix("govchain_") + (f".{kind}" if kind else "")
+            out[key] = out.get(key, 0) + sample.value
+    return out
+
+
+def progress(begin: float, watcher: CommitWatcher, sampler: ProcessSampler) -> None:
+    """One line every PROGRESS_EVERY_S while the load runs."""
+    elapsed = time.time() - begin
+    with watcher.lock:
+        committed = sum(n for _, _, _, n in watcher.blocks)
+    rss = max(sampler.peak_rss) / 2**20
+    print(
+        f"  {elapsed:5.0f} s: {committed:,} txs committed ({committed / max(elapsed, 1e-9):,.0f}"
+        f" tx/s so far), peak node RSS {rss:.0f} MB",
+        flush=True,
+    )

@@ -22,7 +22,13 @@ import nacl.signing
 
 from bench.fault import FaultRun, primary_index
 from bench.load import ClientPlan, run_client
-from bench.observe import CommitWatcher, ProcessSampler
+from bench.observe import (
+    PROGRESS_EVERY_S,
+    CommitWatcher,
+    ProcessSampler,
+    progress,
+    scrape_internals,
+)
 from node.cli_testnet import tls_of_testnet
 from node.config import CHANNELS, load_config
 from node.tls import TlsFiles
@@ -196,7 +202,7 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
         except Empty:
             if time.time() > give_up:
                 raise SystemExit("the load clients stopped answering") from None
-            _progress(begin, watcher, sampler)
+            progress(begin, watcher, sampler)
             continue
         if kind == "done":
             sent.extend(payload)
@@ -244,54 +250,6 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     if args.png:
         chart(args.png, begin, submitted, watcher)
     return result
-
-
-PROGRESS_EVERY_S = 10.0
-INTERNALS = (
-    "govchain_consensus_held",
-    "govchain_verified_tx_ids",
-    "govchain_mempool_txs",
-    "govchain_mempool_bytes",
-    "govchain_peer_queued_frames",
-)
-
-
-def scrape_internals(listen: str | None) -> dict[str, float]:
-    """What a node holds at the end of the run (its buffers, by kind, summed over
-    channels), from its Prometheus endpoint: where memory goes when RSS grows."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    if not listen:
-        return {}
-    try:
-        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return {}
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name not in INTERNALS:
-            continue
-        for sample in family.samples:
-            kind = sample.labels.get("kind", "")
-            key = family.name.removeprefix("govchain_") + (f".{kind}" if kind else "")
-            out[key] = out.get(key, 0) + sample.value
-    return out
-
-
-def _progress(begin: float, watcher: CommitWatcher, sampler: ProcessSampler) -> None:
-    """One line every PROGRESS_EVERY_S while the load runs."""
-    elapsed = time.time() - begin
-    with watcher.lock:
-        committed = sum(n for _, _, _, n in watcher.blocks)
-    rss = max(sampler.peak_rss) / 2**20
-    print(
-        f"  {elapsed:5.0f} s: {committed:,} txs committed ({committed / max(elapsed, 1e-9):,.0f}"
-        f" tx/s so far), peak node RSS {rss:.0f} MB",
-        flush=True,
-    )
 
 
 def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: CommitWatcher) -> None:
