@@ -111,7 +111,6 @@ class PeerLink:
         self.wakeup = asyncio.Event()
         self.connected = False
         self.dropped = 0
-        self.queued_bytes = 0
         self.channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -137,15 +136,18 @@ class PeerLink:
             queue = table[channel] = _Queue()
         queue.append(item)
         queue.size += len(item)
-        self.queued_bytes += len(item)
         while len(queue) > 1 and (
             len(queue) > self.FRAMES_MAX or queue.size > self.QUEUE_BYTES_MAX
         ):
             old = len(queue.popleft())  # the oldest goes first
             queue.size -= old
-            self.queued_bytes -= old
             self.dropped += 1
         self.wakeup.set()
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting for this peer, all queues together (read rarely: no counter)."""
+        return sum(q.size for table in (self.consensus, self.txs) for q in table.values())
 
     def stub(self) -> api_grpc.PeerStub:
         if self.channel is None:
@@ -174,7 +176,6 @@ class PeerLink:
                         items = [queue.popleft() for _ in range(n)]
                         size = sum(len(x) for x in items)
                         queue.size -= size
-                        self.queued_bytes -= size
                         yield make(channel, items)
 
     async def _run(self) -> None:
