@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.events import Timer
+from consensus.membership import Membership
 from consensus.messages import Signed
 from consensus.persisted import Record
 from consensus.reasons import Reason
@@ -32,7 +33,8 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Send to every other validator of the channel."""
+    """Send to every other member of the channel's current and next validator sets
+    (`Replica.audience`): a validator about to join hears the checkpoint it starts from."""
 
     message: Signed
     blocks: tuple[pb.Block, ...] = ()
@@ -40,11 +42,18 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class ExecuteBlock:
-    """Apply and store a committed block with its commit certificate; report with Executed."""
+    """Apply and store a committed block with its commit certificate; report with Executed.
+
+    `governance` holds the core's verdict on each governance tx of the block (its index,
+    and "" if accepted or why it was refused): the executor records these, it does not
+    judge them again. `membership`, if set, is the channel's membership after the block,
+    to be stored in its world state in the same write."""
 
     height: int
     certified: pb.CertifiedBlock
     digest: bytes
+    governance: tuple[tuple[int, str], ...] = ()
+    membership: Membership | None = None
 
 
 @dataclass(frozen=True, slots=True)

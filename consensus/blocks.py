@@ -58,8 +58,11 @@ def make_block(
     return BlockInfo(block, header, sha256(raw), len(raw) + sum(len(t) for t in txs))
 
 
-def parse_block(block: pb.Block, cfg: ConsensusConfig) -> BlockInfo | Reason:
-    """Check a block's shape: header parses, right channel, Merkle root matches, size bounds."""
+def parse_block(
+    block: pb.Block, cfg: ConsensusConfig, check_proposer: bool = True
+) -> BlockInfo | Reason:
+    """Check a block's shape: header parses, right channel, Merkle root matches, size bounds,
+    and (unless the caller checks it against the set of the block's height) the proposer."""
     if len(block.txs) > cfg.block_txs_max:
         return Reason.BLOCK_TOO_LARGE
     size = len(block.header) + sum(len(t) for t in block.txs)
@@ -74,7 +77,7 @@ def parse_block(block: pb.Block, cfg: ConsensusConfig) -> BlockInfo | Reason:
         return Reason.WRONG_CHANNEL
     if len(header.parent_hash) != DIGEST_BYTES or header.height < 1:
         return Reason.BAD_BLOCK
-    if header.proposer not in cfg.validators:
+    if check_proposer and header.proposer not in cfg.validators:
         return Reason.BAD_BLOCK
     if header.tx_root != merkle_root(block.txs):
         return Reason.BAD_BLOCK

@@ -11,8 +11,9 @@ from consensus.hashing import ZERO_HASH
 class ConsensusConfig:
     """Everything a replica of one channel must agree on with its peers, plus local limits.
 
-    The validator set comes from the channel's genesis; its order fixes the primary
-    rotation (primary of view v is validators[v mod n]). Every limit is named with its unit
+    `validators` is one set of the channel's membership (genesis, or a later one chosen by
+    governance: see membership.py); its order fixes the primary rotation (primary of view
+    v is validators[v mod n]). Every limit is named with its unit
     last, so a reader never has to guess whether a number counts blocks, ticks or bytes.
     """
 
@@ -80,8 +81,14 @@ class ConsensusConfig:
 
     @property
     def quorum(self) -> int:
-        """ceil((n + f + 1) / 2): any two quorums share at least one honest replica."""
-        return (self.n + self.f + 2) // 2
+        return quorum_of(self.n)
 
     def primary(self, view: int) -> bytes:
         return self.validators[view % self.n]
+
+
+def quorum_of(n: int) -> int:
+    """ceil((n + f + 1) / 2) with f = floor((n - 1) / 3): any two quorums of n validators
+    share at least one honest one."""
+    f = (n - 1) // 3
+    return (n + f + 2) // 2

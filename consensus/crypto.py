@@ -10,10 +10,13 @@ simulator may pass a cheaper scheme with the same unforgeability property.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import nacl.exceptions
 import nacl.signing
+
+if TYPE_CHECKING:
+    from consensus.membership import GovernanceTx
 
 
 class Signer(Protocol):
@@ -38,6 +41,11 @@ class TxChecker(Protocol):
 
     def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
         """True per tx whose client signature is valid (batched; may use a verified cache)."""
+        ...
+
+    def governance(self, tx: bytes) -> GovernanceTx | None:
+        """The governance proposal a committed tx carries, or None for any other tx.
+        Asked for every committed tx, so it must be cheap for ordinary ones."""
         ...
 
 

@@ -7,7 +7,7 @@ messages nested inside certificates itself through `open_nested`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
@@ -51,8 +51,11 @@ def sign(signer: Signer, channel: str, kind: str, payload: Message) -> Signed:
     return Signed(signer.public_key, body, signer.sign(body), msg)
 
 
-def parse_signed(raw: pb.SignedMessage, cfg: ConsensusConfig) -> Signed | Reason:
-    """Structural checks only (no signature): parses, right channel, known sender, a kind."""
+def parse_signed(
+    raw: pb.SignedMessage, cfg: ConsensusConfig, senders: Container[bytes] | None = None
+) -> Signed | Reason:
+    """Structural checks only (no signature): parses, right channel, a kind, and a sender
+    in `senders` (default: the validators of `cfg`)."""
     msg = pb.ConsensusMessage()
     try:
         msg.ParseFromString(raw.body)
@@ -62,7 +65,7 @@ def parse_signed(raw: pb.SignedMessage, cfg: ConsensusConfig) -> Signed | Reason
         return Reason.MALFORMED
     if msg.channel != cfg.channel:
         return Reason.WRONG_CHANNEL
-    if msg.sender not in cfg.validators:
+    if msg.sender not in (cfg.validators if senders is None else senders):
         return Reason.UNKNOWN_SENDER
     return Signed(msg.sender, raw.body, raw.signature, msg)
 
@@ -83,9 +86,13 @@ def encode_envelope(message: Signed, blocks: Iterable[pb.Block] = ()) -> bytes:
 
 
 def decode_envelope(
-    data: bytes, cfg: ConsensusConfig, bytes_max: int
+    data: bytes,
+    cfg: ConsensusConfig,
+    bytes_max: int,
+    senders: Container[bytes] | None = None,
 ) -> tuple[Signed, tuple[pb.Block, ...]] | Reason:
-    """Decode an envelope from the wire; its outer signature is still to be checked."""
+    """Decode an envelope from the wire; its outer signature is still to be checked.
+    `senders`: who may send (the node passes the replica's audience)."""
     if len(data) > bytes_max:
         return Reason.BLOCK_TOO_LARGE
     env = pb.Envelope()
@@ -93,7 +100,7 @@ def decode_envelope(
         env.ParseFromString(data)
     except DecodeError:
         return Reason.MALFORMED
-    signed = parse_signed(env.message, cfg)
+    signed = parse_signed(env.message, cfg, senders)
     if isinstance(signed, Reason):
         return signed
     return signed, tuple(env.blocks)

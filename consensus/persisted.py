@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consensus.certificates import CheckpointCert
+from consensus.membership import Membership
 from protos import consensus_pb2 as pb
 
 
@@ -62,6 +63,8 @@ class PersistedState:
     # (height, block hash, state root) of executed checkpoint heights above the stable
     # checkpoint, from the ledger: a crash may have lost the Executed event that signs them.
     executed_checkpoints: tuple[tuple[int, bytes, bytes], ...] = ()
+    # The membership after the executed tip, from the world state (None: the genesis set).
+    membership: Membership | None = None
 
     def apply(self, records: tuple[Record, ...]) -> PersistedState:
         """Fold records into a new state (the in-memory reference semantics of storage)."""

@@ -38,6 +38,7 @@ from consensus.persisted import Record
 from consensus.reasons import Reason
 from consensus.replica_checkpoints import CheckpointsMixin
 from consensus.replica_execution import ExecutionMixin
+from consensus.replica_membership import MembershipMixin
 from consensus.replica_proposals import ProposalsMixin
 from consensus.replica_view_change import ViewChangeMixin
 from consensus.view_change import ViewChangeInfo
@@ -46,15 +47,15 @@ from protos import consensus_pb2 as pb
 VOTE_KINDS = ("pre_prepare", "prepare", "commit")
 
 
-class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin):
-    """One validator's PBFT state machine for one channel: `step(event) -> list[Action]`."""
+class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin, MembershipMixin):
+    """One validator's PBFT state machine for one channel: `step(event) -> list[Action]`.
+
+    `cfg` holds the genesis validator set; governance may change it (membership.py). A
+    signer outside the current set runs as an observer until a set includes it."""
 
     def __init__(
         self, cfg: ConsensusConfig, signer: Signer, verifier: Verifier, txs: TxChecker
     ) -> None:
-        if signer.public_key not in cfg.validators:
-            raise ValueError("the signer is not a validator of this channel")
-        self.cfg = cfg
         self.signer = signer
         self.verifier = verifier
         self.tx_checker = txs
@@ -96,6 +97,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
         self.progress_mark = -1
         # Counters the node exports; the simulator checks bounds on them.
         self.rejected: dict[Reason, int] = {}
+        self.init_membership(cfg)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -125,6 +127,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
     def _start(self) -> None:
         self.started = True
         self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+        self.enter_set(restoring=True)
 
     def on_message(self, ev: MessageReceived) -> None:
         msg = ev.message
@@ -135,6 +138,16 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
             self.reject(msg.sender, msg.kind, Reason.OWN_MESSAGE, "replayed to its signer")
             return
         kind = msg.kind
+        if msg.sender not in self.cfg.validators:
+            # Members of the next set announce where they are (catch-up hints) and sign
+            # checkpoints of their own heights; nothing else from outside the set counts.
+            if kind in ("status", "checkpoint") and msg.sender in self.audience:
+                self.on_status(msg) if kind == "status" else self.on_checkpoint(msg)
+            else:
+                self.reject(msg.sender, kind, Reason.UNKNOWN_SENDER, "not in the current set")
+            return
+        if not self.is_member and kind not in ("status", "checkpoint"):
+            return  # an observer votes for nothing; it follows by block sync
         if kind in VOTE_KINDS:
             self.on_vote(ev)
         elif kind == "checkpoint":
@@ -191,7 +204,13 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
 
     @property
     def high_watermark(self) -> int:
-        return self.stable.height + self.cfg.log_window_blocks
+        """The top of the log window: log_window_blocks above the stable checkpoint, but
+        never above what this replica knows the validator set of (a governance tx changes
+        the set one window after its block: we know up to executed + window), and never
+        past the end of the current set, so the window never spans two sets."""
+        top = min(self.stable.height, self.executed_height) + self.cfg.log_window_blocks
+        end = self.set_end()
+        return top if end is None else min(top, end)
 
     def slot(self, height: int) -> Slot:
         slot = self.slots.get(height)
@@ -204,7 +223,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
         return min(ticks, self.cfg.view_change_timeout_max_ticks)
 
     def _outstanding_work(self) -> bool:
-        if self.pending:
+        if self.pending or self.filler_due():
             return True
         return any(h > self.executed_height and s.accepted for h, s in self.slots.items())
 
@@ -234,7 +253,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
 
     def _arm_view_change_timer(self) -> None:
         """PBFT's request timer: runs while work is outstanding in an active view."""
-        if not self.view_active:
+        if not self.view_active or not self.is_member:
             return
         if not self._outstanding_work():
             self._cancel_timer(Timer.VIEW_CHANGE)
@@ -350,8 +369,8 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin)
         header = info.header
         if header.height != height or header.view != view or header.proposer != proposer:
             return Reason.BAD_BLOCK, "header does not match the pre-prepare"
-        if not info.txs:
-            return Reason.EMPTY_BLOCK, ""
+        if not info.txs and not self.filler_due(height):
+            return Reason.EMPTY_BLOCK, "(allowed only to reach a validator-set switch)"
         if info.size_bytes > self.cfg.block_bytes_max + len(info.block.header):
             return Reason.BLOCK_TOO_LARGE, ""
         seen: set[bytes] = set()

@@ -34,9 +34,12 @@ class CheckpointsMixin(_Base):
     # ------------------------------------------------------------------ checkpoints
 
     def on_executed(self, ev: Executed) -> None:
-        """Sign a CHECKPOINT every checkpoint_interval_blocks executed blocks."""
+        """Sign a CHECKPOINT every checkpoint_interval_blocks executed blocks, if we are in
+        the set that ordered the block (the last checkpoint of a set is its set's too)."""
         h = ev.height
         if h % self.cfg.checkpoint_interval_blocks or h <= self.stable.height:
+            return
+        if self.me not in self.cfg_at(h).validators:
             return
         payload = pb.Checkpoint(height=h, block_hash=ev.block_hash, state_root=ev.state_root)
         signed = self.broadcast("checkpoint", payload)
@@ -47,6 +50,7 @@ class CheckpointsMixin(_Base):
         """Count a CHECKPOINT. Rules:
 
         - height a multiple of checkpoint_interval_blocks above our stable checkpoint;
+        - signed by a member of the set that ordered that height;
         - one per sender and height (a different second one is equivocation);
         - above the high watermark only each sender's latest is kept: enough to prove
           we are behind, bounded by the number of validators.
@@ -57,6 +61,9 @@ class CheckpointsMixin(_Base):
             return
         if h % self.cfg.checkpoint_interval_blocks or len(c.block_hash) != 32:
             self.reject(msg.sender, msg.kind, Reason.MALFORMED)
+            return
+        if msg.sender not in self.cfg_at(h).validators:
+            self.reject(msg.sender, msg.kind, Reason.UNKNOWN_SENDER, f"not in the set of {h}")
             return
         if h > self.high_watermark:
             for other in [x for x in self.checkpoint_votes if x > self.high_watermark and x != h]:
@@ -74,11 +81,13 @@ class CheckpointsMixin(_Base):
         self._check_stable(h)
 
     def _check_stable(self, h: int) -> None:
+        cfg = self.cfg_at(h)
         groups: dict[tuple[bytes, bytes], list[Signed]] = {}
         for s in self.checkpoint_votes.get(h, {}).values():
-            groups.setdefault((s.payload.block_hash, s.payload.state_root), []).append(s)
+            if s.sender in cfg.validators:
+                groups.setdefault((s.payload.block_hash, s.payload.state_root), []).append(s)
         for (block_hash, root), group in groups.items():
-            if len(group) < self.cfg.quorum:
+            if len(group) < cfg.quorum:
                 continue
             own = self.checkpoint_votes[h].get(self.me)
             if own is not None and (own.payload.block_hash, own.payload.state_root) != (
@@ -98,6 +107,7 @@ class CheckpointsMixin(_Base):
             return
         self.stable = cert
         self.persist(CheckpointRecord(cert), PruneRecord(cert.height))
+        self.enter_set()
         for h in [h for h in self.slots if h <= cert.height]:
             slot = self.slots.pop(h)
             if slot.accepted is not None and h > self.executed_height:
@@ -135,30 +145,36 @@ class CheckpointsMixin(_Base):
             self.fetch(ahead[self.cfg.f][1] - 1, tuple(p for p, _ in ahead))
 
     def on_blocks_fetched(self, ev: BlocksFetched) -> None:
-        """Execute fetched blocks. Rules: each carries a valid commit certificate for its own
-        digest and height; they execute in order, each naming the previous as parent.
-        Their txs are not re-verified: a quorum of commits already vouches for them."""
-        found: dict[int, tuple[BlockInfo, tuple[pb.SignedMessage, ...]]] = {}
+        """Execute fetched blocks. Rules: they execute in order, each naming the previous
+        as parent, each proposed by and carrying a valid commit certificate of the set of
+        its height (known by then: executing a block may schedule a later set) for its own
+        digest and height. Their txs are not re-verified: a quorum of commits vouches."""
+        found: dict[int, tuple[BlockInfo, pb.CertifiedBlock]] = {}
         for cb in ev.blocks[: self.cfg.fetch_blocks_max]:
-            info = parse_block(cb.block, self.cfg)
-            cert = check_vote_cert(cb.commits, "commit", self.cfg, self.verifier)
-            if isinstance(info, Reason) or isinstance(cert, Reason):
+            info = parse_block(cb.block, self.cfg, check_proposer=False)
+            if isinstance(info, Reason):
                 self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "malformed")
                 continue
-            if cert.height != info.height or cert.digest != info.digest:
-                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "certificate")
-                continue
-            found[info.height] = (info, cert.votes)
+            found[info.height] = (info, cb)
         progressed = False
         while self.executed_height + 1 in found:
-            info, commits = found[self.executed_height + 1]
+            info, cb = found[self.executed_height + 1]
+            cfg = self.cfg_at(info.height)
+            cert = check_vote_cert(cb.commits, "commit", cfg, self.verifier)
+            if isinstance(cert, Reason) or info.header.proposer not in cfg.validators:
+                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "certificate")
+                break
+            if cert.height != info.height or cert.digest != info.digest:
+                self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "certificate")
+                break
             if info.parent != self.executed_hash:
                 self.reject(b"", "fetched_block", Reason.BAD_FETCHED_BLOCK, "parent")
                 break
-            self.execute(info, commits)
+            self.execute(info, cert.votes)
             progressed = True
         if ev.checkpoint:
-            cert = check_checkpoint_cert(ev.checkpoint, self.cfg, self.verifier)
+            proof_cfg = self.proof_cfg(ev.checkpoint)
+            cert = check_checkpoint_cert(ev.checkpoint, proof_cfg, self.verifier)
             if isinstance(cert, Reason):
                 self.reject(b"", "fetched_checkpoint", Reason.BAD_CERTIFICATE)
             elif cert.height > self.stable.height:
@@ -168,6 +184,8 @@ class CheckpointsMixin(_Base):
             self._try_execute()
         if self.executed_height < self.fetch_target and (progressed or ev.checkpoint):
             self.fetch(self.fetch_target, retry=True)
+        elif progressed and len(ev.blocks) >= self.cfg.fetch_blocks_max:
+            self.probe_fetch()  # a full answer: there may be more
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -176,6 +194,9 @@ class CheckpointsMixin(_Base):
         higher views prove an honest one moved on, so we follow (PBFT's f+1 rule)."""
         st = msg.payload
         self.peer_status[msg.sender] = st
+        if not self.is_member or msg.sender not in self.cfg.validators:
+            return
+        self.adopt_members_view()
         if (
             self.view_active
             and self.is_primary
@@ -184,23 +205,27 @@ class CheckpointsMixin(_Base):
         ):
             signed, blocks = self.new_view_sent
             self.out.append(Send(msg.sender, signed, blocks))
+        members = self.cfg.validators
         higher = sorted(
-            (s.view for s in self.peer_status.values() if s.view > self.view), reverse=True
+            (s.view for p, s in self.peer_status.items() if s.view > self.view and p in members),
+            reverse=True,
         )
         if len(higher) > self.cfg.f:
             self.start_view_change(higher[self.cfg.f])
 
     def on_status_timer(self) -> None:
         """Heartbeat: announce where we are, retransmit our votes for unfinished heights,
-        and fetch blocks if peers are ahead and we are stuck or far behind."""
-        status = pb.Status(
-            view=self.view,
-            view_active=self.view_active,
-            executed_height=self.executed_height,
-            stable_height=self.stable.height,
-        )
-        self.broadcast("status", status)
-        self._retransmit()
+        and fetch blocks if peers are ahead and we are stuck or far behind. An observer
+        sends nothing; it and a member stuck in a view change also probe for blocks."""
+        if self.is_member:
+            status = pb.Status(
+                view=self.view,
+                view_active=self.view_active,
+                executed_height=self.executed_height,
+                stable_height=self.stable.height,
+            )
+            self.broadcast("status", status)
+            self._retransmit()
         stalled = self.executed_height == self.progress_mark
         self.progress_mark = self.executed_height
         ahead = sorted(
@@ -212,6 +237,9 @@ class CheckpointsMixin(_Base):
             lead = ahead[0][1] - self.executed_height
             if lead > self.cfg.in_flight_blocks_max or (stalled and lead > 0):
                 self.fetch(ahead[0][1], tuple(p for p, _ in ahead), retry=True)
+                return
+        if not self.is_member or (stalled and not self.view_active):
+            self.probe_fetch()
 
     def _retransmit(self) -> None:
         for h in sorted(self.checkpoint_votes):
@@ -240,7 +268,10 @@ class CheckpointsMixin(_Base):
         certificates come back, so the votes re-sent now are the votes sent before."""
         st = ev.state
         self.view, self.view_active = st.view, st.view_active
+        if st.membership is not None:
+            self.membership = st.membership
         self.stable = st.checkpoint or genesis_checkpoint(self.cfg)
+        self.enter_set(restoring=True)
         if st.executed_height > 0:
             self.executed_height, self.executed_hash = st.executed_height, st.executed_hash
         keep = st.recent_tx_ids[-self.cfg.recent_committed_txs_max :]
@@ -268,6 +299,8 @@ class CheckpointsMixin(_Base):
         for height, block_hash, state_root in st.executed_checkpoints:
             if height <= self.executed_height:
                 self.on_executed(Executed(height, block_hash, state_root))
+        if not self.is_member:
+            return
         if not self.view_active:
             self.send_view_change()
             self.arm_new_view_timer()

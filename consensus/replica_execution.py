@@ -63,9 +63,11 @@ class ExecutionMixin(_Base):
     def execute(self, info: BlockInfo, commits: tuple[pb.SignedMessage, ...]) -> None:
         """Hand a committed block to the executor and forget its txs as pending."""
         certified = pb.CertifiedBlock(block=info.block, commits=list(commits))
-        self.out.append(ExecuteBlock(info.height, certified, info.digest))
         self.executed_height = info.height
         self.executed_hash = info.digest
+        verdicts, changed = self.apply_governance(info)
+        membership = self.membership if changed else None
+        self.out.append(ExecuteBlock(info.height, certified, info.digest, verdicts, membership))
         slot = self.slots.get(info.height)
         if slot is None and self.stable.height < info.height <= self.high_watermark:
             slot = self.slot(info.height)

@@ -78,13 +78,23 @@ class ProposalsMixin(_Base):
                 tip = (h, s.accepted.digest)
         return tip
 
+    def filler_due(self, height: int | None = None) -> bool:
+        """A later validator set is scheduled and blocks up to its switch height E are
+        missing (or `height` is at most E): an idle channel would never reach E, so the
+        primary may cut empty blocks until it does."""
+        end = self.set_end()
+        if end is None:
+            return False
+        return (self.executed_height if height is None else height - 1) < end
+
     def _maybe_propose(self) -> None:
         """Primary only: cut blocks while the pipeline has room and a block is due (full,
-        or block_interval_ticks passed with a tx pending). Never an empty block."""
+        or block_interval_ticks passed with a tx pending). Empty only to reach a switch of
+        validator sets."""
         if not (self.view_active and self.is_primary):
             return
         cfg = self.cfg
-        while self.pending:
+        while self.pending or (self.cut_due and self.filler_due(self.proposal_tip()[0] + 1)):
             height, parent = self.proposal_tip()
             height += 1
             room = min(self.high_watermark, self.executed_height + cfg.in_flight_blocks_max)
@@ -103,9 +113,10 @@ class ProposalsMixin(_Base):
             self.cut_due = False
             info = make_block(cfg, height, self.view, parent, txs, self.me, self.now_ms)
             self._propose(info)
-        if self.pending and Timer.BLOCK_CUT not in self.timer_tokens:
+        due = self.pending or self.filler_due()
+        if due and Timer.BLOCK_CUT not in self.timer_tokens:
             self._set_timer(Timer.BLOCK_CUT, cfg.block_interval_ticks)
-        if not self.pending:
+        if not due:
             self._cancel_timer(Timer.BLOCK_CUT)
 
     def _propose(self, info: BlockInfo) -> None:

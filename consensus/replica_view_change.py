@@ -37,7 +37,7 @@ class ViewChangeMixin(_Base):
         """Leave the current view for `new_view` (> current): persist the view, then send
         VIEW-CHANGE with our stable checkpoint and highest-view prepared certificates. The
         wait for NEW-VIEW is bounded by a timeout that doubles per consecutive failed view."""
-        if new_view <= self.view:
+        if new_view <= self.view or not self.is_member:
             return
         self.failed_views += 1
         self.view, self.view_active = new_view, False
@@ -97,7 +97,7 @@ class ViewChangeMixin(_Base):
         old = self.view_changes.get(msg.sender)
         if old is not None and old.new_view >= new_view:
             return
-        info = check_view_change(msg, self.cfg, self.verifier)
+        info = self.check_view_change(msg)
         if isinstance(info, Reason):
             self.reject(msg.sender, msg.kind, info)
             return
@@ -121,6 +121,12 @@ class ViewChangeMixin(_Base):
             self.start_view_change(higher[self.cfg.f])
         self.arm_new_view_timer()
         self.maybe_send_new_view()
+
+    def check_view_change(self, signed: Signed) -> ViewChangeInfo | Reason:
+        """`check_view_change` for the current set: its stable checkpoint is no older than
+        the one that started this set, whose proof the previous set signed."""
+        start = self.membership.at(self.stable.height + 1).first_height - 1
+        return check_view_change(signed, self.cfg, self.verifier, self.cfg_at, start)
 
     def maybe_send_new_view(self) -> None:
         """New primary: with a quorum of VIEW-CHANGEs for our view, send NEW-VIEW."""
@@ -201,7 +207,7 @@ class ViewChangeMixin(_Base):
             if signed.sender in senders:
                 return "duplicate view-change sender"
             senders.add(signed.sender)
-            info = check_view_change(signed, self.cfg, self.verifier)
+            info = self.check_view_change(signed)
             if isinstance(info, Reason) or info.new_view != nv.view:
                 return "invalid view-change"
             infos.append(info)

@@ -14,7 +14,7 @@ primary proposes fresh blocks from that height on, so no hole ever needs a null 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from consensus.blocks import BlockInfo
@@ -61,24 +61,32 @@ def build_view_change(
 
 
 def check_view_change(
-    signed: Signed, cfg: ConsensusConfig, verifier: Verifier
+    signed: Signed,
+    cfg: ConsensusConfig,
+    verifier: Verifier,
+    cfg_at: Callable[[int], ConsensusConfig] | None = None,
+    floor_height: int = 0,
 ) -> ViewChangeInfo | Reason:
     """Acceptance rules for a VIEW-CHANGE (its outer signature is already checked):
 
-    - new_view >= 1; the checkpoint proof is a valid quorum at stable_height (none at 0);
+    - new_view >= 1; stable_height >= floor_height (the last height of the previous
+      validator set: a replica still in that set's window must catch up first);
+    - the checkpoint proof is a valid quorum at stable_height (none at 0) of the set of
+      that height (`cfg_at`; the checkpoint that starts a set is signed by the one before);
     - at most log_window_blocks prepared certificates, at distinct heights in
       (stable_height, stable_height + log_window_blocks], each a valid quorum of PREPAREs
       from a view below new_view.
     """
     vc = signed.payload
-    if vc.new_view < 1:
+    if vc.new_view < 1 or vc.stable_height < floor_height:
         return Reason.BAD_VIEW_CHANGE
     if vc.stable_height == 0:
         if vc.checkpoint_proof:
             return Reason.BAD_VIEW_CHANGE
         checkpoint = genesis_checkpoint(cfg)
     else:
-        cert = check_checkpoint_cert(vc.checkpoint_proof, cfg, verifier)
+        proof_cfg = cfg if cfg_at is None else cfg_at(vc.stable_height)
+        cert = check_checkpoint_cert(vc.checkpoint_proof, proof_cfg, verifier)
         if isinstance(cert, Reason) or cert.height != vc.stable_height:
             return Reason.BAD_VIEW_CHANGE
         checkpoint = cert

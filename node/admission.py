@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from chains.base import Application, Departments
 from chains.policy import WritePolicy
+from node.governance import KINDS as GOVERNANCE_KINDS
+from node.governance import admission_problem
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
 from node.txs import DecodedTx, TxError, decode_tx, tx_id
@@ -31,6 +33,12 @@ class ChannelAdmission:
     enqueue: Callable[[list[bytes]], None]
     counts: Counter[str] = field(default_factory=Counter)  # admission status -> txs (metrics)
     policy: WritePolicy = field(default_factory=lambda: WritePolicy(None, Departments()))
+    # Whether this node is in the channel's current or next validator set: an observer
+    # cannot forward txs (the validators do not take its streams), so it refuses them.
+    member: Callable[[], bool] = lambda: True
+
+
+NOT_MEMBER = "this node only observes the channel (not a validator); submit to a validator"
 
 
 async def admit(
@@ -72,7 +80,11 @@ async def admit(
             denied = True
             results.append(api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why))
             continue
-        reason = ch.app.check(tx)
+        if not ch.member():
+            results.append(api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER))
+            continue
+        is_gov = tx.body.type in GOVERNANCE_KINDS
+        reason = admission_problem(tx) if is_gov else ch.app.check(tx)
         refused = (
             (api.REJECTED, reason)
             if reason

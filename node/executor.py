@@ -5,16 +5,30 @@ Per tx, in block order: a tx that does not decode, belongs elsewhere, expired
 with a result code and changes nothing; otherwise the application decides. Each tx sees
 the writes of the txs before it. The state root chains the previous root with a digest
 of this block's writes, so equal roots mean equal state histories.
+
+Governance txs are judged by the consensus core, which owns the validator sets; the
+executor records its verdicts, stores the membership it hands over, and applies an
+accepted write policy from the next tx on. The membership and write policy live in the
+world state, so the checkpoints every validator signs cover them too.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chains.base import OK, Application, BlockContext, Departments, Outcome
 from chains.policy import WritePolicy
 from consensus.hashing import sha256
+from consensus.membership import Membership
+from node.governance import (
+    GOV_WRITE_POLICY,
+    MEMBERSHIP_KEY,
+    WRITE_POLICY_KEY,
+    parse_governance,
+)
+from node.governance import KINDS as GOVERNANCE_KINDS
 from node.txs import TxError, decode_tx, tx_id
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -24,6 +38,7 @@ WRONG_CHANNEL = 2
 EXPIRED = 3
 DUPLICATE = 4
 NOT_PERMITTED = 5  # the channel's write policy forbids the signer this tx type
+GOVERNANCE_REFUSED = 6  # the consensus core refused a governance proposal (reason says why)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class Executor:
         self.chain_id = chain_id
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
+        self.on_policy: Callable[[WritePolicy], None] = lambda _policy: None
 
     def execute(
         self,
@@ -83,28 +99,58 @@ class Executor:
         previous_root: bytes,
         read: Callable[[bytes], bytes | None],
         committed: Callable[[bytes], bool],
+        governance: Mapping[int, str] | None = None,
+        membership: Membership | None = None,
     ) -> BlockOutcome:
         writes: dict[bytes, bytes | None] = {}
         results: list[api.TxResult] = []
         ids: list[bytes] = []
         seen: set[bytes] = set()
+        verdicts = governance or {}
         header = pb.BlockHeader.FromString(block.block.header)
         ctx = BlockContext(height, header.timestamp_ms, self.departments)
-        for raw in block.block.txs:
+        for i, raw in enumerate(block.block.txs):
             tid = tx_id(raw)
+            verdict = verdicts.get(i)
             if tid in seen or committed(tid):
-                results.append(api.TxResult(code=DUPLICATE, reason="tx already committed"))
                 ids.append(b"")
-                continue
-            seen.add(tid)
-            ids.append(tid)
-            outcome = self._apply_one(raw, ctx, _Overlay(read, writes))
+                if verdict is None:
+                    results.append(api.TxResult(code=DUPLICATE, reason="tx already committed"))
+                    continue
+            else:
+                seen.add(tid)
+                ids.append(tid)
+            if verdict is not None:  # the core's word: a repeat may apply at a later sequence
+                outcome = self._governance(raw, verdict, height)
+            else:
+                outcome = self._apply_one(raw, ctx, _Overlay(read, writes))
             if outcome.code == OK:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
+        if membership is not None:
+            writes[MEMBERSHIP_KEY] = membership.to_pb().SerializeToString(deterministic=True)
         root = state_root(previous_root, height, writes)
         results_pb = api.BlockResults(results=results, state_root=root)
         return BlockOutcome(results_pb, writes, ids, header.timestamp_ms)
+
+    def _governance(self, raw: bytes, verdict: str, height: int) -> Outcome:
+        """Record the core's verdict; an accepted write policy rules from the next tx on."""
+        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)  # the core decoded it too
+        if tx.body.valid_until_height and tx.body.valid_until_height < height:
+            return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
+        if verdict:
+            return Outcome(GOVERNANCE_REFUSED, verdict)
+        if tx.body.type != GOV_WRITE_POLICY:
+            return Outcome(OK)
+        parsed = parse_governance(tx)
+        assert not isinstance(parsed, str), "the core accepted a proposal the node refuses"
+        rules = parsed[1].write_policy
+        self.set_policy(WritePolicy.from_params(json.loads(rules), self.departments))
+        return Outcome(OK, writes={WRITE_POLICY_KEY: rules})
+
+    def set_policy(self, policy: WritePolicy) -> None:
+        self.policy = policy
+        self.on_policy(policy)
 
     def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
         height = ctx.height
@@ -116,6 +162,8 @@ class Executor:
             return Outcome(WRONG_CHANNEL, f"tx for channel {tx.body.channel!r}")
         if tx.body.valid_until_height and tx.body.valid_until_height < height:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
+        if tx.body.type in GOVERNANCE_KINDS:  # not judged by the core: another channel's
+            return Outcome(GOVERNANCE_REFUSED, "not a governance tx of this channel")
         denied = self.policy.denies(tx)
         if denied is not None:
             return Outcome(NOT_PERMITTED, denied)

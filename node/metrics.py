@@ -107,9 +107,26 @@ class NodeCollector(Collector):
         sync_lag = GaugeMetricFamily(
             "govchain_sync_lag_blocks", "Blocks still to fetch in a running catch-up", labels=labels
         )
+        validators = GaugeMetricFamily(
+            "govchain_validators", "Validators in the channel's current set", labels=labels
+        )
+        member = GaugeMetricFamily(
+            "govchain_member",
+            "1 if this node votes in the current set, 0 if it observes",
+            labels=labels,
+        )
+        next_set = GaugeMetricFamily(
+            "govchain_next_set_height",
+            "First height of a validator set scheduled by governance (0: none)",
+            labels=labels,
+        )
         for name, ch in node.channels.items():
             replica = ch.runtime.replica
             executed = replica.executed_height
+            validators.add_metric([name], replica.cfg.n)
+            member.add_metric([name], 1 if replica.is_member else 0)
+            end = replica.set_end()
+            next_set.add_metric([name], 0 if end is None else end + 1)
             height.add_metric([name], executed)
             stable.add_metric([name], replica.stable.height)
             view.add_metric([name], replica.view)
@@ -130,6 +147,7 @@ class NodeCollector(Collector):
             txs.add_metric(["", status], count)
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
         yield from (txs, refused, held, verified_ids, synced, sync_lag)
+        yield from (validators, member, next_set)
         peers = GaugeMetricFamily(
             "govchain_peer_connected",
             "1 while the outgoing stream to a peer is up",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 import nacl.signing
@@ -18,9 +19,11 @@ from chains.base import Departments
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
+from consensus.membership import Membership
 from node.admission import ChannelAdmission, admit
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
+from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
@@ -76,24 +79,17 @@ class Node:
         self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
         self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
+        self.link_credentials = link_credentials
+        self.started = False
         self.links: dict[bytes, PeerLink] = {}
         for peer in config.peers:
-            self.links[peer.public_key] = PeerLink(
-                config.chain_id,
-                self.signer,
-                peer.node_id,
-                peer.address,
-                peer.public_key,
-                config.limits.message_bytes_max,
-                link_credentials,
-            )
+            self._add_link(peer.public_key, peer.address, peer.node_id)
         self.channels: dict[str, Channel] = {}
         self.stores: list[LevelDBStore] = []
         for name in config.channels:
             self.channels[name] = self._open_channel(name)
-        self.known_validators = {
-            key for ch in self.channels.values() for _, key in ch.genesis.validators
-        }
+        for ch in self.channels.values():
+            self.on_membership(ch.runtime.membership())
         # Data sharing: this department's identity, tx key and own records.
         self.department_id = config.node_id
         self.departments = Departments()
@@ -107,19 +103,56 @@ class Node:
         self.source = EmbeddedSource(config.data_dir / "source")
         self.server: grpc.aio.Server | None = None
 
+    def _add_link(self, key: bytes, address: str, node_id: str) -> PeerLink:
+        link = PeerLink(
+            self.config.chain_id,
+            self.signer,
+            node_id,
+            address,
+            key,
+            self.config.limits.message_bytes_max,
+            self.link_credentials,
+        )
+        self.links[key] = link
+        if self.started:
+            link.start()
+        return link
+
+    def on_membership(self, membership: Membership) -> None:
+        """Dial every validator a channel's membership names at the address announced on
+        chain, unless the config already names one (the operator's word wins)."""
+        for epoch in membership.epochs:
+            for key, address in zip(epoch.validators, epoch.addresses, strict=True):
+                if key == self.public_key or key in self.links or not address:
+                    continue
+                link = self._add_link(key, address, f"validator-{key.hex()[:8]}")
+                log.info("peer announced on chain", peer=link.node_id, address=address)
+
+    @property
+    def known_validators(self) -> set[bytes]:
+        """Keys whose peer streams this node takes: the current and next validator sets
+        of the channels it serves (read when a stream opens)."""
+        return {key for ch in self.channels.values() for key in ch.runtime.replica.audience}
+
     def _open_channel(self, name: str) -> Channel:
         cfg_node = self.config
         genesis = load_genesis(cfg_node.genesis_dir / f"{name}.json", cfg_node.chain_id, name)
         cfg = genesis.consensus_config()
-        if self.public_key not in cfg.validators:
-            raise ConfigError(
-                f"channel {name}: this node's key is not in the genesis validator set"
-            )
         cfg_node.data_dir.mkdir(parents=True, exist_ok=True)
         store = LevelDBStore(cfg_node.data_dir / name)
         self.stores.append(store)
         ledger = ChannelLedger(store, name, genesis.hash)
-        ledger.verify_integrity(cfg, self.verifier)
+        membership = membership_of(ledger.get_state(MEMBERSHIP_KEY), cfg.validators)
+        sets = {e.first_height: replace(cfg, validators=e.validators) for e in membership.epochs}
+        ledger.verify_integrity(
+            cfg, self.verifier, cfg_at=lambda h: sets[membership.at(h).first_height]
+        )
+        if self.public_key not in membership.epochs[-1].validators:
+            log.info(
+                "not a validator of this channel: following it as an observer",
+                channel=name,
+                key=self.public_key.hex()[:16],
+            )
         limits = cfg_node.limits
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
         mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
@@ -131,6 +164,9 @@ class Node:
             policy = WritePolicy.from_params(genesis.app.get("write_policy"), departments)
         except PolicyError as e:
             raise ConfigError(f"channel {name}: genesis `app`: {e}") from e
+        changed = ledger.get_state(WRITE_POLICY_KEY)  # set by governance since genesis
+        if changed is not None:
+            policy = WritePolicy.from_params(json.loads(changed), departments)
         executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max, departments, policy)
         runtime = ChannelRuntime(
             cfg,
@@ -153,7 +189,10 @@ class Node:
             committed=lambda tid: ledger.tx_location(tid) is not None,
             enqueue=runtime.add_txs,
             policy=policy,
+            member=lambda: self.public_key in runtime.replica.audience,
         )
+        executor.on_policy = lambda p: setattr(admission, "policy", p)
+        runtime.on_membership = self.on_membership
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers
@@ -164,7 +203,7 @@ class Node:
             if link is not None:
                 link.send_consensus(channel, envelope)
             return
-        for _, key in self.channels[channel].genesis.validators:
+        for key in self.channels[channel].runtime.replica.audience:
             link = self.links.get(key)
             if link is not None:
                 link.send_consensus(channel, envelope)
@@ -180,7 +219,7 @@ class Node:
 
     def gossip(self, admitted: dict[str, list[bytes]]) -> None:
         for channel, txs in admitted.items():
-            for _, key in self.channels[channel].genesis.validators:
+            for key in self.channels[channel].runtime.replica.audience:
                 link = self.links.get(key)
                 if link is not None:
                     link.send_txs(channel, txs)
@@ -263,6 +302,7 @@ class Node:
         if port == 0:
             raise ConfigError(f"cannot listen on {self.config.listen}: address in use or invalid")
         await self.server.start()
+        self.started = True
         for link in self.links.values():
             link.start()
         for ch in self.channels.values():

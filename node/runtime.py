@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,10 +31,12 @@ from consensus.actions import (
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer
 from consensus.events import BlocksFetched, Event, Executed, Restored, Tick, Timer, TxsReady
+from consensus.membership import Membership
 from consensus.messages import encode_envelope
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from node.executor import Executor
+from node.governance import MEMBERSHIP_KEY, membership_of
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
 from node.verifier import BatchVerifier
@@ -89,6 +92,9 @@ class ChannelRuntime:
         self.log = log.bind(channel=self.channel)
         self._task: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
+        self.membership_changes: list[Membership] = []  # executed, not yet committed
+        # The node dials validators announced on chain (set by the node).
+        self.on_membership: Callable[[Membership], None] = lambda _m: None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,6 +115,7 @@ class ChannelRuntime:
         state = self.ledger.load_consensus_state(
             RECENT_TX_BLOCKS, self.cfg.checkpoint_interval_blocks
         )
+        state = replace(state, membership=self.membership())
         await self._perform(self.replica.step(Restored(state)))
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
@@ -122,6 +129,19 @@ class ChannelRuntime:
             except Exception:  # a bug must not silently stop the channel: log it loudly
                 self.log.exception("event failed", event=type(event).__name__)
                 raise
+
+    def membership(self) -> Membership:
+        """The channel's membership as the world state at the executed tip holds it."""
+        return membership_of(self.ledger.get_state(MEMBERSHIP_KEY), self.cfg.validators)
+
+    def _log_membership(self, m: Membership) -> None:
+        latest = m.epochs[-1]
+        self.log.info(
+            "validator set scheduled",
+            from_height=latest.first_height,
+            validators=[k.hex()[:16] for k in latest.validators],
+            sequence=m.sequence,
+        )
 
     def _log_view_change(self, old_view: int) -> None:
         """One line when this channel leaves a view and one when it enters the next:
@@ -168,7 +188,11 @@ class ChannelRuntime:
             lambda tid: (
                 staged.get(TX_PREFIX + tid) is not None or self.ledger.tx_location(tid) is not None
             ),
+            dict(action.governance),
+            action.membership,
         )
+        if action.membership is not None:
+            self.membership_changes.append(action.membership)
         batch.add_block(
             action.height,
             action.certified,
@@ -181,6 +205,10 @@ class ChannelRuntime:
 
     async def _commit(self, batch: LedgerBatch, executed: list) -> None:
         self.ledger.commit(batch)
+        for membership in self.membership_changes:
+            self._log_membership(membership)
+            self.on_membership(membership)
+        self.membership_changes.clear()
         if not executed:
             return
         now = now_ms()
@@ -229,7 +257,7 @@ class ChannelRuntime:
             )
 
     async def _fetch_blocks(self, action: FetchBlocks) -> None:
-        peers = list(action.peers) or [v for v in self.cfg.validators if v != self.replica.me]
+        peers = list(action.peers) or [v for v in self.replica.audience if v != self.replica.me]
         for peer in peers:
             try:
                 reply = await self._fetch(peer, self.channel, action.from_height, action.to_height)

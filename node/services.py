@@ -130,9 +130,10 @@ class ClientService(api_grpc.ClientServicer):
             tip = ch.ledger.tip()
             peers = sum(
                 1
-                for _, k in ch.genesis.validators
+                for k in r.cfg.validators
                 if k in self.node.links and self.node.links[k].connected
             )
+            end = r.set_end()
             out.channels.append(
                 api.ChannelStatus(
                     channel=name,
@@ -146,6 +147,10 @@ class ClientService(api_grpc.ClientServicer):
                     mempool_bytes=ch.admission.mempool.bytes,
                     stable_height=r.stable.height,
                     state_root=tip.state_root,
+                    member=r.is_member,
+                    next_validators=list(r.cfg_at(end + 1).validators) if end else [],
+                    next_set_from_height=end + 1 if end else 0,
+                    governance_sequence=r.membership.sequence,
                 )
             )
         return out
@@ -174,12 +179,15 @@ class PeerService(api_grpc.PeerServicer):
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    async def _certified_validator(self, context: grpc.aio.ServicerContext) -> bytes | None:
-        """The validator key of the caller's certificate; None in insecure mode."""
+    async def _certified_validator(
+        self, context: grpc.aio.ServicerContext, known: bool = True
+    ) -> bytes | None:
+        """The validator key of the caller's certificate; None in insecure mode. With
+        `known`, only keys of the current and next sets of the channels served here."""
         if self.node.config.tls is None:
             return None
         key = validator_key_of_peer(context)
-        if key is None or key not in self.node.known_validators:
+        if key is None or (known and key not in self.node.known_validators):
             log.warning("peer refused", reason="certificate is not a known validator's")
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
@@ -231,13 +239,16 @@ class PeerService(api_grpc.PeerServicer):
 
     async def _consensus(self, peer: bytes, batch: api.ConsensusBatch) -> None:
         ch = _channel(self.node, batch.channel)
-        if ch is None or peer not in ch.runtime.cfg.validators:
+        if ch is None or peer not in ch.runtime.replica.audience:
             log.info("consensus frame refused", channel=batch.channel, peer=peer.hex()[:16])
             return
         runtime = ch.runtime
+        audience = runtime.replica.audience
         decoded = []
         for data in batch.envelopes:
-            item = decode_envelope(data, runtime.cfg, self.node.config.limits.message_bytes_max)
+            item = decode_envelope(
+                data, runtime.cfg, self.node.config.limits.message_bytes_max, audience
+            )
             if isinstance(item, Reason) or item[0].sender != peer:
                 reason = item if isinstance(item, Reason) else Reason.UNKNOWN_SENDER
                 runtime.count_refused(reason)
@@ -262,7 +273,9 @@ class PeerService(api_grpc.PeerServicer):
             runtime.submit(MessageReceived(signed, blocks))
 
     async def FetchBlocks(self, request, context):
-        await self._certified_validator(context)
+        # Any consortium node may read committed blocks: one about to be added syncs from
+        # genesis before its set starts, and a removed one keeps following the chain.
+        await self._certified_validator(context, known=False)
         ch = _channel(self.node, request.channel)
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")

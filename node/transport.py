@@ -178,9 +178,17 @@ class PeerLink:
                         queue.size -= size
                         yield make(channel, items)
 
+    def _has_frames(self) -> bool:
+        return any(q for table in (self.consensus, self.txs) for q in table.values())
+
     async def _run(self) -> None:
+        """Connect once there is something to send: an observer, or a node whose key the
+        peer does not know (yet), would only have its hello refused over and over."""
         backoff = 0.05
         while True:
+            while not self._has_frames():
+                self.wakeup.clear()
+                await self.wakeup.wait()
             try:
                 await self.stub().Stream(self._frames())
             except asyncio.CancelledError:

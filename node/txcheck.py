@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from consensus.membership import GovernanceTx
+from node.governance import read_governance
 from node.txs import DecodedTx, TxError, decode_tx, tx_id
 from node.verifier import BatchVerifier, LruSet
 from protos import api_pb2 as api
@@ -34,6 +36,9 @@ class NodeTxChecker:
 
     def tx_id(self, tx: bytes) -> bytes:
         return tx_id(tx)
+
+    def governance(self, tx: bytes) -> GovernanceTx | None:
+        return read_governance(tx, self.chain_id, self.channel, self.tx_bytes_max)
 
     def decode(self, raw: bytes) -> DecodedTx:
         tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)

@@ -180,7 +180,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ChannelStatus(_message.Message):
-    __slots__ = ("channel", "height", "view", "view_active", "primary", "validators", "peers_connected", "mempool_txs", "mempool_bytes", "stable_height", "state_root")
+    __slots__ = ("channel", "height", "view", "view_active", "primary", "validators", "peers_connected", "mempool_txs", "mempool_bytes", "stable_height", "state_root", "member", "next_validators", "next_set_from_height", "governance_sequence")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +192,10 @@ class ChannelStatus(_message.Message):
     MEMPOOL_BYTES_FIELD_NUMBER: _ClassVar[int]
     STABLE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SET_FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    GOVERNANCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     channel: str
     height: int
     view: int
@@ -203,7 +207,11 @@ class ChannelStatus(_message.Message):
     mempool_bytes: int
     stable_height: int
     state_root: bytes
-    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ...) -> None: ...
+    member: bool
+    next_validators: _containers.RepeatedScalarFieldContainer[bytes]
+    next_set_from_height: int
+    governance_sequence: int
+    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ..., member: _Optional[bool] = ..., next_validators: _Optional[_Iterable[bytes]] = ..., next_set_from_height: _Optional[int] = ..., governance_sequence: _Optional[int] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
     __slots__ = ("node_id", "public_key", "channels")

@@ -145,3 +145,61 @@ class CertifiedBlock(_message.Message):
     block: Block
     commits: _containers.RepeatedCompositeFieldContainer[SignedMessage]
     def __init__(self, block: _Optional[_Union[Block, _Mapping]] = ..., commits: _Optional[_Iterable[_Union[SignedMessage, _Mapping]]] = ...) -> None: ...
+
+class GovernanceProposal(_message.Message):
+    __slots__ = ("chain_id", "channel", "sequence", "add_validator", "remove_validator", "write_policy")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ADD_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    WRITE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    channel: str
+    sequence: int
+    add_validator: ValidatorAdd
+    remove_validator: bytes
+    write_policy: bytes
+    def __init__(self, chain_id: _Optional[str] = ..., channel: _Optional[str] = ..., sequence: _Optional[int] = ..., add_validator: _Optional[_Union[ValidatorAdd, _Mapping]] = ..., remove_validator: _Optional[bytes] = ..., write_policy: _Optional[bytes] = ...) -> None: ...
+
+class ValidatorAdd(_message.Message):
+    __slots__ = ("public_key", "address")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    address: str
+    def __init__(self, public_key: _Optional[bytes] = ..., address: _Optional[str] = ...) -> None: ...
+
+class GovernanceApproval(_message.Message):
+    __slots__ = ("validator", "signature")
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    validator: bytes
+    signature: bytes
+    def __init__(self, validator: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class GovernanceTx(_message.Message):
+    __slots__ = ("proposal", "approvals")
+    PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    proposal: bytes
+    approvals: _containers.RepeatedCompositeFieldContainer[GovernanceApproval]
+    def __init__(self, proposal: _Optional[bytes] = ..., approvals: _Optional[_Iterable[_Union[GovernanceApproval, _Mapping]]] = ...) -> None: ...
+
+class Epoch(_message.Message):
+    __slots__ = ("first_height", "validators", "addresses")
+    FIRST_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    first_height: int
+    validators: _containers.RepeatedScalarFieldContainer[bytes]
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_height: _Optional[int] = ..., validators: _Optional[_Iterable[bytes]] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MembershipState(_message.Message):
+    __slots__ = ("sequence", "epochs")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    epochs: _containers.RepeatedCompositeFieldContainer[Epoch]
+    def __init__(self, sequence: _Optional[int] = ..., epochs: _Optional[_Iterable[_Union[Epoch, _Mapping]]] = ...) -> None: ...

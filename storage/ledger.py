@@ -23,7 +23,7 @@ records are never behind the votes that were sent after them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from google.protobuf.message import DecodeError
 
@@ -414,7 +414,11 @@ class ChannelLedger:
     # ------------------------------------------------------------------ integrity
 
     def verify_integrity(
-        self, cfg: ConsensusConfig, verifier: Verifier, full: bool = False
+        self,
+        cfg: ConsensusConfig,
+        verifier: Verifier,
+        full: bool = False,
+        cfg_at: Callable[[int], ConsensusConfig] | None = None,
     ) -> None:
         """Startup check of the stored chain; raises CorruptLedger at the first problem.
 
@@ -423,7 +427,8 @@ class ChannelLedger:
         altered or swapped block to its own height rather than to its child's), and have
         results; the tip must name the last block and its state root. Certificates cost a
         signature check per vote, so only the tip's is verified unless `full` (which also
-        checks every block's txs against its header's Merkle root).
+        checks every block's txs against its header's Merkle root). `cfg_at` gives the
+        validator set of a height when governance changed it (default: `cfg` throughout).
         """
         if cfg.channel != self.channel:
             raise ValueError(f"config of channel {cfg.channel!r} for ledger {self.channel!r}")
@@ -440,7 +445,8 @@ class ChannelLedger:
                 raise CorruptLedger(self.channel, expected, "block missing")
             certified, prev_digest = self._check_link(height, raw, prev_digest, full)
             if full or height == tip.height:
-                self._check_commit_cert(height, certified, prev_digest, cfg, verifier)
+                set_cfg = cfg if cfg_at is None else cfg_at(height)
+                self._check_commit_cert(height, certified, prev_digest, set_cfg, verifier)
             last_results = self.results(height)
             if last_results is None:
                 raise CorruptLedger(self.channel, height, "results missing")

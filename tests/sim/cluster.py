@@ -4,6 +4,10 @@ Each simulated node plays the node's part: it encodes and decodes envelopes, che
 signatures, keeps timers in ticks, persists records, executes blocks into a ledger, and
 answers block fetches. Crashes may land between any two actions of a step, which is what
 tests the persist-before-send contract.
+
+A cluster may also run observers: nodes with keys outside the genesis validator set, which
+governance can later add (tests/sim/test_membership.py). Nodes are indexed validators
+first, then observers; a node broadcasts to its replica's `audience`, not to every node.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from consensus.events import (
     Timer,
     TxsReady,
 )
+from consensus.membership import Membership
 from consensus.messages import decode_envelope, encode_envelope
 from consensus.persisted import PersistedState
 from consensus.reasons import Reason
@@ -79,6 +84,13 @@ class SimNode:
     inbox: deque[Event] = field(default_factory=deque)
     last_view: int = 0
     rejected: dict[Reason, int] = field(default_factory=dict)
+    # The executor's governance record: verdicts per height (tx index, "" or why refused),
+    # and the membership after the last block that changed it (the world state's copy,
+    # which a restart hands back to the replica).
+    verdicts: dict[int, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    membership: Membership | None = None
+    # (stable height, validators) each time the replica's current set changed.
+    switches: list[tuple[int, tuple[bytes, ...]]] = field(default_factory=list)
 
     @property
     def honest(self) -> bool:
@@ -111,17 +123,23 @@ class Cluster:
         byzantine: dict[int, Callable[[Cluster, int], Behaviour]] | None = None,
         ed25519: bool = False,
         config: Callable[..., ConsensusConfig] = ConsensusConfig,
+        observers: int = 0,
         **overrides: int,
     ) -> None:
+        """`n` genesis validators (nodes 0..n-1) and `observers` more nodes (n..) whose
+        keys the verifier knows but the genesis set does not hold."""
         self.seed = seed
         self.rng = random.Random(seed)
-        self.signers = make_signers(n, ed25519)
+        self.signers = make_signers(n + observers, ed25519)
         self.verifier = make_verifier(self.signers, ed25519)
         self.cfg = config(
-            channel="license", validators=tuple(s.public_key for s in self.signers), **overrides
+            channel="license",
+            validators=tuple(s.public_key for s in self.signers[:n]),
+            **overrides,
         )
+        self.index_of = {s.public_key: i for i, s in enumerate(self.signers)}
         self.tx_checker = SimTxChecker()
-        self.net = Network(self.rng, n)
+        self.net = Network(self.rng, n + observers)
         self.faults = Faults()
         self.now = 0
         self.invariants = Invariants(self.cfg, self.verifier)
@@ -161,6 +179,9 @@ class Cluster:
             if node.honest:
                 self.invariants.check_replica(node.index, node.replica, node.last_view)
             node.last_view = node.replica.view
+            current = node.replica.cfg.validators
+            if (node.switches[-1][1] if node.switches else self.cfg.validators) != current:
+                node.switches.append((node.replica.stable.height, current))
 
     def perform(self, node: SimNode, action: Action) -> None:
         if isinstance(action, Persist):
@@ -186,10 +207,11 @@ class Cluster:
         self.invariants.on_sent(node.index, action.message)
         data = encode_envelope(action.message, action.blocks)
         if isinstance(action, Send):
-            self.net.send(self.now, node.index, self.cfg.validators.index(action.to), data)
+            self.net.send(self.now, node.index, self.index_of[action.to], data)
         else:
+            audience = node.replica.audience
             for other in self.nodes:
-                if other.index != node.index:
+                if other.index != node.index and other.signer.public_key in audience:
                     self.net.send(self.now, node.index, other.index, data)
 
     def execute(self, node: SimNode, action: ExecuteBlock) -> None:
@@ -198,9 +220,16 @@ class Cluster:
             info = self.invariants.on_execute(
                 node.index, action.height, node.height, prev, action.certified
             )
+            self.invariants.on_governance(
+                node.index, action.height, action.governance, action.membership
+            )
             txs = info.txs
         else:
             txs = action.certified.block.txs
+        if action.governance:
+            node.verdicts[action.height] = action.governance
+        if action.membership is not None:
+            node.membership = action.membership
         node.ledger.append(action.certified)
         node.digests.append(action.digest)
         for tx in txs:
@@ -210,7 +239,7 @@ class Cluster:
         node.inbox.append(Executed(action.height, action.digest, node.state_root))
 
     def serve_fetch(self, node: SimNode, action: FetchBlocks) -> None:
-        order = [self.cfg.validators.index(p) for p in action.peers]
+        order = [self.index_of[p] for p in action.peers]
         others = [i for i in range(len(self.nodes)) if i not in order and i != node.index]
         self.rng.shuffle(others)
         for i in order + others:
@@ -233,7 +262,7 @@ class Cluster:
             self.step(dst, data)
             return
         assert isinstance(data, bytes)
-        decoded = decode_envelope(data, self.cfg, ENVELOPE_BYTES_MAX)
+        decoded = decode_envelope(data, self.cfg, ENVELOPE_BYTES_MAX, dst.replica.audience)
         if isinstance(decoded, Reason):
             dst.rejected[decoded] = dst.rejected.get(decoded, 0) + 1
             return
@@ -287,6 +316,12 @@ class Cluster:
         self.offer(txs, to)
         return txs
 
+    def submit_txs(self, txs: list[bytes], to: list[int] | None = None) -> None:
+        """Submit txs made elsewhere (governance txs); they must commit like any other."""
+        for tx in txs:
+            self.submitted[hashlib.sha256(tx).digest()] = tx
+        self.offer(txs, to)
+
     def offer(self, txs: list[bytes], to: list[int] | None = None) -> None:
         """Hand txs to nodes (the mempool's gossip, reduced to its effect)."""
         for i in to if to is not None else range(len(self.nodes)):
@@ -326,6 +361,7 @@ class Cluster:
             executed_hash=node.digests[-1] if node.digests else self.cfg.genesis_hash,
             recent_tx_ids=recent,
             executed_checkpoints=checkpoints,
+            membership=node.membership,
         )
         node.replica = self._new_replica(node.signer)
         node.alive = True
@@ -359,7 +395,7 @@ class Cluster:
             and self.rng.random() < f.partition_rate
         ):
             if self.rng.random() < 0.5:
-                self.net.isolate(self.cfg.validators.index(self.cfg.primary(self.max_view())))
+                self.net.isolate(self.primary_index())
             else:
                 members = list(range(len(self.nodes)))
                 self.rng.shuffle(members)
@@ -383,6 +419,14 @@ class Cluster:
     def max_view(self) -> int:
         return max(n.replica.view for n in self.nodes if n.honest)
 
+    def current_cfg(self) -> ConsensusConfig:
+        """The validator set of the most advanced honest replica (the genesis one at first)."""
+        best = max(self.honest_nodes(), key=lambda n: (n.replica.stable.height, -n.index))
+        return best.replica.cfg
+
+    def primary_index(self) -> int:
+        return self.index_of[self.current_cfg().primary(self.max_view())]
+
     def all_committed(self) -> bool:
         """Every honest node executed every submitted tx and all are at one height."""
         nodes = self.honest_nodes()
@@ -397,9 +441,10 @@ class Cluster:
         parts = []
         for n in self.nodes:
             r = n.replica
-            tag = "" if n.honest else " byz"
+            tag = ("" if n.honest else " byz") + ("" if r.is_member else " observer")
             parts.append(
                 f"node{n.index}{tag}: alive={n.alive} h={n.height} view={r.view}"
                 f" active={r.view_active} stable={r.stable.height} pending={len(r.pending)}"
+                f" set={sorted(self.index_of[k] for k in r.cfg.validators)}"
             )
         return "\n".join(parts)

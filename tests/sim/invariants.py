@@ -3,7 +3,10 @@
 - agreement: no two honest replicas execute different blocks at one height;
 - no gaps: an honest replica executes heights 1, 2, 3, … each naming the previous as parent;
 - no tx executed twice across the agreed chain, and only client-signed txs executed;
-- every executed block carries a commit certificate anyone can verify alone;
+- every executed block carries a commit certificate anyone can verify alone, by the
+  validator set of its height (the membership the agreed chain's governance txs chose);
+- honest replicas agree on the governance verdicts of each block and on the membership
+  after it;
 - an honest replica never signs two different digests for one (kind, view, height),
   across crashes and restarts, and never goes back to a lower view;
 - logs and buffers stay within their configured limits.
@@ -12,11 +15,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from consensus.blocks import BlockInfo, parse_block
 from consensus.certificates import check_vote_cert
 from consensus.config import ConsensusConfig
 from consensus.crypto import Verifier
+from consensus.membership import Membership
 from consensus.messages import Signed
 from consensus.reasons import Reason
 from consensus.replica import Replica
@@ -37,6 +42,18 @@ class Invariants:
         self.signed_votes: dict[tuple[int, str, int, int], bytes] = {}
         self.views_sent: dict[int, int] = {}
         self.executions = 0
+        # The membership the agreed chain chose (latest change first seen), and per height
+        # the governance outcome every honest executor must report.
+        self.membership = Membership.genesis(cfg.validators)
+        self.governance: dict[int, tuple[tuple[tuple[int, str], ...], Membership | None]] = {}
+
+    def cfg_at(self, height: int) -> ConsensusConfig:
+        """The config of the set that orders `height` (epochs start past the block that
+        scheduled them, so the latest agreed membership answers for every height)."""
+        validators = self.membership.at(height).validators
+        if validators == self.cfg.validators:
+            return self.cfg
+        return replace(self.cfg, validators=validators)
 
     def fail(self, what: str) -> None:
         raise SafetyViolation(what)
@@ -44,14 +61,15 @@ class Invariants:
     def on_execute(
         self, node: int, height: int, ledger_len: int, prev: bytes, cb: pb.CertifiedBlock
     ) -> BlockInfo:
-        info = parse_block(cb.block, self.cfg)
+        cfg = self.cfg_at(height)
+        info = parse_block(cb.block, cfg)
         if isinstance(info, Reason):
             self.fail(f"node {node} executed a malformed block at {height}: {info}")
         if height != ledger_len + 1 or info.height != height:
             self.fail(f"node {node} executed height {height} after {ledger_len} (gap)")
         if info.parent != prev:
             self.fail(f"node {node} block {height} does not extend its chain")
-        cert = check_vote_cert(cb.commits, "commit", self.cfg, self.verifier)
+        cert = check_vote_cert(cb.commits, "commit", cfg, self.verifier)
         if isinstance(cert, Reason) or (cert.height, cert.digest) != (height, info.digest):
             self.fail(f"node {node} block {height} lacks a valid commit certificate")
         agreed = self.chain.get(height)
@@ -68,6 +86,22 @@ class Invariants:
             self.fail(f"agreement violated at height {height}: node {node} executed another block")
         self.executions += 1
         return info
+
+    def on_governance(
+        self,
+        node: int,
+        height: int,
+        verdicts: tuple[tuple[int, str], ...],
+        membership: Membership | None,
+    ) -> None:
+        agreed = self.governance.setdefault(height, (verdicts, membership))
+        if agreed != (verdicts, membership):
+            self.fail(
+                f"node {node} judged the governance of block {height} otherwise: "
+                f"{verdicts} -> {membership}, others {agreed[0]} -> {agreed[1]}"
+            )
+        if membership is not None and membership.sequence > self.membership.sequence:
+            self.membership = membership
 
     def on_sent(self, node: int, msg: Signed) -> None:
         kind = msg.kind
@@ -95,6 +129,7 @@ class Invariants:
 
     def check_replica(self, node: int, r: Replica, last_view: int) -> None:
         cfg = self.cfg
+        n = max(len(e.validators) for e in r.membership.epochs)
         if r.view < last_view:
             self.fail(f"node {node} view decreased from {last_view} to {r.view}")
         if len(r.slots) > cfg.log_window_blocks + cfg.in_flight_blocks_max + 1:
@@ -108,7 +143,7 @@ class Invariants:
         if len(r.pending) > cfg.pending_txs_max or r.pending_bytes > cfg.pending_bytes_max:
             self.fail(f"node {node} pending queue over its limit")
         votes = sum(len(v) for v in r.checkpoint_votes.values())
-        if votes > cfg.n * (cfg.log_window_blocks // cfg.checkpoint_interval_blocks + 2):
+        if votes > n * (cfg.log_window_blocks // cfg.checkpoint_interval_blocks + 2):
             self.fail(f"node {node} keeps {votes} checkpoint votes")
-        if len(r.view_changes) > cfg.n or len(r.recent_committed) > cfg.recent_committed_txs_max:
+        if len(r.view_changes) > n or len(r.recent_committed) > cfg.recent_committed_txs_max:
             self.fail(f"node {node} keeps too many view-changes or tx ids")

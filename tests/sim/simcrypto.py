@@ -12,7 +12,11 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
+from google.protobuf.message import DecodeError
+
 from consensus.crypto import Ed25519Signer, Ed25519Verifier
+from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, GovernanceTx, approval_bytes
+from protos import consensus_pb2 as pb
 
 
 class SimSigner:
@@ -79,9 +83,42 @@ def tx_is_signed(tx: bytes) -> bool:
     return hmac.compare_digest(expected, sig)
 
 
+GOV_CLIENT = 0xFE  # the client byte of governance txs
+
+
+def make_gov_tx(
+    kind: str, proposal: pb.GovernanceProposal, approvers: Sequence, nonce: int = 0
+) -> bytes:
+    """A client-signed governance tx: 0xFE | kind (1 byte) | nonce (8) | GovernanceTx | MAC,
+    approved by `approvers` (signers of validators)."""
+    raw = proposal.SerializeToString(deterministic=True)
+    gtx = pb.GovernanceTx(
+        proposal=raw,
+        approvals=[
+            pb.GovernanceApproval(validator=s.public_key, signature=s.sign(approval_bytes(raw)))
+            for s in approvers
+        ],
+    )
+    body = bytes([GOV_CLIENT]) + kind[:1].encode() + nonce.to_bytes(8, "big")
+    body += gtx.SerializeToString()
+    return body + hashlib.blake2b(body, key=CLIENT_SECRET, digest_size=TX_SIG_BYTES).digest()
+
+
 class SimTxChecker:
     def tx_id(self, tx: bytes) -> bytes:
         return hashlib.sha256(tx).digest()
 
     def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
         return [tx_is_signed(tx) for tx in txs]
+
+    def governance(self, tx: bytes) -> GovernanceTx | None:
+        if not tx or tx[0] != GOV_CLIENT or not tx_is_signed(tx):
+            return None
+        kind = KIND_VALIDATORS if tx[1:2] == b"v" else KIND_WRITE_POLICY
+        msg = pb.GovernanceTx()
+        try:
+            msg.ParseFromString(tx[10:-TX_SIG_BYTES])
+        except DecodeError:
+            return None
+        approvals = tuple((a.validator, a.signature) for a in msg.approvals)
+        return GovernanceTx(kind, msg.proposal, approvals)

@@ -1,0 +1,153 @@
+"""Validator sets in the replica: which set judges which height, and the switch between sets.
+
+A mixin over the state defined in `replica.py`; the rules a governance tx must meet are in
+`membership.py`. `self.cfg` is always the configuration of the set that orders the heights
+above the stable checkpoint (the log window never spans two sets). A replica outside that
+set is an observer: it votes for nothing, and follows the chain by block sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from consensus.actions import FetchBlocks
+from consensus.config import ConsensusConfig
+from consensus.membership import Membership, decide
+from consensus.persisted import ViewRecord
+from protos import consensus_pb2 as pb
+
+if TYPE_CHECKING:
+    from consensus.blocks import BlockInfo
+    from consensus.replica import Replica
+
+    _Base = Replica
+else:
+    _Base = object
+
+
+class MembershipMixin(_Base):
+    def init_membership(self, cfg: ConsensusConfig) -> None:
+        self.base_cfg = cfg
+        self.membership = Membership.genesis(cfg.validators)
+        self._cfgs: dict[int, ConsensusConfig] = {1: cfg}
+        self.cfg = cfg
+        self.is_member = self.me in cfg.validators
+        self.joining = False  # became a member at a switch; has not found the view yet
+        self.audience: frozenset[bytes] = frozenset(cfg.validators)
+
+    def cfg_at(self, height: int) -> ConsensusConfig:
+        """The configuration of the set that orders block `height`."""
+        epoch = self.membership.at(height)
+        cfg = self._cfgs.get(epoch.first_height)
+        if cfg is None or cfg.validators != epoch.validators:
+            cfg = replace(self.base_cfg, validators=epoch.validators)
+            self._cfgs[epoch.first_height] = cfg
+        return cfg
+
+    def set_end(self) -> int | None:
+        """E: the last height of the current set when a later one is scheduled, else None."""
+        return self.membership.last_height_of(self.stable.height + 1)
+
+    def proof_cfg(self, raws: Sequence[pb.SignedMessage]) -> ConsensusConfig:
+        """A checkpoint proof is signed by the set of its height: read the height first."""
+        msg = pb.ConsensusMessage()
+        if raws:
+            try:
+                msg.ParseFromString(raws[0].body)
+            except Exception:  # a malformed proof fails its check with any set
+                return self.cfg
+            if msg.WhichOneof("kind") == "checkpoint":
+                return self.cfg_at(msg.checkpoint.height)
+        return self.cfg
+
+    # ------------------------------------------------------------------ governance
+
+    def apply_governance(self, info: BlockInfo) -> tuple[tuple[tuple[int, str], ...], bool]:
+        """Judge the governance txs of a block being executed, in order; return the
+        verdicts and whether the membership changed."""
+        verdicts: list[tuple[int, str]] = []
+        changed = False
+        for i, tx in enumerate(info.txs):
+            gtx = self.tx_checker.governance(tx)
+            if gtx is None:
+                continue
+            new, why = decide(self.membership, gtx, info.height, self.base_cfg, self.verifier)
+            verdicts.append((i, why))
+            if not why:
+                self.membership = new
+                changed = True
+        if changed:
+            self.enter_set()
+        return tuple(verdicts), changed
+
+    # ------------------------------------------------------------------ switching
+
+    def enter_set(self, restoring: bool = False) -> None:
+        """Bring `cfg`, membership and audience in line with the stable checkpoint: called
+        when it moves, when governance schedules a set, and on restart."""
+        cfg = self.cfg_at(self.stable.height + 1)
+        end = self.set_end()
+        audience = set(cfg.validators)
+        if end is not None:
+            audience.update(self.cfg_at(end + 1).validators)
+        self.audience = frozenset(audience)
+        if cfg.validators == self.cfg.validators:
+            self.cfg = cfg
+            return
+        was_member = self.is_member
+        self.cfg = cfg
+        self.is_member = self.me in cfg.validators
+        if restoring:
+            return
+        # Nothing of the previous set's log survives the stable checkpoint at its end;
+        # its view changes and early votes are of no use to the new set.
+        members = set(cfg.validators)
+        self.view_changes, self.vc_bodies = {}, {}
+        self.far_ahead = {}
+        self.future = {s: q for s, q in self.future.items() if s in members}
+        for h, votes in self.checkpoint_votes.items():
+            keep = set(self.cfg_at(h).validators)
+            for s in [s for s in votes if s not in keep]:
+                del votes[s]
+        if self.is_member and not was_member:
+            self.joining = True
+        if not self.is_member:
+            return
+        if not self.view_active:
+            self.send_view_change()  # again, from the new stable checkpoint
+            self.arm_new_view_timer()
+        else:
+            self.replay_future()
+            self._maybe_propose()
+
+    def adopt_members_view(self) -> None:
+        """A validator that has just joined takes the view f+1 members report active (so an
+        honest one works in it). It needs no NEW-VIEW: the new set's log starts empty."""
+        if not self.joining:
+            return
+        views: dict[int, int] = {}
+        for peer, st in self.peer_status.items():
+            if peer in self.cfg.validators and peer != self.me and st.view_active:
+                views[st.view] = views.get(st.view, 0) + 1
+        found = [v for v, count in views.items() if count > self.cfg.f and v >= self.view]
+        if not found:
+            return
+        self.joining = False
+        view = max(found)
+        if (view, True) != (self.view, self.view_active):
+            self.view, self.view_active = view, True
+            self.persist(ViewRecord(view, True))
+            self.replay_future()
+
+    def probe_fetch(self) -> None:
+        """An observer, or a replica stuck outside a working view, hears no heartbeats (the
+        members send only to members): ask one member, in turn, for blocks past ours."""
+        members = [v for v in sorted(self.audience) if v != self.me]
+        if not members:
+            return
+        self.fetch_attempts += 1
+        peer = members[self.fetch_attempts % len(members)]
+        first = self.executed_height + 1
+        self.out.append(FetchBlocks(first, first + self.cfg.fetch_blocks_max - 1, (peer,)))

@@ -1,0 +1,124 @@
+"""Governance txs on the node's side: decode them for the core, check them at admission,
+and build and approve proposals (the CLI's `governance` commands).
+
+A governance tx is an ordinary signed tx of type `gov.validators` or `gov.write_policy`
+whose payload is a `GovernanceTx`: a serialized `GovernanceProposal` and the approvals of
+validators, each an Ed25519 signature over "govchain-governance" + the proposal bytes. Who
+may *submit* one is the channel's write policy; whether it *applies* is the approvals, which
+the consensus core judges when the tx commits (consensus/membership.py), so every replica
+reaches the same verdict at the same height.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nacl.signing
+from google.protobuf.message import DecodeError
+
+from chains.base import Departments
+from chains.policy import PolicyError, WritePolicy
+from consensus.membership import (
+    KIND_VALIDATORS,
+    KIND_WRITE_POLICY,
+    GovernanceTx,
+    Membership,
+    approval_bytes,
+)
+from node.txs import DecodedTx, TxError, decode_tx
+from protos import consensus_pb2 as pb
+
+GOV_VALIDATORS = "gov.validators"
+GOV_WRITE_POLICY = "gov.write_policy"
+KINDS = {GOV_VALIDATORS: KIND_VALIDATORS, GOV_WRITE_POLICY: KIND_WRITE_POLICY}
+# World-state keys; the leading NUL keeps them apart from every application's keys.
+MEMBERSHIP_KEY = b"\x00gov/membership"
+WRITE_POLICY_KEY = b"\x00gov/write_policy"
+
+
+def parse_governance(tx: DecodedTx) -> tuple[pb.GovernanceTx, pb.GovernanceProposal] | str:
+    """The payload and proposal of a governance tx, or why they are unusable."""
+    msg = pb.GovernanceTx()
+    proposal = pb.GovernanceProposal()
+    try:
+        msg.ParseFromString(tx.body.payload)
+        proposal.ParseFromString(msg.proposal)
+    except DecodeError:
+        return "the governance payload does not parse"
+    if proposal.chain_id != tx.body.chain_id:
+        return f"a proposal for network {proposal.chain_id!r}"
+    if proposal.channel != tx.body.channel:
+        return f"a proposal for channel {proposal.channel!r} in a tx of {tx.body.channel!r}"
+    change = proposal.WhichOneof("change")
+    if change is None:
+        return "the proposal changes nothing"
+    if (change == "write_policy") != (tx.body.type == GOV_WRITE_POLICY):
+        return f"a {change} proposal in a {tx.body.type} tx"
+    if change == "write_policy":
+        why = policy_problem(proposal.write_policy)
+        if why is not None:
+            return why
+    return msg, proposal
+
+
+def policy_problem(raw: bytes) -> str | None:
+    try:
+        WritePolicy.from_params(json.loads(raw), Departments())
+    except (ValueError, PolicyError) as e:
+        return f"the write policy is invalid: {e}"
+    return None
+
+
+def read_governance(
+    raw: bytes, chain_id: str, channel: str, tx_bytes_max: int
+) -> GovernanceTx | None:
+    """`TxChecker.governance`: asked for every committed tx, so ordinary txs leave at a
+    substring test. A tx the executor refuses before governance (undecodable, another
+    channel) is None here too, so the core never applies what the executor refused."""
+    if b"gov." not in raw:
+        return None
+    try:
+        tx = decode_tx(raw, chain_id, tx_bytes_max)
+    except TxError:
+        return None
+    kind = KINDS.get(tx.body.type)
+    if kind is None or tx.body.channel != channel:
+        return None
+    until = tx.body.valid_until_height
+    parsed = parse_governance(tx)
+    if isinstance(parsed, str):
+        return GovernanceTx(kind, b"", (), until, problem=parsed)
+    msg, _ = parsed
+    approvals = tuple((a.validator, a.signature) for a in msg.approvals)
+    return GovernanceTx(kind, msg.proposal, approvals, until)
+
+
+def admission_problem(tx: DecodedTx) -> str | None:
+    """Why a governance tx is refused at admission (shape only: the approvals are judged
+    when it commits, against the validator set of that height)."""
+    parsed = parse_governance(tx)
+    return parsed if isinstance(parsed, str) else None
+
+
+def approve(proposal: bytes, key: nacl.signing.SigningKey) -> pb.GovernanceApproval:
+    signature = key.sign(approval_bytes(proposal)).signature
+    return pb.GovernanceApproval(validator=bytes(key.verify_key), signature=signature)
+
+
+def describe(proposal: pb.GovernanceProposal) -> str:
+    """One line a validator's operator reads before approving."""
+    change = proposal.WhichOneof("change")
+    where = f"channel {proposal.channel!r} of {proposal.chain_id!r}, sequence {proposal.sequence}"
+    if change == "add_validator":
+        add = proposal.add_validator
+        return f"add validator {add.public_key.hex()} at {add.address} to {where}"
+    if change == "remove_validator":
+        return f"remove validator {proposal.remove_validator.hex()} from {where}"
+    return f"set the write policy of {where} to {proposal.write_policy.decode(errors='replace')}"
+
+
+def membership_of(state: bytes | None, genesis_validators: tuple[bytes, ...]) -> Membership:
+    """The membership kept in a channel's world state (the genesis set if none yet)."""
+    if state is None:
+        return Membership.genesis(genesis_validators)
+    return Membership.from_pb(pb.MembershipState.FromString(state))

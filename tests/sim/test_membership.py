@@ -1,0 +1,374 @@
+"""Validator-set changes by governance, on the simulated cluster (consensus/membership.py).
+
+A governance tx committed in block H changes the set from E + 1 on, E = switch_height(H):
+every honest node must switch at that same height, the new set must order (and sign)
+every block above E, and the chain must stay safe (tests/sim/invariants.py, which also
+demands equal governance verdicts everywhere) and live through the change.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from consensus.membership import KIND_VALIDATORS, Epoch, switch_height
+from protos import consensus_pb2 as pb
+from tests.sim.cluster import Cluster, Faults, SimNode
+from tests.sim.simcrypto import make_gov_tx
+
+SMALL = {"checkpoint_interval_blocks": 4, "log_window_blocks": 8, "block_txs_max": 10}
+WINDOW = SMALL["log_window_blocks"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def replayable(fn: F) -> F:
+    """Name the seed in any failure (safety violations included) so it can be replayed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AssertionError as e:
+            raise type(e)(f"seed={kwargs.get('seed')}: {e}") from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def gov_tx(
+    c: Cluster,
+    approvers: list[int],
+    sequence: int,
+    add: int | None = None,
+    remove: int | None = None,
+    nonce: int = 0,
+) -> bytes:
+    """A validator-set proposal (add or remove node `add`/`remove`) approved by nodes."""
+    proposal = pb.GovernanceProposal(chain_id="sim", channel=c.cfg.channel, sequence=sequence)
+    if add is not None:
+        key = c.signers[add].public_key
+        proposal.add_validator.CopyFrom(pb.ValidatorAdd(public_key=key, address=f"node{add}:1"))
+    else:
+        assert remove is not None
+        proposal.remove_validator = c.signers[remove].public_key
+    c.nonce += 1
+    return make_gov_tx(
+        KIND_VALIDATORS, proposal, [c.signers[i] for i in approvers], nonce or c.nonce
+    )
+
+
+def keys(c: Cluster, nodes: list[int]) -> tuple[bytes, ...]:
+    return tuple(c.signers[i].public_key for i in nodes)
+
+
+def where(c: Cluster, tx: bytes) -> int | None:
+    """The agreed height holding `tx`, if committed."""
+    return c.invariants.chain_txs.get(hashlib.sha256(tx).digest())
+
+
+def everywhere(c: Cluster, tx: bytes) -> Callable[[], bool]:
+    """`tx` is committed and every live honest node executed its block."""
+
+    def done() -> bool:
+        height = where(c, tx)
+        return height is not None and all(n.height >= height for n in c.honest_nodes() if n.alive)
+
+    return done
+
+
+def verdict(c: Cluster, tx: bytes) -> str:
+    """Every honest node's verdict on a committed governance tx (they must be equal)."""
+    height = where(c, tx)
+    assert height is not None
+    index = [bytes(t) for t in c.nodes[0].ledger[height - 1].block.txs].index(tx)
+    found = {dict(n.verdicts.get(height, ())).get(index) for n in c.honest_nodes() if n.alive}
+    assert len(found) == 1 and None not in found, f"verdicts at {height}: {found}"
+    return found.pop()
+
+
+def commit_signers(c: Cluster, cb: pb.CertifiedBlock) -> set[int]:
+    return {c.index_of[pb.ConsensusMessage.FromString(m.body).sender] for m in cb.commits}
+
+
+def voted_heights(c: Cluster, node: int) -> set[int]:
+    return {h for (i, kind, _, h) in c.invariants.signed_votes if i == node and kind == "commit"}
+
+
+def switched(c: Cluster, members: list[int]) -> Callable[[], bool]:
+    want = keys(c, members)
+    return lambda: all(n.replica.cfg.validators == want for n in c.honest_nodes() if n.alive)
+
+
+def busy_until(c: Cluster, done: Callable[[], bool], max_ticks: int, batch: int = 4) -> bool:
+    """Clients keep submitting (a batch every 2 ticks) until `done` or the deadline."""
+    for _ in range(max_ticks // 2):
+        if done():
+            return True
+        c.submit(batch)
+        c.run(2)
+    return done()
+
+
+def settle(c: Cluster, max_ticks: int = 1500) -> None:
+    c.resubmit_uncommitted()
+    assert c.run_until(c.all_committed, max_ticks), c.describe()
+    assert len(c.invariants.chain_txs) == len(c.submitted)  # each exactly once (invariants)
+    chains = {tuple(n.digests) for n in c.honest_nodes()}
+    assert len(chains) == 1, "ledgers differ"
+
+
+def change_set(
+    c: Cluster, tx: bytes, old: list[int], new: list[int], busy: bool = True
+) -> tuple[int, int]:
+    """Commit a set change and wait for every honest node to switch; check the switch
+    happened at E = switch_height(H) everywhere. Returns (H, E)."""
+    c.submit_txs([tx])
+    if busy:
+        assert busy_until(c, everywhere(c, tx), 600), c.describe()
+    else:
+        assert c.run_until(everywhere(c, tx), 600), c.describe()
+    height = where(c, tx)
+    assert height is not None and verdict(c, tx) == ""
+    end = switch_height(height, c.cfg)
+    if busy:
+        assert busy_until(c, switched(c, new), 1000), c.describe()
+    else:
+        assert c.run_until(switched(c, new), 1000), c.describe()
+    for node in c.honest_nodes():
+        m = node.replica.membership
+        assert m.epochs[-1] == Epoch(end + 1, keys(c, new), m.epochs[-1].addresses)
+        assert m.at(end).validators == keys(c, old)
+        assert node.membership == m, f"node {node.index}: the executor's copy differs"
+        assert node.switches[-1] == (end, keys(c, new)), f"node {node.index}: {node.switches}"
+    return height, end
+
+
+def check_certificates(c: Cluster, node: SimNode, sets: list[tuple[int, list[int]]]) -> None:
+    """Each block's commit certificate is signed by the set of its height only;
+    `sets` lists (first height, members)."""
+    for h, cb in enumerate(node.ledger, start=1):
+        members = [m for first, m in sets if first <= h][-1]
+        assert commit_signers(c, cb) <= set(members), f"block {h} signed outside {members}"
+
+
+# ------------------------------------------------------------------ grow and shrink
+
+
+def grow(seed: int) -> tuple[Cluster, int]:
+    """4 -> 5 under load: node 4 (an observer) is added by 3 approvals of 4."""
+    c = Cluster(4, seed, observers=1, **SMALL)
+    busy_until(c, lambda: c.nodes[0].height >= 5, 200)
+    assert voted_heights(c, 4) == set() and c.nodes[4].height <= c.nodes[0].height
+    _, end = change_set(c, gov_tx(c, [0, 1, 2], 0, add=4), [0, 1, 2, 3], [0, 1, 2, 3, 4])
+    assert busy_until(c, lambda: min(n.height for n in c.nodes) > end + 2 * WINDOW, 1000)
+    settle(c)
+    return c, end
+
+
+@pytest.mark.parametrize("seed", [101, 102, 103])
+@replayable
+def test_added_validator_catches_up_switches_at_e_and_votes(seed: int) -> None:
+    c, end = grow(seed)
+    top = c.nodes[0].height
+    votes = voted_heights(c, 4)
+    assert votes and min(votes) > end, "node 4 voted under the old set"
+    assert votes >= set(range(end + 1, top + 1)), "node 4 missed commits after E"
+    for h in range(end + 1, top + 1):
+        assert any(4 in commit_signers(c, n.ledger[h - 1]) for n in c.nodes), f"block {h}"
+    for node in c.nodes:
+        check_certificates(c, node, [(1, [0, 1, 2, 3]), (end + 1, [0, 1, 2, 3, 4])])
+    assert c.nodes[4].replica.is_member and c.nodes[4].replica.stable.height >= end
+
+
+@pytest.mark.parametrize("seed", [111, 112])
+@replayable
+def test_removed_validator_stops_voting_and_follows_as_observer(seed: int) -> None:
+    c, end = grow(seed)
+    tx = gov_tx(c, [1, 2, 3, 4], 1, remove=4)  # 4 of 5, the leaving node approving too
+    _, end2 = change_set(c, tx, [0, 1, 2, 3, 4], [0, 1, 2, 3])
+    grown = c.nodes[0].height
+    assert busy_until(c, lambda: min(n.height for n in c.nodes) > end2 + 3 * WINDOW, 1500)
+    settle(c)
+    assert c.nodes[4].height == c.nodes[0].height > grown, "the observer stopped following"
+    assert not c.nodes[4].replica.is_member
+    assert max(voted_heights(c, 4)) <= end2, "node 4 voted after its removal"
+    sets = [(1, [0, 1, 2, 3]), (end + 1, [0, 1, 2, 3, 4]), (end2 + 1, [0, 1, 2, 3])]
+    for node in c.nodes:
+        check_certificates(c, node, sets)
+
+
+@pytest.mark.parametrize("seed", [121, 122])
+@replayable
+def test_idle_chain_cuts_empty_blocks_to_reach_the_switch(seed: int) -> None:
+    c = Cluster(4, seed, observers=1, **SMALL)
+    c.submit(12)
+    assert c.run_until(c.all_committed, 300)
+    tx = gov_tx(c, [1, 2, 3], 0, add=4)
+    height, end = change_set(c, tx, [0, 1, 2, 3], [0, 1, 2, 3, 4], busy=False)
+    assert height < end
+    c.run(300)  # idle after the switch: no more empty blocks, no view change
+    for node in c.nodes:
+        assert node.height == end, f"node {node.index} at {node.height}, E={end}"
+        assert all(not cb.block.txs for cb in node.ledger[height:]), "filler blocks carry txs"
+        assert node.replica.view == 0
+    c.submit(3)
+    settle(c, 300)
+    assert c.nodes[0].height == end + 1
+    assert 4 in commit_signers(c, c.nodes[4].ledger[end]), "the new set does not commit"
+
+
+# ------------------------------------------------------------------ refusals
+
+
+@pytest.mark.parametrize("seed", [131, 132])
+@replayable
+def test_refused_proposals_change_nothing_and_every_node_agrees(seed: int) -> None:
+    c = Cluster(4, seed, observers=2, **SMALL)
+    genesis = c.nodes[0].replica.membership
+
+    def judged(tx: bytes) -> str:
+        c.submit_txs([tx])
+        assert busy_until(c, everywhere(c, tx), 400), c.describe()
+        return verdict(c, tx)
+
+    assert "2 approvals, 3 of 4" in judged(gov_tx(c, [0, 1], 0, add=4))
+    assert "not a validator at this height" in judged(gov_tx(c, [0, 1, 4], 0, add=4))
+    assert "sequence 1; the channel is at 0" in judged(gov_tx(c, [0, 1, 2], 1, add=4))
+    assert all(n.replica.membership == genesis for n in c.honest_nodes())
+    assert all(n.membership is None for n in c.nodes), "a refusal reached the world state"
+
+    accepted = gov_tx(c, [0, 1, 2], 0, add=4, nonce=7)
+    assert judged(accepted) == ""
+    scheduled = c.nodes[0].replica.membership
+    replay = gov_tx(c, [0, 1, 2], 0, add=4, nonce=8)  # the same approvals, another tx
+    assert "sequence 0; the channel is at 1" in judged(replay)
+    pending = gov_tx(c, [0, 1, 2], 1, add=5)
+    assert "a validator change is pending" in judged(pending)
+    c.submit_txs([accepted])  # the very same tx again: never executed twice (invariants)
+    assert all(n.replica.membership == scheduled for n in c.honest_nodes())
+
+    assert busy_until(c, switched(c, [0, 1, 2, 3, 4]), 800), c.describe()
+    assert "not a validator" in judged(gov_tx(c, [0, 1, 2, 3], 1, remove=5))
+    assert "not a validator at this height" in judged(gov_tx(c, [0, 1, 2, 5], 1, remove=3))
+    settle(c)
+    assert all(n.replica.membership == scheduled for n in c.honest_nodes())
+    assert scheduled.sequence == 1 and len(scheduled.epochs) == 2
+    assert len({tuple(sorted(n.verdicts.items())) for n in c.honest_nodes()}) == 1
+    assert sum(len(v) for v in c.nodes[0].verdicts.values()) == 8
+
+
+# ------------------------------------------------------------------ the primary leaves
+
+
+@pytest.mark.parametrize(("seed", "view"), [(141, 0), (142, 1)])
+@replayable
+def test_removing_the_current_primary_keeps_the_chain_committing(seed: int, view: int) -> None:
+    c = Cluster(5, seed, **SMALL)
+    if view:  # move to view 1 first: isolate node 0 until the others change view
+        c.net.isolate(0)
+        c.submit(4)
+        assert c.run_until(lambda: all(n.replica.view >= 1 for n in c.nodes[1:]), 600)
+        c.net.heal()
+        settle(c)
+    primary = c.primary_index()
+    assert primary == view
+    rest = [i for i in range(5) if i != primary]
+    tx = gov_tx(c, rest[:4], 0, remove=primary)
+    _, end = change_set(c, tx, list(range(5)), rest)
+    assert busy_until(c, lambda: min(n.height for n in c.nodes) > end + 2 * WINDOW, 1000)
+    settle(c)
+    assert c.primary_index() != primary
+    assert max(voted_heights(c, primary)) <= end
+    for cb in c.nodes[1].ledger[end:]:
+        assert pb.BlockHeader.FromString(cb.block.header).proposer != c.signers[primary].public_key
+
+
+# ------------------------------------------------------------------ crash around the switch
+
+
+@pytest.mark.parametrize(("seed", "victim"), [(151, 2), (152, 4), (153, 0)])
+@replayable
+def test_node_crashed_across_the_switch_recovers_into_the_new_set(seed: int, victim: int) -> None:
+    c = Cluster(4, seed, observers=1, **SMALL)
+    busy_until(c, lambda: c.nodes[0].height >= 3, 200)
+    tx = gov_tx(c, [0, 1, 3], 0, add=4)
+    c.submit_txs([tx])
+    # Crash once the victim knows of the change (or, for node 4, has heard of it) but
+    # before the checkpoint at E is stable.
+    assert busy_until(c, everywhere(c, tx), 400)
+    end = switch_height(where(c, tx) or 0, c.cfg)
+    assert busy_until(c, lambda: c.nodes[0].height >= end - 2, 400)
+    assert c.nodes[victim].replica.stable.height < end
+    c.crash(c.nodes[victim])
+    c.restart_at[victim] = 10**9
+    others = [i for i in range(5) if i != victim]
+    assert busy_until(c, lambda: all(c.nodes[i].height > end + WINDOW for i in others), 800)
+    assert all(c.nodes[i].replica.cfg.n == 5 for i in others), c.describe()
+    c.restart(c.nodes[victim])
+    assert busy_until(c, lambda: c.nodes[victim].height > c.nodes[0].height - 2, 800)
+    assert busy_until(c, lambda: c.nodes[victim].height > end + 3 * WINDOW, 800)
+    settle(c)
+    back = c.nodes[victim].replica
+    assert back.membership == c.nodes[0].replica.membership == c.nodes[victim].membership
+    assert back.cfg.validators == keys(c, [0, 1, 2, 3, 4]) and back.is_member
+    top = c.nodes[0].height
+    assert voted_heights(c, victim) & set(range(top - WINDOW, top + 1)), "no votes after restart"
+
+
+# ------------------------------------------------------------------ chaos
+
+
+@pytest.mark.parametrize("seed", [161, 162, 163])
+@replayable
+def test_grow_and_shrink_under_chaos_stay_safe_and_live(seed: int) -> None:
+    rng = random.Random(seed)
+    c = Cluster(4, seed, observers=1, **SMALL)
+    c.faults = Faults(
+        drop_rate=rng.choice((0.02, 0.1)),
+        dup_rate=rng.choice((0.0, 0.1)),
+        delay_max_ticks=rng.choice((1, 3)),
+        crash_rate=rng.choice((0.0, 0.003)),
+        crash_mid_step_rate=rng.choice((0.0, 0.002)),
+        partition_rate=rng.choice((0.0, 0.01)),
+    )
+    leaving = rng.choice((1, 4))  # shrink by a genesis validator or by the new one
+    grow_tx = gov_tx(c, [0, 1, 2], 0, add=4)
+    shrink_tx = gov_tx(c, [i for i in range(5) if i != leaving][:4], 1, remove=leaving)
+    c.submit_txs([grow_tx])
+    shrink_sent = False
+    for t in range(700):
+        if rng.random() < 0.3:
+            c.submit(rng.randint(1, 6))
+        if t % 50 == 49:
+            c.resubmit_uncommitted()
+        # The shrink is approved by the grown set, so it must land above the first switch.
+        grown = c.invariants.membership.sequence == 1 and max(c.invariants.chain) > switch_height(
+            where(c, grow_tx) or 0, c.cfg
+        )
+        if grown and not shrink_sent:
+            c.submit_txs([shrink_tx])
+            shrink_sent = True
+        c.tick()
+    c.heal()
+    if not shrink_sent:
+        assert busy_until(c, lambda: c.invariants.membership.sequence == 1, 1000), c.describe()
+        assert busy_until(c, switched(c, [0, 1, 2, 3, 4]), 1500), c.describe()
+        c.submit_txs([shrink_tx])
+    final = [i for i in range(5) if i != leaving]
+    assert busy_until(c, everywhere(c, shrink_tx), 1500), c.describe()
+    assert verdict(c, grow_tx) == "" and verdict(c, shrink_tx) == "", c.describe()
+    assert busy_until(c, switched(c, final), 1500), c.describe()
+    c.submit(10)
+    settle(c, 3000)
+    assert {n.replica.membership for n in c.nodes} == {c.invariants.membership}
+    end2 = c.invariants.membership.epochs[-1].first_height - 1
+    assert max(voted_heights(c, leaving)) <= end2
+    assert c.nodes[0].height > end2
