@@ -172,6 +172,7 @@ class CheckpointsMixin(_Base):
                 break
             self.execute(info, cert.votes)
             progressed = True
+        adopted = False
         if ev.checkpoint:
             proof_cfg = self.proof_cfg(ev.checkpoint)
             cert = check_checkpoint_cert(ev.checkpoint, proof_cfg, self.verifier)
@@ -179,10 +180,11 @@ class CheckpointsMixin(_Base):
                 self.reject(b"", "fetched_checkpoint", Reason.BAD_CERTIFICATE)
             elif cert.height > self.stable.height:
                 self.adopt_stable(cert)
+                adopted = True
         if progressed:
             self.after_progress()
             self._try_execute()
-        if self.executed_height < self.fetch_target and (progressed or ev.checkpoint):
+        if self.executed_height < self.fetch_target and (progressed or adopted):
             self.fetch(self.fetch_target, retry=True)
         elif progressed and len(ev.blocks) >= self.cfg.fetch_blocks_max:
             self.probe_fetch()  # a full answer: there may be more
@@ -238,8 +240,14 @@ class CheckpointsMixin(_Base):
             if lead > self.cfg.in_flight_blocks_max or (stalled and lead > 0):
                 self.fetch(ahead[0][1], tuple(p for p, _ in ahead), retry=True)
                 return
-        if not self.is_member or (stalled and not self.view_active):
-            self.probe_fetch()
+        members = self.cfg.validators
+        behind = any(
+            s.stable_height > self.stable.height
+            for p, s in self.peer_status.items()
+            if p in members
+        )
+        if not self.is_member or (stalled and (not self.view_active or behind)):
+            self.probe_fetch()  # the answer carries the peer's stable checkpoint proof
 
     def _retransmit(self) -> None:
         for h in sorted(self.checkpoint_votes):

@@ -113,14 +113,11 @@ class MembershipMixin(_Base):
                 del votes[s]
         if self.is_member and not was_member:
             self.joining = True
-        if not self.is_member:
-            return
-        if not self.view_active:
+        if self.is_member and not self.view_active:
             self.send_view_change()  # again, from the new stable checkpoint
             self.arm_new_view_timer()
-        else:
-            self.replay_future()
-            self._maybe_propose()
+        # In an active view the caller goes on: `_check_stable` proposes in the new set,
+        # `enter_view` installs its re-proposals first.
 
     def adopt_members_view(self) -> None:
         """A validator that has just joined takes the view f+1 members report active (so an

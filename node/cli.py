@@ -13,8 +13,10 @@ from pathlib import Path
 import grpc
 import structlog
 
+from node.cli_governance import add_governance_parser
 from node.cli_testnet import (
     DEFAULT_CHAIN_ID,
+    cmd_testnet_add_node,
     cmd_testnet_down,
     cmd_testnet_init,
     cmd_testnet_up,
@@ -23,6 +25,7 @@ from node.cli_testnet import (
     tls_of_testnet,
     write_key,
 )
+from node.cli_testnet_gov import add_testnet_governance_parsers
 from node.config import CHANNELS, ConfigError, load_config
 from node.tls import TlsFiles
 
@@ -285,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--timeout", type=float, default=30.0)
         c.add_argument("--node", default="127.0.0.1:7050")
         c.set_defaults(func=func)
+    an = t.add_parser("add-node", help="keys, certificate and config for one more node")
+    an.add_argument("dir", nargs="?", type=Path, help="the testnet directory")
+    an.add_argument("--dir", dest="dir_opt", type=Path, help="the same, as an option")
+    an.add_argument("--name", help="node name (default: the next department's)")
+    an.add_argument("--host", default="127.0.0.1", help="where the node listens (a host)")
+    an.set_defaults(func=cmd_testnet_add_node)
+    add_testnet_governance_parsers(t)
+    add_governance_parser(sub)
 
     n = sub.add_parser("node", help="run a validator").add_subparsers(dest="action", required=True)
     ns = n.add_parser("start", help="run a node until SIGTERM/SIGINT")

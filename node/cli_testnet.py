@@ -10,11 +10,16 @@ and stopping the nodes of a testnet directory as local processes.
     tls/client.crt/.key    a client certificate for the CLI, demos and benchmark
     genesis/<channel>.json one per channel, identical on every validator
     <node>/config.toml     the node's config
+    nodes.txt              "<node> <host:port>" per node: where tools and peers dial it
+
+`testnet add-node` adds a node directory to such a testnet without touching the genesis:
+the node starts as an observer and becomes a validator by governance (`add-validator`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import subprocess
@@ -26,7 +31,7 @@ import grpc
 import nacl.signing
 
 from chains.policy import gov_write_policy
-from node.config import load_config, make_genesis
+from node.config import Limits, NodeConfig, load_config, make_genesis
 from node.tls import TlsFiles
 
 DEPARTMENTS = (
@@ -158,6 +163,98 @@ def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
         }
     )
     return entries
+
+
+def _port_after(taken: list[str], host: str) -> int:
+    """The next port after every "host:port" in `taken` on `host` (or on any host, when
+    none is on it: a --hosts testnet uses the same port on every host)."""
+    ports = [int(a.rsplit(":", 1)[1]) for a in taken if a.rsplit(":", 1)[0] == host]
+    return max(ports) + 1 if ports else max(int(a.rsplit(":", 1)[1]) for a in taken)
+
+
+def cmd_testnet_add_node(args: argparse.Namespace) -> int:
+    """A new node's keys, certificate, config and nodes.txt line; the genesis is unchanged
+    (the node follows the channels as an observer until governance adds it)."""
+    from node.config import load_key
+
+    root: Path = args.dir_opt or args.dir
+    if root is None:
+        print("testnet add-node: give the testnet directory (DIR or --dir DIR)", file=sys.stderr)
+        return 2
+    dirs = node_dirs(root)
+    if not dirs or not (root / "nodes.txt").exists():
+        print(f"{root}: not a testnet made by `govchain testnet init`", file=sys.stderr)
+        return 2
+    listed = [line.split()[0] for line in (root / "nodes.txt").read_text().split("\n") if line]
+    dirs.sort(key=lambda d: listed.index(d.name) if d.name in listed else len(listed))
+    configs = [load_config(d / "config.toml") for d in dirs]
+    names = [c.node_id for c in configs]
+    name = args.name or next(n for n in node_ids(len(names) + 8) if n not in names)
+    if name in names or (root / name).exists() or (root / "keys" / f"{name}.key").exists():
+        print(f"{root}: a node named {name!r} already exists", file=sys.stderr)
+        return 2
+    first = configs[0]
+    addresses = [node_address(d) for d in dirs]
+    port = _port_after(addresses, args.host)
+    address = f"{args.host}:{port}"
+    local = args.host in ("127.0.0.1", "localhost")
+    listen = address if local else f"0.0.0.0:{port}"
+    metrics = ""
+    taken = [c.metrics_listen for c in configs if c.metrics_listen]
+    if taken:
+        metrics_host = listen.rsplit(":", 1)[0]
+        metrics = f'metrics_listen = "{metrics_host}:{_port_after(taken, metrics_host)}"\n'
+    public = write_key(root / "keys" / f"{name}.key")
+    department = write_key(root / "keys" / f"{name}.tx.key")
+    insecure = first.tls is None
+    if not insecure:
+        from node.tls import Authority, TlsError, write_pair
+
+        try:
+            ca = Authority.load(root / "tls" / "ca.crt", root / "tls" / "ca.key")
+        except TlsError as e:
+            print(f"cannot issue the node certificate: {e}", file=sys.stderr)
+            return 2
+        hosts = ["127.0.0.1", "localhost"] + ([] if local else [args.host])
+        write_pair(
+            root / "tls" / f"{name}.crt",
+            root / "tls" / f"{name}.key",
+            ca.issue_node(name, public, hosts),
+        )
+    peers = "".join(
+        f'\n[[peers]]\nnode_id = "{c.node_id}"\naddress = "{a}"\n'
+        f'public_key = "{bytes(nacl.signing.SigningKey(load_key(c.key_file)).verify_key).hex()}"\n'
+        for c, a in zip(configs, addresses, strict=True)
+    )
+    channels = ", ".join(f'"{c}"' for c in first.channels)
+    log_json = "log_json = true\n" if first.log_json else ""
+    text = (
+        f'{log_json}node_id = "{name}"\nchain_id = "{first.chain_id}"\n'
+        f'key_file = "../keys/{name}.key"\n'
+        f'department_key_file = "../keys/{name}.tx.key"\n'
+        f'listen = "{listen}"\n{metrics}data_dir = "data"\ngenesis_dir = "../genesis"\n'
+        f"channels = [{channels}]\n{_tls_section(name, insecure)}{peers}{_limits(first)}"
+    )
+    (root / name).mkdir(parents=True)
+    (root / name / "config.toml").write_text(text)
+    with open(root / "nodes.txt", "a") as f:
+        f.write(f"{name} {address}\n")
+    print(f"node {name} at {address}: validator key {public.hex()}")
+    print(f"department tx key {department.hex()} (not in the genesis: no write-policy role)")
+    print(f"next: govchain testnet up --dir {root}  (it follows the channels as an observer)")
+    print(f"then: govchain testnet add-validator --dir {root} --node {name}")
+    return 0
+
+
+def _limits(config: NodeConfig) -> str:
+    """The [limits] a config sets away from the defaults, so a new node runs like the rest."""
+    default = Limits()
+    table = "".join(
+        f"{f.name} = {getattr(config.limits, f.name)}\n"
+        for f in dataclasses.fields(Limits)
+        if getattr(config.limits, f.name) != getattr(default, f.name)
+    )
+    return f"\n[limits]\n{table}" if table else ""
 
 
 def node_dirs(root: Path) -> list[Path]:

@@ -93,6 +93,7 @@ class ChannelRuntime:
         self._task: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self.membership_changes: list[Membership] = []  # executed, not yet committed
+        self._sets_logged = 1
         # The node dials validators announced on chain (set by the node).
         self.on_membership: Callable[[Membership], None] = lambda _m: None
 
@@ -116,6 +117,7 @@ class ChannelRuntime:
             RECENT_TX_BLOCKS, self.cfg.checkpoint_interval_blocks
         )
         state = replace(state, membership=self.membership())
+        self._sets_logged = len(state.membership.epochs)
         await self._perform(self.replica.step(Restored(state)))
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
@@ -135,6 +137,11 @@ class ChannelRuntime:
         return membership_of(self.ledger.get_state(MEMBERSHIP_KEY), self.cfg.validators)
 
     def _log_membership(self, m: Membership) -> None:
+        """One line when governance schedules a new set (not for a write-policy change,
+        which hands over the membership only for its sequence)."""
+        if len(m.epochs) == self._sets_logged:
+            return
+        self._sets_logged = len(m.epochs)
         latest = m.epochs[-1]
         self.log.info(
             "validator set scheduled",
@@ -258,12 +265,15 @@ class ChannelRuntime:
 
     async def _fetch_blocks(self, action: FetchBlocks) -> None:
         peers = list(action.peers) or [v for v in self.replica.audience if v != self.replica.me]
+        proofs: list[tuple] = []
         for peer in peers:
             try:
                 reply = await self._fetch(peer, self.channel, action.from_height, action.to_height)
             except Exception as e:  # a peer that is down or refuses: try the next one
                 self.log.info("fetch failed", peer=peer.hex()[:16], error=type(e).__name__)
                 continue
+            if reply.checkpoint and not reply.blocks:
+                proofs.append(tuple(reply.checkpoint))
             if reply.blocks:
                 self.synced_blocks += len(reply.blocks)
                 self.log.info(
@@ -275,6 +285,11 @@ class ChannelRuntime:
                 )
                 self.submit(BlocksFetched(tuple(reply.blocks), tuple(reply.checkpoint)))
                 return
+        # No peer had blocks past ours, but a peer's stable checkpoint may be ahead of ours:
+        # the one way to learn the checkpoint at a switch of validator sets once it is
+        # stable elsewhere (its votes are not sent again). The core keeps the highest.
+        for proof in proofs:
+            self.submit(BlocksFetched((), proof))
 
     def count_refused(self, reason: Reason) -> None:
         """An envelope refused before the core saw it (malformed, bad signature, …)."""

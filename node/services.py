@@ -123,15 +123,15 @@ class ClientService(api_grpc.ClientServicer):
     async def GetStatus(self, request, context):
         await guard_call(self.node, context)
         out = api.GetStatusResponse(
-            node_id=self.node.config.node_id, public_key=self.node.public_key
+            node_id=self.node.config.node_id,
+            public_key=self.node.public_key,
+            chain_id=self.node.config.chain_id,
         )
         for name, ch in self.node.channels.items():
             r = ch.runtime.replica
             tip = ch.ledger.tip()
             peers = sum(
-                1
-                for k in r.cfg.validators
-                if k in self.node.links and self.node.links[k].connected
+                1 for k in r.cfg.validators if k in self.node.links and self.node.links[k].connected
             )
             end = r.set_end()
             out.channels.append(

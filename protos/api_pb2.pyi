@@ -214,14 +214,16 @@ class ChannelStatus(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ..., member: _Optional[bool] = ..., next_validators: _Optional[_Iterable[bytes]] = ..., next_set_from_height: _Optional[int] = ..., governance_sequence: _Optional[int] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("node_id", "public_key", "channels")
+    __slots__ = ("node_id", "public_key", "channels", "chain_id")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     public_key: bytes
     channels: _containers.RepeatedCompositeFieldContainer[ChannelStatus]
-    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., channels: _Optional[_Iterable[_Union[ChannelStatus, _Mapping]]] = ...) -> None: ...
+    chain_id: str
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., channels: _Optional[_Iterable[_Union[ChannelStatus, _Mapping]]] = ..., chain_id: _Optional[str] = ...) -> None: ...
 
 class StreamBlocksRequest(_message.Message):
     __slots__ = ("channel", "from_height")

@@ -53,7 +53,7 @@ class Testnet:
     ) -> None:
         self.root = root
         self.channels = channels
-        base = free_port_block(validators)
+        base = free_port_block(validators + 2)  # room for nodes added later (add_node)
         args = ["testnet", "init", "--validators", str(validators), "--out", str(root)]
         args += ["--base-port", str(base), "--app", app, "--channels", *channels]
         args += ["--insecure"] if insecure else []
@@ -73,6 +73,19 @@ class Testnet:
         self.procs: list[subprocess.Popen | None] = [None] * validators
         self.client_key = root / "keys" / "client.key"
         self.tls = tls_of_testnet(root)  # None for an insecure testnet
+
+    def add_node(self, name: str | None = None) -> int:
+        """One more node made by `govchain testnet add-node` (keys, certificate, config; the
+        genesis is unchanged, so it follows the channels as an observer until governance
+        adds it). Not started; returns its index."""
+        known = set(self.dirs)
+        named = ["--name", name] if name else []
+        assert cli(["testnet", "add-node", str(self.root), *named]) == 0
+        (new,) = [p.parent for p in self.root.glob("*/config.toml") if p.parent not in known]
+        self.dirs.append(new)
+        self.configs.append(load_config(new / "config.toml"))
+        self.procs.append(None)
+        return len(self.dirs) - 1
 
     def _rewrite_genesis(self, consensus: dict[str, int]) -> None:
         for ch in self.channels:

@@ -244,12 +244,12 @@ class Cluster:
         self.rng.shuffle(others)
         for i in order + others:
             peer = self.nodes[i]
-            if (
-                not peer.alive
-                or not self.net.linked(i, node.index)
-                or peer.height < action.from_height
-            ):
+            if not peer.alive or not self.net.linked(i, node.index):
                 continue
+            if peer.height < action.from_height and not (
+                peer.replica.stable.height > node.replica.stable.height
+            ):
+                continue  # as the node: an answer without blocks still carries the proof
             blocks = peer.ledger[action.from_height - 1 : action.to_height]
             if peer.behaviour is not None:
                 blocks = peer.behaviour.serve_fetch(peer, blocks)

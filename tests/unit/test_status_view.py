@@ -23,6 +23,8 @@ def reply(node: str, key: bytes, height: int, view: int = 1, active: bool = True
                 peers_connected=2,
                 mempool_txs=7,
                 stable_height=8,
+                member=True,
+                governance_sequence=2,
             )
         ],
     )
@@ -49,6 +51,8 @@ def test_rows_name_the_primary_and_the_lag() -> None:
         "8",
         "2/2",
         "7",
+        "member",
+        "2",
     ]
     assert row_b.split()[2:7] == ["10", "2", "1", "change", "dept-b"]
     assert row_c.split() == ["c", "unreachable", "(UNAVAILABLE)"]
@@ -58,6 +62,26 @@ def test_an_unknown_primary_is_shown_by_key_prefix() -> None:
     only = reply("dept-a", A, 3)
     only.channels[0].primary = C
     assert C.hex()[:16] in render_status([("a", only)])
+
+
+def test_governance_columns_show_role_sequence_and_the_next_set() -> None:
+    joining = reply("dept-d", b"d" * 32, 5)
+    ch = joining.channels[0]
+    ch.member = False
+    ch.next_validators.extend([A, B, C, b"d" * 32])
+    ch.next_set_from_height = 17
+    leaving = reply("dept-a", A, 5)
+    leaving.channels[0].next_validators.extend([B, C])
+    leaving.channels[0].next_set_from_height = 17
+    observer = reply("dept-e", b"e" * 32, 5)
+    observer.channels[0].member = False
+    _, row_d, row_a, row_e = render_status(
+        [("d", joining), ("a", leaving), ("e", observer)]
+    ).splitlines()
+    assert row_d.split()[10:12] == ["joining", "2"]
+    assert row_d.endswith("next set from height 17 (4 validators)")
+    assert row_a.split()[10] == "leaving" and "(2 validators)" in row_a
+    assert row_e.split()[10:] == ["observer", "2"]
 
 
 def test_tools_dial_a_node_at_its_nodes_txt_address(tmp_path) -> None:
