@@ -36,6 +36,7 @@ class MembershipMixin(_Base):
         self.is_member = self.me in cfg.validators
         self.joining = False  # became a member at a switch; has not found the view yet
         self.audience: frozenset[bytes] = frozenset(cfg.validators)
+        self.end_height: int | None = None  # set_end(), kept by enter_set (hot: watermark)
 
     def cfg_at(self, height: int) -> ConsensusConfig:
         """The configuration of the set that orders block `height`."""
@@ -47,8 +48,9 @@ class MembershipMixin(_Base):
         return cfg
 
     def set_end(self) -> int | None:
-        """E: the last height of the current set when a later one is scheduled, else None."""
-        return self.membership.last_height_of(self.stable.height + 1)
+        """E: the last height of the current set when a later one is scheduled, else None.
+        Changes only with the stable checkpoint or the membership, which call enter_set."""
+        return self.end_height
 
     def proof_cfg(self, raws: Sequence[pb.SignedMessage]) -> ConsensusConfig:
         """A checkpoint proof is signed by the set of its height: read the height first."""
@@ -88,7 +90,7 @@ class MembershipMixin(_Base):
         """Bring `cfg`, membership and audience in line with the stable checkpoint: called
         when it moves, when governance schedules a set, and on restart."""
         cfg = self.cfg_at(self.stable.height + 1)
-        end = self.set_end()
+        end = self.end_height = self.membership.last_height_of(self.stable.height + 1)
         audience = set(cfg.validators)
         if end is not None:
             audience.update(self.cfg_at(end + 1).validators)
