@@ -284,7 +284,7 @@ class Node:
             # Our clients and peers ping every 10 s, also between calls (channel_options);
             # the server's default policy (one ping per 5 min) would answer an idle
             # client's pings with GOAWAY too_many_pings and drop the connection.
-            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
         ]
         self.server = grpc.aio.server(
             options=options, maximum_concurrent_rpcs=limits.concurrent_rpcs_max
