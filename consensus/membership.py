@@ -154,8 +154,8 @@ def _new_set(
             return "already a validator"
         if len(keys) >= VALIDATORS_MAX:
             return f"a channel has at most {VALIDATORS_MAX} validators"
-        if not add.address or len(add.address) > 255:
-            return "the new validator needs an address (host:port)"
+        if not _is_address(add.address):
+            return "the new validator needs an address: host:port, printable, at most 255"
         keys.append(add.public_key)
         addresses.append(add.address)
         return tuple(keys), tuple(addresses)
@@ -167,6 +167,17 @@ def _new_set(
     i = keys.index(key)
     del keys[i], addresses[i]
     return tuple(keys), tuple(addresses)
+
+
+def _is_address(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return (
+        0 < len(address) <= 255
+        and all("!" <= c <= "~" for c in address)
+        and bool(host)
+        and port.isdigit()
+        and 0 < int(port) < 65536
+    )
 
 
 def decide(

@@ -236,11 +236,15 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         if not self.view_active or self.vc_deferred_at == self.executed_height:
             return False
         mine = self.executed_height
+        members = self.cfg.validators
         ahead = sorted(
             (
                 (s.executed_height, p)
                 for p, s in self.peer_status.items()
-                if s.view == self.view and s.view_active and s.executed_height > mine
+                if p in members
+                and s.view == self.view
+                and s.view_active
+                and s.executed_height > mine
             ),
             reverse=True,
         )
@@ -432,6 +436,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             or slot.accepted is None
             or slot.prepare_sent
             or not self.view_active
+            or slot.height > self.high_watermark
             or not self.parent_ready(slot)
         ):
             return

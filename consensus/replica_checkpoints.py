@@ -184,6 +184,8 @@ class CheckpointsMixin(_Base):
         if progressed:
             self.after_progress()
             self._try_execute()
+        elif adopted:
+            self._maybe_propose()
         if self.executed_height < self.fetch_target and (progressed or adopted):
             self.fetch(self.fetch_target, retry=True)
         elif progressed and len(ev.blocks) >= self.cfg.fetch_blocks_max:
@@ -231,7 +233,7 @@ class CheckpointsMixin(_Base):
         stalled = self.executed_height == self.progress_mark
         self.progress_mark = self.executed_height
         ahead = sorted(
-            ((p, s.executed_height) for p, s in self.peer_status.items()),
+            ((p, s.executed_height) for p, s in self.peer_status.items() if p in self.audience),
             key=lambda kv: kv[1],
             reverse=True,
         )
@@ -246,7 +248,11 @@ class CheckpointsMixin(_Base):
             for p, s in self.peer_status.items()
             if p in members
         )
-        if not self.is_member or (stalled and (not self.view_active or behind)):
+        # Executed up to the end of the set but its checkpoint not stable here: the others
+        # may have switched and stopped sending to us (a removed validator among them).
+        end = self.set_end()
+        at_end = end is not None and self.executed_height >= end
+        if not self.is_member or (stalled and (not self.view_active or behind or at_end)):
             self.probe_fetch()  # the answer carries the peer's stable checkpoint proof
 
     def _retransmit(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from consensus.actions import FetchBlocks
 from consensus.config import ConsensusConfig
+from consensus.events import Timer
 from consensus.membership import Membership, decide
 from consensus.persisted import ViewRecord
 from protos import consensus_pb2 as pb
@@ -113,8 +114,12 @@ class MembershipMixin(_Base):
             keep = set(self.cfg_at(h).validators)
             for s in [s for s in votes if s not in keep]:
                 del votes[s]
-        if self.is_member and not was_member:
+        # A new member, or one still waiting for a NEW-VIEW (whose sender may not even be
+        # the new set's primary of that view, so it may never come), takes the view f+1
+        # members report active: the new set's log is empty, so no NEW-VIEW is needed.
+        if self.is_member and (not was_member or not self.view_active):
             self.joining = True
+        self.peer_status = {p: s for p, s in self.peer_status.items() if p in self.audience}
         if self.is_member and not self.view_active:
             self.send_view_change()  # again, from the new stable checkpoint
             self.arm_new_view_timer()
@@ -137,8 +142,11 @@ class MembershipMixin(_Base):
         view = max(found)
         if (view, True) != (self.view, self.view_active):
             self.view, self.view_active = view, True
+            self.new_view_sent = None
+            self._cancel_timer(Timer.VIEW_CHANGE)
             self.persist(ViewRecord(view, True))
             self.replay_future()
+            self._maybe_propose()
 
     def probe_fetch(self) -> None:
         """An observer, or a replica stuck outside a working view, hears no heartbeats (the

@@ -61,7 +61,40 @@ def parse_governance(tx: DecodedTx) -> tuple[pb.GovernanceTx, pb.GovernancePropo
     return msg, proposal
 
 
+POLICY_BYTES_MAX = 16 << 10
+POLICY_DEPTH_MAX = 4  # a policy is an object of arrays of strings: depth 2
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of brackets outside strings. Checked before `json.loads`, whose
+    recursion limit depends on the caller's stack: a verdict must not."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def policy_problem(raw: bytes) -> str | None:
+    """Why `raw` is not a usable write policy (JSON as in genesis), or None. Part of the
+    consensus verdict on a governance tx, so it must be deterministic and never raise."""
+    if len(raw) > POLICY_BYTES_MAX:
+        return f"the write policy is {len(raw)} bytes, more than {POLICY_BYTES_MAX}"
+    if json_depth(raw) > POLICY_DEPTH_MAX:
+        return "the write policy is nested too deeply"
     try:
         WritePolicy.from_params(json.loads(raw), Departments())
     except (ValueError, PolicyError) as e:
@@ -108,13 +141,22 @@ def approve(proposal: bytes, key: nacl.signing.SigningKey) -> pb.GovernanceAppro
 def describe(proposal: pb.GovernanceProposal) -> str:
     """One line a validator's operator reads before approving."""
     change = proposal.WhichOneof("change")
-    where = f"channel {proposal.channel!r} of {proposal.chain_id!r}, sequence {proposal.sequence}"
+    where = (
+        f"channel {_printable(proposal.channel)!r} of {_printable(proposal.chain_id)!r}, "
+        f"sequence {proposal.sequence}"
+    )
     if change == "add_validator":
         add = proposal.add_validator
-        return f"add validator {add.public_key.hex()} at {add.address} to {where}"
+        return f"add validator {add.public_key.hex()} at {_printable(add.address)} to {where}"
     if change == "remove_validator":
         return f"remove validator {proposal.remove_validator.hex()} from {where}"
-    return f"set the write policy of {where} to {proposal.write_policy.decode(errors='replace')}"
+    policy = _printable(proposal.write_policy.decode(errors="replace"))
+    return f"set the write policy of {where} to {policy}"
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped: what an approver reads must be what they approve."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def membership_of(state: bytes | None, genesis_validators: tuple[bytes, ...]) -> Membership:

@@ -119,14 +119,19 @@ class Node:
         return link
 
     def on_membership(self, membership: Membership) -> None:
-        """Dial every validator a channel's membership names at the address announced on
-        chain, unless the config already names one (the operator's word wins)."""
-        for epoch in membership.epochs:
-            for key, address in zip(epoch.validators, epoch.addresses, strict=True):
-                if key == self.public_key or key in self.links or not address:
-                    continue
-                link = self._add_link(key, address, f"validator-{key.hex()[:8]}")
-                log.info("peer announced on chain", peer=link.node_id, address=address)
+        """Dial every validator a channel's membership names at the latest address
+        announced on chain, unless the config names one (the operator's word wins)."""
+        pinned = {p.public_key for p in self.config.peers}
+        keys = {k for epoch in membership.epochs for k in epoch.validators}
+        for key in sorted(keys - pinned - {self.public_key}):
+            address = membership.address_of(key)
+            old = self.links.get(key)
+            if not address or (old is not None and old.address == address):
+                continue
+            if old is not None and self.started:
+                asyncio.get_running_loop().create_task(old.stop())
+            link = self._add_link(key, address, f"validator-{key.hex()[:8]}")
+            log.info("peer announced on chain", peer=link.node_id, address=address)
 
     @property
     def known_validators(self) -> set[bytes]:
@@ -167,7 +172,8 @@ class Node:
         changed = ledger.get_state(WRITE_POLICY_KEY)  # set by governance since genesis
         if changed is not None:
             policy = WritePolicy.from_params(json.loads(changed), departments)
-        executor = Executor(app, cfg_node.chain_id, name, limits.tx_bytes_max, departments, policy)
+        # The genesis limit, not this node's: execution must not depend on local settings.
+        executor = Executor(app, cfg_node.chain_id, name, cfg.tx_bytes_max, departments, policy)
         runtime = ChannelRuntime(
             cfg,
             self.signer,

@@ -173,8 +173,10 @@ class ClientService(api_grpc.ClientServicer):
 
 
 class PeerService(api_grpc.PeerServicer):
-    """Validators only: under TLS, every call must present a certificate bound to a
-    validator key this node knows (a client certificate cannot fetch blocks or stream)."""
+    """Validators only: under TLS, every call must present a validator certificate (a
+    client certificate cannot fetch blocks or stream). A stream needs the key of a current
+    or next validator of a channel served here; fetching blocks, any consortium node's
+    (one about to join syncs before its set starts)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -234,6 +236,9 @@ class PeerService(api_grpc.PeerServicer):
             if kind == "consensus":
                 await self._consensus(peer, frame.consensus)
             elif kind == "txs":
+                ch = _channel(node, frame.txs.channel)
+                if ch is None or peer not in ch.runtime.replica.audience:
+                    continue  # e.g. a validator removed while its stream stayed open
                 await node.admit(list(frame.txs.txs), from_peer=True)
         return api.PeerAck()
 
@@ -275,6 +280,7 @@ class PeerService(api_grpc.PeerServicer):
     async def FetchBlocks(self, request, context):
         # Any consortium node may read committed blocks: one about to be added syncs from
         # genesis before its set starts, and a removed one keeps following the chain.
+        await guard_call(self.node, context)
         await self._certified_validator(context, known=False)
         ch = _channel(self.node, request.channel)
         if ch is None:

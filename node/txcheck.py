@@ -38,7 +38,10 @@ class NodeTxChecker:
         return tx_id(tx)
 
     def governance(self, tx: bytes) -> GovernanceTx | None:
-        return read_governance(tx, self.chain_id, self.channel, self.tx_bytes_max)
+        # No size limit of this node's config here: the tx is in a committed block, whose
+        # txs were checked against the genesis limit, and the verdict must not depend on
+        # local settings.
+        return read_governance(tx, self.chain_id, self.channel, len(tx))
 
     def decode(self, raw: bytes) -> DecodedTx:
         tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)

@@ -29,8 +29,12 @@ from node.governance import (
     GOV_VALIDATORS,
     GOV_WRITE_POLICY,
     MEMBERSHIP_KEY,
+    POLICY_BYTES_MAX,
     WRITE_POLICY_KEY,
     approve,
+    describe,
+    json_depth,
+    policy_problem,
     read_governance,
 )
 from node.mempool import Mempool
@@ -207,3 +211,32 @@ def test_kinds_match_the_tx_types() -> None:
         gov_tx(proposal(write_policy=b'{"*": ["*"]}'), GOV_WRITE_POLICY), CHAIN, CHANNEL, TX_MAX
     )
     assert gtx is not None and gtx.kind == KIND_WRITE_POLICY and not gtx.problem
+
+
+def test_a_deeply_nested_policy_is_refused_not_a_crash() -> None:
+    """A Byzantine primary could commit one: json.loads would raise RecursionError (at a
+    depth that depends on the stack) inside the core's execution on every replica."""
+    for raw in (b"[" * 5000, b'{"*": ' + b"[" * 50 + b"]" * 50 + b"}"):
+        gtx = read_governance(
+            gov_tx(proposal(write_policy=raw), GOV_WRITE_POLICY), CHAIN, CHANNEL, TX_MAX
+        )
+        assert gtx is not None and "nested too deeply" in gtx.problem
+    assert json_depth(b'{"a": ["[[[[[{{{"], "b": ["\\"[["]}') == 2  # brackets in strings
+
+
+def test_an_oversized_policy_is_refused() -> None:
+    raw = json.dumps({"*": ["x" * (POLICY_BYTES_MAX + 1)]}).encode()
+    assert "more than" in (policy_problem(raw) or "")
+
+
+def test_the_verdict_does_not_depend_on_this_nodes_tx_size_limit() -> None:
+    raw = gov_tx(ADD)
+    small = NodeTxChecker(BatchVerifier(threads=1), CHAIN, CHANNEL, tx_bytes_max=100)
+    gtx = small.governance(raw)
+    assert gtx is not None and not gtx.problem
+
+
+def test_the_summary_escapes_control_characters() -> None:
+    p = proposal(add_validator=pb.ValidatorAdd(public_key=b"\x07" * 32, address="h:1\r\x1b[2K"))
+    text = describe(p)
+    assert "\r" not in text and "\x1b" not in text and "\\r" in text

@@ -267,7 +267,7 @@ def test_refused_set_changes() -> None:
     assert refused(approved(remove(6), [0, 1, 2])) == "not a validator"
     short_key = proposal(add_validator=pb.ValidatorAdd(public_key=b"k" * 31, address="a:1"))
     assert "32 bytes" in refused(approved(short_key, [0, 1, 2]))
-    for address in ("", "h" * 256):
+    for address in ("", "h" * 251 + ":7000", "no-port", "h:0", "h:99999", "h:7000\r", "a b:1"):
         va = pb.ValidatorAdd(public_key=KEYS[4], address=address)
         assert "needs an address" in refused(approved(proposal(add_validator=va), [0, 1, 2]))
 
