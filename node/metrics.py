@@ -179,8 +179,18 @@ class NodeCollector(Collector):
             "govchain_signature_cache_hits", "Signatures found already verified"
         )
         hits.add_metric([], node.verifier.cache_hits)
+        stalls = CounterMetricFamily(
+            "govchain_loop_stalls", "Event-loop stalls over 1 s (each logged with its stack)"
+        )
+        stalls.add_metric([], node.stallwatch.stalls)
+        longest = GaugeMetricFamily(
+            "govchain_loop_stall_longest_seconds", "Longest event-loop stall since start"
+        )
+        longest.add_metric([], node.stallwatch.longest_s)
         yield verified
         yield hits
+        yield stalls
+        yield longest
 
 
 def _held(replica: Replica) -> dict[str, int]:

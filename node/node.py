@@ -29,6 +29,7 @@ from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
+from node.stallwatch import StallWatch
 from node.tls import TlsError
 from node.transport import PeerLink, channel_options
 from node.txcheck import NodeTxChecker
@@ -80,6 +81,7 @@ class Node:
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
         self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
         self.link_credentials = link_credentials
+        self.stallwatch = StallWatch()
         self.started = False
         self.links: dict[bytes, PeerLink] = {}
         for peer in config.peers:
@@ -312,6 +314,7 @@ class Node:
         if port == 0:
             raise ConfigError(f"cannot listen on {self.config.listen}: address in use or invalid")
         await self.server.start()
+        self.stallwatch.start(asyncio.get_running_loop())
         self.started = True
         for link in self.links.values():
             link.start()
@@ -342,6 +345,7 @@ class Node:
         )
 
     async def stop(self) -> None:
+        self.stallwatch.stop()
         if self.server is not None and hasattr(self, "health"):
             await self.health.enter_graceful_shutdown()
         for ch in self.channels.values():
