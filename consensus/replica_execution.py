@@ -86,8 +86,14 @@ class ExecutionMixin(_Base):
             del self.recent_committed[next(iter(self.recent_committed))]
 
     def after_progress(self) -> None:
-        """A block executed: the view works, the pipeline has room, timers restart."""
+        """A block executed: the view works, the pipeline has room, timers restart. A
+        pre-prepare that waited for its parent, which arrived by block sync instead of
+        by its own pre-prepare, is taken now (else the replica stays a block behind,
+        fetching each next one)."""
         self.failed_views = 0
+        orphan = self.orphans.pop(self.executed_height + 1, None)
+        if orphan is not None and self.view_active and orphan.message.payload.view == self.view:
+            self.on_pre_prepare(orphan)
         if self.view_active:
             self._cancel_timer(Timer.VIEW_CHANGE)
             nxt = self.slots.get(self.executed_height + 1)

@@ -593,6 +593,23 @@ def test_fetched_block_with_a_bad_commit_certificate_is_not_executed(case: str) 
     assert [(a.height, a.digest) for a in out if isinstance(a, ExecuteBlock)] == [(1, info.digest)]
 
 
+def test_pre_prepare_waiting_for_a_parent_that_came_by_block_sync_is_taken_then() -> None:
+    """Block 2's pre-prepare arrives before block 1 is known; block 1 then arrives by
+    block sync. The replica must accept 2 at once (and commit it with the votes it kept),
+    not wait for a retransmission and stay one block behind."""
+    r = new_replica()
+    one = block()
+    two = block(2, txs(2), parent=one.digest)
+    assert effects(r.step(pre_prepare(two))) == []  # parent unknown: waits
+    for by in (0, 2):
+        r.step(prepare(by, two))
+        r.step(commit(by, two))
+    good = pb.CertifiedBlock(block=one.block, commits=commit_cert(one, [0, 2, 3]))
+    out = r.step(BlocksFetched((good,)))
+    assert [a.height for a in out if isinstance(a, ExecuteBlock)] == [1, 2]
+    assert [b.message.payload.height for b in broadcasts(out, "prepare")] == [2]
+
+
 # ------------------------------------------------------------------ transactions
 
 
