@@ -58,6 +58,7 @@ async def admit(
     routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
     candidates: list[tuple[int, DecodedTx, ChannelAdmission]] = []
+    members: dict[str, bool] = {}
     for raw in raws:
         tid = tx_id(raw)
         try:
@@ -80,7 +81,10 @@ async def admit(
             denied = True
             results.append(api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why))
             continue
-        if not ch.member():
+        member = members.get(tx.body.channel)
+        if member is None:  # asked once per channel and call, not per tx
+            member = members[tx.body.channel] = ch.member()
+        if not member:
             results.append(api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER))
             continue
         is_gov = tx.body.type in GOVERNANCE_KINDS

@@ -211,14 +211,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0 if outcome.accepted else 1
 
 
-def _guarded(func: Command) -> Command:
+def guarded(func: Command, command: str = "govchain governance") -> Command:
     """Input errors and RPC failures as one line on stderr, never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
         except ProposalError as e:
-            print(f"govchain governance: {e}", file=sys.stderr)
+            print(f"{command}: {e}", file=sys.stderr)
             return 1 if isinstance(e, NotCommitted) else 2
         except grpc.RpcError as e:
             print(f"{e.code().name}: {e.details()}", file=sys.stderr)
@@ -245,15 +245,15 @@ def add_governance_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", metavar="HOST:PORT", help="where the added validator listens")
     p.add_argument("--sequence", type=int, help="default: the node's governance sequence")
     p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=_guarded(cmd_propose))
+    p.set_defaults(func=guarded(cmd_propose))
     a = g.add_parser("approve", help="add this validator's approval to a proposal file")
     a.add_argument("file", type=Path)
     a.add_argument("--key", type=Path, required=True, help="validator key file")
-    a.set_defaults(func=_guarded(cmd_approve))
+    a.set_defaults(func=guarded(cmd_approve))
     s = g.add_parser("submit", help="submit an approved proposal and wait for its verdict")
     s.add_argument("file", type=Path)
     s.add_argument("--node", default="127.0.0.1:7050")
     s.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
     s.add_argument("--key", type=Path, required=True, help="tx key the write policy allows")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the commit")
-    s.set_defaults(func=_guarded(cmd_submit))
+    s.set_defaults(func=guarded(cmd_submit))

@@ -19,13 +19,14 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import grpc
 import nacl.signing
 
 from consensus.config import quorum_of
-from node.cli_governance import NotCommitted, submit_proposal
+from node.cli_governance import guarded, submit_proposal
 from node.cli_testnet import node_address, node_dirs, tls_of_testnet
 from node.client import connect
 from node.config import CHANNELS, NodeConfig, load_config
@@ -189,26 +190,19 @@ def cmd_testnet_change_validator(args: argparse.Namespace, add: bool) -> int:
         print("give the testnet directory (DIR or --dir DIR)", file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.timeout
-    try:
-        nodes = testnet_nodes(root)
-        target = next((n for n in nodes if n.name == args.node), None)
-        if target is None:
-            names = ", ".join(n.name for n in nodes) or "none"
-            raise ProposalError(f"{root}: no node {args.node!r} (nodes: {names})")
-        tls = tls_of_testnet(root)
-        stubs = {n.name: connect(n.address, tls) for n in nodes}
-        switches: dict[str, int] = {}
-        for channel in args.channels or target.config.channels:
-            switch = _round(root, nodes, stubs, target, channel, add, args.timeout)
-            if switch is None:
-                return 1
-            switches[channel] = switch
-    except ProposalError as e:
-        print(f"govchain testnet: {e}", file=sys.stderr)
-        return 1 if isinstance(e, NotCommitted) else 2
-    except grpc.RpcError as e:
-        print(f"{e.code().name}: {e.details()}", file=sys.stderr)
-        return 1
+    nodes = testnet_nodes(root)
+    target = next((n for n in nodes if n.name == args.node), None)
+    if target is None:
+        names = ", ".join(n.name for n in nodes) or "none"
+        raise ProposalError(f"{root}: no node {args.node!r} (nodes: {names})")
+    tls = tls_of_testnet(root)
+    stubs = {n.name: connect(n.address, tls) for n in nodes}
+    switches: dict[str, int] = {}
+    for channel in args.channels or target.config.channels:
+        switch = _round(root, nodes, stubs, target, channel, add, args.timeout)
+        if switch is None:
+            return 1
+        switches[channel] = switch
     if args.wait and not _wait_switch(nodes, stubs, target.public, add, switches, deadline):
         return 1
     return 0
@@ -227,4 +221,5 @@ def add_testnet_governance_parsers(t: argparse._SubParsersAction) -> None:
         c.add_argument("--channels", nargs="+", choices=CHANNELS, help="default: the node's")
         c.add_argument("--wait", action="store_true", help="wait until every node switched")
         c.add_argument("--timeout", type=float, default=120.0, help="seconds, for all waits")
-        c.set_defaults(func=lambda a, add=add: cmd_testnet_change_validator(a, add))
+        run = partial(cmd_testnet_change_validator, add=add)
+        c.set_defaults(func=guarded(run, "govchain testnet"))
