@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from consensus.canonical import is_canonical
 from consensus.config import ConsensusConfig
 from consensus.hashing import DIGEST_BYTES, merkle_root, sha256
 from consensus.reasons import Reason
@@ -73,6 +74,8 @@ def parse_block(
         header.ParseFromString(block.header)
     except DecodeError:
         return Reason.MALFORMED
+    if not is_canonical(header, block.header):
+        return Reason.NON_CANONICAL
     if header.channel != cfg.channel:
         return Reason.WRONG_CHANNEL
     if len(header.parent_hash) != DIGEST_BYTES or header.height < 1:

@@ -34,6 +34,9 @@ class ConsensusConfig:
     # Retransmission and catch-up heartbeat.
     status_interval_ticks: int = 10
     fetch_blocks_max: int = 32
+    # Block time (see on_pre_prepare): a proposed block's timestamp must be after its
+    # parent's and within this bound of the receiving replica's clock.
+    block_time_skew_ms: int = 10_000
     # Bounded memory against floods and Byzantine peers.
     future_messages_per_peer_max: int = 256
     pending_txs_max: int = 100_000
@@ -64,6 +67,7 @@ class ConsensusConfig:
             "pending_txs_max",
             "pending_bytes_max",
             "tx_bytes_max",
+            "block_time_skew_ms",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

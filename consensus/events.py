@@ -31,10 +31,15 @@ class TxsReady:
 
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
-    """A consensus message whose outer signature the node has checked, with attached blocks."""
+    """A consensus message whose outer signature the node has checked, with attached blocks.
+
+    `now_ms` is the node's wall clock when the message arrived (data, like every time the
+    core sees): a pre-prepare's block time is judged against it, also when the message is
+    taken later from a buffer."""
 
     message: Signed
     blocks: tuple[pb.Block, ...] = ()
+    now_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from consensus.canonical import NonCanonical, decode_canonical
 from consensus.config import ConsensusConfig, quorum_of
 from consensus.crypto import Verifier
 from protos import consensus_pb2 as pb
@@ -193,11 +194,12 @@ def decide(
         return membership, gtx.problem
     if gtx.valid_until_height and gtx.valid_until_height < height:
         return membership, f"expired: valid until height {gtx.valid_until_height}"
-    proposal = pb.GovernanceProposal()
     try:
-        proposal.ParseFromString(gtx.proposal)
+        proposal = decode_canonical(pb.GovernanceProposal, gtx.proposal)
     except DecodeError:
         return membership, "the proposal does not parse"
+    except NonCanonical:
+        return membership, "the proposal is not canonically encoded"
     change = proposal.WhichOneof("change")
     if proposal.channel != cfg.channel:
         return membership, f"a proposal for channel {proposal.channel!r}"

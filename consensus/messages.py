@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 
+from consensus.canonical import is_canonical
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer, Verifier
 from consensus.reasons import Reason
@@ -54,13 +55,16 @@ def sign(signer: Signer, channel: str, kind: str, payload: Message) -> Signed:
 def parse_signed(
     raw: pb.SignedMessage, cfg: ConsensusConfig, senders: Container[bytes] | None = None
 ) -> Signed | Reason:
-    """Structural checks only (no signature): parses, right channel, a kind, and a sender
-    in `senders` (default: the validators of `cfg`)."""
+    """Structural checks only (no signature): parses, canonically encoded (one byte string
+    per message, so a vote cannot be re-framed), right channel, a kind, and a sender in
+    `senders` (default: the validators of `cfg`)."""
     msg = pb.ConsensusMessage()
     try:
         msg.ParseFromString(raw.body)
     except DecodeError:
         return Reason.MALFORMED
+    if not is_canonical(msg, raw.body):
+        return Reason.NON_CANONICAL
     if msg.WhichOneof("kind") not in KINDS:
         return Reason.MALFORMED
     if msg.channel != cfg.channel:

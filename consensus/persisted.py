@@ -59,6 +59,7 @@ class PersistedState:
     slots: dict[int, SlotRecord] = field(default_factory=dict)
     executed_height: int = 0
     executed_hash: bytes = b""
+    executed_timestamp_ms: int = 0  # block time of the executed tip (0: genesis)
     recent_tx_ids: tuple[bytes, ...] = ()
     # (height, block hash, state root) of executed checkpoint heights above the stable
     # checkpoint, from the ledger: a crash may have lost the Executed event that signs them.

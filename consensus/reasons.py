@@ -9,6 +9,7 @@ class Reason(StrEnum):
     """Rejection reasons. Byzantine input is normal operation: every path names its reason."""
 
     MALFORMED = "malformed"
+    NON_CANONICAL = "non_canonical"  # parses, but is not the one encoding (canonical.py)
     WRONG_CHANNEL = "wrong_channel"
     UNKNOWN_SENDER = "unknown_sender"
     OWN_MESSAGE = "own_message"
@@ -34,3 +35,4 @@ class Reason(StrEnum):
     TX_TOO_LARGE = "tx_too_large"
     BAD_FETCHED_BLOCK = "bad_fetched_block"
     STATE_DIVERGED = "state_diverged"
+    BAD_TIMESTAMP = "bad_timestamp"  # block time not after its parent's, or off our clock

@@ -18,6 +18,7 @@ from consensus.actions import (
     Reject,
     SetTimer,
 )
+from consensus.block_time import clock_problem, parent_problem
 from consensus.blocks import BlockInfo, index_blocks
 from consensus.certificates import CheckpointCert, genesis_checkpoint
 from consensus.config import ConsensusConfig
@@ -77,6 +78,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         self.checkpoint_votes: dict[int, dict[bytes, Signed]] = {}
         self.executed_height = 0
         self.executed_hash = cfg.genesis_hash
+        self.executed_timestamp_ms = 0  # block time of the executed tip; genesis is 0
         # Transactions: pending = not in any block of the log; in_log = tx id -> height.
         self.pending: dict[bytes, bytes] = {}
         self.pending_bytes = 0
@@ -110,6 +112,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         if not self.started:
             self._start()
         if isinstance(event, MessageReceived):
+            self.now_ms = max(self.now_ms, event.now_ms)
             self.on_message(event)
         elif isinstance(event, TxsReady):
             self.now_ms = max(self.now_ms, event.now_ms)
@@ -329,6 +332,8 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
           proposer, its Merkle root matches, it is within the size limits;
         - it is not empty and holds no tx twice, none already in the log or recently
           committed, and every tx is client-signed;
+        - its time is within block_time_skew_ms of our clock when the message arrived,
+          and after its parent's time where we hold the parent (block_time.py);
         - its parent is the block this replica has at height - 1 in this view (or executed,
           or stable); if that one has not arrived yet, the pre-prepare waits for it.
         """
@@ -348,6 +353,11 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             self.reject(msg.sender, msg.kind, Reason.DIGEST_MISMATCH, "block not attached")
             return
         reason = self._check_proposed_block(info, v, h, msg.sender)
+        if reason is None:
+            why = clock_problem(
+                info.header.timestamp_ms, ev.now_ms or self.now_ms, self.cfg.block_time_skew_ms
+            )
+            reason = None if why is None else (Reason.BAD_TIMESTAMP, why)
         if reason is not None:
             self.reject(msg.sender, msg.kind, reason[0], reason[1])
             return
@@ -357,6 +367,11 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             return
         if info.parent != expected:
             self.reject(msg.sender, msg.kind, Reason.BAD_PARENT, f"height {h}")
+            return
+        parent_ms = self.parent_time(h)
+        why = None if parent_ms is None else parent_problem(info.header.timestamp_ms, parent_ms)
+        if why is not None:
+            self.reject(msg.sender, msg.kind, Reason.BAD_TIMESTAMP, f"height {h}: {why}")
             return
         self.orphans.pop(h, None)
         self._accept(slot, info)
@@ -402,6 +417,18 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         prev = self.slots.get(below)
         if prev is not None and prev.accepted_view == self.view and prev.accepted is not None:
             return prev.accepted.digest
+        return None
+
+    def parent_time(self, height: int) -> int | None:
+        """Block time of the block `parent_of(height)` names, where this replica holds that
+        block (executed, or accepted in this view); None when it knows only its digest
+        (a stable checkpoint not yet executed: caught up by proof, not by blocks)."""
+        below = height - 1
+        if below == self.executed_height:
+            return self.executed_timestamp_ms
+        prev = self.slots.get(below)
+        if prev is not None and prev.accepted_view == self.view and prev.accepted is not None:
+            return prev.accepted.header.timestamp_ms
         return None
 
     def _accept(self, slot: Slot, info: BlockInfo) -> None:

@@ -288,6 +288,7 @@ class CheckpointsMixin(_Base):
         self.enter_set(restoring=True)
         if st.executed_height > 0:
             self.executed_height, self.executed_hash = st.executed_height, st.executed_hash
+            self.executed_timestamp_ms = st.executed_timestamp_ms
         keep = st.recent_tx_ids[-self.cfg.recent_committed_txs_max :]
         self.recent_committed = dict.fromkeys(keep)
         self.slots = {}

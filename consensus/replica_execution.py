@@ -65,6 +65,7 @@ class ExecutionMixin(_Base):
         certified = pb.CertifiedBlock(block=info.block, commits=list(commits))
         self.executed_height = info.height
         self.executed_hash = info.digest
+        self.executed_timestamp_ms = info.header.timestamp_ms
         verdicts, changed = self.apply_governance(info)
         membership = self.membership if changed else None
         self.out.append(ExecuteBlock(info.height, certified, info.digest, verdicts, membership))

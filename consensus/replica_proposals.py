@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from consensus.block_time import proposal_time
 from consensus.blocks import BlockInfo, make_block
 from consensus.events import Timer
 from consensus.messages import vote
@@ -111,7 +112,8 @@ class ProposalsMixin(_Base):
             if not (full or self.cut_due):
                 break
             self.cut_due = False
-            info = make_block(cfg, height, self.view, parent, txs, self.me, self.now_ms)
+            stamp = proposal_time(self.now_ms, self.parent_time(height))
+            info = make_block(cfg, height, self.view, parent, txs, self.me, stamp)
             self._propose(info)
         due = self.pending or self.filler_due()
         if due and Timer.BLOCK_CUT not in self.timer_tokens:

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from chains.base import Departments
 from chains.policy import PolicyError, WritePolicy
+from consensus.canonical import NonCanonical, decode_canonical
 from consensus.membership import (
     KIND_VALIDATORS,
     KIND_WRITE_POLICY,
@@ -38,13 +39,13 @@ WRITE_POLICY_KEY = b"\x00gov/write_policy"
 
 def parse_governance(tx: DecodedTx) -> tuple[pb.GovernanceTx, pb.GovernanceProposal] | str:
     """The payload and proposal of a governance tx, or why they are unusable."""
-    msg = pb.GovernanceTx()
-    proposal = pb.GovernanceProposal()
     try:
-        msg.ParseFromString(tx.body.payload)
-        proposal.ParseFromString(msg.proposal)
+        msg = decode_canonical(pb.GovernanceTx, tx.body.payload)
+        proposal = decode_canonical(pb.GovernanceProposal, msg.proposal)
     except DecodeError:
         return "the governance payload does not parse"
+    except NonCanonical:
+        return "the governance payload is not canonically encoded"
     if proposal.chain_id != tx.body.chain_id:
         return f"a proposal for network {proposal.chain_id!r}"
     if proposal.channel != tx.body.channel:

@@ -12,6 +12,7 @@ from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
+from node.runtime import now_ms
 from node.tls import peer_common_name, validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
@@ -249,6 +250,7 @@ class PeerService(api_grpc.PeerServicer):
             return
         runtime = ch.runtime
         audience = runtime.replica.audience
+        arrived_ms = now_ms()  # block times are judged against the clock at arrival
         decoded = []
         for data in batch.envelopes:
             item = decode_envelope(
@@ -275,7 +277,7 @@ class PeerService(api_grpc.PeerServicer):
                 # would waste the pool and remember ids that never commit again.
                 for block in blocks:
                     await ch.admission.checker.preverify(list(block.txs))
-            runtime.submit(MessageReceived(signed, blocks))
+            runtime.submit(MessageReceived(signed, blocks, arrived_ms))
 
     async def FetchBlocks(self, request, context):
         # Any consortium node may read committed blocks: one about to be added syncs from

@@ -2,6 +2,9 @@
 
 The envelope's body is the exact byte string the client signed; it travels and is stored
 unchanged. A tx id is SHA-256 of the whole serialized envelope, as consensus computes it.
+Both the envelope and its body must be canonically encoded (consensus/canonical.py): a
+re-framed copy of a signed tx is refused as MALFORMED (`non_canonical`) instead of getting
+a new id, so replay protection by id cannot be sidestepped without the signer's key.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from consensus.canonical import NON_CANONICAL, is_canonical
 from consensus.hashing import sha256
 from protos import api_pb2 as api
 
@@ -53,6 +57,8 @@ def decode_tx(raw: bytes, chain_id: str, tx_bytes_max: int) -> DecodedTx:
         body.ParseFromString(env.body)
     except DecodeError as e:
         raise TxError(api.MALFORMED, "not a TxEnvelope") from e
+    if not (is_canonical(env, raw) and is_canonical(body, env.body)):
+        raise TxError(api.MALFORMED, f"{NON_CANONICAL}: re-encode the tx deterministically")
     if len(env.signer) != PUBLIC_KEY_BYTES or len(env.signature) != SIGNATURE_BYTES:
         raise TxError(api.MALFORMED, "signer must be 32 bytes and signature 64")
     if not env.body:

@@ -383,11 +383,20 @@ class ChannelLedger:
             slots=slots,
             executed_height=tip.height,
             executed_hash=tip.hash,
+            executed_timestamp_ms=self._timestamp_at(tip.height),
             recent_tx_ids=self._recent_tx_ids(tip.height, recent_tx_blocks),
             executed_checkpoints=self._executed_checkpoints(
                 tip.height, checkpoint, checkpoint_interval_blocks
             ),
         )
+
+    def _timestamp_at(self, height: int) -> int:
+        """Block time at `height` (0 for genesis): the core checks the next block's
+        time against it after a restart."""
+        certified = self.block(height) if height > 0 else None
+        if certified is None:
+            return 0
+        return cpb.BlockHeader.FromString(certified.block.header).timestamp_ms
 
     def _recent_tx_ids(self, tip_height: int, recent_tx_blocks: int) -> tuple[bytes, ...]:
         ids: list[bytes] = []

@@ -293,6 +293,49 @@ class SplitBrain(Base):
         return [(signed, (alt.block,) if msg.kind == "pre_prepare" else ())]
 
 
+class TimeLiar(Base):
+    """A primary that stamps its blocks with a false time: `future` (3 skews ahead of its
+    clock), `past` (just after the parent: behind the clock once the chain idled longer
+    than the skew), `parent` (the parent's own time): one of the given modes (default all)
+    chosen per block. `lies` holds the digests of the blocks it stamped falsely."""
+
+    MODES = ("future", "past", "parent")
+
+    def __init__(self, cluster: Cluster, index: int, *modes: str) -> None:
+        super().__init__(cluster, index)
+        self.modes = modes or self.MODES
+        self.alternatives: dict[tuple[int, int], BlockInfo] = {}
+        self.lies: set[bytes] = set()
+
+    def rewrite(self, node, msg, blocks, dst):
+        if msg.kind != "pre_prepare" or not blocks:
+            return [(msg, blocks)]
+        p = msg.payload
+        key = (p.view, p.height)
+        if key not in self.alternatives:
+            info = parse_block(blocks[0], self.cfg)
+            if not isinstance(info, BlockInfo):
+                return [(msg, blocks)]
+            h = info.header
+            mode = self.rng.choice(self.modes)
+            parent_ms = node.replica.parent_time(h.height) or 0
+            stamp = {
+                "future": h.timestamp_ms + 3 * self.cfg.block_time_skew_ms,
+                "past": parent_ms + 1,
+                "parent": parent_ms,
+            }[mode]
+            if stamp == h.timestamp_ms:
+                return [(msg, blocks)]  # the "lie" is the truth: nothing to test
+            alt = make_block(
+                self.cfg, h.height, h.view, h.parent_hash, list(info.txs), h.proposer, stamp
+            )
+            self.alternatives[key] = alt
+            self.lies.add(alt.digest)
+        alt = self.alternatives[key]
+        signed = self.sign(node, msg.kind, vote(p.view, p.height, alt.digest))
+        return [(signed, (alt.block,))]
+
+
 class Mixed(Base):
     """A different Byzantine trick per message, chosen by the seed."""
 

@@ -91,6 +91,7 @@ class SimNode:
     membership: Membership | None = None
     # (stable height, validators) each time the replica's current set changed.
     switches: list[tuple[int, tuple[bytes, ...]]] = field(default_factory=list)
+    clock_offset_ms: int = 0  # this node's wall clock minus the simulation's
 
     @property
     def honest(self) -> bool:
@@ -270,9 +271,13 @@ class Cluster:
         if not self.verifier.verify(signed.sender, signed.body, signed.signature):
             dst.rejected[Reason.BAD_SIGNATURE] = dst.rejected.get(Reason.BAD_SIGNATURE, 0) + 1
             return
-        self.step(dst, MessageReceived(signed, blocks))
+        self.step(dst, MessageReceived(signed, blocks, self.clock_ms(dst)))
 
     # ------------------------------------------------------------------ time
+
+    def clock_ms(self, node: SimNode) -> int:
+        """The wall clock `node` reads (and hands its replica as event data)."""
+        return max(0, self.now * TICK_MS + node.clock_offset_ms)
 
     def tick(self) -> None:
         self.now += 1
@@ -284,7 +289,7 @@ class Cluster:
                 at, token = node.timers.get(timer, (None, None))
                 if at is not None and at <= self.now:
                     del node.timers[timer]
-                    self.step(node, Tick(timer, token, self.now * TICK_MS))
+                    self.step(node, Tick(timer, token, self.clock_ms(node)))
             if node.behaviour is not None:
                 for dst, data in node.behaviour.on_tick(node):
                     self.net.send(self.now, node.index, dst, data)
@@ -327,7 +332,7 @@ class Cluster:
         for i in to if to is not None else range(len(self.nodes)):
             node = self.nodes[i]
             if node.alive and txs:
-                self.step(node, TxsReady(tuple(txs), self.now * TICK_MS))
+                self.step(node, TxsReady(tuple(txs), self.clock_ms(node)))
 
     def resubmit_uncommitted(self) -> None:
         """Clients retry what the agreed chain does not hold yet."""
@@ -359,6 +364,11 @@ class Cluster:
             node.store,
             executed_height=node.height,
             executed_hash=node.digests[-1] if node.digests else self.cfg.genesis_hash,
+            executed_timestamp_ms=(
+                pb.BlockHeader.FromString(node.ledger[-1].block.header).timestamp_ms
+                if node.ledger
+                else 0
+            ),
             recent_tx_ids=recent,
             executed_checkpoints=checkpoints,
             membership=node.membership,

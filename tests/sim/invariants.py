@@ -38,6 +38,7 @@ class Invariants:
         self.cfg = cfg
         self.verifier = verifier
         self.chain: dict[int, bytes] = {}  # agreed height -> digest
+        self.chain_time: dict[int, int] = {0: 0}  # agreed height -> block time (ms)
         self.chain_txs: dict[bytes, int] = {}  # tx id -> height in the agreed chain
         self.signed_votes: dict[tuple[int, str, int, int], bytes] = {}
         self.views_sent: dict[int, int] = {}
@@ -75,6 +76,10 @@ class Invariants:
         agreed = self.chain.get(height)
         if agreed is None:
             self.chain[height] = info.digest
+            self.chain_time[height] = info.header.timestamp_ms
+            parent_ms = self.chain_time.get(height - 1)
+            if parent_ms is not None and info.header.timestamp_ms <= parent_ms:
+                self.fail(f"block time does not increase at height {height}")
             for tx in info.txs:
                 if not tx_is_signed(tx):
                     self.fail(f"unsigned tx executed at height {height}")
