@@ -36,10 +36,12 @@ class SampledLog:
         # (event, key) -> (when the last line was written, occurrences left out since)
         self._seen: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
-    def info(self, key: str, event: str, **fields: Any) -> bool:
+    # Positional-only: a log field may be called `key` or `event` too (a keyword clash
+    # here would raise inside the logging call, the very failure this module is about).
+    def info(self, key: str, event: str, /, **fields: Any) -> bool:
         return self._emit("info", key, event, fields)
 
-    def warning(self, key: str, event: str, **fields: Any) -> bool:
+    def warning(self, key: str, event: str, /, **fields: Any) -> bool:
         return self._emit("warning", key, event, fields)
 
     def _emit(self, level: str, key: str, event: str, fields: dict[str, Any]) -> bool:

@@ -47,3 +47,10 @@ def test_keys_are_bounded_the_least_recently_logged_first() -> None:
     assert len(log._seen) == 100
     assert not log.info("peer-9999", "refused")  # still remembered
     assert log.info("peer-0", "refused")  # forgotten long ago: logged again
+
+
+def test_fields_may_be_called_key_or_event() -> None:
+    out = Lines()
+    log = SampledLog(out, interval_s=10, clock=lambda: 0.0)
+    assert log.warning("peer-a", "peer refused", key="abc", reason="x")
+    assert out.lines == [("warning", "peer refused", {"key": "abc", "reason": "x"})]
