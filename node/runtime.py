@@ -61,6 +61,14 @@ log = structlog.get_logger("runtime")
 RECENT_TX_BLOCKS = 64
 
 
+def is_storage_failure(exc: Exception) -> bool:
+    """The store failed (LevelDB's error, or the OS's on a file): the node cannot persist.
+    A timeout or a dropped connection is an OSError too, but says nothing about the disk."""
+    if isinstance(exc, StorageError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError | ConnectionError)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -147,10 +155,8 @@ class ChannelRuntime:
             await self._process_events()
         except asyncio.CancelledError:
             raise
-        except (StorageError, OSError) as e:
-            self._fail(e, storage=True)
         except Exception as e:
-            self._fail(e, storage=False)
+            self._fail(e, storage=is_storage_failure(e))
 
     def _fail(self, exc: Exception, storage: bool) -> None:
         reason = describe(exc)

@@ -1,4 +1,5 @@
-"""Supervised background work: a failure is logged with its traceback and reported."""
+"""Supervised background work (a failure is logged with its traceback and reported),
+and which failures stop the node."""
 
 from __future__ import annotations
 
@@ -82,3 +83,14 @@ def test_a_failing_thread_is_logged_and_reported_on_the_loop() -> None:
 def test_a_reason_is_one_bounded_line() -> None:
     assert describe(ValueError()) == "ValueError"
     assert len(describe(ValueError("x" * 1000))) == 300
+
+
+def test_only_a_store_or_file_failure_is_a_storage_failure() -> None:
+    from node.runtime import is_storage_failure
+    from storage.kv import StorageError
+
+    assert is_storage_failure(StorageError("write failed: IO error"))
+    assert is_storage_failure(OSError(28, "No space left on device"))
+    assert not is_storage_failure(TimeoutError())
+    assert not is_storage_failure(ConnectionResetError())
+    assert not is_storage_failure(ValueError("a bug"))
