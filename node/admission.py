@@ -36,6 +36,13 @@ class ChannelAdmission:
     # Whether this node is in the channel's current or next validator set: an observer
     # cannot forward txs (the validators do not take its streams), so it refuses them.
     member: Callable[[], bool] = lambda: True
+    # Why the channel takes no txs (its runtime failed), or None while it runs.
+    unavailable: Callable[[], str | None] = lambda: None
+
+
+class Unavailable(Exception):
+    """A client's call names a channel that has failed (or the node is stopping): the
+    caller answers UNAVAILABLE with this message rather than admit txs nobody orders."""
 
 
 NOT_MEMBER = "this node only observes the channel (not a validator); submit to a validator"
@@ -75,6 +82,12 @@ async def admit(
                     tx_id=tid, status=api.UNKNOWN_CHANNEL, detail=f"channel {tx.body.channel!r}"
                 )
             )
+            continue
+        failed = ch.unavailable()
+        if failed is not None:
+            if all_or_nothing:
+                raise Unavailable(f"channel {tx.body.channel!r} has failed: {failed}")
+            results.append(api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=failed))
             continue
         why = ch.policy.denies(tx)
         if why is not None:

@@ -41,17 +41,23 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def _configure_logging(json_logs: bool) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=logging.INFO)
-    renderer = (
-        structlog.processors.JSONRenderer()
+    # A failure's traceback goes into its log line: as text in the JSON object, or
+    # plainly under the console line (never with local variables, which could hold keys).
+    renderers: list = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if json_logs
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
-            renderer,
+            *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
     )
@@ -82,7 +88,11 @@ def cmd_node_start(args: argparse.Namespace) -> int:
         except ConfigError:
             await node.stop()
             raise
-        await stop.wait()
+        # A signal, or a failure that stops the node (it cannot persist: node.halt).
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(node.fatal.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
         await node.stop()
 
     try:
@@ -90,7 +100,13 @@ def cmd_node_start(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"govchain: cannot start: {e}", file=sys.stderr)
         return 2
-    return 0
+    if node.exit_code:
+        print(
+            f"govchain: stopped: {node.halted} (exit status {node.exit_code}: restart the node "
+            "once the cause is fixed; it checks its ledger and catches up from its peers)",
+            file=sys.stderr,
+        )
+    return node.exit_code
 
 
 def _client_tls(args: argparse.Namespace) -> TlsFiles | None:
@@ -131,7 +147,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         except grpc.RpcError as e:
             replies.append((name or address, e.code().name))
     print(render_status(replies))
-    return 0 if all(isinstance(r, api.GetStatusResponse) for _, r in replies) else 1
+    healthy = all(
+        isinstance(r, api.GetStatusResponse)
+        and not r.failures
+        and not any(ch.failure for ch in r.channels)
+        for _, r in replies
+    )
+    return 0 if healthy else 1
 
 
 def cmd_tx_send(args: argparse.Namespace) -> int:

@@ -50,6 +50,9 @@ class Limits:
     peer_items_per_s: int = 200_000
     concurrent_rpcs_max: int = 1_000
     streams_per_connection_max: int = 100
+    # One log line per peer (or client) and reason per interval for refused messages;
+    # the exact counts are in the metrics (node/logsampling.py).
+    refusal_log_interval_ms: int = 10_000
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ class NodeCollector(Collector):
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
         yield from (txs, refused, held, verified_ids, synced, sync_lag)
         yield from (validators, member, next_set)
+        yield from _failures(node)
         peers = GaugeMetricFamily(
             "govchain_peer_connected",
             "1 while the outgoing stream to a peer is up",
@@ -191,6 +192,31 @@ class NodeCollector(Collector):
         yield hits
         yield stalls
         yield longest
+
+
+def _failures(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """What failed: channels stopped by an exception, failures by kind (channel,
+    storage, task, loop), and requests refused because they did not decode."""
+    failed = GaugeMetricFamily(
+        "govchain_channel_failed", "1 once the channel's runtime has failed", labels=["channel"]
+    )
+    for name, ch in node.channels.items():
+        failed.add_metric([name], 0 if ch.runtime.failed is None else 1)
+    failures = CounterMetricFamily(
+        "govchain_failures",
+        "Unexpected failures, by kind: channel, storage, task (background), loop",
+        labels=["kind"],
+    )
+    for kind in ("channel", "storage", "task", "loop"):
+        failures.add_metric([kind], node.failure_counts[kind])
+    undecodable = CounterMetricFamily(
+        "govchain_undecodable_requests",
+        "Requests or stream frames refused with INVALID_ARGUMENT: they did not decode",
+        labels=["method"],
+    )
+    for method, count in sorted(node.undecodable.items()):
+        undecodable.add_metric([method], count)
+    yield from (failed, failures, undecodable)
 
 
 def _held(replica: Replica) -> dict[str, int]:

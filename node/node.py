@@ -1,4 +1,12 @@
-"""A validator node: every channel it serves, one gRPC server, shared peers and verifier."""
+"""A validator node: every channel it serves, one gRPC server, shared peers and verifier.
+
+Failures (DESIGN.md boundary 7) end here. Every background task is supervised
+(node/supervise.py) and reports to `on_task_failure`; a channel whose runtime fails
+reports to `on_channel_failure`. Either turns gRPC health to NOT_SERVING, is counted in
+`govchain_failures_total`, and shows in GetStatus. A storage failure is fail-stop:
+`halt` stops every channel and every send at once, and the process exits with
+EXIT_STORAGE_FAILURE so its supervisor restarts it (and the restart checks the ledger).
+"""
 
 from __future__ import annotations
 
@@ -20,16 +28,19 @@ from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
-from node.admission import ChannelAdmission, admit
+from node.admission import ChannelAdmission, Unavailable, admit
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
+from node.grpc_decode import StrictDecoding
+from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
 from node.stallwatch import StallWatch
+from node.supervise import spawn
 from node.tls import TlsError
 from node.transport import PeerLink, channel_options
 from node.txcheck import NodeTxChecker
@@ -53,6 +64,10 @@ SERVICE_NAMES = (
 )
 
 FETCH_TIMEOUT_S = 10.0
+# The exit status of a node that stopped because it could not persist (ENOSPC, EIO, a
+# failed synced write): sysexits' EX_TEMPFAIL, "try again later". systemd's
+# Restart=on-failure restarts it; 2 (a bad config) is the status it must not restart.
+EXIT_STORAGE_FAILURE = 75
 
 
 @dataclass
@@ -69,6 +84,18 @@ class Node:
         self.signer = Ed25519Signer(load_key(config.key_file))
         self.public_key = self.signer.public_key
         self.metrics = NodeMetrics()
+        # Failures: counts by kind (channel, storage, task, loop) for the metrics; what
+        # failed outside the channels (task name -> reason) for GetStatus; and, once the
+        # node cannot persist, why it stopped and the status it exits with.
+        self.failure_counts: Counter[str] = Counter()
+        self.failures: dict[str, str] = {}
+        self.halted: str | None = None
+        self.fatal = asyncio.Event()
+        self.exit_code = 0
+        self.undecodable: Counter[str] = Counter()  # requests that did not decode, by method
+        self.refusals = SampledLog(
+            structlog.get_logger("services"), config.limits.refusal_log_interval_ms / 1000
+        )
         self.unrouted_counts: Counter[str] = Counter()  # statuses of txs with no known channel
         self.verifier = BatchVerifier(threads=config.limits.verify_threads, metrics=self.metrics)
         try:
@@ -115,6 +142,7 @@ class Node:
             self.config.limits.message_bytes_max,
             self.link_credentials,
         )
+        link.on_failure = self.on_task_failure
         self.links[key] = link
         if self.started:
             link.start()
@@ -131,7 +159,7 @@ class Node:
             if not address or (old is not None and old.address == address):
                 continue
             if old is not None and self.started:
-                asyncio.get_running_loop().create_task(old.stop())
+                spawn(old.stop(), f"stop-{old.node_id}", self.on_task_failure)
             link = self._add_link(key, address, f"validator-{key.hex()[:8]}")
             log.info("peer announced on chain", peer=link.node_id, address=address)
 
@@ -188,6 +216,7 @@ class Node:
             self.send,
             self.fetch,
             self.metrics,
+            limits.refusal_log_interval_ms,
         )
         admission = ChannelAdmission(
             checker,
@@ -198,14 +227,19 @@ class Node:
             enqueue=runtime.add_txs,
             policy=policy,
             member=lambda: self.public_key in runtime.replica.audience,
+            unavailable=lambda: runtime.failed,
         )
         executor.on_policy = lambda p: setattr(admission, "policy", p)
         runtime.on_membership = self.on_membership
+        runtime.on_failure = self.on_channel_failure
+        runtime.on_task_failure = self.on_task_failure
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers
 
     def send(self, to: bytes | None, channel: str, envelope: bytes) -> None:
+        if self.halted:  # a node that cannot persist sends nothing more
+            return
         if to is not None:
             link = self.links.get(to)
             if link is not None:
@@ -226,6 +260,8 @@ class Node:
         return await link.stub().FetchBlocks(request, timeout=FETCH_TIMEOUT_S)
 
     def gossip(self, admitted: dict[str, list[bytes]]) -> None:
+        if self.halted:
+            return
         for channel, txs in admitted.items():
             for key in self.channels[channel].runtime.replica.audience:
                 link = self.links.get(key)
@@ -233,6 +269,11 @@ class Node:
                     link.send_txs(channel, txs)
 
     async def admit(self, raws: list[bytes], from_peer: bool) -> list[api.SubmitResult]:
+        """Raises Unavailable for a client's call to a stopped node or a failed channel."""
+        if self.halted:
+            if from_peer:
+                return []
+            raise Unavailable(f"the node is stopping: {self.halted}")
         admissions = {name: ch.admission for name, ch in self.channels.items()}
         results, admitted = await admit(
             raws,
@@ -279,6 +320,69 @@ class Node:
         height, index = ch.ledger.tx_location(tid)  # type: ignore[misc]
         return ch.ledger.results(height).results[index]
 
+    # ------------------------------------------------------------------ failures
+
+    @property
+    def healthy(self) -> bool:
+        return (
+            self.halted is None
+            and not self.failures
+            and all(ch.runtime.failed is None for ch in self.channels.values())
+        )
+
+    def on_task_failure(self, name: str, reason: str) -> None:
+        """A supervised background task failed (already logged with its traceback)."""
+        self.failure_counts["task"] += 1
+        self.failures[name] = reason
+        self._publish_health()
+
+    def on_channel_failure(self, channel: str, reason: str, storage: bool) -> None:
+        """A channel's runtime failed (already logged); a storage failure stops the node."""
+        self.failure_counts["storage" if storage else "channel"] += 1
+        if storage:
+            self.halt(f"storage failure in channel {channel}: {reason}")
+        self._publish_health()
+
+    def halt(self, reason: str) -> None:
+        """Fail-stop: no channel takes another event and nothing more is sent, from this
+        call on; then the process exits with EXIT_STORAGE_FAILURE (see node/cli.py)."""
+        if self.halted is not None:
+            return
+        self.halted = reason
+        for ch in self.channels.values():
+            ch.runtime.halt(f"node stopped: {reason}")
+        log.error(
+            "node stopping: it cannot persist, so it must not vote",
+            reason=reason,
+            exit_code=EXIT_STORAGE_FAILURE,
+        )
+        self.exit_code = EXIT_STORAGE_FAILURE
+        self.fatal.set()
+
+    def _publish_health(self) -> None:
+        if self.started:
+            spawn(self._set_health(), "health", self._health_failed)
+
+    def _health_failed(self, _name: str, _reason: str) -> None:
+        self.failure_counts["task"] += 1  # logged by the supervisor; no retry loop
+
+    async def _set_health(self) -> None:
+        """What gRPC health reports, from the node's state when the task runs (so the
+        last of several publications wins with the current truth)."""
+        status = health_pb2.HealthCheckResponse.SERVING
+        if not self.healthy:
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *SERVICE_NAMES[:-1]):
+            await self.health.set(name, status)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        """Whatever asyncio would print to stderr (a callback that raised, a task nobody
+        awaited): logged through the node's log, with its traceback, and counted."""
+        self.failure_counts["loop"] += 1
+        exc = context.get("exception")
+        fields = {"exc_info": exc} if exc is not None else {}
+        log.error("unhandled exception in the event loop", message=context.get("message"), **fields)
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
@@ -295,7 +399,11 @@ class Node:
             ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
         ]
         self.server = grpc.aio.server(
-            options=options, maximum_concurrent_rpcs=limits.concurrent_rpcs_max
+            options=options,
+            maximum_concurrent_rpcs=limits.concurrent_rpcs_max,
+            # Garbage bytes are INVALID_ARGUMENT with one sampled log line, not UNKNOWN
+            # with a traceback per request.
+            interceptors=[StrictDecoding(self.undecodable, self.refusals)],
         )
         api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
@@ -314,14 +422,15 @@ class Node:
         if port == 0:
             raise ConfigError(f"cannot listen on {self.config.listen}: address in use or invalid")
         await self.server.start()
-        self.stallwatch.start(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
+        self.stallwatch.start(loop, self.on_task_failure)
         self.started = True
         for link in self.links.values():
             link.start()
         for ch in self.channels.values():
             ch.runtime.start()
-        for name in ("", *SERVICE_NAMES[:-1]):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_health()
         if self.config.metrics_listen:
             try:
                 self.metrics.serve(self, self.config.metrics_listen)
@@ -361,6 +470,6 @@ class Node:
     async def run_forever(self) -> None:
         await self.start()
         try:
-            await asyncio.Event().wait()
+            await self.fatal.wait()
         finally:
             await self.stop()

@@ -5,6 +5,13 @@ blocks go into one LedgerBatch that is committed (one synced LevelDB write) befo
 first send that follows them; timers become `loop.call_later`; fetches run as tasks whose
 answers come back as events. One event is processed at a time, so the Replica needs no
 locks and sees the same sequence a simulator would give it.
+
+Failing (DESIGN.md boundary 7). A storage error while committing a batch means the node
+can no longer persist what it votes for: the runtime stops at once (the sends that
+followed the batch are never carried out), logs the cause (errno, path) and tells the
+node, which stops every channel and exits with code 75 for its supervisor. Any other
+unexpected exception marks this channel failed, with the reason: it is logged with its
+traceback, the channel takes no more events or txs, and the node's health says so.
 """
 
 from __future__ import annotations
@@ -37,10 +44,13 @@ from consensus.reasons import Reason
 from consensus.replica import Replica
 from node.executor import Executor
 from node.governance import MEMBERSHIP_KEY, membership_of
+from node.logsampling import SampledLog
 from node.mempool import Mempool
+from node.supervise import describe, spawn
 from node.txcheck import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
+from storage.kv import StorageError, os_error_name
 from storage.ledger import TX_PREFIX, ChannelLedger, LedgerBatch
 
 if TYPE_CHECKING:
@@ -49,6 +59,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger("runtime")
 
 RECENT_TX_BLOCKS = 64
+
+
+def is_storage_failure(exc: Exception) -> bool:
+    """The store failed (LevelDB's error, or the OS's on a file): the node cannot persist.
+    A timeout or a dropped connection is an OSError too, but says nothing about the disk."""
+    if isinstance(exc, StorageError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError | ConnectionError)
 
 
 def now_ms() -> int:
@@ -69,6 +87,7 @@ class ChannelRuntime:
         send: Callable[[bytes | None, str, bytes], None],
         fetch: Callable[[bytes, str, int, int], asyncio.Future],
         metrics: NodeMetrics | None = None,
+        refusal_log_interval_ms: int = 10_000,
     ) -> None:
         self.metrics = metrics
         self.views_entered = 0  # view changes completed here since start (metrics)
@@ -90,29 +109,72 @@ class ChannelRuntime:
         self.committed = asyncio.Condition()
         self.rejected: dict[Reason, int] = {}
         self.log = log.bind(channel=self.channel)
+        # Refusals are per message, so a flood would flood the log: sampled per sender.
+        self.refusals = SampledLog(self.log, refusal_log_interval_ms / 1000)
+        self.failed: str | None = None  # why the channel stopped; None while it runs
+        self._during = ""  # the event being processed, named if it fails
         self._task: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self.membership_changes: list[Membership] = []  # executed, not yet committed
         self._sets_logged = 1
         # The node dials validators announced on chain (set by the node).
         self.on_membership: Callable[[Membership], None] = lambda _m: None
+        # Set by the node: (channel, reason, is_storage_failure) once this channel fails,
+        # and (task name, reason) when a background task of it (a fetch) fails.
+        self.on_failure: Callable[[str, str, bool], None] = lambda _c, _r, _s: None
+        self.on_task_failure: Callable[[str, str], None] = lambda _n, _r: None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"runtime-{self.channel}")
+        self._task = spawn(self._run(), f"runtime-{self.channel}", self.on_task_failure)
 
     async def stop(self) -> None:
+        self.halt()
+
+    def halt(self, reason: str | None = None) -> None:
+        """Stop at once, from any task: no timer fires, no event is taken, no fetch runs.
+        With a reason, the channel is marked failed (it is not merely shut down)."""
+        if reason is not None and self.failed is None:
+            self.failed = reason
         for handle in self.timers.values():
             handle.cancel()
+        self.timers.clear()
         for task in (self._task, self._fetching):
-            if task is not None:
+            if task is not None and task is not asyncio.current_task():
                 task.cancel()
+        self.queue = asyncio.Queue()  # what was waiting is dropped with the channel
 
     def submit(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+        if self.failed is None:  # a failed channel takes nothing (its queue would only grow)
+            self.queue.put_nowait(event)
 
     async def _run(self) -> None:
+        """Process events until cancelled; a failure stops the channel, loudly."""
+        try:
+            await self._process_events()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._fail(e, storage=is_storage_failure(e))
+
+    def _fail(self, exc: Exception, storage: bool) -> None:
+        reason = describe(exc)
+        self.halt(reason)
+        if storage:
+            self.log.error(
+                "storage failure",
+                error=reason,
+                errno=os_error_name(exc),
+                path=getattr(self.ledger.store, "path", ""),
+                exc_info=exc,
+            )
+        else:
+            self.log.error("channel failed", reason=reason, during=self._during, exc_info=exc)
+        self.on_failure(self.channel, reason, storage)
+
+    async def _process_events(self) -> None:
+        self._during = "Restored"
         state = self.ledger.load_consensus_state(
             RECENT_TX_BLOCKS, self.cfg.checkpoint_interval_blocks
         )
@@ -122,15 +184,12 @@ class ChannelRuntime:
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
             event = await self.queue.get()
+            self._during = type(event).__name__  # named in the log if the step fails
             view, active = self.replica.view, self.replica.view_active
-            try:
-                actions = self.replica.step(event)
-                if (self.replica.view, self.replica.view_active) != (view, active):
-                    self._log_view_change(view)
-                await self._perform(actions)
-            except Exception:  # a bug must not silently stop the channel: log it loudly
-                self.log.exception("event failed", event=type(event).__name__)
-                raise
+            actions = self.replica.step(event)
+            if (self.replica.view, self.replica.view_active) != (view, active):
+                self._log_view_change(view)
+            await self._perform(actions)
 
     def membership(self) -> Membership:
         """The channel's membership as the world state at the executed tip holds it."""
@@ -250,15 +309,19 @@ class ChannelRuntime:
                 old.cancel()
         elif isinstance(action, FetchBlocks):
             if self._fetching is None or self._fetching.done():
-                self._fetching = asyncio.create_task(self._fetch_blocks(action))
+                self._fetching = spawn(
+                    self._fetch_blocks(action), f"fetch-{self.channel}", self.on_task_failure
+                )
         elif isinstance(action, Reject):
             self.rejected[action.reason] = self.rejected.get(action.reason, 0) + 1
-            self.log.info(
+            sender = action.sender.hex()[:16]
+            self.refusals.info(
+                f"{sender}:{action.reason.value}",
                 "rejected",
                 what=action.what,
                 reason=action.reason.value,
                 detail=action.detail,
-                sender=action.sender.hex()[:16],
+                sender=sender,
                 height=self.replica.executed_height,
                 view=self.replica.view,
             )
@@ -291,10 +354,14 @@ class ChannelRuntime:
         for proof in proofs:
             self.submit(BlocksFetched((), proof))
 
-    def count_refused(self, reason: Reason) -> None:
-        """An envelope refused before the core saw it (malformed, bad signature, …)."""
+    def count_refused(self, reason: Reason, peer: bytes = b"") -> None:
+        """An envelope refused before the core saw it (malformed, bad signature, …):
+        counted exactly, logged sampled per peer and reason."""
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
-        self.log.info("envelope refused", reason=reason.value)
+        who = peer.hex()[:16]
+        self.refusals.info(
+            f"{who}:{reason.value}", "envelope refused", reason=reason.value, peer=who
+        )
 
     # ------------------------------------------------------------------ admission
 

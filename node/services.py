@@ -12,6 +12,7 @@ from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
+from node.admission import Unavailable
 from node.runtime import now_ms
 from node.tls import peer_common_name, validator_key_of_peer
 from node.transport import check_hello
@@ -65,10 +66,15 @@ class ClientService(api_grpc.ClientServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"{len(request.txs)} txs in one call > {limit}"
             )
-        results = await self.node.admit(list(request.txs), from_peer=False)
+        try:
+            results = await self.node.admit(list(request.txs), from_peer=False)
+        except Unavailable as e:  # a failed channel or a stopping node: say so, and why
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
         denied = next((r for r in results if r.status == api.PERMISSION_DENIED), None)
         if denied is not None:
-            log.info("submit refused", reason="write policy", detail=denied.detail)
+            self.node.refusals.info(
+                client, "submit refused", reason="write policy", detail=denied.detail
+            )
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"tx {denied.tx_id.hex()[:16]}: {denied.detail}; nothing of this call was admitted",
@@ -127,6 +133,7 @@ class ClientService(api_grpc.ClientServicer):
             node_id=self.node.config.node_id,
             public_key=self.node.public_key,
             chain_id=self.node.config.chain_id,
+            failures=[f"{what}: {why}" for what, why in sorted(self.node.failures.items())],
         )
         for name, ch in self.node.channels.items():
             r = ch.runtime.replica
@@ -152,6 +159,7 @@ class ClientService(api_grpc.ClientServicer):
                     next_validators=list(r.cfg_at(end + 1).validators) if end else [],
                     next_set_from_height=end + 1 if end else 0,
                     governance_sequence=r.membership.sequence,
+                    failure=ch.runtime.failed or "",
                 )
             )
         return out
@@ -191,7 +199,11 @@ class PeerService(api_grpc.PeerServicer):
             return None
         key = validator_key_of_peer(context)
         if key is None or (known and key not in self.node.known_validators):
-            log.warning("peer refused", reason="certificate is not a known validator's")
+            self.node.refusals.warning(
+                context.peer().rsplit(":", 1)[0],
+                "peer refused",
+                reason="certificate is not a known validator's",
+            )
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 "the Peer service needs a validator certificate of a channel served here",
@@ -206,7 +218,8 @@ class PeerService(api_grpc.PeerServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a peer stream starts with hello")
         hello = first.hello
         if hello.public_key not in node.known_validators:
-            log.warning("peer refused", reason="unknown identity", key=hello.public_key.hex()[:16])
+            key = hello.public_key.hex()[:16]
+            node.refusals.warning(key, "peer refused", reason="unknown identity", key=key)
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, "not a validator of any channel here"
             )
@@ -214,10 +227,12 @@ class PeerService(api_grpc.PeerServicer):
             hello, node.config.chain_id, node.public_key, node.known_validators, node.verifier
         )
         if why is not None:
-            log.warning("peer refused", reason=why, key=hello.public_key.hex()[:16])
+            key = hello.public_key.hex()[:16]
+            node.refusals.warning(key, "peer refused", reason=why, key=key)
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, why)
         if cert_key is not None and cert_key != hello.public_key:
-            log.warning(
+            node.refusals.warning(
+                hello.public_key.hex()[:16],
                 "peer refused",
                 reason="certificate bound to another validator key",
                 key=hello.public_key.hex()[:16],
@@ -246,8 +261,11 @@ class PeerService(api_grpc.PeerServicer):
     async def _consensus(self, peer: bytes, batch: api.ConsensusBatch) -> None:
         ch = _channel(self.node, batch.channel)
         if ch is None or peer not in ch.runtime.replica.audience:
-            log.info("consensus frame refused", channel=batch.channel, peer=peer.hex()[:16])
+            who = peer.hex()[:16]
+            self.node.refusals.info(who, "consensus frame refused", channel=batch.channel, peer=who)
             return
+        if ch.runtime.failed is not None:
+            return  # it takes no events: verifying them would be wasted work
         runtime = ch.runtime
         audience = runtime.replica.audience
         arrived_ms = now_ms()  # block times are judged against the clock at arrival
@@ -258,7 +276,7 @@ class PeerService(api_grpc.PeerServicer):
             )
             if isinstance(item, Reason) or item[0].sender != peer:
                 reason = item if isinstance(item, Reason) else Reason.UNKNOWN_SENDER
-                runtime.count_refused(reason)
+                runtime.count_refused(reason, peer)
                 continue
             decoded.append(item)
         oks = await self.node.verifier.verify_batch(
@@ -266,7 +284,7 @@ class PeerService(api_grpc.PeerServicer):
         )
         for (signed, blocks), ok in zip(decoded, oks, strict=True):
             if not ok:
-                runtime.count_refused(Reason.BAD_SIGNATURE)
+                runtime.count_refused(Reason.BAD_SIGNATURE, peer)
                 continue
             if (
                 signed.kind == "pre_prepare"

@@ -19,6 +19,8 @@ import traceback
 
 import structlog
 
+from node.supervise import OnFailure, spawn_thread
+
 log = structlog.get_logger("stallwatch")
 
 
@@ -33,10 +35,12 @@ class StallWatch:
         self._stop = threading.Event()
         self._handle: asyncio.TimerHandle | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start(
+        self, loop: asyncio.AbstractEventLoop, on_failure: OnFailure = lambda _n, _r: None
+    ) -> None:
         self._loop_thread = threading.get_ident()
         self._beat(loop)
-        threading.Thread(target=self._watch, name="stallwatch", daemon=True).start()
+        spawn_thread(self._watch, "stallwatch", on_failure, loop)
 
     def stop(self) -> None:
         self._stop.set()

@@ -8,6 +8,9 @@ Governance shows in the last columns: whether the node votes in the channel's cu
 set (member) or only follows it (observer), and, while a validator change is scheduled,
 whether it is about to join or leave; the channel's governance sequence (what the next
 proposal must name); and "next set from height X (n validators)" until the switch.
+
+Failures are never hidden: a failed channel shows `FAILED` as its state and the reason
+at the end of its line, and a node's failed background tasks get a line each.
 """
 
 from __future__ import annotations
@@ -45,17 +48,20 @@ def render_status(replies: list[tuple[str, api.GetStatusResponse | str]]) -> str
             continue
         for ch in r.channels:
             primary = names.get(ch.primary, ch.primary.hex()[:16])
-            state = "active" if ch.view_active else "change"
+            state = "FAILED" if ch.failure else "active" if ch.view_active else "change"
             scheduled = (
                 f"  next set from height {ch.next_set_from_height} "
                 f"({len(ch.next_validators)} validators)"
                 if ch.next_set_from_height
                 else ""
             )
+            if ch.failure:
+                scheduled += f"  FAILED: {ch.failure}"
             lines.append(
                 f"{r.node_id:18} {ch.channel:15} {ch.height:7} {top[ch.channel] - ch.height:4} "
                 f"{ch.view:5} {state:7} {primary:18} {ch.stable_height:7} "
                 f"{ch.peers_connected:>2}/{len(ch.validators) - ch.member:<2} {ch.mempool_txs:8} "
                 f"{role(r.public_key, ch):8} {ch.governance_sequence:4}{scheduled}"
             )
+        lines += [f"{r.node_id:18} FAILED task {failure}" for failure in r.failures]
     return "\n".join(lines)

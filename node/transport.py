@@ -18,6 +18,7 @@ import grpc
 import structlog
 
 from consensus.crypto import Signer
+from node.supervise import OnFailure, spawn
 from node.tls import validator_dns_name
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
@@ -113,9 +114,11 @@ class PeerLink:
         self.dropped = 0
         self.channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
+        self.on_failure: OnFailure = lambda _n, _r: None  # set by the node
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"peer-{self.node_id}")
+        # Runs until stopped: a bug that ends it would leave the peer undialled for good.
+        self._task = spawn(self._run(), f"peer-{self.node_id}", self.on_failure, forever=True)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -180,7 +180,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ChannelStatus(_message.Message):
-    __slots__ = ("channel", "height", "view", "view_active", "primary", "validators", "peers_connected", "mempool_txs", "mempool_bytes", "stable_height", "state_root", "member", "next_validators", "next_set_from_height", "governance_sequence")
+    __slots__ = ("channel", "height", "view", "view_active", "primary", "validators", "peers_connected", "mempool_txs", "mempool_bytes", "stable_height", "state_root", "member", "next_validators", "next_set_from_height", "governance_sequence", "failure")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,7 @@ class ChannelStatus(_message.Message):
     NEXT_VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     NEXT_SET_FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     GOVERNANCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
     channel: str
     height: int
     view: int
@@ -211,19 +212,22 @@ class ChannelStatus(_message.Message):
     next_validators: _containers.RepeatedScalarFieldContainer[bytes]
     next_set_from_height: int
     governance_sequence: int
-    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ..., member: _Optional[bool] = ..., next_validators: _Optional[_Iterable[bytes]] = ..., next_set_from_height: _Optional[int] = ..., governance_sequence: _Optional[int] = ...) -> None: ...
+    failure: str
+    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., view_active: _Optional[bool] = ..., primary: _Optional[bytes] = ..., validators: _Optional[_Iterable[bytes]] = ..., peers_connected: _Optional[int] = ..., mempool_txs: _Optional[int] = ..., mempool_bytes: _Optional[int] = ..., stable_height: _Optional[int] = ..., state_root: _Optional[bytes] = ..., member: _Optional[bool] = ..., next_validators: _Optional[_Iterable[bytes]] = ..., next_set_from_height: _Optional[int] = ..., governance_sequence: _Optional[int] = ..., failure: _Optional[str] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("node_id", "public_key", "channels", "chain_id")
+    __slots__ = ("node_id", "public_key", "channels", "chain_id", "failures")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     public_key: bytes
     channels: _containers.RepeatedCompositeFieldContainer[ChannelStatus]
     chain_id: str
-    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., channels: _Optional[_Iterable[_Union[ChannelStatus, _Mapping]]] = ..., chain_id: _Optional[str] = ...) -> None: ...
+    failures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., channels: _Optional[_Iterable[_Union[ChannelStatus, _Mapping]]] = ..., chain_id: _Optional[str] = ..., failures: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamBlocksRequest(_message.Message):
     __slots__ = ("channel", "from_height")

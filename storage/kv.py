@@ -17,6 +17,8 @@ The contract is deliberately small so both implementations can honour it exactly
 from __future__ import annotations
 
 import bisect
+import errno
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -196,3 +198,22 @@ def _message(exc: BaseException) -> str:
     """plyvel passes LevelDB's status text as bytes."""
     arg = exc.args[0] if exc.args else exc
     return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+
+
+def os_error_name(exc: BaseException) -> str:
+    """The errno name (`ENOSPC`, `EIO`, ...) behind a store failure, or "" if unknown.
+
+    plyvel gives only LevelDB's status text ("IO error: <path>: No space left on
+    device"), so the name is found from the OS message inside it when no OSError with an
+    errno is in the exception's chain.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return errno.errorcode.get(seen.errno, str(seen.errno))
+        seen = seen.__cause__
+    text = str(exc)
+    for code, name in sorted(errno.errorcode.items()):
+        if os.strerror(code) in text:
+            return name
+    return ""

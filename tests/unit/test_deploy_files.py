@@ -23,6 +23,7 @@ import yaml
 from cryptography import x509
 
 from node.config import NodeConfig, load_config, load_genesis, load_key
+from node.node import EXIT_STORAGE_FAILURE
 from node.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,6 +176,9 @@ def test_systemd_unit_runs_the_node_as_an_unprivileged_sandboxed_service() -> No
     assert e["User"] == ["govchain"] and e["Group"] == ["govchain"]
     assert e["Type"][0] in ("exec", "simple")
     assert e["Restart"] == ["on-failure"] and e["RestartSec"] != ["0"]
+    # A bad config (2) is not restarted; a storage failure (EXIT_STORAGE_FAILURE) is.
+    assert e["RestartPreventExitStatus"] == ["2"]
+    assert EXIT_STORAGE_FAILURE not in (0, 2) and "SuccessExitStatus" not in e
     assert e["KillSignal"] == ["SIGTERM"] and "TimeoutStopSec" in e
     assert int(e["LimitNOFILE"][0]) >= 4096
     for key, value in {

@@ -91,3 +91,13 @@ def test_tools_dial_a_node_at_its_nodes_txt_address(tmp_path) -> None:
     (tmp_path / "nodes.txt").write_text("dept-a 10.0.0.1:7050\ndept-b 10.0.0.2:7050\n")
     (tmp_path / "dept-b").mkdir()
     assert node_address(tmp_path / "dept-b") == "10.0.0.2:7050"
+
+
+def test_a_failed_channel_and_a_failed_task_are_shown_with_their_reasons() -> None:
+    failed = reply("dept-a", A, 5)
+    failed.channels[0].failure = "RuntimeError: injected fault"
+    failed.failures.append("peer-dept-b: ValueError: boom")
+    _header, row, task = render_status([("a", failed)]).splitlines()
+    assert row.split()[5] == "FAILED"
+    assert row.endswith("FAILED: RuntimeError: injected fault")
+    assert task.split() == ["dept-a", "FAILED", "task", "peer-dept-b:", "ValueError:", "boom"]
