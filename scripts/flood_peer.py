@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,20 +32,35 @@ CHANNEL = "license"
 MIB = 1 << 20
 
 
+def scrape(net: Testnet, i: int, names: tuple[str, ...]) -> dict[str, float]:
+    """Selected Prometheus samples of node i (name{labels} -> value)."""
+    url = f"http://127.0.0.1:{net.metrics_base + i}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        text = reply.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(names):
+            key, _, value = line.rpartition(" ")
+            out[key.split("{", 1)[-1].rstrip("}")] = float(value)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--block-bytes", type=int, default=MIB)
+    parser.add_argument("--no-flood", action="store_true", help="the load alone (control)")
+    parser.add_argument("--verbose", action="store_true", help="sample buffers every 2.5 s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        net = Testnet(Path(tmp) / "net", channels=(CHANNEL,))
+        net = Testnet(Path(tmp) / "net", channels=(CHANNEL,), metrics=True)
         try:
-            return run(net, args.seconds, args.block_bytes)
+            return run(net, args.seconds, args.block_bytes, not args.no_flood, args.verbose)
         finally:
             net.stop_all()
 
 
-def run(net: Testnet, seconds: float, block_bytes: int) -> int:
+def run(net: Testnet, seconds: float, block_bytes: int, flood: bool, verbose: bool) -> int:
     for i in range(3):
         net.start(i)
     for i in range(3):
@@ -66,12 +82,22 @@ def run(net: Testnet, seconds: float, block_bytes: int) -> int:
     peak_before = read_peak_rss_bytes(pid)
     height_before = net.heights(CHANNEL, [0])[0]
     flooder = FutureViewFlooder(net, me=3, target=0, channel=CHANNEL, block_bytes=block_bytes)
-    flooder.start()
+    if flood:
+        flooder.start()
     deadline = time.monotonic() + seconds
     most = 0
+    start = time.monotonic()
+    samples = 0
     while time.monotonic() < deadline and flooder.error is None:
         load()
         most = max(most, read_rss_bytes(pid))
+        if verbose and samples % 5 == 0:
+            held = scrape(net, 0, ("govchain_buffered_bytes", "govchain_runtime_queue_events"))
+            print(
+                f"  t={time.monotonic() - start:4.1f}s rss={read_rss_bytes(pid) / MIB:.0f} MiB",
+                " ".join(f"{k}={v:.0f}" for k, v in held.items()),
+            )
+        samples += 1
         time.sleep(0.5)  # load pacing and RSS sampling period
     flooder.stop()
     height_flood = net.heights(CHANNEL, [0])[0]

@@ -25,6 +25,7 @@ from protos import api_pb2_grpc as api_grpc
 from tests.e2e.harness import Testnet
 
 BLOCK_TX_BYTES = 60 << 10
+HEIGHTS_PER_VIEW = 8  # 8 MiB per view: over the per-peer byte bound
 
 
 def read_peak_rss_bytes(pid: int) -> int:
@@ -63,10 +64,7 @@ class FutureViewFlooder:
         tls = client_tls(net.root / "tls", net.configs[me].node_id) if net.tls else None
         self.stub = api_grpc.PeerStub(open_channel(net.address(target), tls))
         count = max(1, min(block_bytes, self.cfg.block_bytes_max) // BLOCK_TX_BYTES)
-        txs = [os.urandom(BLOCK_TX_BYTES) for _ in range(count)]
-        self.block = make_block(
-            self.cfg, 1, 0, sha256(b"parent"), txs, self.signer.public_key, 0
-        ).block
+        self.txs = [os.urandom(BLOCK_TX_BYTES) for _ in range(count)]
         self.sent = 0
         self.sent_bytes = 0
         self.error: str | None = None
@@ -74,23 +72,34 @@ class FutureViewFlooder:
         self._thread: threading.Thread | None = None
 
     def envelopes(self, view: int) -> list[bytes]:
-        """One view's worth: a pre-prepare with the block, a prepare and a commit that
-        carry the block too (useless attachments a receiver must not keep)."""
-        digest = sha256(self.block.header)
+        """One view's worth: at each of a few heights, a pre-prepare with a block whose
+        header matches it (so only a byte bound can stop it), and a prepare and a commit
+        that carry the block too (useless attachments a receiver must not keep)."""
         out = []
-        for kind in ("pre_prepare", "prepare", "commit"):
-            signed = sign(self.signer, self.channel, kind, vote(view, 1, digest))
-            out.append(encode_envelope(signed, (self.block,)))
+        for height in range(1, 1 + HEIGHTS_PER_VIEW):
+            info = make_block(
+                self.cfg, height, view, sha256(b"p"), self.txs, self.signer.public_key, 0
+            )
+            for kind in ("pre_prepare", "prepare", "commit"):
+                signed = sign(self.signer, self.channel, kind, vote(view, height, info.digest))
+                out.append(encode_envelope(signed, (info.block,)))
         return out
 
     def frames(self) -> Iterator[api.PeerFrame]:
+        """Frames of one height's three envelopes (~3 MiB): what the node holds is then
+        its buffers, not a few huge frames in flight (those are bounded apart, by
+        message_bytes_max)."""
         yield api.PeerFrame(hello=make_hello(self.net.chain_id, self.signer, self.receiver))
         view = 1_000 * self.cfg.n + self.me  # far ahead, and one where `me` is the primary
         while not self._stop.is_set():
             batch = self.envelopes(view)
             self.sent += len(batch)
             self.sent_bytes += sum(len(e) for e in batch)
-            yield api.PeerFrame(consensus=api.ConsensusBatch(channel=self.channel, envelopes=batch))
+            for i in range(0, len(batch), 3):
+                envelopes = batch[i : i + 3]
+                yield api.PeerFrame(
+                    consensus=api.ConsensusBatch(channel=self.channel, envelopes=envelopes)
+                )
             view += self.cfg.n
 
     def _run(self) -> None:
