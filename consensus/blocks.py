@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from consensus.canonical import is_canonical
-from consensus.config import ConsensusConfig
+from consensus.config import BLOCK_HEADER_BYTES_MAX, ConsensusConfig
 from consensus.hashing import DIGEST_BYTES, merkle_root, sha256
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
@@ -66,8 +66,8 @@ def parse_block(
     and (unless the caller checks it against the set of the block's height) the proposer."""
     if len(block.txs) > cfg.block_txs_max:
         return Reason.BLOCK_TOO_LARGE
-    size = len(block.header) + sum(len(t) for t in block.txs)
-    if size > cfg.block_bytes_max + 1024:  # header allowance on top of the tx bytes
+    size = block_bytes(block)
+    if size > cfg.block_bytes_max + BLOCK_HEADER_BYTES_MAX:  # header on top of the txs
         return Reason.BLOCK_TOO_LARGE
     header = pb.BlockHeader()
     try:
@@ -85,6 +85,22 @@ def parse_block(
     if header.tx_root != merkle_root(block.txs):
         return Reason.BAD_BLOCK
     return BlockInfo(block, header, sha256(block.header), size)
+
+
+def block_bytes(block: pb.Block) -> int:
+    """The bytes a block holds: its header and its txs (what a buffer of it pins)."""
+    return len(block.header) + sum(len(t) for t in block.txs)
+
+
+def named_block(
+    blocks: Sequence[pb.Block], digest: bytes, cfg: ConsensusConfig
+) -> BlockInfo | Reason:
+    """The attached block whose header hashes to `digest`, checked by `parse_block`; the
+    others are not parsed (a Byzantine sender may attach any number of them)."""
+    for block in blocks:
+        if sha256(block.header) == digest:
+            return parse_block(block, cfg)
+    return Reason.DIGEST_MISMATCH
 
 
 def index_blocks(blocks: Sequence[pb.Block], cfg: ConsensusConfig) -> dict[bytes, BlockInfo]:

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from consensus.hashing import ZERO_HASH
 
+# A block's header may add this much to block_bytes_max (parse_block's allowance), and a
+# signed vote with its envelope fields stays under the second figure.
+BLOCK_HEADER_BYTES_MAX = 1024
+MESSAGE_OVERHEAD_BYTES = 1024
+
 
 @dataclass(frozen=True)
 class ConsensusConfig:
@@ -37,8 +42,12 @@ class ConsensusConfig:
     # Block time (see on_pre_prepare): a proposed block's timestamp must be after its
     # parent's and within this bound of the receiving replica's clock.
     block_time_skew_ms: int = 10_000
-    # Bounded memory against floods and Byzantine peers.
+    # Bounded memory against floods and Byzantine peers: every buffer a peer can fill has
+    # a count and a byte bound (bytes = signed body + signature + kept block bytes).
     future_messages_per_peer_max: int = 256
+    future_bytes_per_peer_max: int = 6 << 20
+    orphan_bytes_max: int = 8 << 20
+    view_change_bytes_max: int = 1 << 20
     pending_txs_max: int = 100_000
     pending_bytes_max: int = 64 << 20
     tx_bytes_max: int = 64 << 10
@@ -64,6 +73,7 @@ class ConsensusConfig:
             "status_interval_ticks",
             "fetch_blocks_max",
             "future_messages_per_peer_max",
+            "view_change_bytes_max",
             "pending_txs_max",
             "pending_bytes_max",
             "tx_bytes_max",
@@ -71,6 +81,10 @@ class ConsensusConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        one_block = self.block_bytes_max + BLOCK_HEADER_BYTES_MAX + MESSAGE_OVERHEAD_BYTES
+        for name in ("future_bytes_per_peer_max", "orphan_bytes_max"):
+            if getattr(self, name) < one_block:
+                raise ValueError(f"{name} must hold one full block (block_bytes_max + 2 KiB)")
         if self.view_change_timeout_max_ticks < self.view_change_timeout_ticks:
             raise ValueError("view_change_timeout_max_ticks must be >= view_change_timeout_ticks")
 

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     BAD_NEW_VIEW = "bad_new_view"
     NOT_IN_VIEW = "not_in_view"
     FUTURE_BUFFER_FULL = "future_buffer_full"
+    ORPHAN_BUFFER_FULL = "orphan_buffer_full"
     PENDING_FULL = "pending_full"
     TX_TOO_LARGE = "tx_too_large"
     BAD_FETCHED_BLOCK = "bad_fetched_block"

@@ -8,8 +8,6 @@ change in `replica_view_change.py`; both are mixins over the state defined here.
 
 from __future__ import annotations
 
-from collections import deque
-
 from consensus.actions import (
     Action,
     Broadcast,
@@ -19,7 +17,8 @@ from consensus.actions import (
     SetTimer,
 )
 from consensus.block_time import clock_problem, parent_problem
-from consensus.blocks import BlockInfo, index_blocks
+from consensus.blocks import BlockInfo, index_blocks, named_block
+from consensus.buffers import FutureQueue, message_bytes, total_bytes
 from consensus.certificates import CheckpointCert, genesis_checkpoint
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer, TxChecker, Verifier
@@ -86,7 +85,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         self.recent_committed: dict[bytes, None] = {}
         self.cut_due = False
         # Buffers for messages that arrived early, bounded per peer / by the window.
-        self.future: dict[bytes, deque[MessageReceived]] = {}
+        self.future: dict[bytes, FutureQueue] = {}
         self.orphans: dict[int, MessageReceived] = {}
         # Timers and catch-up.
         self.timer_tokens: dict[Timer, int] = {}
@@ -273,7 +272,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         """Gate PRE-PREPARE / PREPARE / COMMIT by view and window, then dispatch.
 
         - view below ours: stale, rejected; above ours (or ours before its NEW-VIEW):
-          buffered, at most future_messages_per_peer_max per peer;
+          buffered, within the per-peer bounds (`_buffer_future`);
         - height at or below the executed height: late, ignored;
         - height above the high watermark: rejected, and remembered as a sign we are behind.
         """
@@ -302,26 +301,97 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             self.on_commit(msg)
 
     def _buffer_future(self, ev: MessageReceived) -> None:
-        queue = self.future.setdefault(ev.message.sender, deque())
-        if len(queue) >= self.cfg.future_messages_per_peer_max:
-            queue.popleft()
-            self.reject(ev.message.sender, ev.message.kind, Reason.FUTURE_BUFFER_FULL)
-        queue.append(ev)
+        """Keep an early vote that can become useful, within the per-peer bounds. Rules:
+
+        - a pre-prepare keeps only the block it names, which must pass `parse_block`
+          (size limits first) and whose header must name the pre-prepare's view, height
+          and sender; otherwise it is refused now, not after the view is entered;
+        - a prepare or commit keeps no block: nothing is ever read from theirs;
+        - per sender, only the highest view is kept: a peer voting in a higher view has
+          left the lower one, so one Byzantine peer cannot stack up views;
+        - in that view, at most future_messages_per_peer_max messages and
+          future_bytes_per_peer_max bytes (body, signature and block); the oldest go.
+        """
+        msg = ev.message
+        kept = self._useful_part(ev)
+        if kept is None:
+            return
+        view = msg.payload.view
+        queue = self.future.get(msg.sender)
+        if queue is not None and view < queue.view:
+            self.reject(msg.sender, msg.kind, Reason.STALE_VIEW, f"buffered view {queue.view}")
+            return
+        if queue is None or view > queue.view:
+            queue = self.future[msg.sender] = FutureQueue(view)
+        cfg = self.cfg
+        if queue.push(kept, cfg.future_messages_per_peer_max, cfg.future_bytes_per_peer_max):
+            self.reject(msg.sender, msg.kind, Reason.FUTURE_BUFFER_FULL)
+
+    def _useful_part(self, ev: MessageReceived) -> MessageReceived | None:
+        """What of an early vote is worth keeping, or None (refused) if nothing is."""
+        msg = ev.message
+        if msg.kind != "pre_prepare":
+            return MessageReceived(msg, (), ev.now_ms) if ev.blocks else ev
+        p = msg.payload
+        info = named_block(ev.blocks, p.digest, self.cfg)
+        if isinstance(info, Reason):
+            self.reject(msg.sender, msg.kind, info, "early pre-prepare's block")
+            return None
+        h = info.header
+        if (h.height, h.view, h.proposer) != (p.height, p.view, msg.sender):
+            self.reject(msg.sender, msg.kind, Reason.BAD_BLOCK, "header does not match")
+            return None
+        return MessageReceived(msg, (info.block,), ev.now_ms)
 
     def replay_future(self) -> None:
         """After entering a view, process what peers sent for it early; drop older views."""
         ready: list[MessageReceived] = []
-        for sender, queue in self.future.items():
-            keep: deque[MessageReceived] = deque()
-            for ev in queue:
-                v = ev.message.payload.view
-                if v == self.view:
-                    ready.append(ev)
-                elif v > self.view:
-                    keep.append(ev)
-            self.future[sender] = keep
+        for sender, queue in list(self.future.items()):
+            if queue.view <= self.view:
+                del self.future[sender]
+                if queue.view == self.view:
+                    ready.extend(queue)
         for ev in ready:
             self.on_vote(ev)
+
+    def _keep_orphan(self, ev: MessageReceived, info: BlockInfo) -> None:
+        """Keep a pre-prepare whose parent has not arrived, with only its own block.
+        Heights already executed leave (never useful again); over orphan_bytes_max the
+        highest heights go first, since the lowest are the next to become useful."""
+        h = info.height
+        for old in [k for k in self.orphans if k <= self.executed_height]:
+            del self.orphans[old]
+        self.orphans[h] = MessageReceived(ev.message, (info.block,), ev.now_ms)
+        size = total_bytes(self.orphans.values())
+        while size > self.cfg.orphan_bytes_max:
+            top = max(self.orphans)
+            size -= message_bytes(self.orphans.pop(top))
+            self.reject(
+                ev.message.sender, "pre_prepare", Reason.ORPHAN_BUFFER_FULL, f"height {top}"
+            )
+
+    def buffered_bytes_by_kind(self) -> dict[str, int]:
+        """Bytes held in buffers peers fill: early votes, orphans, peers' VIEW-CHANGEs
+        with their blocks (our own are our log's, not a peer's)."""
+        vcs = sum(
+            len(i.signed.body) + len(i.signed.signature)
+            for s, i in self.view_changes.items()
+            if s != self.me
+        )
+        vc_blocks = sum(
+            b.size_bytes
+            for s, bodies in self.vc_bodies.items()
+            if s != self.me
+            for b in bodies.values()
+        )
+        return {
+            "future": sum(q.size_bytes for q in self.future.values()),
+            "orphans": total_bytes(self.orphans.values()),
+            "view_changes": vcs + vc_blocks,
+        }
+
+    def buffered_bytes(self) -> int:
+        return sum(self.buffered_bytes_by_kind().values())
 
     def on_pre_prepare(self, ev: MessageReceived) -> None:
         """Accept the primary's block for (view, height). Rules:
@@ -363,7 +433,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             return
         expected = self.parent_of(h)
         if expected is None:
-            self.orphans[h] = ev
+            self._keep_orphan(ev, info)
             return
         if info.parent != expected:
             self.reject(msg.sender, msg.kind, Reason.BAD_PARENT, f"height {h}")

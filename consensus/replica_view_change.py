@@ -84,6 +84,7 @@ class ViewChangeMixin(_Base):
 
         - for a view we are already active in, or below: a peer is behind, and the primary
           sends it the NEW-VIEW again;
+        - at most view_change_bytes_max bytes (blocks aside: each is parse_block-checked);
         - each prepared certificate's block is attached;
         - only the latest per sender is kept; f+1 for views above ours make us join the
           (f+1)-th highest of them.
@@ -96,6 +97,9 @@ class ViewChangeMixin(_Base):
             return
         old = self.view_changes.get(msg.sender)
         if old is not None and old.new_view >= new_view:
+            return
+        if len(msg.body) > self.cfg.view_change_bytes_max:
+            self.reject(msg.sender, msg.kind, Reason.BAD_VIEW_CHANGE, "too large")
             return
         info = self.check_view_change(msg)
         if isinstance(info, Reason):

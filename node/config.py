@@ -40,6 +40,12 @@ class Limits:
     tx_bytes_max: int = 64 << 10
     submit_txs_max: int = 10_000
     message_bytes_max: int = 64 << 20
+    # What a peer can make this node hold: an answer to a block fetch (the gRPC receive
+    # bound of peer links; a node answers within it), and what waits to be sent to one
+    # peer, per channel and kind (consensus envelopes, gossiped txs), oldest dropped.
+    fetch_answer_bytes_max: int = 40 << 20
+    peer_queue_frames_max: int = 20_000
+    peer_queue_bytes_max: int = 4 << 20
     verify_threads: int = 2
     stream_blocks_max: int = 64
     # Flood limits (node/ratelimit.py): txs per second per client (certificate name, or
@@ -166,7 +172,12 @@ def _limits(table: object, where: str) -> Limits:
     for name, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{where}: limits.{name} must be a positive integer")
-    return Limits(**table)
+    limits = Limits(**table)
+    if limits.fetch_answer_bytes_max > limits.message_bytes_max:
+        raise ConfigError(
+            f"{where}: limits.fetch_answer_bytes_max must not exceed limits.message_bytes_max"
+        )
+    return limits
 
 
 def load_config(path: Path) -> NodeConfig:

@@ -98,6 +98,17 @@ class NodeCollector(Collector):
             "recent committed ids, buffered future messages and their block bytes, orphans",
             labels=["channel", "kind"],
         )
+        buffered = GaugeMetricFamily(
+            "govchain_buffered_bytes",
+            "Bytes the consensus core holds in buffers peers fill, by buffer: early votes "
+            "(future), pre-prepares waiting for their parent (orphans), peers' VIEW-CHANGEs",
+            labels=["channel", "buffer"],
+        )
+        inbox = GaugeMetricFamily(
+            "govchain_runtime_queue_events",
+            "Events waiting for the channel's consensus core (received, not yet processed)",
+            labels=labels,
+        )
         verified_ids = GaugeMetricFamily(
             "govchain_verified_tx_ids", "Tx ids known valid and not yet committed", labels=labels
         )
@@ -140,13 +151,16 @@ class NodeCollector(Collector):
                 refused.add_metric([name, reason.value], count)
             for kind, size in _held(replica).items():
                 held.add_metric([name, kind], size)
+            for kind, size in replica.buffered_bytes_by_kind().items():
+                buffered.add_metric([name, kind], size)
+            inbox.add_metric([name], ch.runtime.queue.qsize())
             verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
             synced.add_metric([name], ch.runtime.synced_blocks)
             sync_lag.add_metric([name], max(0, replica.fetch_target - executed))
         for status, count in sorted(node.unrouted_counts.items()):
             txs.add_metric(["", status], count)
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
-        yield from (txs, refused, held, verified_ids, synced, sync_lag)
+        yield from (txs, refused, held, buffered, inbox, verified_ids, synced, sync_lag)
         yield from (validators, member, next_set)
         yield from _failures(node)
         peers = GaugeMetricFamily(
@@ -222,7 +236,7 @@ def _failures(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
 def _held(replica: Replica) -> dict[str, int]:
     """Sizes of the core's bounded buffers, to see where memory goes under load."""
     future = [ev for queue in replica.future.values() for ev in queue]
-    return {
+    return {  # bytes of these buffers: govchain_buffered_bytes
         "pending_txs": len(replica.pending),
         "pending_bytes": replica.pending_bytes,
         "in_log_txs": len(replica.in_log),

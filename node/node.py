@@ -68,6 +68,8 @@ FETCH_TIMEOUT_S = 10.0
 # failed synced write): sysexits' EX_TEMPFAIL, "try again later". systemd's
 # Restart=on-failure restarts it; 2 (a bad config) is the status it must not restart.
 EXIT_STORAGE_FAILURE = 75
+# A fetch answer holds a block, its header, its commit certificate and the checkpoint proof.
+FETCH_ANSWER_SLACK_BYTES = 256 << 10
 
 
 @dataclass
@@ -141,6 +143,9 @@ class Node:
             key,
             self.config.limits.message_bytes_max,
             self.link_credentials,
+            queue_frames_max=self.config.limits.peer_queue_frames_max,
+            queue_bytes_max=self.config.limits.peer_queue_bytes_max,
+            receive_bytes_max=self.config.limits.fetch_answer_bytes_max,
         )
         link.on_failure = self.on_task_failure
         self.links[key] = link
@@ -189,6 +194,12 @@ class Node:
                 key=self.public_key.hex()[:16],
             )
         limits = cfg_node.limits
+        if limits.fetch_answer_bytes_max < cfg.block_bytes_max + FETCH_ANSWER_SLACK_BYTES:
+            raise ConfigError(
+                f"channel {name}: limits.fetch_answer_bytes_max is below one block of the "
+                f"genesis block_bytes_max plus {FETCH_ANSWER_SLACK_BYTES} bytes: no block "
+                "sync answer could be received"
+            )
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
         mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
         try:

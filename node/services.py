@@ -306,6 +306,8 @@ class PeerService(api_grpc.PeerServicer):
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
         count_max = ch.runtime.cfg.fetch_blocks_max
-        blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max)
         proof = list(ch.runtime.replica.stable.proof)
+        # The asker refuses an answer over fetch_answer_bytes_max: stay under it.
+        room = self.node.config.limits.fetch_answer_bytes_max - sum(p.ByteSize() + 8 for p in proof)
+        blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max, room - 1024)
         return api.FetchBlocksResponse(blocks=blocks, checkpoint=proof)

@@ -66,10 +66,12 @@ def check_hello(
     return None
 
 
-def channel_options(message_bytes_max: int) -> list[tuple[str, int]]:
+def channel_options(
+    message_bytes_max: int, receive_bytes_max: int | None = None
+) -> list[tuple[str, int]]:
     return [
         ("grpc.max_send_message_length", message_bytes_max),
-        ("grpc.max_receive_message_length", message_bytes_max),
+        ("grpc.max_receive_message_length", receive_bytes_max or message_bytes_max),
         ("grpc.keepalive_time_ms", 10_000),
         ("grpc.keepalive_timeout_ms", 5_000),
         ("grpc.http2.max_pings_without_data", 0),
@@ -78,13 +80,15 @@ def channel_options(message_bytes_max: int) -> list[tuple[str, int]]:
 
 
 class PeerLink:
-    """The outgoing side towards one peer: a queue of frames and the task that sends them."""
+    """The outgoing side towards one peer: a queue of frames and the task that sends them.
 
-    FRAMES_MAX = 20_000
-    # Bytes waiting in one queue (a channel's consensus envelopes, or its gossiped txs):
-    # a pre-prepare or VIEW-CHANGE carries whole blocks, so a count alone would let a
-    # slow peer pin hundreds of MB. Ten queues per peer, so at most 40 MB per peer.
-    QUEUE_BYTES_MAX = 4 << 20
+    Each queue (a channel's consensus envelopes, or its gossiped txs) holds at most
+    `queue_frames_max` items and `queue_bytes_max` bytes (Limits.peer_queue_*): a
+    pre-prepare or VIEW-CHANGE carries whole blocks, so a count alone would let a slow
+    peer pin hundreds of MB. Two queues per channel, so 40 MB per peer for five channels
+    by default. The link's channel receives only fetch answers (and stream acks), so its
+    gRPC receive bound is `receive_bytes_max` (Limits.fetch_answer_bytes_max)."""
+
     BATCH_ENVELOPES_MAX = 256
 
     def __init__(
@@ -96,6 +100,10 @@ class PeerLink:
         public_key: bytes,
         message_bytes_max: int,
         credentials: grpc.ChannelCredentials | None = None,
+        *,
+        queue_frames_max: int = 20_000,
+        queue_bytes_max: int = 4 << 20,
+        receive_bytes_max: int | None = None,
     ) -> None:
         """`credentials` None means plaintext (insecure mode); otherwise TLS must show the
         certificate the consortium CA issued for `public_key` (its DNS name is derived
@@ -106,7 +114,9 @@ class PeerLink:
         self.node_id = node_id
         self.address = address
         self.public_key = public_key
-        self.options = channel_options(message_bytes_max)
+        self.options = channel_options(message_bytes_max, receive_bytes_max)
+        self.queue_frames_max = queue_frames_max
+        self.queue_bytes_max = queue_bytes_max
         self.consensus: dict[str, _Queue] = {}
         self.txs: dict[str, _Queue] = {}
         self.wakeup = asyncio.Event()
@@ -140,7 +150,7 @@ class PeerLink:
         queue.append(item)
         queue.size += len(item)
         while len(queue) > 1 and (
-            len(queue) > self.FRAMES_MAX or queue.size > self.QUEUE_BYTES_MAX
+            len(queue) > self.queue_frames_max or queue.size > self.queue_bytes_max
         ):
             old = len(queue.popleft())  # the oldest goes first
             queue.size -= old

@@ -338,16 +338,23 @@ class ChannelLedger:
     def get_state(self, key: bytes) -> bytes | None:
         return self.store.get(STATE_PREFIX + key)
 
-    def blocks(self, from_height: int, to_height: int, max_count: int) -> list[cpb.CertifiedBlock]:
-        """Committed blocks from `from_height` to `to_height` inclusive, at most `max_count`,
-        never past the tip (a catch-up answer)."""
+    def blocks(
+        self, from_height: int, to_height: int, max_count: int, max_bytes: int | None = None
+    ) -> list[cpb.CertifiedBlock]:
+        """Committed blocks from `from_height` to `to_height` inclusive, at most `max_count`
+        and (but always the first one) at most `max_bytes` serialized, never past the tip
+        (a catch-up answer)."""
         start = max(from_height, 1)
         stop = min(to_height, self._tip.height, start + max_count - 1)
         out: list[cpb.CertifiedBlock] = []
+        size = 0
         for height in range(start, stop + 1):
             certified = self.block(height)
             if certified is None:
                 raise CorruptLedger(self.channel, height, "block below the tip is missing")
+            size += certified.ByteSize() + 8  # + the repeated field's tag and length
+            if out and max_bytes is not None and size > max_bytes:
+                break
             out.append(certified)
         return out
 

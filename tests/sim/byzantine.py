@@ -254,6 +254,38 @@ class Flooder(Base):
         return out
 
 
+class BigFutureFlooder(Base):
+    """Honest in its own votes, but every tick floods each peer with far-future views it
+    is the primary of (a fresh, higher one each time, so no per-view bound helps): in
+    each, pre-prepares at several heights carrying near-max-size blocks whose headers
+    match, plus prepares and commits with a block attached. Before byte bounds, this
+    pinned future_messages_per_peer_max whole blocks per peer (550 MB per node seen)."""
+
+    HEIGHTS_PER_VIEW = 6
+
+    def __init__(self, cluster: Cluster, index: int) -> None:
+        super().__init__(cluster, index)
+        self.view = 1000 * self.cfg.n + index
+        tx = max(1, self.cfg.tx_bytes_max // 2)
+        count = max(1, self.cfg.block_bytes_max // tx)
+        self.txs = [self.rng.randbytes(tx) for _ in range(count)]
+
+    def on_tick(self, node):
+        self.view += self.cfg.n
+        base = node.replica.executed_height
+        out = []
+        for h in range(base + 1, base + 1 + self.HEIGHTS_PER_VIEW):
+            info = make_block(
+                self.cfg, h, self.view, sha256(b"%d" % h), self.txs, node.signer.public_key, 0
+            )
+            for kind in ("pre_prepare", "prepare", "commit"):
+                data = encode_envelope(
+                    self.sign(node, kind, vote(self.view, h, info.digest)), (info.block,)
+                )
+                out.extend((dst, data) for dst in self.peers())
+        return out
+
+
 class SplitBrain(Base):
     """An equivocating primary that backs both sides: half its peers get block A and
     votes for A, the other half block B and votes for B. Only the quorum size stands

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from consensus.blocks import BlockInfo, parse_block
 from consensus.certificates import check_vote_cert
-from consensus.config import ConsensusConfig
+from consensus.config import BLOCK_HEADER_BYTES_MAX, ConsensusConfig
 from consensus.crypto import Verifier
 from consensus.membership import Membership
 from consensus.messages import Signed
@@ -27,6 +27,12 @@ from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
 from tests.sim.simcrypto import tx_is_signed
+
+
+def view_change_bytes_bound(cfg: ConsensusConfig) -> int:
+    """One peer's VIEW-CHANGE as kept: its body and a block per prepared certificate."""
+    block = cfg.block_bytes_max + BLOCK_HEADER_BYTES_MAX
+    return cfg.view_change_bytes_max + 64 + cfg.log_window_blocks * block
 
 
 class SafetyViolation(AssertionError):
@@ -145,6 +151,13 @@ class Invariants:
         for q in r.future.values():
             if len(q) > cfg.future_messages_per_peer_max:
                 self.fail(f"node {node} future buffer over its limit")
+            if q.size_bytes > cfg.future_bytes_per_peer_max:
+                self.fail(f"node {node} future buffer holds {q.size_bytes} bytes")
+        held = r.buffered_bytes_by_kind()
+        if held["orphans"] > cfg.orphan_bytes_max:
+            self.fail(f"node {node} orphans hold {held['orphans']} bytes")
+        if held["view_changes"] > n * view_change_bytes_bound(cfg):
+            self.fail(f"node {node} VIEW-CHANGEs hold {held['view_changes']} bytes")
         if len(r.pending) > cfg.pending_txs_max or r.pending_bytes > cfg.pending_bytes_max:
             self.fail(f"node {node} pending queue over its limit")
         votes = sum(len(v) for v in r.checkpoint_votes.values())
