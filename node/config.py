@@ -47,18 +47,32 @@ class Limits:
     peer_queue_frames_max: int = 20_000
     peer_queue_bytes_max: int = 4 << 20
     verify_threads: int = 2
-    stream_blocks_max: int = 64
     # Flood limits (node/ratelimit.py): txs per second per client (certificate name, or
     # address without TLS), calls per second per connection, consensus envelopes plus
-    # gossiped txs per second per peer; and gRPC's own caps on concurrency.
+    # gossiped txs per second per peer.
     client_txs_per_s: int = 20_000
     connection_calls_per_s: int = 1_000
     peer_items_per_s: int = 200_000
-    concurrent_rpcs_max: int = 1_000
-    streams_per_connection_max: int = 100
+    # Calls in flight (node/calls.py): per client certificate, unary calls and streams;
+    # all clients together; per validator of a channel served here, counted apart from
+    # the clients so that they can never take the validators' capacity.
+    client_calls_max: int = 32
+    client_streams_max: int = 64
+    all_clients_calls_max: int = 1_000
+    peer_calls_max: int = 64
+    streams_per_connection_max: int = 100  # HTTP/2 streams on one connection
+    ping_interval_min_ms: int = 1_000  # a connection's keepalive pings, even when idle
     # One log line per peer (or client) and reason per interval for refused messages;
     # the exact counts are in the metrics (node/logsampling.py).
     refusal_log_interval_ms: int = 10_000
+
+
+# Old names of limits, still accepted: `stream_blocks_max` was never enforced, and
+# `concurrent_rpcs_max` was gRPC's one server-wide cap, which peers shared with clients.
+RENAMED_LIMITS = {
+    "stream_blocks_max": "client_streams_max",
+    "concurrent_rpcs_max": "all_clients_calls_max",
+}
 
 
 @dataclass(frozen=True)
@@ -166,9 +180,15 @@ def _limits(table: object, where: str) -> Limits:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: `limits` must be a table")
     known = {f.name for f in dataclasses.fields(Limits)}
-    unknown = set(table) - known
+    unknown = set(table) - known - set(RENAMED_LIMITS)
     if unknown:
         raise ConfigError(f"{where}: unknown limits {sorted(unknown)}")
+    table = dict(table)
+    for old, new in RENAMED_LIMITS.items():
+        if old in table:
+            if new in table:
+                raise ConfigError(f"{where}: limits.{old} is the old name of {new}; give one")
+            table[new] = table.pop(old)
     for name, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{where}: limits.{name} must be a positive integer")

@@ -206,6 +206,25 @@ class NodeCollector(Collector):
         yield hits
         yield stalls
         yield longest
+        yield from _calls(node)
+
+
+def _calls(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Calls in flight and refusals over a caller's bound (node/calls.py)."""
+    refused = CounterMetricFamily(
+        "govchain_calls_refused",
+        "Calls refused over a caller's bound on calls in flight, by pool and kind",
+        labels=["pool", "kind"],
+    )
+    for (pool, kind), count in sorted(node.call_limits.refused.items()):
+        refused.add_metric([pool, kind], count)
+    in_flight = GaugeMetricFamily(
+        "govchain_calls_in_flight", "Calls and streams running, by pool", labels=["pool"]
+    )
+    for name, pool in node.call_limits.pools.items():
+        in_flight.add_metric([name], pool.total)
+    yield refused
+    yield in_flight
 
 
 def _failures(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:

@@ -29,6 +29,7 @@ from chains.registry import UnknownApplication, make_application
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
+from node.calls import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
@@ -109,6 +110,9 @@ class Node:
         self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
         self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
+        # Calls in flight per client certificate and per validator (node/calls.py).
+        tls = self.server_credentials is not None
+        self.call_limits = CallLimits(limits, tls, lambda: self.known_validators)
         self.link_credentials = link_credentials
         self.stallwatch = StallWatch()
         self.started = False
@@ -404,17 +408,20 @@ class Node:
         options = [
             *channel_options(limits.message_bytes_max),
             ("grpc.max_concurrent_streams", limits.streams_per_connection_max),
-            # Our clients and peers ping every 10 s, also between calls (channel_options);
-            # the server's default policy (one ping per 5 min) would answer an idle
-            # client's pings with GOAWAY too_many_pings and drop the connection.
-            ("grpc.http2.min_recv_ping_interval_without_data_ms", 1_000),
+            # Our clients and peers ping every 10 s, also between calls (channel_options).
+            # gRPC's default policy takes one ping per 5 min, or per 2 h on a connection
+            # without calls unless keepalive_permit_without_calls (set above by
+            # channel_options; a server takes the first value of an option), and answers
+            # the third ping too early with GOAWAY too_many_pings, dropping the connection.
+            ("grpc.http2.min_ping_interval_without_data_ms", limits.ping_interval_min_ms),
         ]
+        # No `maximum_concurrent_rpcs`: that is one cap for everybody, which one client
+        # could fill. Calls are counted per caller instead (self.call_limits), before
+        # anything else; then garbage bytes are INVALID_ARGUMENT with one sampled log
+        # line, not UNKNOWN with a traceback per request.
         self.server = grpc.aio.server(
             options=options,
-            maximum_concurrent_rpcs=limits.concurrent_rpcs_max,
-            # Garbage bytes are INVALID_ARGUMENT with one sampled log line, not UNKNOWN
-            # with a traceback per request.
-            interceptors=[StrictDecoding(self.undecodable, self.refusals)],
+            interceptors=[self.call_limits, StrictDecoding(self.undecodable, self.refusals)],
         )
         api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
         api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
