@@ -35,6 +35,7 @@ class SwarmPlan:
     tx_batches: int
     tx_pad: int
     notes: list[str] = field(default_factory=list)
+    clock_offsets_ms: list[int] = field(default_factory=list)  # per node, honest ones within
 
     @classmethod
     def from_seed(cls, seed: int) -> SwarmPlan:
@@ -66,9 +67,22 @@ class SwarmPlan:
             "fetch_blocks_max": rng.choice((2, 8, 32)),
             "future_messages_per_peer_max": rng.choice((16, 64)),
         }
-        return cls(
+        plan = cls(
             seed, n, byzantine, faults, config, rng.choice((200, 400)), 40, rng.choice((0, 64))
         )
+        # Clocks are drawn from their own stream so that adding them left every earlier
+        # seed's plan unchanged: a skew bound, and per node a clock error within a third of
+        # it (Byzantine nodes may be anywhere).
+        clocks = random.Random(seed ^ 0xC10C)
+        skew = clocks.choice((2_000, 10_000))
+        plan.config["block_time_skew_ms"] = skew
+        plan.clock_offsets_ms = [
+            clocks.randint(-skew // 3, skew // 3)
+            if i not in byzantine
+            else clocks.randint(-3 * skew, 3 * skew)
+            for i in range(n)
+        ]
+        return plan
 
     def describe(self) -> str:
         f = self.faults
@@ -76,7 +90,7 @@ class SwarmPlan:
         return (
             f"n={self.n} byzantine=[{byz}] drop={f.drop_rate} dup={f.dup_rate} "
             f"delay<={f.delay_max_ticks} crash={f.crash_rate} crash_mid={f.crash_mid_step_rate} "
-            f"partition={f.partition_rate} {self.config}"
+            f"partition={f.partition_rate} clocks_ms={self.clock_offsets_ms} {self.config}"
         )
 
 
@@ -97,6 +111,8 @@ def run_swarm(seed: int, liveness_ticks: int = 6000) -> SwarmResult:
     byz = {i: BEHAVIOURS[name] for i, name in plan.byzantine.items()}
     cluster = Cluster(plan.n, seed, byzantine=byz, **plan.config)
     cluster.faults = plan.faults
+    for node, offset in zip(cluster.nodes, plan.clock_offsets_ms, strict=True):
+        node.clock_offset_ms = offset
     rng = random.Random(seed ^ 0xC11E)
     try:
         for _ in range(plan.chaos_ticks):
