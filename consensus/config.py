@@ -34,6 +34,8 @@ class ConsensusConfig:
     # Retransmission and catch-up heartbeat.
     status_interval_ticks: int = 10
     fetch_blocks_max: int = 32
+    # A peer whose fetch answer was invalid (or missing) is asked last for this long.
+    fetch_penalty_ticks: int = 600
     # Bounded memory against floods and Byzantine peers.
     future_messages_per_peer_max: int = 256
     pending_txs_max: int = 100_000
@@ -60,6 +62,7 @@ class ConsensusConfig:
             "view_change_timeout_ticks",
             "status_interval_ticks",
             "fetch_blocks_max",
+            "fetch_penalty_ticks",
             "future_messages_per_peer_max",
             "pending_txs_max",
             "pending_bytes_max",

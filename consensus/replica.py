@@ -95,6 +95,11 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         self.vc_deferred_at = -1  # executed height at which a view change was last deferred
         self.fetch_attempts = 0
         self.progress_mark = -1
+        self.heartbeats = 0  # status timer firings: the clock of fetch penalties
+        # Member -> heartbeat until which it is asked last; kept (as a taint) until it
+        # answers a fetch well again. And member -> invalid fetch answers (a metric).
+        self.fetch_penalties: dict[bytes, int] = {}
+        self.fetch_invalid: dict[bytes, int] = {}
         # Counters the node exports; the simulator checks bounds on them.
         self.rejected: dict[Reason, int] = {}
         self.init_membership(cfg)
