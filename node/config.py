@@ -50,6 +50,11 @@ class Limits:
     peer_items_per_s: int = 200_000
     concurrent_rpcs_max: int = 1_000
     streams_per_connection_max: int = 100
+    # Block fetches (node/fetching.py): a peer gets this long to answer, an answer may be
+    # this large (a server sends no more), and one peer is asked at most this often.
+    fetch_timeout_ms: int = 3_000
+    fetch_reply_bytes_max: int = 16 << 20
+    fetch_peer_calls_per_s: int = 20
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ class NodeCollector(Collector):
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
         yield from (txs, refused, held, verified_ids, synced, sync_lag)
         yield from (validators, member, next_set)
+        yield _fetch_failures(node)
         peers = GaugeMetricFamily(
             "govchain_peer_connected",
             "1 while the outgoing stream to a peer is up",
@@ -191,6 +192,24 @@ class NodeCollector(Collector):
         yield hits
         yield stalls
         yield longest
+
+
+def _fetch_failures(node: Node) -> CounterMetricFamily:
+    """Block fetches from each peer that gave nothing usable, by reason: the node's
+    (timeout, error, too_large, too_many_blocks, throttled) and the core's (invalid:
+    forged or wrong blocks). A peer named here often is slow, down or lying."""
+    family = CounterMetricFamily(
+        "govchain_fetch_failures",
+        "Block fetches from a peer that gave no usable answer, by reason",
+        labels=["channel", "peer", "reason"],
+    )
+    for name, ch in node.channels.items():
+        counts = {(p.hex()[:16], r): c for (p, r), c in ch.runtime.fetch_failures.items()}
+        for peer, count in ch.runtime.replica.fetch_invalid.items():
+            counts[(peer.hex()[:16], "invalid")] = count
+        for (peer, reason), count in sorted(counts.items()):
+            family.add_metric([name, peer, reason], count)
+    return family
 
 
 def _held(replica: Replica) -> dict[str, int]:

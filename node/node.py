@@ -23,6 +23,7 @@ from consensus.membership import Membership
 from node.admission import ChannelAdmission, admit
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
+from node.fetching import FETCH_REPLY_MARGIN_BYTES, FetchFailed, check_reply
 from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -52,8 +53,6 @@ SERVICE_NAMES = (
     reflection.SERVICE_NAME,
 )
 
-FETCH_TIMEOUT_S = 10.0
-
 
 @dataclass
 class Channel:
@@ -80,6 +79,7 @@ class Node:
         self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
         self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
+        self.fetch_limiter = RateLimiter("block fetches/s per peer", limits.fetch_peer_calls_per_s)
         self.link_credentials = link_credentials
         self.stallwatch = StallWatch()
         self.started = False
@@ -161,6 +161,12 @@ class Node:
                 key=self.public_key.hex()[:16],
             )
         limits = cfg_node.limits
+        if cfg.block_bytes_max + FETCH_REPLY_MARGIN_BYTES > limits.fetch_reply_bytes_max:
+            raise ConfigError(
+                f"channel {name}: limits.fetch_reply_bytes_max ({limits.fetch_reply_bytes_max})"
+                f" cannot hold one block of the genesis block_bytes_max ({cfg.block_bytes_max})"
+                " with its commit certificate; raise it"
+            )
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
         mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
         try:
@@ -201,6 +207,7 @@ class Node:
         )
         executor.on_policy = lambda p: setattr(admission, "policy", p)
         runtime.on_membership = self.on_membership
+        runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers
@@ -219,11 +226,24 @@ class Node:
     async def fetch(
         self, peer: bytes, channel: str, first: int, last: int
     ) -> api.FetchBlocksResponse:
+        """Ask one peer for blocks [first, last], within this node's fetch limits; raise
+        FetchFailed (with the reason the metrics count) if it gives no usable answer."""
+        limits = self.config.limits
+        if not self.fetch_limiter.allow(peer.hex()):
+            raise FetchFailed("throttled")
         link = self.links.get(peer)
         if link is None:
-            raise LookupError("no link to that peer")
+            raise FetchFailed("error", "no link to that peer")
         request = api.FetchBlocksRequest(channel=channel, from_height=first, to_height=last)
-        return await link.stub().FetchBlocks(request, timeout=FETCH_TIMEOUT_S)
+        try:
+            reply = await link.stub().FetchBlocks(request, timeout=limits.fetch_timeout_ms / 1000)
+        except grpc.aio.AioRpcError as e:
+            timed_out = e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            raise FetchFailed("timeout" if timed_out else "error", e.code().name) from e
+        problem = check_reply(reply, first, last, limits.fetch_reply_bytes_max)
+        if problem is not None:
+            raise FetchFailed(problem, f"{len(reply.blocks)} blocks, {reply.ByteSize()} bytes")
+        return reply
 
     def gossip(self, admitted: dict[str, list[bytes]]) -> None:
         for channel, txs in admitted.items():

@@ -12,6 +12,7 @@ from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
+from node.fetching import bounded_reply
 from node.tls import peer_common_name, validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
@@ -287,5 +288,5 @@ class PeerService(api_grpc.PeerServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
         count_max = ch.runtime.cfg.fetch_blocks_max
         blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max)
-        proof = list(ch.runtime.replica.stable.proof)
-        return api.FetchBlocksResponse(blocks=blocks, checkpoint=proof)
+        proof = ch.runtime.replica.stable.proof
+        return bounded_reply(blocks, proof, self.node.config.limits.fetch_reply_bytes_max)
