@@ -5,7 +5,8 @@ authentication sessions), and it comes from the primary. So a replica sends PREP
 proposed block only if:
 
 - its time is strictly after its parent's (time never stands still or goes back along
-  the chain; genesis has time 0), and
+  the chain; genesis has time 0; a replica that knows its parent only by digest waits
+  until it has executed it), and
 - its time is within `block_time_skew_ms` of the replica's own clock when the
   pre-prepare arrived (the node stamps each received message with its wall clock; the
   core reads no clock).

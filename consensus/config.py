@@ -42,6 +42,8 @@ class ConsensusConfig:
     # Block time (see on_pre_prepare): a proposed block's timestamp must be after its
     # parent's and within this bound of the receiving replica's clock.
     block_time_skew_ms: int = 10_000
+    # A peer whose fetch answer was invalid (or missing) is asked last for this long.
+    fetch_penalty_ticks: int = 600
     # Bounded memory against floods and Byzantine peers: every buffer a peer can fill has
     # a count and a byte bound (bytes = signed body + signature + kept block bytes).
     future_messages_per_peer_max: int = 256
@@ -72,6 +74,7 @@ class ConsensusConfig:
             "view_change_timeout_ticks",
             "status_interval_ticks",
             "fetch_blocks_max",
+            "fetch_penalty_ticks",
             "future_messages_per_peer_max",
             "view_change_bytes_max",
             "pending_txs_max",

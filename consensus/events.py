@@ -54,10 +54,16 @@ class Tick:
 @dataclass(frozen=True, slots=True)
 class BlocksFetched:
     """Answer to FetchBlocks: committed blocks with their commit certificates, any order,
-    and the serving peer's stable checkpoint proof, so the fetcher's watermarks move too."""
+    and the serving peer's stable checkpoint proof, so the fetcher's watermarks move too.
+    `source` is the peer that served them (b"" if unknown): an invalid answer counts
+    against it, and the next fetch asks others first. `failure` (no blocks then) says the
+    node got no usable answer from `source` ("timeout", "error", "too_large", …): that
+    peer, too, is asked last for a while."""
 
     blocks: tuple[pb.CertifiedBlock, ...]
     checkpoint: tuple[pb.SignedMessage, ...] = ()
+    source: bytes = b""
+    failure: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,11 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         self.vc_deferred_at = -1  # executed height at which a view change was last deferred
         self.fetch_attempts = 0
         self.progress_mark = -1
+        self.heartbeats = 0  # status timer firings: the clock of fetch penalties
+        # Member -> heartbeat until which it is asked last; kept (as a taint) until it
+        # answers a fetch well again. And member -> invalid fetch answers (a metric).
+        self.fetch_penalties: dict[bytes, int] = {}
+        self.fetch_invalid: dict[bytes, int] = {}
         # Counters the node exports; the simulator checks bounds on them.
         self.rejected: dict[Reason, int] = {}
         self.init_membership(cfg)
@@ -403,7 +408,8 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
         - it is not empty and holds no tx twice, none already in the log or recently
           committed, and every tx is client-signed;
         - its time is within block_time_skew_ms of our clock when the message arrived,
-          and after its parent's time where we hold the parent (block_time.py);
+          and after its parent's time (block_time.py); a parent known only by its digest
+          (a stable checkpoint not executed yet) makes it wait like a missing parent;
         - its parent is the block this replica has at height - 1 in this view (or executed,
           or stable); if that one has not arrived yet, the pre-prepare waits for it.
         """
@@ -439,7 +445,10 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             self.reject(msg.sender, msg.kind, Reason.BAD_PARENT, f"height {h}")
             return
         parent_ms = self.parent_time(h)
-        why = None if parent_ms is None else parent_problem(info.header.timestamp_ms, parent_ms)
+        if parent_ms is None:  # the parent is known by digest only (a stable checkpoint):
+            self._keep_orphan(ev, info)  # wait until it executes, then judge the time
+            return
+        why = parent_problem(info.header.timestamp_ms, parent_ms)
         if why is not None:
             self.reject(msg.sender, msg.kind, Reason.BAD_TIMESTAMP, f"height {h}: {why}")
             return
@@ -492,7 +501,7 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
     def parent_time(self, height: int) -> int | None:
         """Block time of the block `parent_of(height)` names, where this replica holds that
         block (executed, or accepted in this view); None when it knows only its digest
-        (a stable checkpoint not yet executed: caught up by proof, not by blocks)."""
+        (a stable checkpoint not yet executed: caught up by proof, not by blocks yet)."""
         below = height - 1
         if below == self.executed_height:
             return self.executed_timestamp_ms

@@ -151,10 +151,10 @@ class MembershipMixin(_Base):
     def probe_fetch(self) -> None:
         """An observer, or a replica stuck outside a working view, hears no heartbeats (the
         members send only to members): ask one member, in turn, for blocks past ours."""
-        members = [v for v in sorted(self.audience) if v != self.me]
+        members = sorted(v for v in self.audience if v != self.me)
         if not members:
             return
         self.fetch_attempts += 1
-        peer = members[self.fetch_attempts % len(members)]
+        peer = self.fetch_peers(members)[0]  # in turn, but not one that failed lately
         first = self.executed_height + 1
         self.out.append(FetchBlocks(first, first + self.cfg.fetch_blocks_max - 1, (peer,)))

@@ -43,7 +43,7 @@ class Limits:
     # What a peer can make this node hold: an answer to a block fetch (the gRPC receive
     # bound of peer links; a node answers within it), and what waits to be sent to one
     # peer, per channel and kind (consensus envelopes, gossiped txs), oldest dropped.
-    fetch_answer_bytes_max: int = 40 << 20
+    fetch_answer_bytes_max: int = 16 << 20
     peer_queue_frames_max: int = 20_000
     peer_queue_bytes_max: int = 4 << 20
     verify_threads: int = 2
@@ -65,6 +65,10 @@ class Limits:
     # One log line per peer (or client) and reason per interval for refused messages;
     # the exact counts are in the metrics (node/logsampling.py).
     refusal_log_interval_ms: int = 10_000
+    # Block fetches (node/fetching.py): a peer gets this long to answer, and one peer is
+    # asked at most this often (the answer's size bound is fetch_answer_bytes_max).
+    fetch_timeout_ms: int = 3_000
+    fetch_peer_calls_per_s: int = 20
 
 
 # Old names of limits, still accepted: `stream_blocks_max` was never enforced, and

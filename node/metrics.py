@@ -163,6 +163,7 @@ class NodeCollector(Collector):
         yield from (txs, refused, held, buffered, inbox, verified_ids, synced, sync_lag)
         yield from (validators, member, next_set)
         yield from _failures(node)
+        yield _fetch_failures(node)
         peers = GaugeMetricFamily(
             "govchain_peer_connected",
             "1 while the outgoing stream to a peer is up",
@@ -250,6 +251,24 @@ def _failures(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     for method, count in sorted(node.undecodable.items()):
         undecodable.add_metric([method], count)
     yield from (failed, failures, undecodable)
+
+
+def _fetch_failures(node: Node) -> CounterMetricFamily:
+    """Block fetches from each peer that gave nothing usable, by reason: the node's
+    (timeout, error, too_large, too_many_blocks, throttled) and the core's (invalid:
+    forged or wrong blocks). A peer named here often is slow, down or lying."""
+    family = CounterMetricFamily(
+        "govchain_fetch_failures",
+        "Block fetches from a peer that gave no usable answer, by reason",
+        labels=["channel", "peer", "reason"],
+    )
+    for name, ch in node.channels.items():
+        counts = {(p.hex()[:16], r): c for (p, r), c in ch.runtime.fetch_failures.items()}
+        for peer, count in ch.runtime.replica.fetch_invalid.items():
+            counts[(peer.hex()[:16], "invalid")] = count
+        for (peer, reason), count in sorted(counts.items()):
+            family.add_metric([name, peer, reason], count)
+    return family
 
 
 def _held(replica: Replica) -> dict[str, int]:

@@ -32,6 +32,7 @@ from node.admission import ChannelAdmission, Unavailable, admit
 from node.calls import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
+from node.fetching import FetchFailed, check_reply
 from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
 from node.grpc_decode import StrictDecoding
 from node.logsampling import SampledLog
@@ -64,7 +65,6 @@ SERVICE_NAMES = (
     reflection.SERVICE_NAME,
 )
 
-FETCH_TIMEOUT_S = 10.0
 # The exit status of a node that stopped because it could not persist (ENOSPC, EIO, a
 # failed synced write): sysexits' EX_TEMPFAIL, "try again later". systemd's
 # Restart=on-failure restarts it; 2 (a bad config) is the status it must not restart.
@@ -113,6 +113,7 @@ class Node:
         # Calls in flight per client certificate and per validator (node/calls.py).
         tls = self.server_credentials is not None
         self.call_limits = CallLimits(limits, tls, lambda: self.known_validators)
+        self.fetch_limiter = RateLimiter("block fetches/s per peer", limits.fetch_peer_calls_per_s)
         self.link_credentials = link_credentials
         self.stallwatch = StallWatch()
         self.started = False
@@ -248,6 +249,7 @@ class Node:
         runtime.on_membership = self.on_membership
         runtime.on_failure = self.on_channel_failure
         runtime.on_task_failure = self.on_task_failure
+        runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers
@@ -268,11 +270,24 @@ class Node:
     async def fetch(
         self, peer: bytes, channel: str, first: int, last: int
     ) -> api.FetchBlocksResponse:
+        """Ask one peer for blocks [first, last], within this node's fetch limits; raise
+        FetchFailed (with the reason the metrics count) if it gives no usable answer."""
+        limits = self.config.limits
+        if not self.fetch_limiter.allow(peer.hex()):
+            raise FetchFailed("throttled")
         link = self.links.get(peer)
         if link is None:
-            raise LookupError("no link to that peer")
+            raise FetchFailed("error", "no link to that peer")
         request = api.FetchBlocksRequest(channel=channel, from_height=first, to_height=last)
-        return await link.stub().FetchBlocks(request, timeout=FETCH_TIMEOUT_S)
+        try:
+            reply = await link.stub().FetchBlocks(request, timeout=limits.fetch_timeout_ms / 1000)
+        except grpc.aio.AioRpcError as e:
+            timed_out = e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            raise FetchFailed("timeout" if timed_out else "error", e.code().name) from e
+        problem = check_reply(reply, first, last, limits.fetch_answer_bytes_max)
+        if problem is not None:
+            raise FetchFailed(problem, f"{len(reply.blocks)} blocks, {reply.ByteSize()} bytes")
+        return reply
 
     def gossip(self, admitted: dict[str, list[bytes]]) -> None:
         if self.halted:

@@ -43,6 +43,7 @@ from consensus.messages import encode_envelope
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from node.executor import Executor
+from node.fetching import failure_reason
 from node.governance import MEMBERSHIP_KEY, membership_of
 from node.logsampling import SampledLog
 from node.mempool import Mempool
@@ -92,6 +93,8 @@ class ChannelRuntime:
         self.metrics = metrics
         self.views_entered = 0  # view changes completed here since start (metrics)
         self.synced_blocks = 0  # blocks received by block sync (metrics)
+        self.fetch_timeout_s = 3.0  # a peer's time to answer a fetch (set by the node)
+        self.fetch_failures: dict[tuple[bytes, str], int] = {}  # (peer, reason) -> count
         self.cfg = cfg
         self.channel = cfg.channel
         self.replica = Replica(cfg, signer, verifier, tx_checker)
@@ -327,32 +330,48 @@ class ChannelRuntime:
             )
 
     async def _fetch_blocks(self, action: FetchBlocks) -> None:
+        """Ask the peers the core named, in its order (anyone, if none), until one answers
+        with blocks. A peer that times out, errs or answers beyond the fetch limits is
+        counted, reported to the core (which asks it last for a while) and the next is
+        asked; blocks go to the core with their source, so forged ones count against it."""
         peers = list(action.peers) or [v for v in self.replica.audience if v != self.replica.me]
-        proofs: list[tuple] = []
+        proofs: list[tuple[bytes, tuple]] = []
+        first, last = action.from_height, action.to_height
         for peer in peers:
             try:
-                reply = await self._fetch(peer, self.channel, action.from_height, action.to_height)
-            except Exception as e:  # a peer that is down or refuses: try the next one
-                self.log.info("fetch failed", peer=peer.hex()[:16], error=type(e).__name__)
+                call = self._fetch(peer, self.channel, first, last)
+                reply = await asyncio.wait_for(call, self.fetch_timeout_s)
+            except Exception as e:  # down, slow, refusing, too large: try the next one
+                self._fetch_failed(peer, e)
                 continue
             if reply.checkpoint and not reply.blocks:
-                proofs.append(tuple(reply.checkpoint))
+                proofs.append((peer, tuple(reply.checkpoint)))
             if reply.blocks:
                 self.synced_blocks += len(reply.blocks)
                 self.log.info(
                     "block sync",
                     fetched=len(reply.blocks),
-                    first=action.from_height,
+                    first=first,
                     target=self.replica.fetch_target,
                     height=self.replica.executed_height,
+                    peer=peer.hex()[:16],
                 )
-                self.submit(BlocksFetched(tuple(reply.blocks), tuple(reply.checkpoint)))
+                self.submit(BlocksFetched(tuple(reply.blocks), tuple(reply.checkpoint), peer))
                 return
         # No peer had blocks past ours, but a peer's stable checkpoint may be ahead of ours:
         # the one way to learn the checkpoint at a switch of validator sets once it is
         # stable elsewhere (its votes are not sent again). The core keeps the highest.
-        for proof in proofs:
-            self.submit(BlocksFetched((), proof))
+        for peer, proof in proofs:
+            self.submit(BlocksFetched((), proof, peer))
+
+    def _fetch_failed(self, peer: bytes, error: Exception) -> None:
+        reason = failure_reason(error)
+        key = (peer, reason)
+        self.fetch_failures[key] = self.fetch_failures.get(key, 0) + 1
+        if reason == "throttled":  # our own limit, not the peer's fault (the limiter logs)
+            return
+        self.log.info("fetch failed", peer=peer.hex()[:16], reason=reason, error=str(error)[:200])
+        self.submit(BlocksFetched((), (), peer, reason))
 
     def count_refused(self, reason: Reason, peer: bytes = b"") -> None:
         """An envelope refused before the core saw it (malformed, bad signature, …):

@@ -13,6 +13,7 @@ from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope
 from consensus.reasons import Reason
 from node.admission import Unavailable
+from node.fetching import bounded_reply
 from node.runtime import now_ms
 from node.tls import peer_common_name, validator_key_of_peer
 from node.transport import check_hello
@@ -310,4 +311,4 @@ class PeerService(api_grpc.PeerServicer):
         # The asker refuses an answer over fetch_answer_bytes_max: stay under it.
         room = self.node.config.limits.fetch_answer_bytes_max - sum(p.ByteSize() + 8 for p in proof)
         blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max, room - 1024)
-        return api.FetchBlocksResponse(blocks=blocks, checkpoint=proof)
+        return bounded_reply(blocks, proof, self.node.config.limits.fetch_answer_bytes_max)

@@ -58,6 +58,13 @@ class Base:
     ) -> list[pb.CertifiedBlock]:
         return blocks
 
+    # A peer that answers a fetch even for blocks it does not hold (it claims them).
+    claims_blocks = False
+
+    def fetch_delay_ticks(self, node: SimNode) -> int:
+        """Ticks before a fetch answer leaves; at or past the fetcher's timeout it is lost."""
+        return 0
+
     def _remember(self, data: bytes) -> None:
         if len(self.seen) < 2000:
             self.seen.append(data)
@@ -66,6 +73,18 @@ class Base:
 
     def sign(self, node: SimNode, kind: str, payload: object) -> Signed:
         return sign(node.signer, self.cfg.channel, kind, payload)  # type: ignore[arg-type]
+
+
+def short_certificates(blocks: list[pb.CertifiedBlock]) -> list[pb.CertifiedBlock]:
+    """The blocks with one commit signature less each: a certificate below quorum."""
+    out = []
+    for cb in blocks:
+        bad = pb.CertifiedBlock()
+        bad.CopyFrom(cb)
+        if bad.commits:
+            del bad.commits[-1]
+        out.append(bad)
+    return out
 
 
 class Silent(Base):
@@ -214,14 +233,7 @@ class Forger(Base):
             vc.stable_height += 4  # claims a checkpoint its proof does not show
 
     def serve_fetch(self, node, blocks):
-        out = []
-        for cb in blocks:
-            bad = pb.CertifiedBlock()
-            bad.CopyFrom(cb)
-            if bad.commits:
-                del bad.commits[-1]
-            out.append(bad)
-        return out
+        return short_certificates(blocks)
 
     def on_tick(self, node):
         if self.rng.random() < 0.1:
@@ -326,10 +338,11 @@ class SplitBrain(Base):
 
 
 class TimeLiar(Base):
-    """A primary that stamps its blocks with a false time: `future` (3 skews ahead of its
-    clock), `past` (just after the parent: behind the clock once the chain idled longer
-    than the skew), `parent` (the parent's own time): one of the given modes (default all)
-    chosen per block. `lies` holds the digests of the blocks it stamped falsely."""
+    """A primary that stamps its blocks with a false time: `future` (1000 skews ahead of
+    the true clock, so no retransmission within a run ever makes it acceptable), `past`
+    (just after the parent: behind the clock once the chain idled longer than the skew),
+    `parent` (the parent's own time): one of the given modes (default all) chosen per
+    block. `lies` holds the digests of the blocks it stamped falsely."""
 
     MODES = ("future", "past", "parent")
 
@@ -352,7 +365,7 @@ class TimeLiar(Base):
             mode = self.rng.choice(self.modes)
             parent_ms = node.replica.parent_time(h.height) or 0
             stamp = {
-                "future": h.timestamp_ms + 3 * self.cfg.block_time_skew_ms,
+                "future": self.cluster.clock_ms(node) + 1000 * self.cfg.block_time_skew_ms,
                 "past": parent_ms + 1,
                 "parent": parent_ms,
             }[mode]
@@ -366,6 +379,40 @@ class TimeLiar(Base):
         alt = self.alternatives[key]
         signed = self.sign(node, msg.kind, vote(p.view, p.height, alt.digest))
         return [(signed, (alt.block,))]
+
+
+class HeightLiar(Base):
+    """Claims a huge height and stable checkpoint in every STATUS, and answers every
+    block fetch, whether it has the blocks or not: with forged blocks (a commit
+    certificate one signature short, or a made-up block), or too slowly (past the node's
+    fetch timeout). Otherwise it votes honestly, so the channel needs it no more than
+    any other faulty replica. (issue 11 §5: a claim of 10^9 drew 212 fetches.)"""
+
+    CLAIM = 10**9
+    claims_blocks = True
+
+    def rewrite(self, node, msg, blocks, dst):
+        if msg.kind != "status":
+            return [(msg, blocks)]
+        p = msg.payload
+        st = pb.Status(
+            view=p.view,
+            view_active=p.view_active,
+            executed_height=self.CLAIM,
+            stable_height=self.CLAIM,
+        )
+        return [(self.sign(node, "status", st), ())]
+
+    def fetch_delay_ticks(self, node: SimNode) -> int:
+        return 10**6 if self.rng.random() < 0.5 else 0  # half the time: never in time
+
+    def serve_fetch(self, node, blocks):
+        if not blocks:  # it has nothing there: make a block up
+            info = make_block(
+                self.cfg, node.height + 1, 0, sha256(b"made up"), [], node.signer.public_key, 1
+            )
+            return [pb.CertifiedBlock(block=info.block)]
+        return short_certificates(blocks)
 
 
 class Mixed(Base):

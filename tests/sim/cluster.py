@@ -53,6 +53,7 @@ from tests.sim.simcrypto import SimTxChecker, make_signers, make_tx, make_verifi
 
 ENVELOPE_BYTES_MAX = 64 << 20
 TICK_MS = 50
+FETCH_TIMEOUT_TICKS = 40  # the node's fetch_timeout_ms at TICK_MS
 
 
 class Behaviour(Protocol):
@@ -65,6 +66,10 @@ class Behaviour(Protocol):
     def serve_fetch(
         self, node: SimNode, blocks: list[pb.CertifiedBlock]
     ) -> list[pb.CertifiedBlock]: ...
+
+    claims_blocks: bool
+
+    def fetch_delay_ticks(self, node: SimNode) -> int: ...
 
 
 @dataclass
@@ -92,6 +97,7 @@ class SimNode:
     # (stable height, validators) each time the replica's current set changed.
     switches: list[tuple[int, tuple[bytes, ...]]] = field(default_factory=list)
     clock_offset_ms: int = 0  # this node's wall clock minus the simulation's
+    fetch_busy_until: int = 0  # tick the fetch in progress ends (the node runs one at a time)
 
     @property
     def honest(self) -> bool:
@@ -152,6 +158,7 @@ class Cluster:
         self.restart_at: dict[int, int] = {}
         self.heal_at = -1
         self.steps = 0
+        self.fetches_asked: dict[int, int] = {}  # node index -> block fetches sent to it
         for node in self.nodes:
             self.step(node, Restored(PersistedState()))
 
@@ -196,7 +203,8 @@ class Cluster:
         elif isinstance(action, CancelTimer):
             node.timers.pop(action.timer, None)
         elif isinstance(action, FetchBlocks):
-            self.serve_fetch(node, action)
+            if node.fetch_busy_until <= self.now:  # as the node: one fetch at a time
+                self.serve_fetch(node, action)
         elif isinstance(action, Reject):
             node.rejected[action.reason] = node.rejected.get(action.reason, 0) + 1
 
@@ -240,23 +248,42 @@ class Cluster:
         node.inbox.append(Executed(action.height, action.digest, node.state_root))
 
     def serve_fetch(self, node: SimNode, action: FetchBlocks) -> None:
+        """As the node's `_fetch_blocks`: ask the peers the core named, in order (anyone,
+        if it named none); a peer that does not answer within FETCH_TIMEOUT_TICKS costs
+        that long, is reported to the core, and the next is asked; the first answer with
+        blocks (or a stable checkpoint ahead) is the one."""
         order = [self.index_of[p] for p in action.peers]
-        others = [i for i in range(len(self.nodes)) if i not in order and i != node.index]
-        self.rng.shuffle(others)
-        for i in order + others:
+        if not order:
+            order = [i for i in range(len(self.nodes)) if i != node.index]
+            self.rng.shuffle(order)
+        waited = 0
+        for i in order:
             peer = self.nodes[i]
             if not peer.alive or not self.net.linked(i, node.index):
                 continue
-            if peer.height < action.from_height and not (
-                peer.replica.stable.height > node.replica.stable.height
+            self.fetches_asked[i] = self.fetches_asked.get(i, 0) + 1
+            claims = peer.behaviour is not None and peer.behaviour.claims_blocks
+            if (
+                peer.height < action.from_height
+                and not claims
+                and not (peer.replica.stable.height > node.replica.stable.height)
             ):
                 continue  # as the node: an answer without blocks still carries the proof
+            delay = peer.behaviour.fetch_delay_ticks(peer) if peer.behaviour else 0
+            if delay >= FETCH_TIMEOUT_TICKS:  # the node gives up on it, tells the core
+                waited += FETCH_TIMEOUT_TICKS
+                failed = BlocksFetched((), (), peer.signer.public_key, "timeout")
+                self.net.schedule(self.now + waited, node.index, node.index, failed)
+                continue
             blocks = peer.ledger[action.from_height - 1 : action.to_height]
             if peer.behaviour is not None:
                 blocks = peer.behaviour.serve_fetch(peer, blocks)
             proof = peer.replica.stable.proof
-            self.net.send(self.now, i, node.index, BlocksFetched(tuple(blocks), proof))
+            answer = BlocksFetched(tuple(blocks), proof, peer.signer.public_key)
+            self.net.send(self.now + waited + delay, i, node.index, answer)
+            node.fetch_busy_until = self.now + waited + delay + 1
             return
+        node.fetch_busy_until = self.now + waited
 
     def deliver(self, dst: SimNode, data: object) -> None:
         if isinstance(data, BlocksFetched):
@@ -343,6 +370,7 @@ class Cluster:
 
     def crash(self, node: SimNode) -> None:
         node.alive = False
+        node.fetch_busy_until = 0
         node.timers.clear()
         node.inbox.clear()
         self.net.drop_to(node.index)

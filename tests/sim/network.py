@@ -46,6 +46,12 @@ class Network:
             at = now + 1 + self.rng.randint(0, self.delay_max_ticks)
             heapq.heappush(self.queue, InFlight(at, self.seq, src, dst, data))
 
+    def schedule(self, at: int, src: int, dst: int, data: object) -> None:
+        """Deliver at tick `at` whatever the fault rates: a node's own event (a fetch it
+        gave up on), which only a crash of `dst` loses."""
+        self.seq += 1
+        heapq.heappush(self.queue, InFlight(at, self.seq, src, dst, data))
+
     def due(self, now: int) -> list[InFlight]:
         out = []
         while self.queue and self.queue[0].at <= now:
