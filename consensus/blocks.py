@@ -84,7 +84,15 @@ def parse_block(
         return Reason.BAD_BLOCK
     if header.tx_root != merkle_root(block.txs):
         return Reason.BAD_BLOCK
-    return BlockInfo(block, header, sha256(block.header), size)
+    return BlockInfo(detached(block), header, sha256(block.header), size)
+
+
+def detached(block: pb.Block) -> pb.Block:
+    """A copy of exactly what the digest and Merkle root name: the container is not signed,
+    so unknown fields a sender appended must not be kept, stored or served; and a parsed
+    sub-message keeps its whole parent message alive (one arena in upb), so a block kept
+    as received would pin every other block of its envelope beyond every byte bound."""
+    return pb.Block(header=block.header, txs=block.txs)
 
 
 def block_bytes(block: pb.Block) -> int:

@@ -42,6 +42,10 @@ class CheckpointCert:
 def _open_quorum(
     raws: Sequence[pb.SignedMessage], kind: str, cfg: ConsensusConfig, verifier: Verifier
 ) -> list[Signed] | Reason:
+    """Open and check each vote. Callers keep the votes rebuilt from what was checked
+    (`Signed.to_pb`), never the wrappers as received: a `SignedMessage` is not signed
+    itself, and unknown fields a peer appended would be stored, served, and carried into
+    our own signed VIEW-CHANGE, making it non-canonical for every peer."""
     if not cfg.quorum <= len(raws) <= cfg.n:
         return Reason.BAD_CERTIFICATE
     opened: list[Signed] = []
@@ -70,7 +74,7 @@ def check_vote_cert(
         v = signed.payload
         if (v.view, v.height, v.digest) != key:
             return Reason.BAD_CERTIFICATE
-    return VoteCert(first.view, first.height, first.digest, tuple(raws))
+    return VoteCert(first.view, first.height, first.digest, tuple(s.to_pb() for s in opened))
 
 
 def check_checkpoint_cert(
@@ -85,7 +89,8 @@ def check_checkpoint_cert(
         c = signed.payload
         if (c.height, c.block_hash, c.state_root) != key:
             return Reason.BAD_CERTIFICATE
-    return CheckpointCert(first.height, first.block_hash, first.state_root, tuple(raws))
+    proof = tuple(s.to_pb() for s in opened)
+    return CheckpointCert(first.height, first.block_hash, first.state_root, proof)
 
 
 def genesis_checkpoint(cfg: ConsensusConfig) -> CheckpointCert:

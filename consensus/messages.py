@@ -7,11 +7,12 @@ messages nested inside certificates itself through `open_nested`.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 
+from consensus.blocks import named_block
 from consensus.canonical import is_canonical
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer, Verifier
@@ -108,6 +109,22 @@ def decode_envelope(
     if isinstance(signed, Reason):
         return signed
     return signed, tuple(env.blocks)
+
+
+def useful_blocks(
+    message: Signed, blocks: Sequence[pb.Block], cfg: ConsensusConfig
+) -> tuple[pb.Block, ...]:
+    """The attached blocks the core may read, and nothing else (a sender may attach any
+    number): a PRE-PREPARE's named block if it passes `parse_block` (size limits first),
+    detached from the envelope; none for votes, checkpoints and heartbeats; all of a
+    VIEW-CHANGE's or NEW-VIEW's, from which the core picks what its certificates name.
+    The node queues only these and pre-verifies only their txs."""
+    if message.kind in ("view_change", "new_view"):
+        return tuple(blocks)
+    if message.kind != "pre_prepare":
+        return ()
+    info = named_block(blocks, message.msg.pre_prepare.digest, cfg)
+    return () if isinstance(info, Reason) else (info.block,)
 
 
 def vote(view: int, height: int, digest: bytes) -> pb.Vote:

@@ -17,7 +17,7 @@ from consensus.actions import (
     SetTimer,
 )
 from consensus.block_time import clock_problem, parent_problem
-from consensus.blocks import BlockInfo, index_blocks, named_block
+from consensus.blocks import BlockInfo, named_block
 from consensus.buffers import FutureQueue, message_bytes, total_bytes
 from consensus.certificates import CheckpointCert, genesis_checkpoint
 from consensus.config import ConsensusConfig
@@ -424,9 +424,9 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
             if slot.accepted.digest != digest:
                 self.reject(msg.sender, msg.kind, Reason.CONFLICTING_VOTE, f"height {h}")
             return
-        info = index_blocks(ev.blocks, self.cfg).get(digest)
-        if info is None:
-            self.reject(msg.sender, msg.kind, Reason.DIGEST_MISMATCH, "block not attached")
+        info = named_block(ev.blocks, digest, self.cfg)  # the others are never parsed
+        if isinstance(info, Reason):
+            self.reject(msg.sender, msg.kind, info, "the named block")
             return
         reason = self._check_proposed_block(info, v, h, msg.sender)
         if reason is None:

@@ -10,7 +10,7 @@ import structlog
 
 from consensus.events import MessageReceived
 from consensus.hashing import merkle_proof
-from consensus.messages import decode_envelope
+from consensus.messages import decode_envelope, useful_blocks
 from consensus.reasons import Reason
 from node.admission import Unavailable
 from node.fetching import bounded_reply
@@ -287,13 +287,18 @@ class PeerService(api_grpc.PeerServicer):
             if not ok:
                 runtime.count_refused(Reason.BAD_SIGNATURE, peer)
                 continue
+            # Only what the core reads is queued: one checked block per pre-prepare,
+            # judged against the set ordering now (governance may have changed it).
+            blocks = useful_blocks(signed, blocks, runtime.replica.cfg)
             if (
                 signed.kind == "pre_prepare"
                 and signed.msg.pre_prepare.height > runtime.replica.executed_height
+                and signed.sender == runtime.replica.cfg.primary(signed.msg.pre_prepare.view)
             ):
                 # A pre-prepare for a height already executed here (a lagging node that
-                # caught up by block sync) will be refused as stale: verifying its txs
-                # would waste the pool and remember ids that never commit again.
+                # caught up by block sync) will be refused as stale, and one from a
+                # non-primary as such: verifying its txs would waste the pool and
+                # remember ids that never commit. `blocks` is the named block only.
                 for block in blocks:
                     await ch.admission.checker.preverify(list(block.txs))
             runtime.submit(MessageReceived(signed, blocks, arrived_ms))

@@ -12,7 +12,14 @@ import pytest
 from consensus.blocks import BlockInfo, make_block, parse_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import ZERO_HASH, merkle_root, merkle_tree_hash, sha256
-from consensus.messages import Signed, decode_envelope, encode_envelope, sign, vote
+from consensus.messages import (
+    Signed,
+    decode_envelope,
+    encode_envelope,
+    sign,
+    useful_blocks,
+    vote,
+)
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
 from tests.sim.simcrypto import make_signers, make_tx
@@ -265,3 +272,23 @@ def test_config_limits_at_their_bounds_are_accepted() -> None:
         block_txs_max=1,
     )
     assert (cfg.log_window_blocks, cfg.in_flight_blocks_max) == (16, 16)
+
+
+def test_only_the_blocks_the_core_reads_are_kept_from_an_envelope() -> None:
+    """A peer may attach any blocks to any message: a pre-prepare keeps only the block it
+    names (checked, and detached from the envelope), votes keep none, and VIEW-CHANGE and
+    NEW-VIEW keep theirs for the core to pick from. So the node queues, and pre-verifies
+    the txs of, at most one checked block per pre-prepare."""
+    named, chaff = block(), block((make_tx(0, 7),))
+    pre = sign(SIGNERS[0], CHANNEL, "pre_prepare", vote(0, 1, named.digest))
+    got = decode_envelope(encode_envelope(pre, [chaff.block, named.block]), CFG, BYTES_MAX)
+    assert not isinstance(got, Reason)
+    kept = useful_blocks(got[0], got[1], CFG)
+    assert kept == (named.block,)
+    got[1][1].txs.append(b"changed later")
+    assert list(kept[0].txs) == list(named.txs)
+    oversize = dataclasses.replace(CFG, block_txs_max=1)
+    assert useful_blocks(got[0], (named.block,), oversize) == ()
+    assert useful_blocks(prepare(), (named.block,), CFG) == ()
+    change = sign(SIGNERS[1], CHANNEL, "view_change", pb.ViewChange(new_view=1))
+    assert useful_blocks(change, (chaff.block, named.block), CFG) == (chaff.block, named.block)
