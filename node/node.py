@@ -205,7 +205,9 @@ class Node:
                 f"genesis block_bytes_max plus {FETCH_ANSWER_SLACK_BYTES} bytes: no block "
                 "sync answer could be received"
             )
-        checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, limits.tx_bytes_max)
+        # The genesis tx limit: the checker judges the txs of proposed blocks, whose
+        # verdict must not depend on local settings (admission applies the local limit).
+        checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, cfg.tx_bytes_max)
         mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
         try:
             app, departments = make_application(genesis.app)

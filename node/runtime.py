@@ -186,7 +186,7 @@ class ChannelRuntime:
         await self._perform(self.replica.step(Restored(state)))
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
-            event = await self.queue.get()
+            event = _restamped(await self.queue.get())
             self._during = type(event).__name__  # named in the log if the step fails
             view, active = self.replica.view, self.replica.view_active
             actions = self.replica.step(event)
@@ -386,6 +386,16 @@ class ChannelRuntime:
 
     def add_txs(self, raws: list[bytes]) -> None:
         self.submit(TxsReady(tuple(raws), now_ms()))
+
+
+def _restamped(event: Event) -> Event:
+    """The clock when the core takes a Tick or TxsReady, not when it was queued: a primary
+    stamps its blocks with it, and under a backlog the queueing time can be seconds old
+    (blocks too old for the block-time rule of every backup). A MessageReceived keeps its
+    arrival time: that is what the rule judges a pre-prepare by."""
+    if isinstance(event, Tick | TxsReady):
+        return replace(event, now_ms=now_ms())
+    return event
 
 
 def _stamped(tick: Tick) -> Tick:
