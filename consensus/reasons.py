@@ -36,4 +36,5 @@ class Reason(StrEnum):
     TX_TOO_LARGE = "tx_too_large"
     BAD_FETCHED_BLOCK = "bad_fetched_block"
     STATE_DIVERGED = "state_diverged"
+    QUEUE_FULL = "queue_full"  # node: peers' messages waiting for the core hold their bound
     BAD_TIMESTAMP = "bad_timestamp"  # block time not after its parent's, or off our clock

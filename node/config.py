@@ -46,6 +46,8 @@ class Limits:
     fetch_answer_bytes_max: int = 16 << 20
     peer_queue_frames_max: int = 20_000
     peer_queue_bytes_max: int = 4 << 20
+    # Peers' consensus messages waiting for a channel's core (one always fits), in bytes.
+    runtime_queue_bytes_max: int = 64 << 20
     verify_threads: int = 2
     # Flood limits (node/ratelimit.py): txs per second per client (certificate name, or
     # address without TLS), calls per second per connection, consensus envelopes plus

@@ -109,6 +109,12 @@ class NodeCollector(Collector):
             "Events waiting for the channel's consensus core (received, not yet processed)",
             labels=labels,
         )
+        inbox_bytes = GaugeMetricFamily(
+            "govchain_runtime_queue_bytes",
+            "Bytes of peers' messages waiting for the channel's consensus core "
+            "(bounded by runtime_queue_bytes_max)",
+            labels=labels,
+        )
         verified_ids = GaugeMetricFamily(
             "govchain_verified_tx_ids", "Tx ids known valid and not yet committed", labels=labels
         )
@@ -154,13 +160,24 @@ class NodeCollector(Collector):
             for kind, size in replica.buffered_bytes_by_kind().items():
                 buffered.add_metric([name, kind], size)
             inbox.add_metric([name], ch.runtime.queue.qsize())
+            inbox_bytes.add_metric([name], ch.runtime.queued_message_bytes)
             verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
             synced.add_metric([name], ch.runtime.synced_blocks)
             sync_lag.add_metric([name], max(0, replica.fetch_target - executed))
         for status, count in sorted(node.unrouted_counts.items()):
             txs.add_metric(["", status], count)
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
-        yield from (txs, refused, held, buffered, inbox, verified_ids, synced, sync_lag)
+        yield from (
+            txs,
+            refused,
+            held,
+            buffered,
+            inbox,
+            inbox_bytes,
+            verified_ids,
+            synced,
+            sync_lag,
+        )
         yield from (validators, member, next_set)
         yield from _failures(node)
         yield _fetch_failures(node)

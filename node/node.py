@@ -252,6 +252,7 @@ class Node:
         runtime.on_failure = self.on_channel_failure
         runtime.on_task_failure = self.on_task_failure
         runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
+        runtime.queue_bytes_max = limits.runtime_queue_bytes_max
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers

@@ -35,9 +35,19 @@ from consensus.actions import (
     Send,
     SetTimer,
 )
+from consensus.buffers import message_bytes
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer
-from consensus.events import BlocksFetched, Event, Executed, Restored, Tick, Timer, TxsReady
+from consensus.events import (
+    BlocksFetched,
+    Event,
+    Executed,
+    MessageReceived,
+    Restored,
+    Tick,
+    Timer,
+    TxsReady,
+)
 from consensus.membership import Membership
 from consensus.messages import encode_envelope
 from consensus.reasons import Reason
@@ -108,6 +118,11 @@ class ChannelRuntime:
         self._send = send
         self._fetch = fetch
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        # Peers' messages waiting in the queue, in bytes (consensus/buffers.py counts them
+        # as the core's buffers do), and their bound (set by the node): a core that falls
+        # behind (a slow disk) must not let peers pile up memory in front of it.
+        self.queued_message_bytes = 0
+        self.queue_bytes_max = 64 << 20
         self.timers: dict[Timer, asyncio.TimerHandle] = {}
         self.committed = asyncio.Condition()
         self.rejected: dict[Reason, int] = {}
@@ -147,10 +162,24 @@ class ChannelRuntime:
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self.queue = asyncio.Queue()  # what was waiting is dropped with the channel
+        self.queued_message_bytes = 0
 
     def submit(self, event: Event) -> None:
         if self.failed is None:  # a failed channel takes nothing (its queue would only grow)
             self.queue.put_nowait(event)
+
+    def offer_message(self, event: MessageReceived, peer: bytes) -> bool:
+        """Queue a peer's message unless the messages already waiting hold queue_bytes_max
+        (one always fits in an empty queue); a refused one is counted and logged sampled.
+        Consensus retransmits what matters, so dropping under a backlog loses nothing."""
+        size = message_bytes(event)
+        if self.queued_message_bytes and self.queued_message_bytes + size > self.queue_bytes_max:
+            self.count_refused(Reason.QUEUE_FULL, peer)
+            return False
+        if self.failed is None:
+            self.queued_message_bytes += size
+            self.queue.put_nowait(event)
+        return True
 
     async def _run(self) -> None:
         """Process events until cancelled; a failure stops the channel, loudly."""
@@ -187,6 +216,8 @@ class ChannelRuntime:
         self.log.info("channel started", height=state.executed_height, view=state.view)
         while True:
             event = _restamped(await self.queue.get())
+            if isinstance(event, MessageReceived):
+                self.queued_message_bytes -= message_bytes(event)
             self._during = type(event).__name__  # named in the log if the step fails
             view, active = self.replica.view, self.replica.view_active
             actions = self.replica.step(event)

@@ -301,7 +301,7 @@ class PeerService(api_grpc.PeerServicer):
                 # remember ids that never commit. `blocks` is the named block only.
                 for block in blocks:
                     await ch.admission.checker.preverify(list(block.txs))
-            runtime.submit(MessageReceived(signed, blocks, arrived_ms))
+            runtime.offer_message(MessageReceived(signed, blocks, arrived_ms), peer)
 
     async def FetchBlocks(self, request, context):
         # Any consortium node may read committed blocks: one about to be added syncs from

@@ -1,7 +1,8 @@
 """The node's side of the block-time rule (consensus/block_time.py), on one node run in
 the test's event loop: a primary stamps blocks with the clock when it proposes, not when
-the events that made it propose were queued; and the txs of a proposed block are judged
-by the genesis tx size limit, not this node's local one."""
+the events that made it propose were queued; the txs of a proposed block are judged by
+the genesis tx size limit, not this node's local one; and peers' messages waiting for a
+busy core are bounded in bytes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import asyncio
 import time
 from pathlib import Path
 
-from consensus.events import TxsReady
+from consensus.crypto import Ed25519Signer
+from consensus.events import MessageReceived, TxsReady
+from consensus.messages import sign
+from consensus.reasons import Reason
 from node.client import kv_put_tx, load_signing_key
 from node.config import load_config
+from protos import consensus_pb2 as pb
 from tests.e2e.inprocess import make_net, running, until
 
 
@@ -52,5 +57,34 @@ def test_proposed_txs_are_judged_by_the_genesis_size_limit(tmp_path: Path) -> No
             genesis_max = channel.runtime.cfg.tx_bytes_max
             assert genesis_max > 512
             assert channel.runtime.tx_checker.tx_bytes_max == genesis_max
+
+    asyncio.run(main())
+
+
+def test_peers_messages_waiting_for_a_busy_core_are_bounded_in_bytes(tmp_path: Path) -> None:
+    """Before: the channel's queue took every verified envelope, so a core behind (a slow
+    disk) let peers pile up memory in front of it without bound."""
+    dirs = make_net(tmp_path / "net")
+    config = dirs[0] / "config.toml"
+    config.write_text(config.read_text() + "\n[limits]\nruntime_queue_bytes_max = 100000\n")
+    peer = load_config(dirs[1] / "config.toml")
+    signer = Ed25519Signer(bytes.fromhex(peer.key_file.read_text().strip()))
+
+    async def main() -> None:
+        async with running(dirs[0]) as node:
+            runtime = node.channels["license"].runtime
+            status = pb.Status(view=0, view_active=True, executed_height=0)
+            signed = sign(signer, "license", "status", status)
+            # The core does not run between these offers (no await): it is "behind".
+            taken = [
+                runtime.offer_message(MessageReceived(signed, (), 0), signer.public_key)
+                for _ in range(10_000)
+            ]
+            size = len(signed.body) + len(signed.signature)
+            assert sum(taken) == 100_000 // size
+            assert runtime.queued_message_bytes <= 100_000
+            assert runtime.rejected[Reason.QUEUE_FULL] == 10_000 - sum(taken)
+            await until(lambda: runtime.queued_message_bytes == 0, 5, "the core to catch up")
+            assert runtime.offer_message(MessageReceived(signed, (), 0), signer.public_key)
 
     asyncio.run(main())
