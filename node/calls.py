@@ -28,13 +28,14 @@ import hashlib
 import inspect
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 import structlog
 
 from node.config import Limits
+from node.interceptors import WrappingInterceptor
 from node.tls import peer_common_name, validator_key_of_peer
 
 log = structlog.get_logger("calls")
@@ -91,12 +92,13 @@ class Pool:
         self.total -= 1
 
 
-class CallLimits(grpc.aio.ServerInterceptor):
+class CallLimits(WrappingInterceptor):
     """Wraps every handler of the server so that it runs only within its caller's bounds."""
 
     def __init__(
         self, limits: Limits, tls: bool, known_validators: Callable[[], set[bytes]]
     ) -> None:
+        super().__init__()
         self.tls = tls
         self.known_validators = known_validators
         per_client = {CALLS: limits.client_calls_max, STREAMS: limits.client_streams_max}
@@ -109,22 +111,6 @@ class CallLimits(grpc.aio.ServerInterceptor):
         }
         self.refused: Counter[tuple[str, str]] = Counter()  # (pool, kind) -> calls refused
         self._logged: dict[str, tuple[int, float]] = {}  # caller key -> (unlogged, when)
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        # One wrapper per method (the servicers hand out the same handler every call).
-        original, wrapped = self._wrapped.get(details.method, (None, None))
-        if handler is not original:
-            wrapped = self.wrap(handler, details.method)
-            self._wrapped[details.method] = (handler, wrapped)
-        return wrapped
 
     def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """The same handler, taking a slot before it runs and giving it back when it ends

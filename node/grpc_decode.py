@@ -13,37 +13,23 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 
+from node.interceptors import WrappingInterceptor
 from node.logsampling import SampledLog
 from node.supervise import describe
 
 Parse = Callable[[bytes], Any]
 
 
-class StrictDecoding(grpc.aio.ServerInterceptor):
+class StrictDecoding(WrappingInterceptor):
     def __init__(self, counts: Counter[str], log: SampledLog) -> None:
+        super().__init__()
         self.counts = counts
         self.log = log
-        # method -> (the handler gRPC gave, its wrapped form): wrapped once, not per call
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or handler.request_deserializer is None:
-            return handler  # an unknown method (UNIMPLEMENTED), or raw bytes already
-        cached = self._wrapped.get(details.method)
-        if cached is None or cached[0] is not handler:
-            cached = (handler, self._wrap(handler, details.method))
-            self._wrapped[details.method] = cached
-        return cached[1]
 
     async def _decode(self, parse: Parse, raw: bytes, method: str, context: Any) -> Any:
         try:
@@ -66,8 +52,10 @@ class StrictDecoding(grpc.aio.ServerInterceptor):
         async for raw in raws:
             yield await self._decode(parse, raw, method, context)
 
-    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         parse = handler.request_deserializer
+        if parse is None:
+            return handler  # raw bytes already
         streaming_in, streaming_out = handler.request_streaming, handler.response_streaming
         behavior = (
             (handler.stream_stream if streaming_out else handler.stream_unary)
