@@ -64,11 +64,9 @@ def parse_block(
 ) -> BlockInfo | Reason:
     """Check a block's shape: header parses, right channel, Merkle root matches, size bounds,
     and (unless the caller checks it against the set of the block's height) the proposer."""
-    if len(block.txs) > cfg.block_txs_max:
+    if is_too_large(block, cfg):
         return Reason.BLOCK_TOO_LARGE
     size = block_bytes(block)
-    if size > cfg.block_bytes_max + BLOCK_HEADER_BYTES_MAX:  # header on top of the txs
-        return Reason.BLOCK_TOO_LARGE
     header = pb.BlockHeader()
     try:
         header.ParseFromString(block.header)
@@ -85,6 +83,13 @@ def parse_block(
     if header.tx_root != merkle_root(block.txs):
         return Reason.BAD_BLOCK
     return BlockInfo(detached(block), header, sha256(block.header), size)
+
+
+def is_too_large(block: pb.Block, cfg: ConsensusConfig) -> bool:
+    """Over the block limits: the check before anything else is done with a block."""
+    if len(block.txs) > cfg.block_txs_max:
+        return True
+    return block_bytes(block) > cfg.block_bytes_max + BLOCK_HEADER_BYTES_MAX  # + header
 
 
 def detached(block: pb.Block) -> pb.Block:
