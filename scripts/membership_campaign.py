@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Long campaign of the grow-and-shrink chaos simulation (validator governance).
 
-Runs `test_grow_and_shrink_under_chaos_stay_safe_and_live` of tests/sim/test_membership.py
-over many seeds (CI runs a handful), prints progress and every failing seed. To replay
-one, add the seed to that test's parameter list and run it with pytest.
+Runs `sim.governance.grow_and_shrink_under_chaos` (CI runs a handful of seeds of it in
+tests/sim/test_membership.py) over many seeds, prints progress and every failing seed. To
+replay one, add the seed to that test's parameter list and run it with pytest.
 
     scripts/membership_campaign.py --seeds 1000 --first-seed 5000
 """
@@ -17,9 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sim.test_membership import (
-    test_grow_and_shrink_under_chaos_stay_safe_and_live as run_seed,
-)
+from sim.governance import grow_and_shrink_under_chaos as run_seed
 
 
 def main() -> int:

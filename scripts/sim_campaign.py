@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sim.swarm import SwarmPlan, run_swarm
+from sim.swarm import SwarmPlan, run_swarm
 
 
 def replay(seed: int) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sim.cluster import TICK_MS, Cluster
+from sim.cluster import TICK_MS, Cluster
 
 DEPARTMENTS = ("public-security", "market-regulation", "civil-affairs", "agriculture")
 

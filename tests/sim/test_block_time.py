@@ -11,8 +11,8 @@ import pytest
 
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
-from tests.sim.byzantine import TimeLiar
-from tests.sim.cluster import TICK_MS, Cluster, Faults
+from sim.byzantine import TimeLiar
+from sim.cluster import TICK_MS, Cluster, Faults
 
 SKEW_MS = 1_000  # 20 ticks of 50 ms: short, so idle gaps beyond it are cheap to simulate
 SMALL = {"checkpoint_interval_blocks": 4, "log_window_blocks": 8, "block_txs_max": 10}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from consensus.events import MessageReceived
 from consensus.replica import Replica
-from tests.sim.byzantine import BigFutureFlooder
-from tests.sim.cluster import Cluster, SimNode
+from sim.byzantine import BigFutureFlooder
+from sim.cluster import Cluster, SimNode
 
 LIMITS = {
     "checkpoint_interval_blocks": 4,

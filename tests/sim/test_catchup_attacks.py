@@ -1,6 +1,6 @@
 """Catch-up under a lying peer (issue 11 §5).
 
-A Byzantine validator (tests/sim/byzantine.py `HeightLiar`) claims height 10^9 and a
+A Byzantine validator (sim/byzantine.py `HeightLiar`) claims height 10^9 and a
 stable checkpoint there in every heartbeat, and answers every block fetch, with forged
 blocks or past the node's fetch timeout. Honest replicas must believe a height only when
 f+1 members report it, seldom ask that peer (an invalid or missing answer counts against
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.sim.byzantine import HeightLiar
-from tests.sim.cluster import Behaviour, Cluster
+from sim.byzantine import HeightLiar
+from sim.cluster import Behaviour, Cluster
 
 SMALL = {"checkpoint_interval_blocks": 4, "log_window_blocks": 8, "block_txs_max": 10}
 LIAR = 3

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.sim.byzantine import Mixed
-from tests.sim.cluster import Cluster
+from sim.byzantine import Mixed
+from sim.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,8 @@ import pytest
 
 from consensus.membership import switch_height
 from protos import consensus_pb2 as pb
-from tests.sim.cluster import Cluster, SimNode
-from tests.sim.test_membership import (
+from sim.cluster import Cluster, SimNode
+from sim.governance import (
     SMALL,
     busy_until,
     everywhere,

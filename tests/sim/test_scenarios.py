@@ -9,8 +9,8 @@ import pytest
 
 from consensus.events import Timer
 from consensus.reasons import Reason
-from tests.sim.byzantine import Equivocator, Forger, Silent
-from tests.sim.cluster import Cluster
+from sim.byzantine import Equivocator, Forger, Silent
+from sim.cluster import Cluster
 
 SMALL = {"checkpoint_interval_blocks": 4, "log_window_blocks": 8, "block_txs_max": 10}
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from consensus.config import ConsensusConfig
-from tests.sim.byzantine import SplitBrain
-from tests.sim.cluster import Cluster
-from tests.sim.invariants import SafetyViolation
+from sim.byzantine import SplitBrain
+from sim.cluster import Cluster
+from sim.invariants import SafetyViolation
 
 
 class WrongQuorumConfig(ConsensusConfig):

@@ -2,7 +2,7 @@
 faults (drops, duplicates, delays, crashes between and inside steps, restarts, isolation,
 partitions), and every step is checked.
 
-Safety is checked by the cluster after every replica step (tests/sim/invariants.py);
+Safety is checked by the cluster after every replica step (sim/invariants.py);
 the `@invariant`s here add what is visible only across steps: honest views and executed
 heights never go back (views across clean restarts too, since a view is persisted before
 anything is sent in it), and honest ledgers agree on every height they share. After the
@@ -27,8 +27,8 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.sim.byzantine import BEHAVIOURS
-from tests.sim.cluster import Cluster
+from sim.byzantine import BEHAVIOURS
+from sim.cluster import Cluster
 
 SIZES = (4, 7, 5, 1)  # the first is what hypothesis tries most and shrinks to
 NODE = st.integers(0, max(SIZES) - 1)  # taken modulo the cluster size, so it shrinks to 0

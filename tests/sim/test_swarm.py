@@ -1,4 +1,4 @@
-"""Seeded swarm: chaos for safety, then healing for liveness (see tests/sim/swarm.py).
+"""Seeded swarm: chaos for safety, then healing for liveness (see sim/swarm.py).
 
 CI runs a fixed band of seeds plus every seed that ever failed (kept in FAILING_SEEDS as
 regression examples). `make sim SEEDS=N` runs a long campaign over fresh seeds.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sim.swarm import SwarmPlan, run_swarm
+from sim.swarm import SwarmPlan, run_swarm
 
 CI_SEEDS = range(1000, 1150)
 # Seeds that once broke an invariant, with what they found; they must stay green.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from consensus.buffers import message_bytes
 from consensus.events import MessageReceived
 from consensus.reasons import Reason
-from tests.sim.simcrypto import make_tx
+from sim.crypto import make_tx
 from tests.unit.test_replica_rules import (
     block,
     effects,

@@ -13,7 +13,7 @@ from consensus.hashing import sha256
 from consensus.messages import sign, vote
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import make_signers, make_verifier
+from sim.crypto import make_signers, make_verifier
 
 CHANNEL = "land-registry"
 SIGNERS = make_signers(5)  # validator 4 is not in the channel

@@ -22,7 +22,7 @@ from consensus.messages import (
 )
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import make_signers, make_tx
+from sim.crypto import make_signers, make_tx
 
 CHANNEL = "permits"
 SIGNERS = make_signers(5)  # validator 4 is not in the channel

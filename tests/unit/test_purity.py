@@ -46,3 +46,17 @@ def test_import_scan_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nfrom time import monotonic\nimport threading as t\n")
     assert imported_modules(bad) & FORBIDDEN == {"os", "time", "threading"}
+
+
+SIM = CORE.parent / "sim"
+SIM_MAY_NOT_IMPORT = {"node", "storage", "chains", "tests", "grpc", "plyvel", "bench"}
+
+
+def test_the_simulator_stands_on_the_core_alone() -> None:
+    """sim/ runs the real consensus core with its own stand-ins for the node's parts, so it
+    may import consensus, protos and the standard library, never the node or the tests
+    (which use it, as the scripts do)."""
+    files = sorted(SIM.glob("*.py"))
+    assert len(files) >= 7
+    offenders = {f.name: imported_modules(f) & SIM_MAY_NOT_IMPORT for f in files}
+    assert {k: v for k, v in offenders.items() if v} == {}

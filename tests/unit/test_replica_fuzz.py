@@ -15,7 +15,7 @@ from consensus.hashing import ZERO_HASH, sha256
 from consensus.messages import sign, vote
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import SimTxChecker, make_signers, make_tx, make_verifier
+from sim.crypto import SimTxChecker, make_signers, make_tx, make_verifier
 
 SIGNERS = make_signers(4)
 KEYS = tuple(s.public_key for s in SIGNERS)

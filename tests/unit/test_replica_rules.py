@@ -33,7 +33,7 @@ from consensus.persisted import SlotRecord, ViewRecord
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import SimTxChecker, forge_tx, make_signers, make_tx, make_verifier
+from sim.crypto import SimTxChecker, forge_tx, make_signers, make_tx, make_verifier
 
 CHANNEL = "health-records"
 SIGNERS = make_signers(4)

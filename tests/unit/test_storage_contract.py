@@ -33,6 +33,7 @@ from consensus.persisted import (
 )
 from protos import api_pb2, storage_pb2
 from protos import consensus_pb2 as pb
+from sim.crypto import make_signers, make_tx, make_verifier
 from storage.codec import (
     decode_checkpoint,
     decode_checkpoint_record,
@@ -45,7 +46,6 @@ from storage.codec import (
 )
 from storage.kv import KVStore, LevelDBStore, MemoryStore, StorageError
 from storage.ledger import ChannelLedger, CorruptLedger, LedgerBatch
-from tests.sim.simcrypto import make_signers, make_tx, make_verifier
 
 CHANNEL = "license"
 SIGNERS = make_signers(4)

@@ -26,7 +26,7 @@ from consensus.messages import Signed
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import tx_is_signed
+from sim.crypto import tx_is_signed
 
 
 def view_change_bytes_bound(cfg: ConsensusConfig) -> int:

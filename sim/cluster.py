@@ -47,9 +47,9 @@ from consensus.persisted import PersistedState
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from tests.sim.invariants import Invariants
-from tests.sim.network import Network
-from tests.sim.simcrypto import SimTxChecker, make_signers, make_tx, make_verifier
+from sim.crypto import SimTxChecker, make_signers, make_tx, make_verifier
+from sim.invariants import Invariants
+from sim.network import Network
 
 ENVELOPE_BYTES_MAX = 64 << 20
 TICK_MS = 50
@@ -57,7 +57,7 @@ FETCH_TIMEOUT_TICKS = 40  # the node's fetch_timeout_ms at TICK_MS
 
 
 class Behaviour(Protocol):
-    """How a Byzantine node deviates; see tests/sim/byzantine.py."""
+    """How a Byzantine node deviates; see sim/byzantine.py."""
 
     def outgoing(self, node: SimNode, action: Send | Broadcast) -> list[tuple[int, bytes]]: ...
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from tests.sim.byzantine import BEHAVIOURS
-from tests.sim.cluster import Cluster, Faults
-from tests.sim.invariants import SafetyViolation
+from sim.byzantine import BEHAVIOURS
+from sim.cluster import Cluster, Faults
+from sim.invariants import SafetyViolation
 
 
 class LivenessFailure(AssertionError):

@@ -16,10 +16,10 @@ from consensus.hashing import sha256
 from consensus.messages import Signed, encode_envelope, sign, vote
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
-from tests.sim.simcrypto import forge_tx
+from sim.crypto import forge_tx
 
 if TYPE_CHECKING:
-    from tests.sim.cluster import Cluster, SimNode
+    from sim.cluster import Cluster, SimNode
 
 
 class Base:
