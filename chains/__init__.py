@@ -3,4 +3,11 @@
 Each application sees one committed tx at a time with read access to the world state
 as of that point in the block, and returns a result code and the writes to make. A
 rejected tx keeps its place in the block with a code and reason and changes nothing.
+
+`tx.py` is the signed client tx itself (decode with the canonical-encoding rule, shape
+checks, id, encode): the type both the applications and the node work with, so it lives
+here, below the node.
+
+May import: consensus (hashing, canonical encoding, membership types), protos and the
+standard library. Never node/: the node calls the applications, not the other way round.
 """

@@ -33,7 +33,7 @@ from chains.base import (
     key,
     refuse,
 )
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2
 
 REGISTER_TERMINAL = "authentication.register_terminal"

@@ -43,7 +43,7 @@ from chains.base import (
     key,
     refuse,
 )
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2
 
 CREATE_GRANT = "authorization.create_grant"

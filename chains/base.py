@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 
 OK = 0
 # Codes shared by every application; each application adds its own from 100 up.

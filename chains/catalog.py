@@ -57,7 +57,7 @@ from chains.base import (
     parse_payload,
     refuse,
 )
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2 as gov
 
 IDENT_CHARS_MAX = 128

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError
 
 from chains.base import BAD_PAYLOAD, UNKNOWN_TYPE, BlockContext, Outcome, StateReader
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import kv_pb2
 
 KEY_BYTES_MAX = 256

@@ -69,8 +69,8 @@ from chains.catalog import (
     dispatch,
     is_ident,
 )
+from chains.tx import DecodedTx
 from consensus.hashing import merkle_root
-from node.txs import DecodedTx
 from protos import gov_pb2 as gov
 
 TYPE_CODE_RE = re.compile(r"[A-Za-z0-9]{2,32}", re.ASCII)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chains.base import Departments
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 
 ANY = "*"
 

@@ -69,7 +69,7 @@ from chains.service_shapes import (
     shape_stage,
     shape_submit,
 )
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2 as gov
 
 # ------------------------------------------------------------------ state keys and queries

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from chains.base import Application, Departments
 from chains.policy import WritePolicy
+from chains.tx import DecodedTx, TxError, decode_tx, tx_id
 from node.governance import KINDS as GOVERNANCE_KINDS
 from node.governance import admission_problem
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
-from node.txs import DecodedTx, TxError, decode_tx, tx_id
 from protos import api_pb2 as api
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
+from chains.tx import encode_tx
 from node.tls import TlsFiles
 from node.transport import channel_options
-from node.txs import encode_tx
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import kv_pb2

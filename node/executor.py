@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from chains.base import OK, Application, BlockContext, Departments, Outcome
 from chains.policy import WritePolicy
+from chains.tx import TxError, decode_tx, tx_id
 from consensus.hashing import sha256
 from consensus.membership import Membership
 from node.governance import (
@@ -29,7 +30,6 @@ from node.governance import (
     parse_governance,
 )
 from node.governance import KINDS as GOVERNANCE_KINDS
-from node.txs import TxError, decode_tx, tx_id
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from chains.base import Departments
 from chains.policy import PolicyError, WritePolicy
+from chains.tx import DecodedTx, TxError, decode_tx
 from consensus.canonical import NonCanonical, decode_canonical
 from consensus.membership import (
     KIND_VALIDATORS,
@@ -26,7 +27,6 @@ from consensus.membership import (
     Membership,
     approval_bytes,
 )
-from node.txs import DecodedTx, TxError, decode_tx
 from protos import consensus_pb2 as pb
 
 GOV_VALIDATORS = "gov.validators"

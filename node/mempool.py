@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import api_pb2 as api
 
 

@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from chains.base import Departments
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
+from chains.tx import encode_tx
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
@@ -46,7 +47,6 @@ from node.supervise import spawn
 from node.tls import TlsError
 from node.transport import PeerLink, channel_options
 from node.txcheck import NodeTxChecker
-from node.txs import encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from chains.tx import DecodedTx, TxError, decode_tx, tx_id
 from consensus.membership import GovernanceTx
 from node.governance import read_governance
-from node.txs import DecodedTx, TxError, decode_tx, tx_id
 from node.verifier import BatchVerifier, LruSet
 from protos import api_pb2 as api
 

@@ -20,9 +20,9 @@ import grpc
 import nacl.signing
 import pytest
 
+from chains.tx import tx_id
 from node.cli import main as cli
 from node.client import kv_put_tx, load_signing_key, submit
-from node.txs import tx_id
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from tests.e2e.harness import Testnet, wait_for

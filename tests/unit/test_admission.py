@@ -14,11 +14,11 @@ import nacl.signing
 import pytest
 
 from chains.kv import KvApplication
+from chains.tx import decode_tx, encode_tx
 from node.admission import ChannelAdmission, admit
 from node.client import kv_put_tx
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
-from node.txs import decode_tx, encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 

@@ -28,7 +28,7 @@ from chains.authorization import (
     get_grant,
 )
 from chains.base import OK, BlockContext, Outcome
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2
 from tests.unit.test_authorization_app import (
     AGRI,

@@ -31,7 +31,7 @@ from chains.base import (
     Departments,
     Outcome,
 )
-from node.txs import DecodedTx, decode_tx, encode_tx
+from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2
 

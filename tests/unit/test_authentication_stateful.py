@@ -50,7 +50,7 @@ from chains.base import (
     BlockContext,
     Outcome,
 )
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2
 from tests.unit.test_authentication_app import CENTER, DEPARTMENTS, POLICE, STRANGER, signed
 

@@ -37,7 +37,7 @@ from chains.catalog import (
     get_entry,
     is_share_approved,
 )
-from node.txs import DecodedTx, decode_tx, encode_tx
+from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov
 

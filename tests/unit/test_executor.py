@@ -14,6 +14,7 @@ import pytest
 
 from chains.base import OK
 from chains.kv import BAD_PAYLOAD, UNKNOWN_TYPE, KvApplication
+from chains.tx import encode_tx
 from consensus.blocks import BlockInfo, make_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
@@ -28,7 +29,6 @@ from node.executor import (
     Executor,
     state_root,
 )
-from node.txs import encode_tx
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from protos import kv_pb2

@@ -18,6 +18,7 @@ import pytest
 from chains.base import Departments
 from chains.kv import KvApplication
 from chains.policy import WritePolicy
+from chains.tx import encode_tx
 from consensus.blocks import make_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
@@ -39,7 +40,6 @@ from node.governance import (
 )
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
-from node.txs import encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb

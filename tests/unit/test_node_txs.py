@@ -1,4 +1,4 @@
-"""Client tx decoding (node.txs), the batched Ed25519 verifier and its cache
+"""Client tx decoding (chains.tx), the batched Ed25519 verifier and its cache
 (node.verifier), and the channel's tx checker that the consensus core calls (node.txcheck).
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Iterator, Sequence
 import nacl.signing
 import pytest
 
+from chains.tx import DecodedTx, TxError, decode_tx, encode_tx, tx_id
 from node.client import kv_put_tx
 from node.txcheck import NodeTxChecker
-from node.txs import DecodedTx, TxError, decode_tx, encode_tx, tx_id
 from node.verifier import BatchVerifier, Item, LruSet
 from protos import api_pb2 as api
 

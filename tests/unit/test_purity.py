@@ -60,3 +60,15 @@ def test_the_simulator_stands_on_the_core_alone() -> None:
     assert len(files) >= 7
     offenders = {f.name: imported_modules(f) & SIM_MAY_NOT_IMPORT for f in files}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+CHAINS = CORE.parent / "chains"
+
+
+def test_the_applications_never_import_the_node() -> None:
+    """The node calls the applications (and the tx type lives in chains/tx.py, below
+    both), so an application importing node/ would be an arrow running backwards."""
+    files = sorted(CHAINS.glob("*.py"))
+    assert len(files) >= 10
+    offenders = {f.name: imported_modules(f) & {"node", "bench", "tests"} for f in files}
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -36,7 +36,7 @@ from chains.service import (
     required_items,
 )
 from chains.service_shapes import STAGES_MAX
-from node.txs import DecodedTx, decode_tx, encode_tx
+from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov
 

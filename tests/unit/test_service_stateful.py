@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from chains.base import OK, Outcome
 from chains.service import get_case, get_result
 from chains.service_shapes import RESULTS
-from node.txs import DecodedTx
+from chains.tx import DecodedTx
 from protos import gov_pb2 as gov
 from tests.unit.test_service_app import (
     AGRICULTURE,

@@ -11,6 +11,7 @@ import pytest
 from chains.base import Departments
 from chains.kv import KvApplication
 from chains.policy import ANY, PolicyError, WritePolicy, gov_write_policy
+from chains.tx import decode_tx, encode_tx
 from consensus.blocks import make_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
@@ -18,7 +19,6 @@ from node.admission import ChannelAdmission, admit
 from node.executor import NOT_PERMITTED, Executor
 from node.mempool import Mempool
 from node.txcheck import NodeTxChecker
-from node.txs import decode_tx, encode_tx
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
