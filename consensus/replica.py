@@ -41,6 +41,7 @@ from consensus.replica_execution import ExecutionMixin
 from consensus.replica_membership import MembershipMixin
 from consensus.replica_proposals import ProposalsMixin
 from consensus.replica_view_change import ViewChangeMixin
+from consensus.status import ReplicaStatus
 from consensus.view_change import ViewChangeInfo
 from protos import consensus_pb2 as pb
 
@@ -397,6 +398,42 @@ class Replica(ProposalsMixin, ExecutionMixin, CheckpointsMixin, ViewChangeMixin,
 
     def buffered_bytes(self) -> int:
         return sum(self.buffered_bytes_by_kind().values())
+
+    def status(self) -> ReplicaStatus:
+        """The snapshot the node reads (metrics, GetStatus, logs): never private fields."""
+        end = self.set_end()
+        future = [ev for queue in self.future.values() for ev in queue]
+        held = {
+            "pending_txs": len(self.pending),
+            "pending_bytes": self.pending_bytes,
+            "in_log_txs": len(self.in_log),
+            "slots": len(self.slots),
+            "recent_committed": len(self.recent_committed),
+            "future_messages": len(future),
+            "future_block_bytes": sum(b.ByteSize() for ev in future for b in ev.blocks),
+            "orphans": len(self.orphans),
+        }
+        return ReplicaStatus(
+            view=self.view,
+            view_active=self.view_active,
+            primary=self.cfg.primary(self.view),
+            member=self.is_member,
+            validators=self.cfg.validators,
+            next_validators=self.cfg_at(end + 1).validators if end else (),
+            next_set_from_height=end + 1 if end else 0,
+            governance_sequence=self.membership.sequence,
+            executed_height=self.executed_height,
+            stable_height=self.stable.height,
+            fetch_target=self.fetch_target,
+            held=held,
+            buffered_bytes=self.buffered_bytes_by_kind(),
+            fetch_invalid=dict(self.fetch_invalid),
+        )
+
+    def is_recently_committed(self, tx_id: bytes) -> bool:
+        """A tx among the last `recent_committed_txs_max` committed (the node's checker
+        skips pre-verifying those: the core refuses a block repeating them)."""
+        return tx_id in self.recent_committed
 
     def on_pre_prepare(self, ev: MessageReceived) -> None:
         """Accept the primary's block for (view, height). Rules:

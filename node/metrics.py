@@ -16,7 +16,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from consensus.replica import Replica
     from node.node import Node
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -138,16 +137,15 @@ class NodeCollector(Collector):
             labels=labels,
         )
         for name, ch in node.channels.items():
-            replica = ch.runtime.replica
-            executed = replica.executed_height
-            validators.add_metric([name], replica.cfg.n)
-            member.add_metric([name], 1 if replica.is_member else 0)
-            end = replica.set_end()
-            next_set.add_metric([name], 0 if end is None else end + 1)
+            st = ch.runtime.replica.status()
+            executed = st.executed_height
+            validators.add_metric([name], len(st.validators))
+            member.add_metric([name], 1 if st.member else 0)
+            next_set.add_metric([name], st.next_set_from_height)
             height.add_metric([name], executed)
-            stable.add_metric([name], replica.stable.height)
-            view.add_metric([name], replica.view)
-            view_active.add_metric([name], 1 if replica.view_active else 0)
+            stable.add_metric([name], st.stable_height)
+            view.add_metric([name], st.view)
+            view_active.add_metric([name], 1 if st.view_active else 0)
             view_changes.add_metric([name], ch.runtime.views_entered)
             mempool_txs.add_metric([name], len(ch.admission.mempool))
             mempool_bytes.add_metric([name], ch.admission.mempool.bytes)
@@ -155,15 +153,15 @@ class NodeCollector(Collector):
                 txs.add_metric([name, status], count)
             for reason, count in sorted(ch.runtime.rejected.items(), key=lambda kv: kv[0].value):
                 refused.add_metric([name, reason.value], count)
-            for kind, size in _held(replica).items():
+            for kind, size in st.held.items():
                 held.add_metric([name, kind], size)
-            for kind, size in replica.buffered_bytes_by_kind().items():
+            for kind, size in st.buffered_bytes.items():
                 buffered.add_metric([name, kind], size)
             inbox.add_metric([name], ch.runtime.queue.qsize())
             inbox_bytes.add_metric([name], ch.runtime.queued_message_bytes)
             verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
             synced.add_metric([name], ch.runtime.synced_blocks)
-            sync_lag.add_metric([name], max(0, replica.fetch_target - executed))
+            sync_lag.add_metric([name], max(0, st.fetch_target - executed))
         for status, count in sorted(node.unrouted_counts.items()):
             txs.add_metric(["", status], count)
         yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
@@ -281,23 +279,8 @@ def _fetch_failures(node: Node) -> CounterMetricFamily:
     )
     for name, ch in node.channels.items():
         counts = {(p.hex()[:16], r): c for (p, r), c in ch.runtime.fetch_failures.items()}
-        for peer, count in ch.runtime.replica.fetch_invalid.items():
+        for peer, count in ch.runtime.replica.status().fetch_invalid.items():
             counts[(peer.hex()[:16], "invalid")] = count
         for (peer, reason), count in sorted(counts.items()):
             family.add_metric([name, peer, reason], count)
     return family
-
-
-def _held(replica: Replica) -> dict[str, int]:
-    """Sizes of the core's bounded buffers, to see where memory goes under load."""
-    future = [ev for queue in replica.future.values() for ev in queue]
-    return {  # bytes of these buffers: govchain_buffered_bytes
-        "pending_txs": len(replica.pending),
-        "pending_bytes": replica.pending_bytes,
-        "in_log_txs": len(replica.in_log),
-        "slots": len(replica.slots),
-        "recent_committed": len(replica.recent_committed),
-        "future_messages": len(future),
-        "future_block_bytes": sum(b.ByteSize() for ev in future for b in ev.blocks),
-        "orphans": len(replica.orphans),
-    }

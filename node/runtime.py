@@ -109,7 +109,7 @@ class ChannelRuntime:
         self.channel = cfg.channel
         self.replica = Replica(cfg, signer, verifier, tx_checker)
         # Late (not bound to the dict): a restore replaces `recent_committed`.
-        tx_checker.committed_recently = lambda tid: tid in self.replica.recent_committed
+        tx_checker.committed_recently = lambda tid: self.replica.is_recently_committed(tid)
         self.tx_checker = tx_checker
         self.ledger = ledger
         self.executor = executor
@@ -383,7 +383,7 @@ class ChannelRuntime:
                     "block sync",
                     fetched=len(reply.blocks),
                     first=first,
-                    target=self.replica.fetch_target,
+                    target=self.replica.status().fetch_target,
                     height=self.replica.executed_height,
                     peer=peer.hex()[:16],
                 )

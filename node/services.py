@@ -137,29 +137,27 @@ class ClientService(api_grpc.ClientServicer):
             failures=[f"{what}: {why}" for what, why in sorted(self.node.failures.items())],
         )
         for name, ch in self.node.channels.items():
-            r = ch.runtime.replica
+            st = ch.runtime.replica.status()
             tip = ch.ledger.tip()
-            peers = sum(
-                1 for k in r.cfg.validators if k in self.node.links and self.node.links[k].connected
-            )
-            end = r.set_end()
+            links = self.node.links
+            peers = sum(1 for k in st.validators if k in links and links[k].connected)
             out.channels.append(
                 api.ChannelStatus(
                     channel=name,
                     height=tip.height,
-                    view=r.view,
-                    view_active=r.view_active,
-                    primary=r.cfg.primary(r.view),
-                    validators=list(r.cfg.validators),
+                    view=st.view,
+                    view_active=st.view_active,
+                    primary=st.primary,
+                    validators=list(st.validators),
                     peers_connected=peers,
                     mempool_txs=len(ch.admission.mempool),
                     mempool_bytes=ch.admission.mempool.bytes,
-                    stable_height=r.stable.height,
+                    stable_height=st.stable_height,
                     state_root=tip.state_root,
-                    member=r.is_member,
-                    next_validators=list(r.cfg_at(end + 1).validators) if end else [],
-                    next_set_from_height=end + 1 if end else 0,
-                    governance_sequence=r.membership.sequence,
+                    member=st.member,
+                    next_validators=list(st.next_validators),
+                    next_set_from_height=st.next_set_from_height,
+                    governance_sequence=st.governance_sequence,
                     failure=ch.runtime.failed or "",
                 )
             )

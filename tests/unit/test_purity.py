@@ -72,3 +72,46 @@ def test_the_applications_never_import_the_node() -> None:
     assert len(files) >= 10
     offenders = {f.name: imported_modules(f) & {"node", "bench", "tests"} for f in files}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+NODE = CORE.parent / "node"
+# What the node may read of a Replica: its interface (step, status) and a few values it
+# needs per message on the hot path. Everything else goes through Replica.status().
+REPLICA_SURFACE = {
+    "step",
+    "status",
+    "is_recently_committed",
+    "audience",
+    "cfg",
+    "me",
+    "view",
+    "view_active",
+    "executed_height",
+    "stable",
+}
+
+
+def replica_reads(path: Path) -> set[str]:
+    """Attributes read off anything named `replica` (`x.replica.name` or `replica.name`)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if (isinstance(owner, ast.Name) and owner.id == "replica") or (
+            isinstance(owner, ast.Attribute) and owner.attr == "replica"
+        ):
+            names.add(node.attr)
+    return names
+
+
+def test_the_node_reads_the_core_through_its_narrow_surface() -> None:
+    reads = {f.name: replica_reads(f) - REPLICA_SURFACE for f in sorted(NODE.glob("*.py"))}
+    assert {k: v for k, v in reads.items() if v} == {}
+
+
+def test_the_surface_scan_sees_a_private_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("n = ch.runtime.replica.pending\nm = replica.orphans\nreplica.step(1)\n")
+    assert replica_reads(bad) - REPLICA_SURFACE == {"pending", "orphans"}
