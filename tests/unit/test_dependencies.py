@@ -1,0 +1,94 @@
+"""Which package may import which: the design's arrows, held by a test (DESIGN.md, the
+purity test for consensus/ generalised). Arrows run one way, from the outside in:
+
+    protos  <-  consensus  <-  sim
+                consensus  <-  storage, chains  <-  node  <-  bench  <-  scripts, tests
+
+A new import against this table fails here. The arrows still running backwards are
+listed in KNOWN_BACKWARD with what removes them (issue 12), and a test checks that each
+is still there, so the list can only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("protos", "consensus", "sim", "storage", "chains", "node", "bench", "scripts")
+ALLOWED: dict[str, set[str]] = {
+    "protos": set(),
+    "consensus": {"protos"},
+    "sim": {"consensus", "protos"},
+    "storage": {"consensus", "protos"},  # the core's record types, for their codec
+    "chains": {"consensus", "protos"},
+    "node": {"consensus", "storage", "chains", "protos"},
+    "bench": {"node", "consensus", "storage", "chains", "protos"},
+    "scripts": {"node", "bench", "sim", "consensus", "storage", "chains", "protos"},
+}
+KNOWN_BACKWARD = {
+    ("node", "bench"): "node/cli.py runs `govchain bench`: the CLI moves out of node/",
+    ("scripts", "tests"): "scripts/flood_peer.py uses the e2e testnet harness: one testnet "
+    "process manager in a source package",
+}
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    """Package -> the files of `package` that import it (generated protobuf code aside)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top != package and (top in PACKAGES or top == "tests"):
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+EDGES = {package: imports_of(package) for package in PACKAGES}
+
+
+def test_every_import_between_packages_follows_the_table() -> None:
+    wrong = {
+        f"{package} -> {target}": sorted(files)
+        for package, targets in EDGES.items()
+        for target, files in targets.items()
+        if target not in ALLOWED[package] and (package, target) not in KNOWN_BACKWARD
+    }
+    assert wrong == {}
+
+
+def test_each_known_backward_arrow_is_still_there_so_the_list_only_shrinks() -> None:
+    gone = [edge for edge in KNOWN_BACKWARD if edge[1] not in EDGES[edge[0]]]
+    assert gone == [], "remove these from KNOWN_BACKWARD: they are fixed"
+
+
+def test_the_allowed_arrows_have_no_cycle() -> None:
+    state: dict[str, int] = {}
+
+    def visit(package: str, path: list[str]) -> None:
+        if state.get(package) == 1:
+            raise AssertionError(f"cycle: {' -> '.join([*path, package])}")
+        if state.get(package) == 2:
+            return
+        state[package] = 1
+        for target in ALLOWED.get(package, ()):
+            visit(target, [*path, package])
+        state[package] = 2
+
+    for package in ALLOWED:
+        visit(package, [])
+
+
+def test_every_package_says_what_it_is_for() -> None:
+    for package in ("consensus", "sim", "storage", "chains", "node", "bench", "protos"):
+        doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
+        assert doc and len(doc) > 80, f"{package}/__init__.py has no docstring saying its job"
