@@ -26,8 +26,8 @@ kv-demo: $(STAMP)
 
 # Stop the testnets the demos started.
 down: $(STAMP)
-	$(PY) -m node.cli testnet down --dir testnet
-	$(PY) -m node.cli testnet down --dir testnet-kv
+	$(PY) -m cli.main testnet down --dir testnet
+	$(PY) -m cli.main testnet down --dir testnet-kv
 
 # The consensus core alone on the deterministic simulator, primary cut off mid-run.
 sim-demo: $(STAMP)

@@ -58,7 +58,7 @@ class FaultRun:
             [
                 sys.executable,
                 "-m",
-                "node.cli",
+                "cli.main",
                 "node",
                 "start",
                 "--config",

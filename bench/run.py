@@ -29,7 +29,7 @@ from bench.observe import (
     progress,
     scrape_internals,
 )
-from node.cli_testnet import tls_of_testnet
+from cli.testnet import tls_of_testnet
 from node.config import CHANNELS, load_config
 from node.tls import TlsFiles
 from node.verifier import BatchVerifier
@@ -55,7 +55,7 @@ def verification_baseline(items: int = 4000, threads: int = 2) -> float:
 def start_testnet(
     root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
 ) -> list[subprocess.Popen]:
-    from node.cli import main as cli
+    from cli.main import main as cli
     from node.ports import free_port_block
 
     base = free_port_block(validators)
@@ -81,7 +81,7 @@ def start_testnet(
                 [
                     sys.executable,
                     "-m",
-                    "node.cli",
+                    "cli.main",
                     "node",
                     "start",
                     "--config",

@@ -378,7 +378,7 @@ class Node:
 
     def halt(self, reason: str) -> None:
         """Fail-stop: no channel takes another event and nothing more is sent, from this
-        call on; then the process exits with EXIT_STORAGE_FAILURE (see node/cli.py)."""
+        call on; then the process exits with EXIT_STORAGE_FAILURE (see cli/main.py)."""
         if self.halted is not None:
             return
         self.halted = reason

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import grpc
 
 from chains.tx import tx_id
-from node.cli import main as cli
-from node.cli_testnet import node_address, node_dirs, tls_of_testnet
+from cli.main import main as cli
+from cli.testnet import node_address, node_dirs, tls_of_testnet
 from node.client import connect, kv_put_tx, load_signing_key
 from node.ports import free_port_block
 from protos import api_pb2 as api

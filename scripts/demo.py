@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def govchain(*args: str) -> int:
-    return subprocess.run([sys.executable, "-m", "node.cli", *args], cwd=ROOT).returncode
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT).returncode
 
 
 def main() -> int:

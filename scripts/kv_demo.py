@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from node.cli_testnet import tls_of_testnet  # noqa: E402
+from cli.testnet import tls_of_testnet  # noqa: E402
 from node.client import connect, kv_put_tx, load_signing_key, submit  # noqa: E402
 from node.config import CHANNELS, load_config  # noqa: E402
 from node.tls import TlsFiles  # noqa: E402
@@ -29,7 +29,7 @@ from protos import api_pb2 as api  # noqa: E402
 
 
 def govchain(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "node.cli", *args], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, check=True)
 
 
 def follow(

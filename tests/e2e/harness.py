@@ -1,7 +1,7 @@
 """A real testnet for end-to-end tests: node processes, gRPC on 127.0.0.1, LevelDB dirs.
 
 Built with the same `govchain testnet init` the README documents; every node is a
-separate OS process started with `python -m node.cli node start`. Waiting is polling
+separate OS process started with `python -m cli.main node start`. Waiting is polling
 with a deadline, never a sleep standing in for synchronisation.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import grpc
 
-from node.cli import main as cli
-from node.cli_testnet import tls_of_testnet
+from cli.main import main as cli
+from cli.testnet import tls_of_testnet
 from node.client import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
 from node.ports import free_port_block
@@ -118,7 +118,7 @@ class Testnet:
             [
                 sys.executable,
                 "-m",
-                "node.cli",
+                "cli.main",
                 "node",
                 "start",
                 "--config",

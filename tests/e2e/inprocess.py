@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from node.cli import main as cli
+from cli.main import main as cli
 from node.config import load_config
 from node.node import Node
 from node.ports import free_port_block

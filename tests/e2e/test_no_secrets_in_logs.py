@@ -33,9 +33,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from node import gov_demo
+from cli import demo as gov_demo
+from cli.demo import COMPANY_ID, REP_ID, SPECS, Demo
 from node.config import load_config
-from node.gov_demo import COMPANY_ID, REP_ID, SPECS, Demo
 from node.kiosk import pull, sign_request
 from node.sources import EmbeddedSource
 from protos import datashare_pb2 as ds

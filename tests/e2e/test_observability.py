@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.cli import main as cli
+from cli.main import main as cli
 from node.client import kv_put_tx, load_signing_key, submit
 from protos import api_pb2 as api
 from tests.e2e.harness import Testnet, wait_for

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import nacl.signing
 import pytest
 
+from cli.demo import SPECS, Demo
 from node.client import open_channel
-from node.gov_demo import SPECS, Demo
 from node.kiosk import pull, sign_request
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
@@ -65,7 +65,7 @@ def pull_one(
 
 def get_grant_until(demo: Demo, grant_id: str) -> int:
     from chains.authorization import get_grant
-    from node.gov_demo import RemoteState
+    from cli.demo import RemoteState
 
     grant = get_grant(RemoteState(demo.stub, "authorization"), grant_id)
     assert grant is not None

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from node.cli import main as cli
+from cli.main import main as cli
 from node.config import load_config, load_genesis
 from tests.e2e.harness import ROOT, free_port_block
 
 
 def start(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "node.cli", "node", "start", "--config", str(config)],
+        [sys.executable, "-m", "cli.main", "node", "start", "--config", str(config)],
         cwd=ROOT,
         capture_output=True,
         text=True,

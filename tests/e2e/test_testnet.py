@@ -174,7 +174,7 @@ def test_corrupted_block_on_disk_is_detected_at_start(testnet: Testnet) -> None:
         [
             sys.executable,
             "-m",
-            "node.cli",
+            "cli.main",
             "node",
             "start",
             "--config",

@@ -21,7 +21,7 @@ import nacl.signing
 import pytest
 
 from chains.tx import tx_id
-from node.cli import main as cli
+from cli.main import main as cli
 from node.client import kv_put_tx, load_signing_key, submit
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb

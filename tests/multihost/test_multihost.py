@@ -28,8 +28,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from node.cli import main as cli
-from node.cli_testnet import node_ids, tls_of_testnet
+from cli.main import main as cli
+from cli.testnet import node_ids, tls_of_testnet
 from node.client import kv_put_tx, load_signing_key, open_channel, submit
 from node.config import Genesis, load_config, load_genesis
 from protos import api_pb2 as api
@@ -55,7 +55,7 @@ DELAY_MS = 30  # added to every link, each way, in the degraded phase
 INSIDE_HEIGHT = """
 import sys
 from pathlib import Path
-from node.cli_testnet import tls_of_testnet
+from cli.testnet import tls_of_testnet
 from node.client import connect
 from protos import api_pb2 as api
 root, address, channel = sys.argv[1:]
@@ -92,7 +92,7 @@ class Cluster:
         env = no_proxy_env()
         for i, d in enumerate(self.dirs):
             with open(d / "node.log", "ab") as log:
-                argv = [sys.executable, "-m", "node.cli", "node", "start"]
+                argv = [sys.executable, "-m", "cli.main", "node", "start"]
                 argv += ["--config", str(d / "config.toml")]
                 proc = self.hosts.run_in(i, argv, cwd=ROOT, stdout=log, stderr=log, env=env)
             self.procs.append(proc)

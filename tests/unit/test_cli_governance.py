@@ -11,15 +11,15 @@ import nacl.signing
 import pytest
 from cryptography import x509
 
+from cli.governance import Outcome
+from cli.main import main as cli
+from cli.proposal_file import ProposalError, ProposalFile, make_proposal
+from cli.testnet import write_key
 from consensus.config import ConsensusConfig
 from consensus.crypto import Ed25519Verifier
 from consensus.membership import Membership, decide
-from node.cli import main as cli
-from node.cli_governance import Outcome
-from node.cli_testnet import write_key
 from node.config import load_config
 from node.governance import GOV_VALIDATORS, GOV_WRITE_POLICY, read_governance
-from node.proposal_file import ProposalError, ProposalFile, make_proposal
 from node.tls import VALIDATOR_URI_PREFIX
 from protos import consensus_pb2 as pb
 

@@ -131,7 +131,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Path:
     govchain (a wrapper, so the test does not depend on where the venv put its scripts)."""
     tmp = tmp_path_factory.mktemp("compose")
     wrapper = tmp / "govchain"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m node.cli "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cli.main "$@"\n')
     wrapper.chmod(0o755)
     out = tmp / "net"
     env = {**os.environ, "GOVCHAIN": str(wrapper), "PYTHONPATH": str(ROOT)}
@@ -388,7 +388,7 @@ def test_healthcheck_probe_speaks_mutual_tls_to_a_running_node(net: Path, tmp_pa
     log = tmp_path / "node.log"
     with log.open("wb") as out:  # a file, not a pipe: nobody drains a pipe while we poll
         node = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "start", "--config", str(config), "--json"],
+            [sys.executable, "-m", "cli.main", "node", "start", "--config", str(config), "--json"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 testnet in one command, for trying the flow and for tests.
 
 In a real consortium the approvals are gathered operator by operator (`govchain
-governance propose | approve | submit`, node/cli_governance.py). A testnet directory holds
+governance propose | approve | submit`, cli/governance.py). A testnet directory holds
 every validator key, so this command runs the whole round per channel: propose with the
 channel's current governance sequence, approve with the key of every testnet node in the
 current set, submit with the department tx key of a current validator whose key the
@@ -25,12 +25,12 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
+from cli.governance import guarded, submit_proposal
+from cli.proposal_file import ProposalError, ProposalFile, load_signing_key, make_proposal
+from cli.testnet import node_address, node_dirs, tls_of_testnet
 from consensus.config import quorum_of
-from node.cli_governance import guarded, submit_proposal
-from node.cli_testnet import node_address, node_dirs, tls_of_testnet
 from node.client import connect
 from node.config import CHANNELS, NodeConfig, load_config
-from node.proposal_file import ProposalError, ProposalFile, load_signing_key, make_proposal
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 

@@ -1,7 +1,7 @@
 """`govchain governance propose | approve | submit`: change a channel's validator set or
 write policy by a proposal a quorum of its validators approves.
 
-`propose` writes a proposal file (node/proposal_file.py) naming the channel's current
+`propose` writes a proposal file (cli/proposal_file.py) naming the channel's current
 governance sequence; each validator's operator runs `approve` where their validator key
 lives (the key never leaves that machine and is never printed), after reading the summary
 computed from the proposal bytes; whoever the channel's write policy allows then runs
@@ -22,11 +22,7 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
-from node.cli_testnet import DEFAULT_CHAIN_ID
-from node.client import TxRefused, connect, wait_committed
-from node.config import CHANNELS
-from node.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
-from node.proposal_file import (
+from cli.proposal_file import (
     ProposalError,
     ProposalFile,
     canonical_policy,
@@ -35,6 +31,10 @@ from node.proposal_file import (
     parse_address,
     parse_public_key,
 )
+from cli.testnet import DEFAULT_CHAIN_ID
+from node.client import TxRefused, connect, wait_committed
+from node.config import CHANNELS
+from node.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import consensus_pb2 as pb
@@ -127,7 +127,7 @@ def submit_proposal(
 
 
 def _stub(args: argparse.Namespace) -> api_grpc.ClientStub:
-    from node.cli import _client_tls  # the CLI's one rule for finding client certificates
+    from cli.main import _client_tls  # the CLI's one rule for finding client certificates
 
     return connect(args.node, _client_tls(args))
 

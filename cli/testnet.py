@@ -307,7 +307,7 @@ def cmd_testnet_up(args: argparse.Namespace) -> int:
             continue
         log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "start", "--config", str(d / "config.toml")],
+            [sys.executable, "-m", "cli.main", "node", "start", "--config", str(d / "config.toml")],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import structlog
 
-from node.cli_governance import add_governance_parser
-from node.cli_testnet import (
+from cli.governance import add_governance_parser
+from cli.testnet import (
     DEFAULT_CHAIN_ID,
     cmd_testnet_add_node,
     cmd_testnet_down,
@@ -25,7 +25,7 @@ from node.cli_testnet import (
     tls_of_testnet,
     write_key,
 )
-from node.cli_testnet_gov import add_testnet_governance_parsers
+from cli.testnet_governance import add_testnet_governance_parsers
 from node.config import CHANNELS, ConfigError, load_config
 from node.tls import TlsFiles
 
@@ -130,8 +130,8 @@ def _rpc_failed(e: grpc.RpcError, tls: TlsFiles | None) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from cli.status_view import render_status
     from node.client import connect
-    from node.status_view import render_status
     from protos import api_pb2 as api
 
     addresses = (
@@ -245,7 +245,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from node.gov_demo import Demo
+    from cli.demo import Demo
 
     try:
         Demo(args.dir).run()
@@ -256,9 +256,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.run import main as bench_main
+    """The benchmark in its own process: bench/ uses this package's testnet manager, so
+    importing it here would make the two packages import each other."""
+    import subprocess
 
-    return bench_main(args.args)
+    options = args.args[1:] if args.args[:1] == ["--"] else args.args
+    return subprocess.call([sys.executable, "-m", "bench.run", *options])
 
 
 def build_parser() -> argparse.ArgumentParser:
