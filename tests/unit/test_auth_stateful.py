@@ -30,6 +30,7 @@ from chains.authorization import (
 from chains.base import OK, BlockContext, Outcome
 from chains.tx import DecodedTx
 from protos import gov_pb2
+from tests.apps import apply_outcome
 from tests.unit.test_authorization_app import (
     AGRI,
     CENTER,
@@ -137,16 +138,9 @@ class AuthorizationMachine(RuleBasedStateMachine):
         ctx = BlockContext(
             height=len(self.accepted) + 1, timestamp_ms=self.now_ms, departments=DEPARTMENTS
         )
-        out = self.app.apply(self.state, tx, ctx)
-        if out.code != OK:
-            assert not out.writes, "a refused tx must write nothing"
-            return out
-        for k, v in out.writes.items():
-            if v is None:
-                self.state.pop(k, None)
-            else:
-                self.state[k] = v
-        self.accepted.append((tx, self.now_ms))
+        out = apply_outcome(self.state, self.app.apply(self.state, tx, ctx))
+        if out.code == OK:
+            self.accepted.append((tx, self.now_ms))
         return out
 
     @rule(delta_ms=st.sampled_from([0, 1, 250, 1000, 5000]))

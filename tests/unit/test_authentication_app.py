@@ -34,6 +34,7 @@ from chains.base import (
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2
+from tests.apps import apply_outcome
 
 CHAIN = "govchain-test"
 CHANNEL = "authentication"
@@ -69,17 +70,7 @@ def ctx(now_ms: int = NOW_MS) -> BlockContext:
 
 def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
     """Apply like the executor: writes only on success; a refusal must carry none."""
-    out = AuthenticationApplication().apply(state, tx, ctx(now_ms))
-    if out.code == OK:
-        for k, v in out.writes.items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    else:
-        assert not out.writes
-        assert out.reason
-    return out
+    return apply_outcome(state, AuthenticationApplication().apply(state, tx, ctx(now_ms)))
 
 
 def terminal(**over) -> gov_pb2.Terminal:

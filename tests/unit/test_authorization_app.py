@@ -41,6 +41,7 @@ from chains.base import (
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2
+from tests.apps import apply_outcome
 
 CHAIN = "govchain-test"
 CHANNEL = "authorization"
@@ -90,17 +91,7 @@ def signed(key: nacl.signing.SigningKey, type_: str, msg: Message | bytes) -> De
 def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
     """Apply like the executor: writes only on success; a refusal must carry none."""
     ctx = BlockContext(height=1, timestamp_ms=now_ms, departments=DEPARTMENTS)
-    out = AuthorizationApplication().apply(state, tx, ctx)
-    if out.code == OK:
-        for k, v in out.writes.items():
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
-    else:
-        assert not out.writes
-        assert out.reason
-    return out
+    return apply_outcome(state, AuthorizationApplication().apply(state, tx, ctx))
 
 
 def grant(**over) -> gov_pb2.Grant:

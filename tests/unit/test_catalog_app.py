@@ -40,6 +40,7 @@ from chains.catalog import (
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov
+from tests.apps import apply_outcome
 
 CHAIN = "govchain-test"
 TX_BYTES_MAX = 1 << 16
@@ -67,19 +68,6 @@ def make_tx(
         chain_id=CHAIN, channel=channel, type=type_, payload=raw_payload, nonce=next(_nonces)
     )
     return decode_tx(encode_tx(body, signer), CHAIN, TX_BYTES_MAX)
-
-
-def apply_outcome(state: dict[bytes, bytes], out: Outcome) -> None:
-    """What the executor does with an outcome; a refusal must come without writes."""
-    if out.code != OK:
-        assert not out.writes, f"refusal {out.code} ({out.reason}) carries writes"
-        assert out.reason, f"refusal {out.code} without a reason"
-        return
-    for k, v in out.writes.items():
-        if v is None:
-            state.pop(k, None)
-        else:
-            state[k] = v
 
 
 class Harness:

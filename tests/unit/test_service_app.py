@@ -39,6 +39,7 @@ from chains.service_shapes import STAGES_MAX
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov
+from tests.apps import apply_outcome
 
 CHAIN_ID = "govchain-test"
 CHANNEL = "service"
@@ -94,17 +95,9 @@ class Ledger:
         return self.state.get(key)
 
     def apply_tx(self, tx: DecodedTx) -> Outcome:
-        out = APP.apply(self, tx, CTX)
-        if out.code != OK:
-            assert not out.writes, f"refused tx wrote {dict(out.writes)}"
-            assert out.reason, "a refusal names its reason"
-            return out
-        self.accepted.append(tx)
-        for k, v in out.writes.items():
-            if v is None:
-                self.state.pop(k, None)
-            else:
-                self.state[k] = v
+        out = apply_outcome(self.state, APP.apply(self, tx, CTX))
+        if out.code == OK:
+            self.accepted.append(tx)
         return out
 
     def send(self, signer: nacl.signing.SigningKey, tx_type: str, msg: Message) -> Outcome:
