@@ -92,3 +92,15 @@ def test_every_package_says_what_it_is_for() -> None:
     for package in ("consensus", "sim", "storage", "chains", "node", "cli", "bench", "protos"):
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
         assert doc and len(doc) > 80, f"{package}/__init__.py has no docstring saying its job"
+
+
+def test_the_architecture_doc_shows_this_table() -> None:
+    """docs/architecture.md's package table says exactly what ALLOWED says."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    documented: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            may = set() if cells[2] == "—" else {c.strip() for c in cells[2].split(",")}
+            documented[cells[0].strip("`")] = may
+    assert documented == ALLOWED
