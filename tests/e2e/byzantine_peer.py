@@ -1,6 +1,6 @@
 """A Byzantine validator as a bare gRPC client: it holds a real validator's key and TLS
 certificate, opens a peer stream with a correctly signed hello, and sends whatever frames
-it likes. Used by the flood test and by `scripts/flood_peer.py`."""
+it likes. Used by the flood test and by `tests/e2e/flood_peer.py`."""
 
 from __future__ import annotations
 

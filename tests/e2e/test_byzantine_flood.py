@@ -1,7 +1,7 @@
 """A validator with its real key and certificate floods an honest node with far-future
 views carrying ~1 MiB blocks (issue 11 §3: this drove honest nodes to 550 MB that stayed).
 The node's buffers stay within their byte bounds, its peak RSS stays bounded, and it
-keeps committing. `scripts/flood_peer.py` runs the same flood longer and prints figures."""
+keeps committing. `tests/e2e/flood_peer.py` runs the same flood longer and prints figures."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ CHANNEL = "license"
 FLOOD_S = 12.0
 # The future buffer of one peer is 6 MiB; the rest of this margin is gRPC frames in
 # flight and the allocator (about 70 MiB measured). Before the byte bounds the node
-# grew by about 300 MiB in a 30 s flood (scripts/flood_peer.py).
+# grew by about 300 MiB in a 30 s flood (tests/e2e/flood_peer.py).
 RSS_GROWTH_MAX_BYTES = 150 << 20
 
 

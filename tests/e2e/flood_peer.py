@@ -6,7 +6,10 @@ pre-prepares, prepares and commits, each carrying a ~1 MiB block, while a light 
 keeps the channel committing. Prints node 0's peak RSS (VmHWM) before and after the
 flood, its RSS a little after the flood stops, and the heights reached.
 
-    .venv/bin/python scripts/flood_peer.py [--seconds 20] [--block-bytes 1048576]
+    .venv/bin/python tests/e2e/flood_peer.py [--seconds 20] [--block-bytes 1048576]
+
+A measurement, not a test (pytest does not collect it): it lives beside the e2e testnet
+harness and the Byzantine peer it drives, so that no code outside tests/ imports them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from node.client import kv_put_tx, load_signing_key, submit
 from tests.e2e.byzantine_peer import (
