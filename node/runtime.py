@@ -383,7 +383,7 @@ class ChannelRuntime:
                     "block sync",
                     fetched=len(reply.blocks),
                     first=first,
-                    target=self.replica.status().fetch_target,
+                    target=self.replica.fetch_target,
                     height=self.replica.executed_height,
                     peer=peer.hex()[:16],
                 )

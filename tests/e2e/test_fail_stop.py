@@ -42,7 +42,8 @@ async def _submit(node, raw: bytes) -> api.SubmitResponse:
 
 
 def test_an_exception_in_a_channel_runtime_fails_the_channel_loudly(tmp_path: Path) -> None:
-    """Before: `log.exception(..., event=...)` raised inside structlog, the runtime task
+    """Before: the runtime's exception log passed the event's name under structlog's own
+    message argument, which raised inside structlog, so the runtime task
     died without a word, and health stayed SERVING while submits were ACCEPTED."""
     dirs = make_net(tmp_path / "net", channels=("license", "catalog"))
 

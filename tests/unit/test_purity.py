@@ -87,6 +87,7 @@ REPLICA_SURFACE = {
     "view",
     "view_active",
     "executed_height",
+    "fetch_target",
     "stable",
 }
 
