@@ -60,6 +60,11 @@ def test_a_future_view_flood_with_large_blocks_is_bounded_and_the_node_keeps_com
     start_rss = read_peak_rss_bytes(pid)
     height = net.heights(CHANNEL, [0])[0]
     per_peer = ConsensusConfig(CHANNEL, (bytes(32),)).future_bytes_per_peer_max
+    # The metric sums every sender's early votes; the bound is per sender. The honest
+    # peers may hold some too (a view change while the flood starves the CPU: their
+    # pre-prepares for the next view, with full blocks), so the total may pass one
+    # peer's bound, never all three peers' (the simulator checks each sender alone).
+    senders = 3
     flooder = FutureViewFlooder(net, me=3, target=0, channel=CHANNEL)
     flooder.start()
     try:
@@ -69,7 +74,7 @@ def test_a_future_view_flood_with_large_blocks_is_bounded_and_the_node_keeps_com
             submit_some()
             samples = scrape(net, 0)
             held = value(samples, "govchain_buffered_bytes", channel=CHANNEL, buffer="future")
-            assert held <= per_peer
+            assert held <= senders * per_peer
             assert read_peak_rss_bytes(pid) - start_rss <= RSS_GROWTH_MAX_BYTES
     finally:
         flooder.stop()
