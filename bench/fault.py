@@ -73,7 +73,7 @@ class FaultRun:
         self._wait_caught_up()
 
     def _heights(self, address: str) -> dict[str, int]:
-        from node.client import connect
+        from client.connection import connect
 
         st = connect(address, self.tls).GetStatus(api.GetStatusRequest(), timeout=2)
         return {c.channel: c.height for c in st.channels}

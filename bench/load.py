@@ -15,7 +15,7 @@ from typing import Any
 
 import nacl.signing
 
-from node.tls import TlsFiles
+from client.tls import TlsFiles
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ClientPlan:
 
 
 def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
-    from node.client import kv_put_tx
+    from client.txs import kv_put_tx
 
     key = nacl.signing.SigningKey.generate()
     value = os.urandom(plan.payload_bytes)
@@ -49,7 +49,7 @@ def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
 def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
     """Process entry point: sign, report ready, wait for the common start time (set by the
     parent in the shared value `start` once every client has signed), submit, report."""
-    from node.client import connect
+    from client.connection import connect
     from protos import api_pb2 as api
 
     txs = sign_txs(plan)

@@ -10,8 +10,8 @@ from collections import defaultdict
 
 import grpc
 
-from node.client import connect
-from node.tls import TlsFiles
+from client.connection import connect
+from client.tls import TlsFiles
 from protos import api_pb2 as api
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

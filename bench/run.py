@@ -30,8 +30,8 @@ from bench.observe import (
     scrape_internals,
 )
 from cli.testnet import tls_of_testnet
+from client.tls import TlsFiles
 from node.config import CHANNELS, load_config
-from node.tls import TlsFiles
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 
@@ -98,7 +98,7 @@ def start_testnet(
 def wait_ready(addresses: list[str], tls: TlsFiles | None, timeout_s: float = 30.0) -> None:
     import grpc
 
-    from node.client import connect
+    from client.connection import connect
 
     deadline = time.monotonic() + timeout_s
     for address in addresses:
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) -> dict:
-    from node.client import connect
+    from client.connection import connect
 
     n = len(addresses)
     quorum = (n + (n - 1) // 3 + 2) // 2

@@ -6,7 +6,7 @@ the consortium's departments from the channel genesis). It returns a result code
 writes to make. Applications read only their own channel: channels are separate ledgers
 with separate consensus, so another channel's state is not deterministic at execution
 time. Rules that span channels are checked by the providing node at pull time, on
-committed state, and that decision is itself a transaction (see node/datashare.py).
+committed state, and that decision is itself a transaction (see node/datashare_api.py).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ from cli.proposal_file import (
     parse_public_key,
 )
 from cli.testnet import DEFAULT_CHAIN_ID
-from node.client import TxRefused, connect, wait_committed
+from client.connection import connect
+from client.txs import TxRefused, wait_committed
 from node.config import CHANNELS
 from node.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
 from protos import api_pb2 as api

@@ -26,8 +26,8 @@ from cli.testnet import (
     write_key,
 )
 from cli.testnet_governance import add_testnet_governance_parsers
+from client.tls import TlsFiles
 from node.config import CHANNELS, ConfigError, load_config
-from node.tls import TlsFiles
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
 def _client_tls(args: argparse.Namespace) -> TlsFiles | None:
     """--tls DIR (ca.crt, client.crt, client.key); else a --dir testnet's tls/; else
     $GOVCHAIN_TLS_DIR; else plaintext, which only an `insecure = true` node accepts."""
-    from node.client import client_tls
+    from client.connection import client_tls
 
     if getattr(args, "tls", None):
         return client_tls(args.tls)
@@ -131,7 +131,7 @@ def _rpc_failed(e: grpc.RpcError, tls: TlsFiles | None) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from cli.status_view import render_status
-    from node.client import connect
+    from client.connection import connect
     from protos import api_pb2 as api
 
     addresses = (
@@ -157,7 +157,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_tx_send(args: argparse.Namespace) -> int:
-    from node.client import connect, kv_put_tx, load_signing_key, status_name, submit
+    from client.connection import connect, load_signing_key
+    from client.txs import kv_put_tx, status_name, submit
 
     key = load_signing_key(args.key_file)
     txs = [
@@ -186,7 +187,7 @@ def cmd_tx_send(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from node.client import connect
+    from client.connection import connect
     from protos import api_pb2 as api
 
     tls = _client_tls(args)
@@ -221,7 +222,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from node.client import connect
+    from client.connection import connect
     from protos import api_pb2 as api
 
     tls = _client_tls(args)
@@ -245,14 +246,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cli.demo import Demo
+    """The demo in its own process: demo/ reads testnets through this package, so importing
+    it here would make the two packages import each other."""
+    import subprocess
 
-    try:
-        Demo(args.dir).run()
-    except (RuntimeError, grpc.RpcError) as e:
-        print(f"demo failed: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return subprocess.call([sys.executable, "-m", "demo", "--dir", str(args.dir)])
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -31,8 +31,8 @@ import grpc
 import nacl.signing
 
 from chains.policy import gov_write_policy
+from client.tls import TlsFiles
 from node.config import Limits, NodeConfig, load_config, make_genesis
-from node.tls import TlsFiles
 
 DEPARTMENTS = (
     "public-security",
@@ -208,7 +208,8 @@ def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     department = write_key(root / "keys" / f"{name}.tx.key")
     insecure = first.tls is None
     if not insecure:
-        from node.tls import Authority, TlsError, write_pair
+        from client.tls import TlsError
+        from node.tls import Authority, write_pair
 
         try:
             ca = Authority.load(root / "tls" / "ca.crt", root / "tls" / "ca.key")
@@ -275,14 +276,14 @@ def node_address(config_dir: Path) -> str:
 
 def tls_of_testnet(root: Path) -> TlsFiles | None:
     """The tools' client certificate of a testnet directory; None for an insecure one."""
-    from node.client import client_tls
+    from client.connection import client_tls
 
     tls = client_tls(root / "tls")
     return tls if tls.cert.exists() else None
 
 
 def _wait_ready(address: str, deadline: float, tls: TlsFiles | None) -> bool:
-    from node.client import connect
+    from client.connection import connect
     from protos import api_pb2 as api
 
     stub = connect(address, tls)

@@ -1,6 +1,24 @@
-"""The validator node: gRPC services, per-channel runtimes, batched verification.
+"""The validator daemon: one OS process per department, serving every channel it holds.
 
 `node/` owns all I/O around the pure consensus core: it decodes and verifies what
 arrives, feeds events to each channel's `consensus.Replica`, and performs the actions
 it gets back (persist to LevelDB, send to peers, execute blocks, set timers).
+
+The modules by role:
+- wiring: node.py (channels, one gRPC server, shared peers and verifier), config.py,
+  runtime.py (one channel: event queue -> Replica.step -> actions in order);
+- gRPC services, which decode, check and enqueue only: client_api.py, peer_api.py,
+  datashare_api.py; guarded by calls.py, ratelimit.py, interceptors.py, grpc_decode.py;
+- a tx's way in: `chains.tx` decodes it -> tx_signatures.py checks its signature
+  (batched, each id verified once) -> admission.py admits it -> mempool.py holds it until
+  it commits; verifier.py is the batched Ed25519 pool under all of these;
+- between validators: transport.py (peer streams), fetching.py (block catch-up),
+  governance.py (validator-set changes on the node's side), tls.py (certificates bound to
+  validator keys);
+- after commit: executor.py (applies blocks through chains/), sources.py (a department's
+  own records, read at pull time);
+- staying well: supervise.py (no silent task death), stallwatch.py, memory.py,
+  logsampling.py, metrics.py; ports.py finds free local ports for local testnets.
+
+May import: client (TLS identity and channel options), consensus, storage, chains, protos.
 """

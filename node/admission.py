@@ -17,7 +17,7 @@ from chains.tx import DecodedTx, TxError, decode_tx, tx_id
 from node.governance import KINDS as GOVERNANCE_KINDS
 from node.governance import admission_problem
 from node.mempool import Mempool
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from protos import api_pb2 as api
 
 

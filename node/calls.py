@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 import structlog
@@ -37,6 +38,9 @@ import structlog
 from node.config import Limits
 from node.interceptors import WrappingInterceptor
 from node.tls import peer_common_name, validator_key_of_peer
+
+if TYPE_CHECKING:
+    from node.node import Node
 
 log = structlog.get_logger("calls")
 
@@ -188,3 +192,15 @@ class CallLimits(WrappingInterceptor):
         self._logged[caller.key] = (count, logged)
         if len(self._logged) > LOGGED_CALLERS_MAX:
             self._logged.pop(next(iter(self._logged)))  # the oldest refused caller
+
+
+async def guard_call(node: Node, context: grpc.aio.ServicerContext) -> str:
+    """Refuse a call over its connection's rate with RESOURCE_EXHAUSTED; the caller's
+    name (certificate common name, or address without TLS) for per-client limits."""
+    if not node.call_limiter.allow(context.peer()):
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"over {node.call_limiter.rate:.0f} calls/s on this connection; retry later",
+        )
+    name = peer_common_name(context)
+    return name if name is not None else context.peer().rsplit(":", 1)[0]

@@ -14,9 +14,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.tls import TlsFiles
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
-from node.tls import TlsFiles
 
 CHANNELS = ("license", "authentication", "authorization", "catalog", "service")
 

@@ -27,6 +27,8 @@ from chains.base import Departments
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from chains.tx import encode_tx
+from client.connection import channel_options
+from client.tls import TlsError
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
@@ -44,9 +46,8 @@ from node.runtime import ChannelRuntime
 from node.sources import EmbeddedSource
 from node.stallwatch import StallWatch
 from node.supervise import spawn
-from node.tls import TlsError
-from node.transport import PeerLink, channel_options
-from node.txcheck import NodeTxChecker
+from node.transport import PeerLink
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -419,8 +420,9 @@ class Node:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        from node.datashare import DataShareService
-        from node.services import ClientService, PeerService
+        from node.client_api import ClientService
+        from node.datashare_api import DataShareService
+        from node.peer_api import PeerService
 
         limits = self.config.limits
         options = [

@@ -58,7 +58,7 @@ from node.governance import MEMBERSHIP_KEY, membership_of
 from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.supervise import describe, spawn
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from storage.kv import StorageError, os_error_name

@@ -28,54 +28,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from client.tls import TlsError
+
 VALIDATOR_URI_PREFIX = "govchain:validator:"
 CLIENT_URI_PREFIX = "govchain:client:"
 VALIDATOR_DNS_SUFFIX = ".validator.govchain"
 CERT_DAYS = 3650
 
 
-class TlsError(Exception):
-    """Certificates missing, unreadable, or not what this node expects."""
-
-
 def validator_dns_name(public_key: bytes) -> str:
     """The DNS SAN bound to a validator key (two labels: a label holds at most 63 chars)."""
     h = public_key.hex()
     return f"{h[:32]}.{h[32:]}{VALIDATOR_DNS_SUFFIX}"
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM paths: the consortium CA certificate, and this party's certificate and key."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-    def read(self) -> tuple[bytes, bytes, bytes]:
-        out = []
-        for what, path in (
-            ("CA certificate", self.ca),
-            ("certificate", self.cert),
-            ("key", self.key),
-        ):
-            try:
-                out.append(Path(path).read_bytes())
-            except OSError as e:
-                raise TlsError(f"cannot read the TLS {what} {path}: {e.strerror}") from e
-        return out[0], out[1], out[2]
-
-    def server_credentials(self) -> grpc.ServerCredentials:
-        ca, cert, key = self.read()
-        return grpc.ssl_server_credentials(
-            [(key, cert)], root_certificates=ca, require_client_auth=True
-        )
-
-    def channel_credentials(self) -> grpc.ChannelCredentials:
-        ca, cert, key = self.read()
-        return grpc.ssl_channel_credentials(
-            root_certificates=ca, private_key=key, certificate_chain=cert
-        )
 
 
 # --------------------------------------------------------------------- peer identity

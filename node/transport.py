@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 import grpc
 import structlog
 
+from client.connection import channel_options
 from consensus.crypto import Signer
 from node.supervise import OnFailure, spawn
 from node.tls import validator_dns_name
@@ -64,19 +65,6 @@ def check_hello(
     if not verifier.verify(hello.public_key, data, hello.signature):
         return "bad hello signature"
     return None
-
-
-def channel_options(
-    message_bytes_max: int, receive_bytes_max: int | None = None
-) -> list[tuple[str, int]]:
-    return [
-        ("grpc.max_send_message_length", message_bytes_max),
-        ("grpc.max_receive_message_length", receive_bytes_max or message_bytes_max),
-        ("grpc.keepalive_time_ms", 10_000),
-        ("grpc.keepalive_timeout_ms", 5_000),
-        ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.keepalive_permit_without_calls", 1),
-    ]
 
 
 class PeerLink:

@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cli.testnet import tls_of_testnet  # noqa: E402
-from node.client import connect, kv_put_tx, load_signing_key, submit  # noqa: E402
+from client.connection import connect, load_signing_key  # noqa: E402
+from client.tls import TlsFiles  # noqa: E402
+from client.txs import kv_put_tx, submit  # noqa: E402
 from node.config import CHANNELS, load_config  # noqa: E402
-from node.tls import TlsFiles  # noqa: E402
 from protos import api_pb2 as api  # noqa: E402
 
 

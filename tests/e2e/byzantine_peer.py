@@ -12,12 +12,12 @@ from pathlib import Path
 
 import grpc
 
+from client.connection import client_tls, open_channel
 from consensus.blocks import make_block
 from consensus.config import ConsensusConfig
 from consensus.crypto import Ed25519Signer
 from consensus.hashing import sha256
 from consensus.messages import encode_envelope, sign, vote
-from node.client import client_tls, open_channel
 from node.config import load_genesis, load_key
 from node.transport import make_hello
 from protos import api_pb2 as api

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from node.client import kv_put_tx, load_signing_key, submit
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit
 from tests.e2e.byzantine_peer import (
     FutureViewFlooder,
     read_peak_rss_bytes,

@@ -19,7 +19,7 @@ import grpc
 
 from cli.main import main as cli
 from cli.testnet import tls_of_testnet
-from node.client import connect, open_channel
+from client.connection import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
 from node.ports import free_port_block
 from protos import api_pb2 as api

@@ -8,7 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from node.client import client_tls, connect, kv_put_tx, load_signing_key, signed_tx, submit
+from client.connection import client_tls, connect, load_signing_key
+from client.txs import kv_put_tx, signed_tx, submit
 from protos import api_pb2 as api
 from protos import gov_pb2 as gov
 from tests.e2e.harness import Testnet, wait_for

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit
 from consensus.config import ConsensusConfig
-from node.client import kv_put_tx, load_signing_key, submit
 from protos import api_pb2 as api
 from tests.e2e.byzantine_peer import FutureViewFlooder, read_peak_rss_bytes
 from tests.e2e.harness import Testnet, wait_for

@@ -11,10 +11,12 @@ import grpc
 import nacl.signing
 import pytest
 
+from client.connection import MESSAGE_BYTES_MAX, client_tls, load_signing_key, open_channel
+from client.tls import TlsFiles
+from client.txs import kv_put_tx
 from consensus.crypto import Ed25519Signer
-from node.client import MESSAGE_BYTES_MAX, client_tls, kv_put_tx, load_signing_key, open_channel
 from node.config import load_key
-from node.tls import Authority, TlsFiles, write_pair
+from node.tls import Authority, write_pair
 from node.transport import make_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc

@@ -20,7 +20,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from node.client import kv_put_tx, load_signing_key, submit
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit
 from node.node import EXIT_STORAGE_FAILURE
 from protos import api_pb2 as api
 from tests.e2e.harness import Testnet, wait_for

@@ -16,9 +16,10 @@ import plyvel
 import pytest
 import structlog
 
+from client.connection import load_signing_key
+from client.txs import kv_put_tx
 from consensus.config import ConsensusConfig
 from consensus.messages import parse_signed
-from node.client import kv_put_tx, load_signing_key
 from node.metrics import NodeCollector
 from node.stallwatch import StallWatch
 from node.transport import PeerLink

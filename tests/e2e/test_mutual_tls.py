@@ -10,10 +10,11 @@ import grpc
 import nacl.signing
 import pytest
 
+from client.connection import client_tls, connect, open_channel
+from client.tls import TlsFiles
 from consensus.crypto import Ed25519Signer
-from node.client import client_tls, connect, open_channel
 from node.config import load_key
-from node.tls import Authority, TlsFiles, write_pair
+from node.tls import Authority, write_pair
 from node.transport import make_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc

@@ -34,9 +34,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from cli import demo as gov_demo
-from cli.demo import COMPANY_ID, REP_ID, SPECS, Demo
+from client.kiosk import pull, sign_request
+from demo.specs import COMPANY_ID, REP_ID, SPECS
+from demo.story import Demo
 from node.config import load_config
-from node.kiosk import pull, sign_request
 from node.sources import EmbeddedSource
 from protos import datashare_pb2 as ds
 from protos import gov_pb2 as gov

@@ -10,11 +10,12 @@ import asyncio
 import time
 from pathlib import Path
 
+from client.connection import load_signing_key
+from client.txs import kv_put_tx
 from consensus.crypto import Ed25519Signer
 from consensus.events import MessageReceived, TxsReady
 from consensus.messages import sign
 from consensus.reasons import Reason
-from node.client import kv_put_tx, load_signing_key
 from node.config import load_config
 from protos import consensus_pb2 as pb
 from tests.e2e.inprocess import make_net, running, until

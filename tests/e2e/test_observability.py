@@ -16,7 +16,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.main import main as cli
-from node.client import kv_put_tx, load_signing_key, submit
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit
 from protos import api_pb2 as api
 from tests.e2e.harness import Testnet, wait_for
 

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import nacl.signing
 import pytest
 
-from cli.demo import SPECS, Demo
-from node.client import open_channel
-from node.kiosk import pull, sign_request
+from client.connection import open_channel
+from client.kiosk import pull, sign_request
+from demo.specs import SPECS
+from demo.story import Demo
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2 as gov
@@ -65,7 +66,7 @@ def pull_one(
 
 def get_grant_until(demo: Demo, grant_id: str) -> int:
     from chains.authorization import get_grant
-    from cli.demo import RemoteState
+    from client.state import RemoteState
 
     grant = get_grant(RemoteState(demo.stub, "authorization"), grant_id)
     assert grant is not None

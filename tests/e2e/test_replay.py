@@ -6,7 +6,8 @@ envelope had a new id, was ACCEPTED, committed, and rolled a kv key back to an o
 
 from __future__ import annotations
 
-from node.client import kv_put_tx, load_signing_key, submit, submit_and_wait
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit, submit_and_wait
 from protos import api_pb2 as api
 from tests.e2e.harness import Testnet, wait_for
 from tests.unit.test_canonical import encode, fields_of, varint

@@ -10,7 +10,8 @@ import nacl.signing
 import plyvel
 import pytest
 
-from node.client import kv_put_tx, load_signing_key, submit, subscribe
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit, subscribe
 from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc

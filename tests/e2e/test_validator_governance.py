@@ -22,7 +22,8 @@ import pytest
 
 from chains.tx import tx_id
 from cli.main import main as cli
-from node.client import kv_put_tx, load_signing_key, submit
+from client.connection import load_signing_key
+from client.txs import kv_put_tx, submit
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from tests.e2e.harness import Testnet, wait_for

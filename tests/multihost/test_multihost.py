@@ -30,7 +30,8 @@ import pytest
 
 from cli.main import main as cli
 from cli.testnet import node_ids, tls_of_testnet
-from node.client import kv_put_tx, load_signing_key, open_channel, submit
+from client.connection import load_signing_key, open_channel
+from client.txs import kv_put_tx, submit
 from node.config import Genesis, load_config, load_genesis
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -56,7 +57,7 @@ INSIDE_HEIGHT = """
 import sys
 from pathlib import Path
 from cli.testnet import tls_of_testnet
-from node.client import connect
+from client.connection import connect
 from protos import api_pb2 as api
 root, address, channel = sys.argv[1:]
 stub = connect(address, tls_of_testnet(Path(root)))

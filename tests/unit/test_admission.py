@@ -15,10 +15,10 @@ import pytest
 
 from chains.kv import KvApplication
 from chains.tx import decode_tx, encode_tx
+from client.txs import kv_put_tx
 from node.admission import ChannelAdmission, admit
-from node.client import kv_put_tx
 from node.mempool import Mempool
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 

@@ -295,7 +295,7 @@ def test_denied_access_is_always_recorded_and_uses_nothing(state: dict) -> None:
 
 
 def test_a_denial_may_carry_a_long_chinese_reason(state: dict) -> None:
-    reason = "授权已过期" * 100  # 500 characters, 1,500 bytes: what node/datashare.py sends
+    reason = "授权已过期" * 100  # 500 characters, 1,500 bytes: what node/datashare_api.py sends
     assert record(state, outcome="denied", reason=reason).code == OK
     assert get_access(state, "a-1").reason == reason
 

@@ -12,9 +12,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from client.tls import TlsFiles
 from node.calls import CALLS, STREAMS, CallLimits, Pool
 from node.config import Limits
-from node.tls import Authority, TlsFiles, write_pair
+from node.tls import Authority, write_pair
 
 
 def test_a_pool_bounds_each_caller_and_kind_and_all_callers_together() -> None:

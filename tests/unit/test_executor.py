@@ -15,11 +15,11 @@ import pytest
 from chains.base import OK
 from chains.kv import BAD_PAYLOAD, UNKNOWN_TYPE, KvApplication
 from chains.tx import encode_tx
+from client.txs import kv_put_tx
 from consensus.blocks import BlockInfo, make_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
 from consensus.messages import sign, vote
-from node.client import kv_put_tx
 from node.executor import (
     DUPLICATE,
     EXPIRED,

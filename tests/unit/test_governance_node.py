@@ -19,12 +19,12 @@ from chains.base import Departments
 from chains.kv import KvApplication
 from chains.policy import WritePolicy
 from chains.tx import encode_tx
+from client.txs import kv_put_tx
 from consensus.blocks import make_block
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
 from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, Membership, approval_bytes
 from node.admission import NOT_MEMBER, ChannelAdmission, admit
-from node.client import kv_put_tx
 from node.executor import GOVERNANCE_REFUSED, NOT_PERMITTED, OK, BlockOutcome, Executor
 from node.governance import (
     GOV_VALIDATORS,
@@ -39,7 +39,7 @@ from node.governance import (
     read_governance,
 )
 from node.mempool import Mempool
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb

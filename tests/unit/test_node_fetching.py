@@ -26,7 +26,7 @@ from node.mempool import Mempool
 from node.node import Node
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb

@@ -1,5 +1,5 @@
 """Client tx decoding (chains.tx), the batched Ed25519 verifier and its cache
-(node.verifier), and the channel's tx checker that the consensus core calls (node.txcheck).
+(node.verifier), and the channel's tx checker that the consensus core calls (node.tx_signatures).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import nacl.signing
 import pytest
 
 from chains.tx import DecodedTx, TxError, decode_tx, encode_tx, tx_id
-from node.client import kv_put_tx
-from node.txcheck import NodeTxChecker
+from client.txs import kv_put_tx
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier, Item, LruSet
 from protos import api_pb2 as api
 

@@ -15,15 +15,9 @@ import pytest
 from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from client.tls import TlsError, TlsFiles
 from node.config import ConfigError, load_config
-from node.tls import (
-    VALIDATOR_URI_PREFIX,
-    Authority,
-    TlsError,
-    TlsFiles,
-    validator_dns_name,
-    write_pair,
-)
+from node.tls import VALIDATOR_URI_PREFIX, Authority, validator_dns_name, write_pair
 
 
 def test_validator_dns_name_is_a_valid_two_label_name_per_key() -> None:

@@ -8,10 +8,10 @@ import asyncio
 import nacl.signing
 
 from chains.kv import KvApplication
+from client.txs import kv_put_tx
 from node.admission import ChannelAdmission, admit
-from node.client import kv_put_tx
 from node.mempool import Mempool
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 

@@ -18,7 +18,7 @@ from consensus.hashing import sha256
 from node.admission import ChannelAdmission, admit
 from node.executor import NOT_PERMITTED, Executor
 from node.mempool import Mempool
-from node.txcheck import NodeTxChecker
+from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb

@@ -1,183 +1,29 @@
-"""gRPC services: handlers decode, verify, enqueue, and read the ledger; nothing else."""
+"""The Peer gRPC service (api.proto), validators only: the consensus and tx-gossip
+stream, and fetching blocks and checkpoint proofs for catch-up. Handlers check who calls,
+decode, and enqueue to a channel's runtime; nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
 import structlog
 
 from consensus.events import MessageReceived
-from consensus.hashing import merkle_proof
 from consensus.messages import decode_envelope, useful_blocks
 from consensus.reasons import Reason
-from node.admission import Unavailable
+from node.calls import guard_call
 from node.fetching import bounded_reply
 from node.runtime import now_ms
-from node.tls import peer_common_name, validator_key_of_peer
+from node.tls import validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 
 if TYPE_CHECKING:
-    from node.node import Channel, Node
+    from node.node import Node
 
-log = structlog.get_logger("services")
-
-
-def _channel(node: Node, name: str) -> Channel | None:
-    return node.channels.get(name)
-
-
-async def guard_call(node: Node, context: grpc.aio.ServicerContext) -> str:
-    """Refuse a call over its connection's rate with RESOURCE_EXHAUSTED; the caller's
-    name (certificate common name, or address without TLS) for per-client limits."""
-    if not node.call_limiter.allow(context.peer()):
-        await context.abort(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            f"over {node.call_limiter.rate:.0f} calls/s on this connection; retry later",
-        )
-    name = peer_common_name(context)
-    return name if name is not None else context.peer().rsplit(":", 1)[0]
-
-
-class ClientService(api_grpc.ClientServicer):
-    """Every method first passes the per-connection call limit (guard_call)."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    async def _need_channel(self, name: str, context: grpc.aio.ServicerContext) -> Channel:
-        await guard_call(self.node, context)
-        ch = _channel(self.node, name)
-        if ch is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {name!r}")
-        return ch  # type: ignore[return-value]
-
-    async def SubmitTransactions(self, request, context):
-        client = await guard_call(self.node, context)
-        limit = self.node.config.limits.submit_txs_max
-        if not self.node.tx_limiter.allow(client, len(request.txs)):
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"client {client!r} is over {self.node.tx_limiter.rate:.0f} txs/s; retry later",
-            )
-        if len(request.txs) > limit:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"{len(request.txs)} txs in one call > {limit}"
-            )
-        try:
-            results = await self.node.admit(list(request.txs), from_peer=False)
-        except Unavailable as e:  # a failed channel or a stopping node: say so, and why
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
-        denied = next((r for r in results if r.status == api.PERMISSION_DENIED), None)
-        if denied is not None:
-            self.node.refusals.info(
-                client, "submit refused", reason="write policy", detail=denied.detail
-            )
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"tx {denied.tx_id.hex()[:16]}: {denied.detail}; nothing of this call was admitted",
-            )
-        return api.SubmitResponse(results=results)
-
-    async def GetBlock(self, request, context):
-        ch = await self._need_channel(request.channel, context)
-        height = request.height
-        if request.hash:
-            found = ch.ledger.height_of(request.hash)
-            if found is None:
-                await context.abort(grpc.StatusCode.NOT_FOUND, "no block with that hash")
-            height = found
-        elif height == 0:
-            height = ch.ledger.tip().height
-        block = ch.ledger.block(height)
-        if block is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no block at height {height}")
-        return api.GetBlockResponse(
-            height=height,
-            hash=ch.ledger.block_hash(height),
-            block=block,
-            results=ch.ledger.results(height),
-        )
-
-    async def GetTransaction(self, request, context):
-        ch = await self._need_channel(request.channel, context)
-        location = ch.ledger.tx_location(request.tx_id)
-        if location is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, "no such committed tx")
-        height, index = location
-        block = ch.ledger.block(height)
-        results = ch.ledger.results(height)
-        txs = list(block.block.txs)
-        proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=merkle_proof(txs, index))
-        return api.GetTransactionResponse(
-            tx=txs[index],
-            height=height,
-            index=index,
-            result=results.results[index],
-            block_header=block.block.header,
-            proof=proof,
-        )
-
-    async def GetState(self, request, context):
-        ch = await self._need_channel(request.channel, context)
-        value = ch.ledger.get_state(request.key)
-        return api.GetStateResponse(
-            found=value is not None, value=value or b"", height=ch.ledger.tip().height
-        )
-
-    async def GetStatus(self, request, context):
-        await guard_call(self.node, context)
-        out = api.GetStatusResponse(
-            node_id=self.node.config.node_id,
-            public_key=self.node.public_key,
-            chain_id=self.node.config.chain_id,
-            failures=[f"{what}: {why}" for what, why in sorted(self.node.failures.items())],
-        )
-        for name, ch in self.node.channels.items():
-            st = ch.runtime.replica.status()
-            tip = ch.ledger.tip()
-            links = self.node.links
-            peers = sum(1 for k in st.validators if k in links and links[k].connected)
-            out.channels.append(
-                api.ChannelStatus(
-                    channel=name,
-                    height=tip.height,
-                    view=st.view,
-                    view_active=st.view_active,
-                    primary=st.primary,
-                    validators=list(st.validators),
-                    peers_connected=peers,
-                    mempool_txs=len(ch.admission.mempool),
-                    mempool_bytes=ch.admission.mempool.bytes,
-                    stable_height=st.stable_height,
-                    state_root=tip.state_root,
-                    member=st.member,
-                    next_validators=list(st.next_validators),
-                    next_set_from_height=st.next_set_from_height,
-                    governance_sequence=st.governance_sequence,
-                    failure=ch.runtime.failed or "",
-                )
-            )
-        return out
-
-    async def StreamBlocks(self, request, context) -> AsyncIterator[api.BlockEvent]:
-        ch = await self._need_channel(request.channel, context)
-        height = request.from_height or ch.ledger.tip().height + 1
-        cond = ch.runtime.committed
-        while True:
-            while height <= ch.ledger.tip().height:
-                yield api.BlockEvent(
-                    height=height,
-                    hash=ch.ledger.block_hash(height),
-                    block=ch.ledger.block(height),
-                    results=ch.ledger.results(height),
-                )
-                height += 1
-            async with cond:
-                await cond.wait_for(lambda h=height: ch.ledger.tip().height >= h)
+log = structlog.get_logger("peer_api")
 
 
 class PeerService(api_grpc.PeerServicer):
@@ -251,14 +97,14 @@ class PeerService(api_grpc.PeerServicer):
             if kind == "consensus":
                 await self._consensus(peer, frame.consensus)
             elif kind == "txs":
-                ch = _channel(node, frame.txs.channel)
+                ch = node.channels.get(frame.txs.channel)
                 if ch is None or peer not in ch.runtime.replica.audience:
                     continue  # e.g. a validator removed while its stream stayed open
                 await node.admit(list(frame.txs.txs), from_peer=True)
         return api.PeerAck()
 
     async def _consensus(self, peer: bytes, batch: api.ConsensusBatch) -> None:
-        ch = _channel(self.node, batch.channel)
+        ch = self.node.channels.get(batch.channel)
         if ch is None or peer not in ch.runtime.replica.audience:
             who = peer.hex()[:16]
             self.node.refusals.info(who, "consensus frame refused", channel=batch.channel, peer=who)
@@ -306,7 +152,7 @@ class PeerService(api_grpc.PeerServicer):
         # genesis before its set starts, and a removed one keeps following the chain.
         await guard_call(self.node, context)
         await self._certified_validator(context, known=False)
-        ch = _channel(self.node, request.channel)
+        ch = self.node.channels.get(request.channel)
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
         count_max = ch.runtime.cfg.fetch_blocks_max

@@ -1,46 +1,22 @@
-"""A small client library over the Client service, for the CLI, tests and benchmarks."""
+"""Build, sign and submit txs; wait for their commit; follow a channel's blocks.
+
+A tx is signed bytes from the moment it is built (`chains.tx.encode_tx`): what a client
+submits is exactly what the chain stores and what its id hashes.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import grpc
 import nacl.signing
 
 from chains.tx import encode_tx
-from node.tls import TlsFiles
-from node.transport import channel_options
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import kv_pb2
-
-MESSAGE_BYTES_MAX = 64 << 20
-
-
-def open_channel(address: str, tls: TlsFiles | None = None) -> grpc.Channel:
-    """A channel to a node: mutual TLS with the client certificate in `tls`, or plaintext
-    when `tls` is None (only a node started with `insecure = true` accepts that)."""
-    options = channel_options(MESSAGE_BYTES_MAX)
-    if tls is None:
-        return grpc.insecure_channel(address, options=options)
-    return grpc.secure_channel(address, tls.channel_credentials(), options=options)
-
-
-def connect(address: str, tls: TlsFiles | None = None) -> api_grpc.ClientStub:
-    return api_grpc.ClientStub(open_channel(address, tls))
-
-
-def client_tls(directory: str | os.PathLike[str], name: str = "client") -> TlsFiles:
-    """The client certificate `testnet init` wrote: DIR/ca.crt, DIR/NAME.crt, DIR/NAME.key."""
-    d = Path(directory)
-    return TlsFiles(d / "ca.crt", d / f"{name}.crt", d / f"{name}.key")
-
-
-def load_signing_key(path: str | os.PathLike[str]) -> nacl.signing.SigningKey:
-    with open(path) as f:
-        return nacl.signing.SigningKey(bytes.fromhex(f.read().strip()))
 
 
 def kv_put_tx(
@@ -83,7 +59,6 @@ def wait_committed(
     stub: api_grpc.ClientStub, channel: str, tx_id: bytes, timeout_s: float = 20.0
 ) -> api.GetTransactionResponse:
     """Poll GetTransaction until the tx is in a committed block (its result included)."""
-    import time
 
     deadline = time.monotonic() + timeout_s
     while True:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from chains.privacy import SALT_BYTES, commit_item, seal_to
-from node.services import guard_call
+from client.pull_request import request_bytes
+from node.calls import guard_call
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2
@@ -50,13 +51,6 @@ def event(material: str, status: int, reason: str = "", **fields: object) -> ds.
     return ds.PullEvent(
         material=material, status=status, label_zh=zh, label_en=en, reason=reason, **fields
     )
-
-
-def request_bytes(request: ds.PullRequest) -> bytes:
-    unsigned = ds.PullRequest()
-    unsigned.CopyFrom(request)
-    unsigned.signature = b""
-    return unsigned.SerializeToString(deterministic=True)
 
 
 class _LedgerState:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import nacl.signing
 
 from chains.privacy import SALT_BYTES, commit_item, open_sealed
-from node.client import open_channel
-from node.datashare import request_bytes
-from node.tls import TlsFiles
+from client.connection import open_channel
+from client.pull_request import request_bytes
+from client.tls import TlsFiles
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2

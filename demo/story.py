@@ -1,4 +1,4 @@
-"""`govchain demo`: a first-time pesticide business permit at a Haidian kiosk.
+"""The kiosk story `govchain demo` tells: a first-time pesticide business permit at a Haidian kiosk.
 
 On a running testnet (made with `govchain testnet init --app gov`): departments publish
 their catalog and license types; the demo company's licenses are anchored (commitments on
@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.signing
@@ -26,84 +25,16 @@ from google.protobuf.message import Message
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
 from cli.testnet import tls_of_testnet
-from node.client import (
-    TxRefused,
-    client_tls,
-    connect,
-    load_signing_key,
-    open_channel,
-    signed_tx,
-    submit_and_wait,
-)
+from client.connection import client_tls, connect, load_signing_key, open_channel
+from client.kiosk import open_items, pull, sign_request
+from client.txs import TxRefused, signed_tx, submit_and_wait
+from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, SPECS, LicenseSpec
 from node.config import load_config
-from node.kiosk import open_items, pull, sign_request
 from node.sources import EmbeddedSource
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import gov_pb2 as gov
-
-ITEM = "PEST-FIRST"
-KIOSK = "haidian-kiosk-01"
-
-
-@dataclass(frozen=True)
-class LicenseSpec:
-    type_code: str
-    name: str
-    department: str
-    holder: str
-    values: dict[str, str]
-
-
-COMPANY_ID = "91110108MA01XYZ12K"  # unified social credit code of the demo company
-REP_ID = "110108198001011234"  # the legal representative's ID number (never on chain)
-SPECS = (
-    LicenseSpec(
-        "BL01",
-        "营业执照 business license",
-        "market-regulation",
-        "company",
-        {
-            "name": "海淀绿丰农资有限公司",
-            "uscc": COMPANY_ID,
-            "legal_rep": "王芳",
-            "capital": "500万元",
-        },
-    ),
-    LicenseSpec(
-        "RID01",
-        "法定代表人身份证明 legal representative ID",
-        "public-security",
-        "person",
-        {"name": "王芳", "id_number": REP_ID},
-    ),
-    LicenseSpec(
-        "PREM01",
-        "经营场所证明 premises certificate",
-        "civil-affairs",
-        "company",
-        {"address": "北京市海淀区农大南路1号", "area": "320 m²"},
-    ),
-    LicenseSpec(
-        "TECH01",
-        "农药技术人员资格 technician qualification",
-        "agriculture",
-        "person",
-        {"name": "李强", "certificate_no": "NJ-2024-0815"},
-    ),
-)
-
-
-class RemoteState:
-    """StateReader over a node's GetState, so the apps' query helpers work client side."""
-
-    def __init__(self, stub, channel: str) -> None:
-        self.stub, self.channel = stub, channel
-
-    def get(self, key: bytes) -> bytes | None:
-        r = self.stub.GetState(api.GetStateRequest(channel=self.channel, key=key), timeout=5)
-        return r.value if r.found else None
 
 
 class Demo:

@@ -1,0 +1,56 @@
+"""Connecting to a node: gRPC channel options, mutual TLS, and the keys a client signs with.
+
+Nodes dial their peers with the same channel options, so a message-size or keepalive
+setting is written once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import grpc
+import nacl.signing
+
+from client.tls import TlsFiles
+from protos import api_pb2_grpc as api_grpc
+
+MESSAGE_BYTES_MAX = 64 << 20
+
+
+def channel_options(
+    message_bytes_max: int, receive_bytes_max: int | None = None
+) -> list[tuple[str, int]]:
+    """Message bounds both ways and keepalive pings (a dead link is noticed in ~15 s)."""
+    return [
+        ("grpc.max_send_message_length", message_bytes_max),
+        ("grpc.max_receive_message_length", receive_bytes_max or message_bytes_max),
+        ("grpc.keepalive_time_ms", 10_000),
+        ("grpc.keepalive_timeout_ms", 5_000),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+def open_channel(address: str, tls: TlsFiles | None = None) -> grpc.Channel:
+    """A channel to a node: mutual TLS with the client certificate in `tls`, or plaintext
+    when `tls` is None (only a node started with `insecure = true` accepts that)."""
+    options = channel_options(MESSAGE_BYTES_MAX)
+    if tls is None:
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, tls.channel_credentials(), options=options)
+
+
+def connect(address: str, tls: TlsFiles | None = None) -> api_grpc.ClientStub:
+    return api_grpc.ClientStub(open_channel(address, tls))
+
+
+def client_tls(directory: str | os.PathLike[str], name: str = "client") -> TlsFiles:
+    """The client certificate `testnet init` wrote: DIR/ca.crt, DIR/NAME.crt, DIR/NAME.key."""
+    d = Path(directory)
+    return TlsFiles(d / "ca.crt", d / f"{name}.crt", d / f"{name}.key")
+
+
+def load_signing_key(path: str | os.PathLike[str]) -> nacl.signing.SigningKey:
+    with open(path) as f:
+        return nacl.signing.SigningKey(bytes.fromhex(f.read().strip()))

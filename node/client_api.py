@@ -1,0 +1,162 @@
+"""The Client gRPC service (api.proto): submit txs, read blocks, txs, state and status,
+stream committed blocks. Handlers decode, check, enqueue and read the ledger; nothing else.
+
+Named `*_api` like the Peer and DataShare services beside it, so it does not read as the
+service-item application (`chains/service.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import grpc
+import structlog
+
+from consensus.hashing import merkle_proof
+from node.admission import Unavailable
+from node.calls import guard_call
+from protos import api_pb2 as api
+from protos import api_pb2_grpc as api_grpc
+
+if TYPE_CHECKING:
+    from node.node import Channel, Node
+
+log = structlog.get_logger("client_api")
+
+
+class ClientService(api_grpc.ClientServicer):
+    """Every method first passes the per-connection call limit (guard_call)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def _need_channel(self, name: str, context: grpc.aio.ServicerContext) -> Channel:
+        await guard_call(self.node, context)
+        ch = self.node.channels.get(name)
+        if ch is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {name!r}")
+        return ch  # type: ignore[return-value]
+
+    async def SubmitTransactions(self, request, context):
+        client = await guard_call(self.node, context)
+        limit = self.node.config.limits.submit_txs_max
+        if not self.node.tx_limiter.allow(client, len(request.txs)):
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"client {client!r} is over {self.node.tx_limiter.rate:.0f} txs/s; retry later",
+            )
+        if len(request.txs) > limit:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"{len(request.txs)} txs in one call > {limit}"
+            )
+        try:
+            results = await self.node.admit(list(request.txs), from_peer=False)
+        except Unavailable as e:  # a failed channel or a stopping node: say so, and why
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(e))
+        denied = next((r for r in results if r.status == api.PERMISSION_DENIED), None)
+        if denied is not None:
+            self.node.refusals.info(
+                client, "submit refused", reason="write policy", detail=denied.detail
+            )
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"tx {denied.tx_id.hex()[:16]}: {denied.detail}; nothing of this call was admitted",
+            )
+        return api.SubmitResponse(results=results)
+
+    async def GetBlock(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        height = request.height
+        if request.hash:
+            found = ch.ledger.height_of(request.hash)
+            if found is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no block with that hash")
+            height = found
+        elif height == 0:
+            height = ch.ledger.tip().height
+        block = ch.ledger.block(height)
+        if block is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no block at height {height}")
+        return api.GetBlockResponse(
+            height=height,
+            hash=ch.ledger.block_hash(height),
+            block=block,
+            results=ch.ledger.results(height),
+        )
+
+    async def GetTransaction(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        location = ch.ledger.tx_location(request.tx_id)
+        if location is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such committed tx")
+        height, index = location
+        block = ch.ledger.block(height)
+        results = ch.ledger.results(height)
+        txs = list(block.block.txs)
+        proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=merkle_proof(txs, index))
+        return api.GetTransactionResponse(
+            tx=txs[index],
+            height=height,
+            index=index,
+            result=results.results[index],
+            block_header=block.block.header,
+            proof=proof,
+        )
+
+    async def GetState(self, request, context):
+        ch = await self._need_channel(request.channel, context)
+        value = ch.ledger.get_state(request.key)
+        return api.GetStateResponse(
+            found=value is not None, value=value or b"", height=ch.ledger.tip().height
+        )
+
+    async def GetStatus(self, request, context):
+        await guard_call(self.node, context)
+        out = api.GetStatusResponse(
+            node_id=self.node.config.node_id,
+            public_key=self.node.public_key,
+            chain_id=self.node.config.chain_id,
+            failures=[f"{what}: {why}" for what, why in sorted(self.node.failures.items())],
+        )
+        for name, ch in self.node.channels.items():
+            st = ch.runtime.replica.status()
+            tip = ch.ledger.tip()
+            links = self.node.links
+            peers = sum(1 for k in st.validators if k in links and links[k].connected)
+            out.channels.append(
+                api.ChannelStatus(
+                    channel=name,
+                    height=tip.height,
+                    view=st.view,
+                    view_active=st.view_active,
+                    primary=st.primary,
+                    validators=list(st.validators),
+                    peers_connected=peers,
+                    mempool_txs=len(ch.admission.mempool),
+                    mempool_bytes=ch.admission.mempool.bytes,
+                    stable_height=st.stable_height,
+                    state_root=tip.state_root,
+                    member=st.member,
+                    next_validators=list(st.next_validators),
+                    next_set_from_height=st.next_set_from_height,
+                    governance_sequence=st.governance_sequence,
+                    failure=ch.runtime.failed or "",
+                )
+            )
+        return out
+
+    async def StreamBlocks(self, request, context) -> AsyncIterator[api.BlockEvent]:
+        ch = await self._need_channel(request.channel, context)
+        height = request.from_height or ch.ledger.tip().height + 1
+        cond = ch.runtime.committed
+        while True:
+            while height <= ch.ledger.tip().height:
+                yield api.BlockEvent(
+                    height=height,
+                    hash=ch.ledger.block_hash(height),
+                    block=ch.ledger.block(height),
+                    results=ch.ledger.results(height),
+                )
+                height += 1
+            async with cond:
+                await cond.wait_for(lambda h=height: ch.ledger.tip().height >= h)
