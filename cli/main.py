@@ -68,7 +68,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
 
     limit_malloc_arenas()  # before the node's threads exist
     from node.node import Node
-    from storage.kv import StorageError
+    from storage.stores import StorageError
 
     try:
         config = load_config(args.config)

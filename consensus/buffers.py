@@ -4,7 +4,8 @@ Early votes (for a view this replica has not entered) and pre-prepares waiting f
 parent (orphans) are the two places where a peer's messages stay in memory before they
 can be processed. A Byzantine validator can fill both at will, so each keeps only what
 can still become useful and has a byte bound as well as a count bound: a count alone let
-one peer pin 256 whole blocks per channel. What enters them is decided in `replica.py`.
+one peer pin 256 whole blocks per channel. What enters them is decided in
+`replica_normal_case.py`.
 """
 
 from __future__ import annotations

@@ -95,3 +95,20 @@ def check_checkpoint_cert(
 
 def genesis_checkpoint(cfg: ConsensusConfig) -> CheckpointCert:
     return CheckpointCert(0, cfg.genesis_hash, b"", ())
+
+
+def check_block_cert(
+    commits: Sequence[pb.SignedMessage],
+    height: int,
+    digest: bytes,
+    cfg: ConsensusConfig,
+    verifier: Verifier,
+) -> VoteCert | str:
+    """The commit certificate stored beside a block: a quorum of COMMITs of `cfg`'s set
+    for this very block (its height and digest), else what is wrong, for an operator."""
+    cert = check_vote_cert(commits, "commit", cfg, verifier)
+    if isinstance(cert, Reason):
+        return f"commit certificate does not verify ({cert.value})"
+    if cert.height != height or cert.digest != digest:
+        return f"commit certificate is for height {cert.height} digest {cert.digest.hex()}"
+    return cert

@@ -1,30 +1,24 @@
 """Execution: committed blocks go to the executor strictly in height order.
 
-A mixin over the state defined in `replica.py`. A block is committed once a quorum of
-same-view COMMITs names it and its body is at hand; that quorum becomes the block's
-commit certificate, stored beside it so anyone can verify the block alone.
+A part of `Replica` over the state declared in `replica_state.py`. A block is committed
+once a quorum of same-view COMMITs names it and its body is at hand; that quorum becomes
+the block's commit certificate, stored beside it so anyone can verify the block alone.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from consensus.actions import ExecuteBlock
 from consensus.blocks import BlockInfo
 from consensus.events import Timer
 from consensus.log import Slot
 from consensus.reasons import Reason
+from consensus.replica_state import ReplicaState
 from protos import consensus_pb2 as pb
 
-if TYPE_CHECKING:
-    from consensus.replica import Replica
 
-    _Base = Replica
-else:
-    _Base = object
+class ExecutionPart(ReplicaState):
+    """Find committed blocks and hand them to the executor, in height order."""
 
-
-class ExecutionMixin(_Base):
     def _check_committed(self, slot: Slot) -> None:
         if slot.height == self.executed_height + 1:
             self._try_execute()

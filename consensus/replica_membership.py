@@ -1,43 +1,28 @@
 """Validator sets in the replica: which set judges which height, and the switch between sets.
 
-A mixin over the state defined in `replica.py`; the rules a governance tx must meet are in
-`membership.py`. `self.cfg` is always the configuration of the set that orders the heights
-above the stable checkpoint (the log window never spans two sets). A replica outside that
-set is an observer: it votes for nothing, and follows the chain by block sync.
+A part of `Replica` over the state declared in `replica_state.py`; the rules a governance
+tx must meet are in `membership.py`. `self.cfg` is always the configuration of the set
+that orders the heights above the stable checkpoint (the log window never spans two
+sets). A replica outside that set is an observer: it votes for nothing, and follows the
+chain by block sync.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from consensus.actions import FetchBlocks
+from consensus.blocks import BlockInfo
 from consensus.config import ConsensusConfig
 from consensus.events import Timer
-from consensus.membership import Membership, decide
+from consensus.membership import decide
 from consensus.persisted import ViewRecord
+from consensus.replica_state import ReplicaState
 from protos import consensus_pb2 as pb
 
-if TYPE_CHECKING:
-    from consensus.blocks import BlockInfo
-    from consensus.replica import Replica
 
-    _Base = Replica
-else:
-    _Base = object
-
-
-class MembershipMixin(_Base):
-    def init_membership(self, cfg: ConsensusConfig) -> None:
-        self.base_cfg = cfg
-        self.membership = Membership.genesis(cfg.validators)
-        self._cfgs: dict[int, ConsensusConfig] = {1: cfg}
-        self.cfg = cfg
-        self.is_member = self.me in cfg.validators
-        self.joining = False  # became a member at a switch; has not found the view yet
-        self.audience: frozenset[bytes] = frozenset(cfg.validators)
-        self.end_height: int | None = None  # set_end(), kept by enter_set (hot: watermark)
+class MembershipPart(ReplicaState):
+    """Which set orders which height; governance; switching to the next set."""
 
     def cfg_at(self, height: int) -> ConsensusConfig:
         """The configuration of the set that orders block `height`."""
@@ -47,11 +32,6 @@ class MembershipMixin(_Base):
             cfg = replace(self.base_cfg, validators=epoch.validators)
             self._cfgs[epoch.first_height] = cfg
         return cfg
-
-    def set_end(self) -> int | None:
-        """E: the last height of the current set when a later one is scheduled, else None.
-        Changes only with the stable checkpoint or the membership, which call enter_set."""
-        return self.end_height
 
     def proof_cfg(self, raws: Sequence[pb.SignedMessage]) -> ConsensusConfig:
         """A checkpoint proof is signed by the set of its height: read the height first."""
@@ -147,14 +127,3 @@ class MembershipMixin(_Base):
             self.persist(ViewRecord(view, True))
             self.replay_future()
             self._maybe_propose()
-
-    def probe_fetch(self) -> None:
-        """An observer, or a replica stuck outside a working view, hears no heartbeats (the
-        members send only to members): ask one member, in turn, for blocks past ours."""
-        members = sorted(v for v in self.audience if v != self.me)
-        if not members:
-            return
-        self.fetch_attempts += 1
-        peer = self.fetch_peers(members)[0]  # in turn, but not one that failed lately
-        first = self.executed_height + 1
-        self.out.append(FetchBlocks(first, first + self.cfg.fetch_blocks_max - 1, (peer,)))

@@ -1,29 +1,24 @@
 """Transactions waiting to be ordered, and block cutting by the primary.
 
-A mixin over the state defined in `replica.py`. `pending` holds txs in no block of the
-log; a tx moves to `in_log` when a block holding it is accepted and back to `pending`
-if a view change drops that block uncommitted, so a primary never proposes a tx twice.
+A part of `Replica` over the state declared in `replica_state.py`. `pending` holds txs in
+no block of the log; a tx moves to `in_log` when a block holding it is accepted and back
+to `pending` if a view change drops that block uncommitted, so a primary never proposes a
+tx twice.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from consensus.block_time import proposal_time
 from consensus.blocks import BlockInfo, make_block
 from consensus.events import Timer
 from consensus.messages import vote
 from consensus.reasons import Reason
-
-if TYPE_CHECKING:
-    from consensus.replica import Replica
-
-    _Base = Replica
-else:
-    _Base = object
+from consensus.replica_state import ReplicaState
 
 
-class ProposalsMixin(_Base):
+class ProposalsPart(ReplicaState):
+    """Hold admitted txs until a block takes them; the primary cuts blocks."""
+
     # ------------------------------------------------------------------ transactions
 
     def on_txs_ready(self, txs: tuple[bytes, ...]) -> None:

@@ -1,12 +1,10 @@
 """View change (§4.4): VIEW-CHANGE, NEW-VIEW, and entering the new view.
 
-A mixin over the state defined in `replica.py`; the pure parts (checking a VIEW-CHANGE,
-choosing what NEW-VIEW re-proposes) are in `view_change.py`.
+A part of `Replica` over the state declared in `replica_state.py`; the pure parts
+(checking a VIEW-CHANGE, choosing what NEW-VIEW re-proposes) are in `view_change.py`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from consensus.actions import Broadcast, Send
 from consensus.blocks import BlockInfo, index_blocks
@@ -14,6 +12,7 @@ from consensus.events import Timer
 from consensus.messages import Signed, open_nested, sign
 from consensus.persisted import Record, ViewRecord
 from consensus.reasons import Reason
+from consensus.replica_state import ReplicaState
 from consensus.view_change import (
     PreparedEntry,
     Selection,
@@ -24,15 +23,10 @@ from consensus.view_change import (
 )
 from protos import consensus_pb2 as pb
 
-if TYPE_CHECKING:
-    from consensus.replica import Replica
 
-    _Base = Replica
-else:
-    _Base = object
+class ViewChangePart(ReplicaState):
+    """Leave a view that makes no progress and enter the next with its log."""
 
-
-class ViewChangeMixin(_Base):
     def start_view_change(self, new_view: int) -> None:
         """Leave the current view for `new_view` (> current): persist the view, then send
         VIEW-CHANGE with our stable checkpoint and highest-view prepared certificates. The

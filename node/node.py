@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import grpc
 import nacl.signing
@@ -36,8 +36,9 @@ from node.calls import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
-from node.governance import MEMBERSHIP_KEY, WRITE_POLICY_KEY, membership_of
+from node.governance import WRITE_POLICY_KEY
 from node.grpc_decode import StrictDecoding
+from node.integrity import check_channel
 from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -53,8 +54,8 @@ from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import datashare_pb2 as ds_pb2
 from protos import datashare_pb2_grpc as ds_grpc
-from storage.kv import LevelDBStore
 from storage.ledger import ChannelLedger
+from storage.stores import LevelDBStore
 
 log = structlog.get_logger("node")
 
@@ -70,8 +71,6 @@ SERVICE_NAMES = (
 # failed synced write): sysexits' EX_TEMPFAIL, "try again later". systemd's
 # Restart=on-failure restarts it; 2 (a bad config) is the status it must not restart.
 EXIT_STORAGE_FAILURE = 75
-# A fetch answer holds a block, its header, its commit certificate and the checkpoint proof.
-FETCH_ANSWER_SLACK_BYTES = 256 << 10
 
 
 @dataclass
@@ -188,24 +187,8 @@ class Node:
         store = LevelDBStore(cfg_node.data_dir / name)
         self.stores.append(store)
         ledger = ChannelLedger(store, name, genesis.hash)
-        membership = membership_of(ledger.get_state(MEMBERSHIP_KEY), cfg.validators)
-        sets = {e.first_height: replace(cfg, validators=e.validators) for e in membership.epochs}
-        ledger.verify_integrity(
-            cfg, self.verifier, cfg_at=lambda h: sets[membership.at(h).first_height]
-        )
-        if self.public_key not in membership.epochs[-1].validators:
-            log.info(
-                "not a validator of this channel: following it as an observer",
-                channel=name,
-                key=self.public_key.hex()[:16],
-            )
         limits = cfg_node.limits
-        if limits.fetch_answer_bytes_max < cfg.block_bytes_max + FETCH_ANSWER_SLACK_BYTES:
-            raise ConfigError(
-                f"channel {name}: limits.fetch_answer_bytes_max is below one block of the "
-                f"genesis block_bytes_max plus {FETCH_ANSWER_SLACK_BYTES} bytes: no block "
-                "sync answer could be received"
-            )
+        check_channel(ledger, cfg, self.verifier, limits, self.public_key)
         # The genesis tx limit: the checker judges the txs of proposed blocks, whose
         # verdict must not depend on local settings (admission applies the local limit).
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, cfg.tx_bytes_max)

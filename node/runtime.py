@@ -61,8 +61,8 @@ from node.supervise import describe, spawn
 from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
-from storage.kv import StorageError, os_error_name
 from storage.ledger import TX_PREFIX, ChannelLedger, LedgerBatch
+from storage.stores import StorageError, os_error_name
 
 if TYPE_CHECKING:
     from node.metrics import NodeMetrics

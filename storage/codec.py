@@ -18,7 +18,7 @@ from consensus.certificates import CheckpointCert
 from consensus.persisted import CheckpointRecord, SlotRecord, ViewRecord
 from protos import consensus_pb2 as cpb
 from protos import storage_pb2 as spb
-from storage.kv import StorageError
+from storage.stores import StorageError
 
 M = TypeVar("M", bound=Message)
 

@@ -1,4 +1,4 @@
-"""One channel's ledger over a KV store: blocks, results, indexes, world state, consensus records.
+"""One channel's ledger over a byte store: blocks, results, indexes, world state, consensus records.
 
 Key layout. Each channel has its own store, so keys carry no channel name. Heights are
 8-byte big-endian, so key order is height order and a prefix scan walks the chain.
@@ -23,13 +23,11 @@ records are never behind the votes that were sent after them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from google.protobuf.message import DecodeError
 
-from consensus.certificates import CheckpointCert, check_vote_cert
-from consensus.config import ConsensusConfig
-from consensus.crypto import Verifier
+from consensus.certificates import CheckpointCert
 from consensus.hashing import merkle_root, sha256
 from consensus.persisted import (
     CheckpointRecord,
@@ -39,7 +37,6 @@ from consensus.persisted import (
     SlotRecord,
     ViewRecord,
 )
-from consensus.reasons import Reason
 from protos import api_pb2, storage_pb2
 from protos import consensus_pb2 as cpb
 from storage.codec import (
@@ -50,7 +47,7 @@ from storage.codec import (
     encode_slot,
     encode_view,
 )
-from storage.kv import KVStore, StorageError
+from storage.stores import ByteStore, StorageError
 
 TIP_KEY = b"m:tip"
 BLOCK_PREFIX = b"b:"
@@ -88,7 +85,7 @@ class StateView:
     with the writes staged in an uncommitted batch, so block h+1 reads block h's writes
     even when both go to disk in the same batch."""
 
-    def __init__(self, store: KVStore, staged: Mapping[bytes, bytes | None]) -> None:
+    def __init__(self, store: ByteStore, staged: Mapping[bytes, bytes | None]) -> None:
         self._store = store
         self._staged = staged  # the batch's live map: later staged writes show up too
 
@@ -107,7 +104,9 @@ class LedgerBatch:
     that raises stages nothing; the batch stays usable.
     """
 
-    def __init__(self, store: KVStore, channel: str, tip: storage_pb2.Tip, generation: int) -> None:
+    def __init__(
+        self, store: ByteStore, channel: str, tip: storage_pb2.Tip, generation: int
+    ) -> None:
         self.store = store
         self.channel = channel
         self.generation = generation  # the ledger's commit count when the batch was made
@@ -233,7 +232,7 @@ class LedgerBatch:
 class ChannelLedger:
     """One channel's ledger: reads, atomic commits, recovery state and integrity checks."""
 
-    def __init__(self, store: KVStore, channel: str, genesis_hash: bytes) -> None:
+    def __init__(self, store: ByteStore, channel: str, genesis_hash: bytes) -> None:
         self.store = store
         self.channel = channel
         self.genesis_hash = genesis_hash
@@ -429,25 +428,17 @@ class ChannelLedger:
 
     # ------------------------------------------------------------------ integrity
 
-    def verify_integrity(
-        self,
-        cfg: ConsensusConfig,
-        verifier: Verifier,
-        full: bool = False,
-        cfg_at: Callable[[int], ConsensusConfig] | None = None,
-    ) -> None:
-        """Startup check of the stored chain; raises CorruptLedger at the first problem.
+    def verify_integrity(self, full: bool = False) -> None:
+        """Check the stored chain's layout; raise CorruptLedger at the first problem.
 
-        Every block from 1 to the tip must be present, carry its own height, name the
-        previous block's digest as parent, be indexed under its digest (which pins an
-        altered or swapped block to its own height rather than to its child's), and have
-        results; the tip must name the last block and its state root. Certificates cost a
-        signature check per vote, so only the tip's is verified unless `full` (which also
-        checks every block's txs against its header's Merkle root). `cfg_at` gives the
-        validator set of a height when governance changed it (default: `cfg` throughout).
+        Every block from 1 to the tip must be present, carry its own height and channel,
+        name the previous block's digest as parent, be indexed under its digest (which
+        pins an altered or swapped block to its own height rather than to its child's),
+        and have results; the tip must name the last block and its state root. `full`
+        also checks every block's txs against its header's Merkle root. Whether a block's
+        commit certificate is valid is the protocol's question, not the layout's: the
+        node asks the core (node/integrity.py, consensus/certificates.py).
         """
-        if cfg.channel != self.channel:
-            raise ValueError(f"config of channel {cfg.channel!r} for ledger {self.channel!r}")
         tip = self._tip
         prev_digest, expected = self.genesis_hash, 1
         last_results: api_pb2.BlockResults | None = None
@@ -459,10 +450,7 @@ class ChannelLedger:
                 raise CorruptLedger(self.channel, height, f"block beyond the tip {tip.height}")
             if height != expected:
                 raise CorruptLedger(self.channel, expected, "block missing")
-            certified, prev_digest = self._check_link(height, raw, prev_digest, full)
-            if full or height == tip.height:
-                set_cfg = cfg if cfg_at is None else cfg_at(height)
-                self._check_commit_cert(height, certified, prev_digest, set_cfg, verifier)
+            prev_digest = self._check_link(height, raw, prev_digest, full)
             last_results = self.results(height)
             if last_results is None:
                 raise CorruptLedger(self.channel, height, "results missing")
@@ -475,9 +463,7 @@ class ChannelLedger:
         if last_results is not None and last_results.state_root != tip.state_root:
             raise CorruptLedger(self.channel, tip.height, "tip state root is not the block's")
 
-    def _check_link(
-        self, height: int, raw: bytes, prev_digest: bytes, full: bool
-    ) -> tuple[cpb.CertifiedBlock, bytes]:
+    def _check_link(self, height: int, raw: bytes, prev_digest: bytes, full: bool) -> bytes:
         """One block against its key, its parent and the digest index; returns its digest."""
         certified = self._parse_block(height, raw)
         header = cpb.BlockHeader()
@@ -498,20 +484,4 @@ class ChannelLedger:
             raise CorruptLedger(self.channel, height, what)
         if full and header.tx_root != merkle_root(certified.block.txs):
             raise CorruptLedger(self.channel, height, "txs do not match the header's tx root")
-        return certified, digest
-
-    def _check_commit_cert(
-        self,
-        height: int,
-        certified: cpb.CertifiedBlock,
-        digest: bytes,
-        cfg: ConsensusConfig,
-        verifier: Verifier,
-    ) -> None:
-        cert = check_vote_cert(certified.commits, "commit", cfg, verifier)
-        if isinstance(cert, Reason):
-            what = f"commit certificate does not verify ({cert.value})"
-            raise CorruptLedger(self.channel, height, what)
-        if cert.height != height or cert.digest != digest:
-            what = f"commit certificate is for height {cert.height} digest {cert.digest.hex()}"
-            raise CorruptLedger(self.channel, height, what)
+        return digest

@@ -26,7 +26,7 @@ from node.transport import PeerLink
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import consensus_pb2 as pb
-from storage.kv import StorageError
+from storage.stores import StorageError
 from tests.e2e.inprocess import NOT_SERVING, SERVING, health, make_net, running, status, until
 
 

@@ -7,7 +7,13 @@ from collections.abc import Callable, Iterable
 import pytest
 from google.protobuf.message import Message
 
-from consensus.certificates import CheckpointCert, VoteCert, check_checkpoint_cert, check_vote_cert
+from consensus.certificates import (
+    CheckpointCert,
+    VoteCert,
+    check_block_cert,
+    check_checkpoint_cert,
+    check_vote_cert,
+)
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
 from consensus.messages import sign, vote
@@ -100,6 +106,20 @@ def test_vote_certificate_with_a_bad_signature_is_refused(
     # With a fourth, valid vote the forged one still poisons the whole certificate.
     raws.append(votes([3])[0])
     assert check_vote_cert(raws, "prepare", CFG, VERIFIER) is Reason.BAD_CERTIFICATE
+
+
+def test_a_blocks_commit_certificate_must_be_for_that_very_block() -> None:
+    """What the node's startup check asks of the commit certificate stored beside a
+    block: commits (not prepares) of a quorum, naming the block's height and digest."""
+    raws = votes([0, 1, 2], "commit")
+    assert check_block_cert(raws, 7, DIGEST, CFG, VERIFIER) == VoteCert(2, 7, DIGEST, tuple(raws))
+    other = check_block_cert(raws, 8, DIGEST, CFG, VERIFIER)
+    assert isinstance(other, str) and "height 7" in other
+    assert isinstance(check_block_cert(raws, 7, sha256(b"x"), CFG, VERIFIER), str)
+    prepares = check_block_cert(votes([0, 1, 2]), 7, DIGEST, CFG, VERIFIER)
+    assert isinstance(prepares, str) and "does not verify" in prepares
+    short = check_block_cert(raws[:2], 7, DIGEST, CFG, VERIFIER)
+    assert isinstance(short, str) and "does not verify" in short
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,8 @@ from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from protos import kv_pb2
 from sim.crypto import make_signers
-from storage.kv import MemoryStore
 from storage.ledger import TX_PREFIX, ChannelLedger, LedgerBatch
+from storage.stores import MemoryStore
 
 CHAIN = "govchain-test"
 CHANNEL = "license"

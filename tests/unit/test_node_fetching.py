@@ -30,8 +30,8 @@ from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
-from storage.kv import MemoryStore
 from storage.ledger import ChannelLedger
+from storage.stores import MemoryStore
 
 CHAIN, CHANNEL = "govchain-test", "license"
 SIGNERS = [Ed25519Signer(bytes([i]) * 32) for i in range(1, 5)]

@@ -1,11 +1,13 @@
 """Storage contract: the same tests on the in-memory store and on LevelDB.
 
-The KV part checks what the ledger relies on: atomic batches that write all or nothing,
+The store part checks what the ledger relies on: atomic batches that write all or nothing,
 ordered prefix iteration, and clear errors for a locked or unusable LevelDB directory.
 The ledger part appends real blocks with real commit certificates (n=4, quorum 3) and
 checks lookups, staged world state, consensus records through `load_consensus_state`
 (against `PersistedState.apply`, the core's reference semantics), and that
-`verify_integrity` pins each kind of damage to the right channel and height.
+the node's startup check (`ChannelLedger.verify_integrity` for the layout, then the core's
+certificate check, node/integrity.py) pins each kind of damage to the right channel and
+height.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from consensus.persisted import (
     SlotRecord,
     ViewRecord,
 )
+from node.integrity import check_ledger
 from protos import api_pb2, storage_pb2
 from protos import consensus_pb2 as pb
 from sim.crypto import make_signers, make_tx, make_verifier
@@ -44,8 +47,8 @@ from storage.codec import (
     encode_slot,
     encode_view,
 )
-from storage.kv import KVStore, LevelDBStore, MemoryStore, StorageError
 from storage.ledger import ChannelLedger, CorruptLedger, LedgerBatch
+from storage.stores import ByteStore, LevelDBStore, MemoryStore, StorageError
 
 CHANNEL = "license"
 SIGNERS = make_signers(4)
@@ -67,23 +70,23 @@ def h8(height: int) -> bytes:
 # ------------------------------------------------------------------ fixtures
 
 
-def open_store(kind: str, path: Path) -> KVStore:
+def open_store(kind: str, path: Path) -> ByteStore:
     return MemoryStore() if kind == "memory" else LevelDBStore(str(path))
 
 
 @pytest.fixture(params=["memory", "leveldb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KVStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ByteStore]:
     opened = open_store(request.param, tmp_path / "db")
     yield opened
     opened.close()
 
 
 @pytest.fixture
-def ledger(store: KVStore) -> ChannelLedger:
+def ledger(store: ByteStore) -> ChannelLedger:
     return ChannelLedger(store, CHANNEL, GENESIS)
 
 
-def contents(store: KVStore) -> dict[bytes, bytes]:
+def contents(store: ByteStore) -> dict[bytes, bytes]:
     return dict(store.iterate(b""))
 
 
@@ -150,10 +153,10 @@ def append(ledger: ChannelLedger, blocks: Iterable[Built], records: tuple = ()) 
     ledger.commit(batch)
 
 
-# ------------------------------------------------------------------ KV contract
+# ------------------------------------------------------------------ store contract
 
 
-def test_get_of_missing_key_is_none_and_puts_overwrite(store: KVStore) -> None:
+def test_get_of_missing_key_is_none_and_puts_overwrite(store: ByteStore) -> None:
     assert store.get(b"k") is None
     store.write([(b"k", b"v1"), (b"empty", b"")])
     assert store.get(b"k") == b"v1"
@@ -162,18 +165,18 @@ def test_get_of_missing_key_is_none_and_puts_overwrite(store: KVStore) -> None:
     assert store.get(b"k") == b"v2"
 
 
-def test_one_write_puts_and_deletes_together(store: KVStore) -> None:
+def test_one_write_puts_and_deletes_together(store: ByteStore) -> None:
     store.write([(b"a", b"1"), (b"b", b"2")])
     store.write([(b"c", b"3")], deletes=[b"a", b"never-written"], sync=False)
     assert contents(store) == {b"b": b"2", b"c": b"3"}
 
 
-def test_a_key_put_and_deleted_in_one_write_ends_absent(store: KVStore) -> None:
+def test_a_key_put_and_deleted_in_one_write_ends_absent(store: ByteStore) -> None:
     store.write([(b"k", b"v")], deletes=[b"k"])
     assert store.get(b"k") is None
 
 
-def test_write_whose_entries_raise_midway_writes_nothing(store: KVStore) -> None:
+def test_write_whose_entries_raise_midway_writes_nothing(store: ByteStore) -> None:
     store.write([(b"keep", b"old")])
 
     def entries() -> Iterator[tuple[bytes, bytes]]:
@@ -194,7 +197,7 @@ def test_write_whose_entries_raise_midway_writes_nothing(store: KVStore) -> None
         ([(b"a", b"1")], [b"keep", 7]),
     ],
 )
-def test_write_with_a_bad_entry_writes_nothing(store: KVStore, puts: list, deletes: list) -> None:
+def test_write_with_a_bad_entry_writes_nothing(store: ByteStore, puts: list, deletes: list) -> None:
     store.write([(b"keep", b"old")])
     with pytest.raises(StorageError):
         store.write(puts, deletes)
@@ -205,7 +208,7 @@ KEYS_IN_ORDER = [b"b:", b"b:\x00", b"b:\x00\x02", b"b:\x01", b"b:a", b"b:\xff", 
 OUTSIDE = [b"", b"a", b"b", b"b9", b"b;", b"c:", b"\xff"]
 
 
-def test_iteration_is_in_key_order_within_the_prefix(store: KVStore) -> None:
+def test_iteration_is_in_key_order_within_the_prefix(store: ByteStore) -> None:
     shuffled = [KEYS_IN_ORDER[i] for i in (4, 0, 6, 2, 5, 1, 3)]
     store.write([(k, b"v" + k) for k in shuffled + OUTSIDE])
     assert [k for k, _ in store.iterate(b"b:")] == KEYS_IN_ORDER
@@ -214,19 +217,19 @@ def test_iteration_is_in_key_order_within_the_prefix(store: KVStore) -> None:
     assert list(store.iterate(b"zzz")) == []
 
 
-def test_reverse_iteration_walks_the_same_keys_backwards(store: KVStore) -> None:
+def test_reverse_iteration_walks_the_same_keys_backwards(store: ByteStore) -> None:
     store.write([(k, b"v") for k in KEYS_IN_ORDER + OUTSIDE])
     assert [k for k, _ in store.iterate(b"b:", reverse=True)] == KEYS_IN_ORDER[::-1]
     first = next(store.iterate(b"b:", reverse=True))
     assert first == (b"b:\xff\xff", b"v")
 
 
-def test_empty_prefix_iterates_every_key(store: KVStore) -> None:
+def test_empty_prefix_iterates_every_key(store: ByteStore) -> None:
     store.write([(k, b"v") for k in KEYS_IN_ORDER + OUTSIDE])
     assert [k for k, _ in store.iterate(b"")] == sorted(KEYS_IN_ORDER + OUTSIDE)
 
 
-def test_iteration_sees_the_store_as_it_was_when_called(store: KVStore) -> None:
+def test_iteration_sees_the_store_as_it_was_when_called(store: ByteStore) -> None:
     store.write([(b"k1", b"1"), (b"k2", b"2")])
     walk = store.iterate(b"k")
     store.write([(b"k3", b"3")], deletes=[b"k2"])
@@ -234,7 +237,7 @@ def test_iteration_sees_the_store_as_it_was_when_called(store: KVStore) -> None:
     assert list(store.iterate(b"k")) == [(b"k1", b"1"), (b"k3", b"3")]
 
 
-def test_a_closed_store_refuses_reads_and_writes(store: KVStore) -> None:
+def test_a_closed_store_refuses_reads_and_writes(store: ByteStore) -> None:
     store.write([(b"k", b"v")])
     store.close()
     with pytest.raises(StorageError):
@@ -601,8 +604,9 @@ def test_recent_tx_ids_are_those_of_the_last_blocks_oldest_first(ledger: Channel
 
 
 def corrupt_at(ledger: ChannelLedger, height: int, full: bool = False) -> CorruptLedger:
+    """The node's startup check: the ledger's layout, then the core's certificates."""
     with pytest.raises(CorruptLedger) as err:
-        ledger.verify_integrity(CFG, make_verifier(SIGNERS), full=full)
+        check_ledger(ledger, CFG, make_verifier(SIGNERS), full=full)
     exc = err.value
     assert (exc.channel, exc.height) == (CHANNEL, height), exc
     assert CHANNEL in str(exc) and f"height {height}" in str(exc)
@@ -622,10 +626,11 @@ def healthy(ledger: ChannelLedger, count: int = 5) -> list[Built]:
 
 def test_a_healthy_ledger_passes_both_checks(ledger: ChannelLedger) -> None:
     verifier = make_verifier(SIGNERS)
-    ledger.verify_integrity(CFG, verifier)  # empty
+    check_ledger(ledger, CFG, verifier)  # empty
+    check_ledger(ledger, CFG, verifier, full=True)
     healthy(ledger)
-    ledger.verify_integrity(CFG, verifier)
-    ledger.verify_integrity(CFG, verifier, full=True)
+    check_ledger(ledger, CFG, verifier)
+    check_ledger(ledger, CFG, verifier, full=True)
 
 
 def test_a_deleted_block_is_detected(ledger: ChannelLedger) -> None:
@@ -719,6 +724,7 @@ def test_a_forged_tip_certificate_is_detected(ledger: ChannelLedger, forgery: st
     else:
         commits = list(blocks[-2].certified.commits)  # a real certificate, for block 4
     put_block(ledger, 5, forged(tip_block, commits))
+    ledger.verify_integrity(full=True)  # the layout is whole: certificates are the core's
     assert "certificate" in corrupt_at(ledger, 5).what
 
 
@@ -729,7 +735,7 @@ def test_a_forged_inner_certificate_is_found_only_by_the_full_check(
     commits = list(blocks[1].certified.commits)
     commits[0] = pb.SignedMessage(body=commits[0].body, signature=bytes(32))
     put_block(ledger, 2, forged(blocks[1], commits))
-    ledger.verify_integrity(CFG, make_verifier(SIGNERS))  # cheap: certificates of the tip only
+    check_ledger(ledger, CFG, make_verifier(SIGNERS))  # cheap: certificates of the tip only
     corrupt_at(ledger, 2, full=True)
 
 
@@ -741,7 +747,7 @@ def test_txs_not_matching_their_header_are_found_by_the_full_check(
     certified.CopyFrom(blocks[3].certified)
     certified.block.txs[0] = make_tx(5, 999)
     put_block(ledger, 4, certified)
-    ledger.verify_integrity(CFG, make_verifier(SIGNERS))
+    check_ledger(ledger, CFG, make_verifier(SIGNERS))
     assert "tx root" in corrupt_at(ledger, 4, full=True).what
 
 
@@ -769,7 +775,7 @@ def test_a_reopened_leveldb_ledger_has_the_same_tip_blocks_and_records(tmp_path:
         assert again.tip() == tip and tip.height == 4
         assert again.blocks(1, 4, max_count=4) == [b.certified for b in blocks]
         assert again.load_consensus_state(10, 2) == state
-        again.verify_integrity(CFG, make_verifier(SIGNERS), full=True)
+        check_ledger(again, CFG, make_verifier(SIGNERS), full=True)
         append(again, [build(5, tip.hash)])
         assert again.tip().height == 5
     finally:

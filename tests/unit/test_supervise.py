@@ -87,7 +87,7 @@ def test_a_reason_is_one_bounded_line() -> None:
 
 def test_only_a_store_or_file_failure_is_a_storage_failure() -> None:
     from node.runtime import is_storage_failure
-    from storage.kv import StorageError
+    from storage.stores import StorageError
 
     assert is_storage_failure(StorageError("write failed: IO error"))
     assert is_storage_failure(OSError(28, "No space left on device"))

@@ -1,4 +1,4 @@
-"""The key-value store contract, on a dict (tests, simulator) and on LevelDB (the node).
+"""The byte store contract, on a dict (tests) and on LevelDB (the node).
 
 The contract is deliberately small so both implementations can honour it exactly:
 
@@ -30,7 +30,7 @@ class StorageError(Exception):
     """The store cannot do what was asked: not openable, closed, bad input, or corrupt."""
 
 
-class KVStore(Protocol):
+class ByteStore(Protocol):
     """Bytes to bytes, with atomic synced batches and ordered prefix iteration."""
 
     def get(self, key: bytes) -> bytes | None: ...
