@@ -34,7 +34,7 @@ from chains.base import (
     refuse,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 
 REGISTER_TERMINAL = "authentication.register_terminal"
 RECORD_AUTH = "authentication.record_auth"
@@ -67,17 +67,17 @@ def session_key(session_id: str) -> bytes:
 # ------------------------------------------------------------------ queries
 
 
-def get_terminal(state: StateReader, terminal_id: str) -> gov_pb2.Terminal | None:
+def get_terminal(state: StateReader, terminal_id: str) -> government.Terminal | None:
     raw = state.get(terminal_key(terminal_id))
-    return None if raw is None else gov_pb2.Terminal.FromString(raw)
+    return None if raw is None else government.Terminal.FromString(raw)
 
 
-def get_session(state: StateReader, session_id: str) -> gov_pb2.AuthRecord | None:
+def get_session(state: StateReader, session_id: str) -> government.AuthRecord | None:
     raw = state.get(session_key(session_id))
-    return None if raw is None else gov_pb2.AuthRecord.FromString(raw)
+    return None if raw is None else government.AuthRecord.FromString(raw)
 
 
-def session_valid(record: gov_pb2.AuthRecord, now_ms: int) -> bool:
+def session_valid(record: government.AuthRecord, now_ms: int) -> bool:
     """A session vouches for its subject only if the check succeeded and has not expired."""
     return record.success and now_ms < record.expires_ms
 
@@ -96,7 +96,7 @@ def id_problem(name: str, value: str) -> str | None:
     return None
 
 
-def _terminal_problem(t: gov_pb2.Terminal) -> str | None:
+def _terminal_problem(t: government.Terminal) -> str | None:
     problem = id_problem("terminal_id", t.terminal_id) or id_problem("department", t.department)
     if problem:
         return problem
@@ -109,7 +109,7 @@ def _terminal_problem(t: gov_pb2.Terminal) -> str | None:
     return None
 
 
-def _auth_problem(r: gov_pb2.AuthRecord) -> str | None:
+def _auth_problem(r: government.AuthRecord) -> str | None:
     problem = id_problem("session_id", r.session_id) or id_problem("terminal_id", r.terminal_id)
     if problem:
         return problem
@@ -127,8 +127,8 @@ def _auth_problem(r: gov_pb2.AuthRecord) -> str | None:
 
 
 _SHAPES: dict[str, tuple[type, Callable]] = {
-    REGISTER_TERMINAL: (gov_pb2.Terminal, _terminal_problem),
-    RECORD_AUTH: (gov_pb2.AuthRecord, _auth_problem),
+    REGISTER_TERMINAL: (government.Terminal, _terminal_problem),
+    RECORD_AUTH: (government.AuthRecord, _auth_problem),
 }
 
 
@@ -136,7 +136,7 @@ _SHAPES: dict[str, tuple[type, Callable]] = {
 
 
 def process_register_terminal(
-    state: StateReader, tx: DecodedTx, t: gov_pb2.Terminal, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, t: government.Terminal, ctx: BlockContext
 ) -> Outcome:
     """A department registers a terminal it operates.
 
@@ -158,7 +158,7 @@ def process_register_terminal(
 
 
 def process_record_auth(
-    state: StateReader, tx: DecodedTx, r: gov_pb2.AuthRecord, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, r: government.AuthRecord, ctx: BlockContext
 ) -> Outcome:
     """A terminal records an identity check it performed (successful or not).
 

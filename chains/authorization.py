@@ -44,7 +44,7 @@ from chains.base import (
     refuse,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 
 CREATE_GRANT = "authorization.create_grant"
 REVOKE_GRANT = "authorization.revoke_grant"
@@ -96,9 +96,9 @@ def subject_entry_key(subject_ref: bytes, n: int) -> bytes:
 # ------------------------------------------------------------------ queries
 
 
-def get_grant(state: StateReader, grant_id: str) -> gov_pb2.Grant | None:
+def get_grant(state: StateReader, grant_id: str) -> government.Grant | None:
     raw = state.get(grant_key(grant_id))
-    return None if raw is None else gov_pb2.Grant.FromString(raw)
+    return None if raw is None else government.Grant.FromString(raw)
 
 
 def get_grant_issuer(state: StateReader, grant_id: str) -> str | None:
@@ -107,9 +107,9 @@ def get_grant_issuer(state: StateReader, grant_id: str) -> str | None:
     return None if raw is None else raw.decode()
 
 
-def get_access(state: StateReader, access_id: str) -> gov_pb2.AccessRecord | None:
+def get_access(state: StateReader, access_id: str) -> government.AccessRecord | None:
     raw = state.get(access_key(access_id))
-    return None if raw is None else gov_pb2.AccessRecord.FromString(raw)
+    return None if raw is None else government.AccessRecord.FromString(raw)
 
 
 def _access_count(read: Callable[[bytes], bytes | None], subject_ref: bytes) -> int:
@@ -117,7 +117,7 @@ def _access_count(read: Callable[[bytes], bytes | None], subject_ref: bytes) -> 
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
-def access_history(state: StateReader, subject_ref: bytes) -> list[gov_pb2.AccessRecord]:
+def access_history(state: StateReader, subject_ref: bytes) -> list[government.AccessRecord]:
     """Every access (granted and denied) about the subject, in commit order."""
     out = []
     for n in range(_access_count(state.get, subject_ref)):
@@ -130,7 +130,7 @@ def access_history(state: StateReader, subject_ref: bytes) -> list[gov_pb2.Acces
 
 
 def grant_refusal(
-    grant: gov_pb2.Grant, requester: str, items: Iterable[str], now_ms: int
+    grant: government.Grant, requester: str, items: Iterable[str], now_ms: int
 ) -> tuple[int, str] | None:
     """Why the grant does not let `requester` read `items` at `now_ms`, with the code."""
     wanted = list(items)
@@ -152,7 +152,7 @@ def grant_refusal(
     return None
 
 
-def effective_status(grant: gov_pb2.Grant, now_ms: int) -> str:
+def effective_status(grant: government.Grant, now_ms: int) -> str:
     """The stored status, or "expired"/"pending" for an active grant outside its window.
 
     No tx marks a grant expired: time is the block timestamp, so expiry is computed.
@@ -165,7 +165,7 @@ def effective_status(grant: gov_pb2.Grant, now_ms: int) -> str:
 
 
 def check_grant(
-    grant: gov_pb2.Grant, requester: str, items: Iterable[str], now_ms: int
+    grant: government.Grant, requester: str, items: Iterable[str], now_ms: int
 ) -> str | None:
     """The refusal reason, or None if the grant honours this access now (before release)."""
     refusal = grant_refusal(grant, requester, items, now_ms)
@@ -182,7 +182,7 @@ def _items_problem(items: Iterable[str]) -> str | None:
     return None
 
 
-def _grant_problem(g: gov_pb2.Grant) -> str | None:
+def _grant_problem(g: government.Grant) -> str | None:
     problem = id_problem("grant_id", g.grant_id) or id_problem("grantee", g.grantee)
     if problem:
         return problem
@@ -205,26 +205,26 @@ def _grant_problem(g: gov_pb2.Grant) -> str | None:
         return f"valid_until_ms {g.valid_until_ms} is not after valid_from_ms {g.valid_from_ms}"
     if g.max_uses < 1:
         return "max_uses must be at least 1"
-    if g.legal_basis not in (gov_pb2.CONSENT, gov_pb2.STATUTORY_DUTY):
+    if g.legal_basis not in (government.CONSENT, government.STATUTORY_DUTY):
         return "legal_basis must be CONSENT or STATUTORY_DUTY"
-    if g.legal_basis == gov_pb2.CONSENT and len(g.consent_text_hash) != HASH_BYTES:
+    if g.legal_basis == government.CONSENT and len(g.consent_text_hash) != HASH_BYTES:
         return f"consent_text_hash must be {HASH_BYTES} bytes under CONSENT"
     if len(g.purpose.encode()) > TEXT_BYTES_MAX:
         return f"purpose is longer than {TEXT_BYTES_MAX} bytes"
     return None
 
 
-def _revoke_problem(r: gov_pb2.RevokeGrant) -> str | None:
+def _revoke_problem(r: government.RevokeGrant) -> str | None:
     if len(r.reason.encode()) > REASON_BYTES_MAX:
         return f"reason is longer than {REASON_BYTES_MAX} bytes"
     return id_problem("grant_id", r.grant_id)
 
 
-def _close_problem(c: gov_pb2.CloseGrant) -> str | None:
+def _close_problem(c: government.CloseGrant) -> str | None:
     return id_problem("grant_id", c.grant_id)
 
 
-def _access_problem(a: gov_pb2.AccessRecord) -> str | None:
+def _access_problem(a: government.AccessRecord) -> str | None:
     problem = (
         id_problem("access_id", a.access_id)
         or id_problem("grant_id", a.grant_id)
@@ -250,10 +250,10 @@ def _access_problem(a: gov_pb2.AccessRecord) -> str | None:
 
 
 _SHAPES: dict[str, tuple[type, Callable]] = {
-    CREATE_GRANT: (gov_pb2.Grant, _grant_problem),
-    REVOKE_GRANT: (gov_pb2.RevokeGrant, _revoke_problem),
-    CLOSE_GRANT: (gov_pb2.CloseGrant, _close_problem),
-    RECORD_ACCESS: (gov_pb2.AccessRecord, _access_problem),
+    CREATE_GRANT: (government.Grant, _grant_problem),
+    REVOKE_GRANT: (government.RevokeGrant, _revoke_problem),
+    CLOSE_GRANT: (government.CloseGrant, _close_problem),
+    RECORD_ACCESS: (government.AccessRecord, _access_problem),
 }
 
 
@@ -261,7 +261,7 @@ _SHAPES: dict[str, tuple[type, Callable]] = {
 
 
 def process_create_grant(
-    state: StateReader, tx: DecodedTx, g: gov_pb2.Grant, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, g: government.Grant, ctx: BlockContext
 ) -> Outcome:
     """A kiosk terminal records the subject's grant on their behalf.
 
@@ -290,11 +290,11 @@ def process_create_grant(
 
 
 def _end_grant(
-    state: StateReader, grant_id: str, allowed: Callable[[gov_pb2.Grant, str], bool], signer: str
-) -> tuple[TxState, gov_pb2.Grant] | Outcome:
+    state: StateReader, grant_id: str, allowed: Callable[[government.Grant, str], bool], signer: str
+) -> tuple[TxState, government.Grant] | Outcome:
     """Shared rules of revoke and close: the grant exists, the signer may end it, active."""
     txs = TxState(state)
-    grant = txs.get(grant_key(grant_id), gov_pb2.Grant)
+    grant = txs.get(grant_key(grant_id), government.Grant)
     if grant is None:
         return refuse(NOT_FOUND, f"grant {grant_id!r} does not exist")
     if not allowed(grant, signer):
@@ -305,7 +305,7 @@ def _end_grant(
 
 
 def process_revoke_grant(
-    state: StateReader, tx: DecodedTx, r: gov_pb2.RevokeGrant, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, r: government.RevokeGrant, ctx: BlockContext
 ) -> Outcome:
     """The subject (through the issuing terminal's department) or the grantee revokes.
 
@@ -317,7 +317,7 @@ def process_revoke_grant(
     signer = "" if dept is None else dept.id
     issuer = get_grant_issuer(state, r.grant_id)
 
-    def allowed(grant: gov_pb2.Grant, who: str) -> bool:
+    def allowed(grant: government.Grant, who: str) -> bool:
         return bool(who) and who in (issuer, grant.grantee)
 
     ended = _end_grant(state, r.grant_id, allowed, signer)
@@ -330,7 +330,7 @@ def process_revoke_grant(
 
 
 def process_close_grant(
-    state: StateReader, tx: DecodedTx, c: gov_pb2.CloseGrant, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, c: government.CloseGrant, ctx: BlockContext
 ) -> Outcome:
     """The grantee closes a grant it no longer needs (its case is done).
 
@@ -350,7 +350,7 @@ def process_close_grant(
 
 
 def process_record_access(
-    state: StateReader, tx: DecodedTx, a: gov_pb2.AccessRecord, ctx: BlockContext
+    state: StateReader, tx: DecodedTx, a: government.AccessRecord, ctx: BlockContext
 ) -> Outcome:
     """The providing department records an access it served or refused.
 
@@ -375,7 +375,7 @@ def process_record_access(
     txs = TxState(state)
     if txs.get_raw(access_key(a.access_id)) is not None:
         return refuse(ALREADY_EXISTS, f"access {a.access_id!r} is already recorded")
-    grant = txs.get(grant_key(a.grant_id), gov_pb2.Grant)
+    grant = txs.get(grant_key(a.grant_id), government.Grant)
     if grant is None:
         if a.outcome != DENIED:
             return refuse(NOT_FOUND, f"grant {a.grant_id!r} does not exist")

@@ -58,7 +58,7 @@ from chains.base import (
     refuse,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 IDENT_CHARS_MAX = 128
 SENSITIVITY_MIN = 1
@@ -93,7 +93,7 @@ def check_unique_idents(values: Iterable[str], what: str) -> str | None:
     return None
 
 
-def check_data_items(items: Iterable[gov.DataItem]) -> str | None:
+def check_data_items(items: Iterable[government.DataItem]) -> str | None:
     """None if the data items are well formed, else the reason.
 
     - at least one item; codes are identifiers and unique; every item has a name
@@ -137,27 +137,27 @@ def _read(state: StateReader, k: bytes, kind: type[M]) -> M | None:
     return None if raw is None else kind.FromString(raw)
 
 
-def get_duty(state: StateReader, department: str, code: str) -> gov.RegisterDuty | None:
+def get_duty(state: StateReader, department: str, code: str) -> government.RegisterDuty | None:
     """The duty `code` declared by `department`, or None."""
     if not (is_ident(department) and is_ident(code)):
         return None
-    return _read(state, duty_key(department, code), gov.RegisterDuty)
+    return _read(state, duty_key(department, code), government.RegisterDuty)
 
 
-def get_entry(state: StateReader, resource_code: str) -> gov.CatalogEntry | None:
+def get_entry(state: StateReader, resource_code: str) -> government.CatalogEntry | None:
     """The catalog entry of a resource (suspended ones included), or None."""
     if not is_ident(resource_code):
         return None
-    return _read(state, entry_key(resource_code), gov.CatalogEntry)
+    return _read(state, entry_key(resource_code), government.CatalogEntry)
 
 
 def get_agreement(
     state: StateReader, resource_code: str, consumer: str
-) -> gov.ShareAgreement | None:
+) -> government.ShareAgreement | None:
     """The share agreement of `consumer` on a resource (any status), or None."""
     if not (is_ident(resource_code) and is_ident(consumer)):
         return None
-    return _read(state, share_key(resource_code, consumer), gov.ShareAgreement)
+    return _read(state, share_key(resource_code, consumer), government.ShareAgreement)
 
 
 def is_share_approved(
@@ -192,7 +192,7 @@ class StagedView:
 
 
 def on_register_duty(
-    st: TxState, dept: Department, msg: gov.RegisterDuty, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.RegisterDuty, ctx: BlockContext
 ) -> Outcome:
     """Declare a duty (职责) of the signer's department.
 
@@ -211,7 +211,9 @@ def on_register_duty(
     return st.done()
 
 
-def _check_entry_body(st: TxState, dept: Department, msg: gov.CatalogEntry) -> Outcome | None:
+def _check_entry_body(
+    st: TxState, dept: Department, msg: government.CatalogEntry
+) -> Outcome | None:
     """The rules publish and update share; None if the entry may be stored."""
     if not is_ident(msg.resource_code):
         return refuse(BAD_PAYLOAD, f"resource code must be 1..{IDENT_CHARS_MAX} characters")
@@ -235,15 +237,15 @@ def _check_entry_body(st: TxState, dept: Department, msg: gov.CatalogEntry) -> O
     reason = check_data_items(msg.items)
     if reason:
         return refuse(BAD_PAYLOAD, reason)
-    if msg.sharing not in (gov.UNCONDITIONAL, gov.CONDITIONAL, gov.NOT_SHARED):
+    if msg.sharing not in (government.UNCONDITIONAL, government.CONDITIONAL, government.NOT_SHARED):
         return refuse(BAD_PAYLOAD, f"sharing type {msg.sharing} is not set or not known")
-    if msg.sharing == gov.CONDITIONAL and not msg.sharing_conditions:
+    if msg.sharing == government.CONDITIONAL and not msg.sharing_conditions:
         return refuse(BAD_PAYLOAD, "conditional sharing must state its sharing conditions")
     return None
 
 
 def on_publish_entry(
-    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.CatalogEntry, ctx: BlockContext
 ) -> Outcome:
     """Publish a data resource of the signer's department.
 
@@ -259,7 +261,7 @@ def on_publish_entry(
         return refused
     if st.get_raw(entry_key(msg.resource_code)) is not None:
         return refuse(ALREADY_EXISTS, f"resource {msg.resource_code!r} is already published")
-    entry = gov.CatalogEntry()
+    entry = government.CatalogEntry()
     entry.CopyFrom(msg)
     entry.version = 1
     st.put(entry_key(msg.resource_code), entry)
@@ -267,7 +269,7 @@ def on_publish_entry(
 
 
 def on_update_entry(
-    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.CatalogEntry, ctx: BlockContext
 ) -> Outcome:
     """Replace a published entry's description.
 
@@ -287,7 +289,7 @@ def on_update_entry(
     refused = _check_entry_body(st, dept, msg)
     if refused:
         return refused
-    entry = gov.CatalogEntry()
+    entry = government.CatalogEntry()
     entry.CopyFrom(msg)
     entry.version = current.version + 1
     st.put(entry_key(msg.resource_code), entry)
@@ -295,7 +297,7 @@ def on_update_entry(
 
 
 def on_suspend_entry(
-    st: TxState, dept: Department, msg: gov.SuspendEntry, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.SuspendEntry, ctx: BlockContext
 ) -> Outcome:
     """Suspend a resource: it can no longer be updated, applied for or approved.
 
@@ -317,7 +319,7 @@ def on_suspend_entry(
 
 
 def on_apply_share(
-    st: TxState, dept: Department, msg: gov.ApplyShare, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.ApplyShare, ctx: BlockContext
 ) -> Outcome:
     """A consumer department asks for a standing share agreement.
 
@@ -337,7 +339,7 @@ def on_apply_share(
         return refuse(NOT_ALLOWED, "a provider does not apply to share its own resource")
     if entry.suspended:
         return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
-    if entry.sharing == gov.NOT_SHARED:
+    if entry.sharing == government.NOT_SHARED:
         return refuse(NOT_ALLOWED, f"resource {msg.resource_code!r} is not shared")
     if not msg.items:
         return refuse(BAD_PAYLOAD, "a share application names at least one item")
@@ -350,12 +352,12 @@ def on_apply_share(
     if not msg.purpose:
         return refuse(BAD_PAYLOAD, "a share application states its purpose")
     k = share_key(msg.resource_code, dept.id)
-    existing = st.get(k, gov.ShareAgreement)
+    existing = st.get(k, government.ShareAgreement)
     if existing is not None and existing.status != REJECTED:
         return refuse(
             ALREADY_EXISTS, f"department {dept.id!r} already has an agreement ({existing.status})"
         )
-    agreement = gov.ShareAgreement(
+    agreement = government.ShareAgreement(
         resource_code=msg.resource_code,
         consumer=dept.id,
         items=list(msg.items),
@@ -366,7 +368,7 @@ def on_apply_share(
     return st.done()
 
 
-def _decide(st: TxState, dept: Department, msg: gov.DecideShare, status: str) -> Outcome:
+def _decide(st: TxState, dept: Department, msg: government.DecideShare, status: str) -> Outcome:
     """Approve or reject; see the two handlers for the rules."""
     entry = get_entry(StagedView(st), msg.resource_code)
     if entry is None:
@@ -392,7 +394,7 @@ def _decide(st: TxState, dept: Department, msg: gov.DecideShare, status: str) ->
 
 
 def on_approve_share(
-    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.DecideShare, ctx: BlockContext
 ) -> Outcome:
     """The provider approves a consumer's application.
 
@@ -405,7 +407,7 @@ def on_approve_share(
 
 
 def on_reject_share(
-    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.DecideShare, ctx: BlockContext
 ) -> Outcome:
     """The provider rejects a consumer's application.
 
@@ -417,13 +419,13 @@ def on_reject_share(
 
 
 HANDLERS: dict[str, tuple[type[Message], Handler]] = {
-    "catalog.register_duty": (gov.RegisterDuty, on_register_duty),  # type: ignore[dict-item]
-    "catalog.publish_entry": (gov.CatalogEntry, on_publish_entry),  # type: ignore[dict-item]
-    "catalog.update_entry": (gov.CatalogEntry, on_update_entry),  # type: ignore[dict-item]
-    "catalog.suspend_entry": (gov.SuspendEntry, on_suspend_entry),  # type: ignore[dict-item]
-    "catalog.apply_share": (gov.ApplyShare, on_apply_share),  # type: ignore[dict-item]
-    "catalog.approve_share": (gov.DecideShare, on_approve_share),  # type: ignore[dict-item]
-    "catalog.reject_share": (gov.DecideShare, on_reject_share),  # type: ignore[dict-item]
+    "catalog.register_duty": (government.RegisterDuty, on_register_duty),  # type: ignore[dict-item]
+    "catalog.publish_entry": (government.CatalogEntry, on_publish_entry),  # type: ignore[dict-item]
+    "catalog.update_entry": (government.CatalogEntry, on_update_entry),  # type: ignore[dict-item]
+    "catalog.suspend_entry": (government.SuspendEntry, on_suspend_entry),  # type: ignore[dict-item]
+    "catalog.apply_share": (government.ApplyShare, on_apply_share),  # type: ignore[dict-item]
+    "catalog.approve_share": (government.DecideShare, on_approve_share),  # type: ignore[dict-item]
+    "catalog.reject_share": (government.DecideShare, on_reject_share),  # type: ignore[dict-item]
 }
 
 

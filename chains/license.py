@@ -71,7 +71,7 @@ from chains.catalog import (
 )
 from chains.tx import DecodedTx
 from consensus.hashing import merkle_root
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 TYPE_CODE_RE = re.compile(r"[A-Za-z0-9]{2,32}", re.ASCII)
 LICENSE_ID_RE = re.compile(
@@ -83,8 +83,16 @@ HOLDER_TYPES = ("person", "company")
 SUBJECT_REF_BYTES = 32
 COMMITMENT_BYTES = 32
 
-TERMINAL = frozenset({gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
-SETTABLE = frozenset({gov.VALID, gov.SUSPENDED, gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
+TERMINAL = frozenset({government.REVOKED, government.CANCELLED, government.EXPIRED})
+SETTABLE = frozenset(
+    {
+        government.VALID,
+        government.SUSPENDED,
+        government.REVOKED,
+        government.CANCELLED,
+        government.EXPIRED,
+    }
+)
 
 TYPE_PREFIX = "type"
 LICENSE_PREFIX = "license"
@@ -117,20 +125,20 @@ def holder_key(subject_ref: bytes, type_code: str) -> bytes:
     return key(HOLDER_PREFIX, subject_ref.hex(), type_code)
 
 
-def get_type(state: StateReader, code: str) -> gov.LicenseType | None:
+def get_type(state: StateReader, code: str) -> government.LicenseType | None:
     """The license type `code`, or None."""
     if not is_ident(code):
         return None
     raw = state.get(type_key(code))
-    return None if raw is None else gov.LicenseType.FromString(raw)
+    return None if raw is None else government.LicenseType.FromString(raw)
 
 
-def get_license(state: StateReader, license_id: str) -> gov.License | None:
+def get_license(state: StateReader, license_id: str) -> government.License | None:
     """The anchored license with its last *set* status (see `effective_status`), or None."""
     if not is_ident(license_id):
         return None
     raw = state.get(license_key(license_id))
-    return None if raw is None else gov.License.FromString(raw)
+    return None if raw is None else government.License.FromString(raw)
 
 
 def find_licenses(state: StateReader, subject_ref: bytes, type_code: str) -> list[str]:
@@ -141,7 +149,7 @@ def find_licenses(state: StateReader, subject_ref: bytes, type_code: str) -> lis
     return raw.decode().split("\n") if raw else []
 
 
-def effective_status(license: gov.License, now_ms: int) -> gov.LicenseStatus:
+def effective_status(license: government.License, now_ms: int) -> government.LicenseStatus:
     """The status to honour at `now_ms`.
 
     A VALID or SUSPENDED license whose valid_until_ms has been reached is EXPIRED even if
@@ -152,20 +160,20 @@ def effective_status(license: gov.License, now_ms: int) -> gov.LicenseStatus:
     if status in TERMINAL:
         return status
     if license.valid_until_ms and now_ms >= license.valid_until_ms:
-        return gov.EXPIRED
+        return government.EXPIRED
     return status
 
 
-def is_valid(license: gov.License, now_ms: int) -> bool:
+def is_valid(license: government.License, now_ms: int) -> bool:
     """True if the license is in force at `now_ms` (VALID and inside its window)."""
-    return effective_status(license, now_ms) == gov.VALID and now_ms >= license.valid_from_ms
+    return effective_status(license, now_ms) == government.VALID and now_ms >= license.valid_from_ms
 
 
 # ------------------------------------------------------------------ handlers
 
 
 def on_register_type(
-    st: TxState, dept: Department, msg: gov.LicenseType, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.LicenseType, ctx: BlockContext
 ) -> Outcome:
     """Define a license type.
 
@@ -195,7 +203,7 @@ def on_register_type(
     return st.done()
 
 
-def _may_change(st: TxState, dept: Department, license_id: str) -> Outcome | gov.License:
+def _may_change(st: TxState, dept: Department, license_id: str) -> Outcome | government.License:
     """The license, if it exists and the signer's department defines its type."""
     lic = get_license(StagedView(st), license_id)
     if lic is None:
@@ -210,7 +218,7 @@ def _may_change(st: TxState, dept: Department, license_id: str) -> Outcome | gov
     return lic
 
 
-def _check_items(ltype: gov.LicenseType, lic: gov.License) -> Outcome | None:
+def _check_items(ltype: government.LicenseType, lic: government.License) -> Outcome | None:
     codes = [c.code for c in lic.items]
     if not codes:
         return refuse(BAD_PAYLOAD, "a license commits to at least one data item")
@@ -228,7 +236,7 @@ def _check_items(ltype: gov.LicenseType, lic: gov.License) -> Outcome | None:
 
 
 def _check_anchor(
-    st: TxState, dept: Department, lic: gov.License, ctx: BlockContext
+    st: TxState, dept: Department, lic: government.License, ctx: BlockContext
 ) -> Outcome | None:
     """The anchor rules (see `on_anchor`); None if `lic` may be stored."""
     parts = parse_license_id(lic.license_id)
@@ -253,7 +261,7 @@ def _check_anchor(
     refused = _check_items(ltype, lic)
     if refused:
         return refused
-    if lic.status not in (gov.LICENSE_STATUS_UNSPECIFIED, gov.VALID):
+    if lic.status not in (government.LICENSE_STATUS_UNSPECIFIED, government.VALID):
         return refuse(BAD_PAYLOAD, "a license is anchored VALID")
     if lic.superseded_by:
         return refuse(BAD_PAYLOAD, "superseded_by is kept by the chain; leave it unset")
@@ -264,10 +272,10 @@ def _check_anchor(
     return None
 
 
-def _store_new(st: TxState, lic: gov.License) -> None:
-    stored = gov.License()
+def _store_new(st: TxState, lic: government.License) -> None:
+    stored = government.License()
     stored.CopyFrom(lic)
-    stored.status = gov.VALID
+    stored.status = government.VALID
     st.put(license_key(lic.license_id), stored)
     hk = holder_key(lic.subject_ref, lic.type_code)
     previous = st.get_raw(hk)
@@ -275,7 +283,7 @@ def _store_new(st: TxState, lic: gov.License) -> None:
     st.put_raw(hk, ids.encode())
 
 
-def on_anchor(st: TxState, dept: Department, msg: gov.License, ctx: BlockContext) -> Outcome:
+def on_anchor(st: TxState, dept: Department, msg: government.License, ctx: BlockContext) -> Outcome:
     """Anchor a newly issued license.
 
     - license id in the documented shape (BAD_PAYLOAD), naming its type and issuer
@@ -297,7 +305,7 @@ def on_anchor(st: TxState, dept: Department, msg: gov.License, ctx: BlockContext
 
 
 def on_set_status(
-    st: TxState, dept: Department, msg: gov.SetLicenseStatus, ctx: BlockContext
+    st: TxState, dept: Department, msg: government.SetLicenseStatus, ctx: BlockContext
 ) -> Outcome:
     """Suspend, reinstate, revoke, cancel or expire a license.
 
@@ -316,7 +324,7 @@ def on_set_status(
     if not msg.reason:
         return refuse(BAD_PAYLOAD, "a status change must state its reason")
     current = effective_status(found, ctx.timestamp_ms)
-    name = gov.LicenseStatus.Name
+    name = government.LicenseStatus.Name
     if current in TERMINAL:
         return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} for good")
     if msg.status == current:
@@ -326,7 +334,9 @@ def on_set_status(
     return st.done()
 
 
-def on_supersede(st: TxState, dept: Department, msg: gov.Supersede, ctx: BlockContext) -> Outcome:
+def on_supersede(
+    st: TxState, dept: Department, msg: government.Supersede, ctx: BlockContext
+) -> Outcome:
     """Replace a license by a successor (a reissue after a change of its data).
 
     - the old license exists (NOT_FOUND); the signer's department defines its type
@@ -341,8 +351,8 @@ def on_supersede(st: TxState, dept: Department, msg: gov.Supersede, ctx: BlockCo
     if isinstance(old, Outcome):
         return old
     current = effective_status(old, ctx.timestamp_ms)
-    if current not in (gov.VALID, gov.SUSPENDED):
-        name = gov.LicenseStatus.Name(current)
+    if current not in (government.VALID, government.SUSPENDED):
+        name = government.LicenseStatus.Name(current)
         return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name}; cannot supersede")
     if not msg.HasField("successor"):
         return refuse(BAD_PAYLOAD, "supersede needs the successor license")
@@ -355,17 +365,17 @@ def on_supersede(st: TxState, dept: Department, msg: gov.Supersede, ctx: BlockCo
     if refused:
         return refused
     _store_new(st, new)
-    old.status = gov.CANCELLED
+    old.status = government.CANCELLED
     old.superseded_by = new.license_id
     st.put(license_key(old.license_id), old)
     return st.done()
 
 
 HANDLERS: dict[str, tuple[type, Handler]] = {
-    "license.register_type": (gov.LicenseType, on_register_type),  # type: ignore[dict-item]
-    "license.anchor": (gov.License, on_anchor),  # type: ignore[dict-item]
-    "license.set_status": (gov.SetLicenseStatus, on_set_status),  # type: ignore[dict-item]
-    "license.supersede": (gov.Supersede, on_supersede),  # type: ignore[dict-item]
+    "license.register_type": (government.LicenseType, on_register_type),  # type: ignore[dict-item]
+    "license.anchor": (government.License, on_anchor),  # type: ignore[dict-item]
+    "license.set_status": (government.SetLicenseStatus, on_set_status),  # type: ignore[dict-item]
+    "license.supersede": (government.Supersede, on_supersede),  # type: ignore[dict-item]
 }
 
 

@@ -70,7 +70,7 @@ from chains.service_shapes import (
     shape_submit,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 # ------------------------------------------------------------------ state keys and queries
 
@@ -95,12 +95,12 @@ def result_key(case_number: str) -> bytes:
     return key("result", case_number)
 
 
-def get_item(state: StateReader, code: str) -> gov.ServiceItem | None:
-    return TxState(state).get(item_key(code), gov.ServiceItem)
+def get_item(state: StateReader, code: str) -> government.ServiceItem | None:
+    return TxState(state).get(item_key(code), government.ServiceItem)
 
 
-def get_materials(state: StateReader, code: str) -> gov.Materials | None:
-    return TxState(state).get(materials_key(code), gov.Materials)
+def get_materials(state: StateReader, code: str) -> government.Materials | None:
+    return TxState(state).get(materials_key(code), government.Materials)
 
 
 def get_materials_version(state: StateReader, code: str) -> int:
@@ -116,15 +116,15 @@ def required_items(state: StateReader, code: str) -> set[str]:
     return {item for m in materials.materials for item in m.items}
 
 
-def get_case(state: StateReader, case_number: str) -> gov.Case | None:
-    return TxState(state).get(case_key(case_number), gov.Case)
+def get_case(state: StateReader, case_number: str) -> government.Case | None:
+    return TxState(state).get(case_key(case_number), government.Case)
 
 
-def get_result(state: StateReader, case_number: str) -> gov.CaseResult | None:
-    return TxState(state).get(result_key(case_number), gov.CaseResult)
+def get_result(state: StateReader, case_number: str) -> government.CaseResult | None:
+    return TxState(state).get(result_key(case_number), government.CaseResult)
 
 
-def missing_materials(case: gov.Case, materials: gov.Materials) -> list[str]:
+def missing_materials(case: government.Case, materials: government.Materials) -> list[str]:
     """Required materials of the current list without an attachment, in list order."""
     attached = {a.material for a in case.attachments}
     return [m.name for m in materials.materials if m.required and m.name not in attached]
@@ -140,28 +140,28 @@ def _signer_department(tx: DecodedTx, ctx: BlockContext) -> Department:
     return dept
 
 
-def _item(ts: TxState, code: str) -> gov.ServiceItem:
-    item = ts.get(item_key(code), gov.ServiceItem)
+def _item(ts: TxState, code: str) -> government.ServiceItem:
+    item = ts.get(item_key(code), government.ServiceItem)
     if item is None:
         raise Refusal(NOT_FOUND, f"no service item {code!r}")
     return item
 
 
-def _materials(ts: TxState, code: str) -> gov.Materials:
-    materials = ts.get(materials_key(code), gov.Materials)
+def _materials(ts: TxState, code: str) -> government.Materials:
+    materials = ts.get(materials_key(code), government.Materials)
     if materials is None:
         raise Refusal(INVALID_STATE, f"service item {code!r} has no published materials")
     return materials
 
 
-def _case(ts: TxState, case_number: str) -> gov.Case:
-    case = ts.get(case_key(case_number), gov.Case)
+def _case(ts: TxState, case_number: str) -> government.Case:
+    case = ts.get(case_key(case_number), government.Case)
     if case is None:
         raise Refusal(NOT_FOUND, f"no case {case_number!r}")
     return case
 
 
-def _require_implementer(dept: Department, item: gov.ServiceItem, action: str) -> None:
+def _require_implementer(dept: Department, item: government.ServiceItem, action: str) -> None:
     if dept.id != item.department:
         raise Refusal(
             NOT_ALLOWED,
@@ -170,7 +170,7 @@ def _require_implementer(dept: Department, item: gov.ServiceItem, action: str) -
         )
 
 
-def _require_applicant_side(dept: Department, item: gov.ServiceItem, action: str) -> None:
+def _require_applicant_side(dept: Department, item: government.ServiceItem, action: str) -> None:
     """A terminal acts for the applicant; the implementing department may act at its counter."""
     if TERMINAL_ROLE not in dept.roles and dept.id != item.department:
         raise Refusal(
@@ -180,7 +180,7 @@ def _require_applicant_side(dept: Department, item: gov.ServiceItem, action: str
         )
 
 
-def _require_status(case: gov.Case, wanted: str, action: str) -> None:
+def _require_status(case: government.Case, wanted: str, action: str) -> None:
     if case.status != wanted:
         raise Refusal(
             INVALID_STATE,
@@ -241,7 +241,7 @@ def process_open_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -
     if ts.get_raw(case_key(msg.case_number)) is not None:
         raise Refusal(ALREADY_EXISTS, f"case {msg.case_number!r} already exists")
     _materials(ts, msg.item_code)
-    case = gov.Case()
+    case = government.Case()
     case.CopyFrom(msg)
     case.status = OPEN
     ts.put(case_key(msg.case_number), case)
@@ -356,13 +356,17 @@ class TxType:
 
 
 TX_TYPES: dict[str, TxType] = {
-    "service.publish_item": TxType(gov.ServiceItem, shape_item, process_publish_item),
-    "service.publish_materials": TxType(gov.Materials, shape_materials, process_publish_materials),
-    "service.open_case": TxType(gov.Case, shape_case, process_open_case),
-    "service.attach_material": TxType(gov.Attachment, shape_attachment, process_attach_material),
-    "service.submit_case": TxType(gov.CaseStep, shape_submit, process_submit_case),
-    "service.record_stage": TxType(gov.CaseStep, shape_stage, process_record_stage),
-    "service.record_result": TxType(gov.CaseResult, shape_result, process_record_result),
+    "service.publish_item": TxType(government.ServiceItem, shape_item, process_publish_item),
+    "service.publish_materials": TxType(
+        government.Materials, shape_materials, process_publish_materials
+    ),
+    "service.open_case": TxType(government.Case, shape_case, process_open_case),
+    "service.attach_material": TxType(
+        government.Attachment, shape_attachment, process_attach_material
+    ),
+    "service.submit_case": TxType(government.CaseStep, shape_submit, process_submit_case),
+    "service.record_stage": TxType(government.CaseStep, shape_stage, process_record_stage),
+    "service.record_result": TxType(government.CaseResult, shape_result, process_record_result),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from node.client import client_tls, connect, kv_put_tx, load_signing_key, signed_tx, submit
 from protos import api_pb2 as api
-from protos import gov_pb2 as gov
+from protos import government_pb2 as gov
 from tests.e2e.harness import Testnet, wait_for
 
 

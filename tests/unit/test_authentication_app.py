@@ -33,7 +33,7 @@ from chains.base import (
 )
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
-from protos import gov_pb2
+from protos import government_pb2 as government
 from tests.apps import apply_outcome
 
 CHAIN = "govchain-test"
@@ -73,8 +73,8 @@ def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
     return apply_outcome(state, AuthenticationApplication().apply(state, tx, ctx(now_ms)))
 
 
-def terminal(**over) -> gov_pb2.Terminal:
-    t = gov_pb2.Terminal(
+def terminal(**over) -> government.Terminal:
+    t = government.Terminal(
         terminal_id="kiosk-haidian-01",
         kind="kiosk",
         department="service-center",
@@ -86,8 +86,8 @@ def terminal(**over) -> gov_pb2.Terminal:
     return t
 
 
-def auth(**over) -> gov_pb2.AuthRecord:
-    r = gov_pb2.AuthRecord(
+def auth(**over) -> government.AuthRecord:
+    r = government.AuthRecord(
         session_id="s-1",
         subject_ref=SUBJECT,
         method="id_card_face",

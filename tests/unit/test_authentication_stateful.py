@@ -51,7 +51,7 @@ from chains.base import (
     Outcome,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 from tests.apps import apply_outcome
 from tests.unit.test_authentication_app import CENTER, DEPARTMENTS, POLICE, STRANGER, signed
 
@@ -90,7 +90,7 @@ LIFETIMES = (1, MINUTE_MS, 2 * MINUTE_MS, 30 * MINUTE_MS)
 @dataclass
 class ModelTerminal:
     public_key: bytes
-    record: gov_pb2.Terminal
+    record: government.Terminal
     registered_at: int  # index in the accepted-tx log
 
 
@@ -100,7 +100,7 @@ class ModelSession:
     signer: bytes
     success: bool
     expires_ms: int
-    record: gov_pb2.AuthRecord
+    record: government.AuthRecord
     recorded_at: int  # index in the accepted-tx log
 
 
@@ -205,7 +205,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
         elif flaw == "duplicate" and self.terminals:
             tid = data.draw(st.sampled_from(sorted(self.terminals)))
 
-        t = gov_pb2.Terminal(
+        t = government.Terminal(
             terminal_id=tid,
             kind=kind,
             department=department,
@@ -274,7 +274,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
                 session_id = data.draw(st.sampled_from(reusable))
 
         time_ms = self.now_ms + time_offset_ms
-        r = gov_pb2.AuthRecord(
+        r = government.AuthRecord(
             session_id=session_id,
             subject_ref=bytes(range(32)),
             method=method,
@@ -363,7 +363,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
     )
     def junk(self, signer, junk: str) -> None:
         if junk == "unknown_type":
-            tx = signed(signer, "authentication.delete_everything", gov_pb2.Terminal())
+            tx = signed(signer, "authentication.delete_everything", government.Terminal())
             expected = UNKNOWN_TYPE
         else:
             type_ = REGISTER_TERMINAL if junk == "register_garbage" else RECORD_AUTH
@@ -394,10 +394,10 @@ class AuthenticationMachine(RuleBasedStateMachine):
         registered_at: dict[str, int] = {}
         for index, (tx, _, _) in enumerate(self.accepted):
             if tx.body.type == REGISTER_TERMINAL:
-                tid = gov_pb2.Terminal.FromString(tx.body.payload).terminal_id
+                tid = government.Terminal.FromString(tx.body.payload).terminal_id
                 registered_at.setdefault(tid, index)
                 continue
-            record = gov_pb2.AuthRecord.FromString(tx.body.payload)
+            record = government.AuthRecord.FromString(tx.body.payload)
             stored = get_session(self.state, record.session_id)
             assert stored == record
             terminal = get_terminal(self.state, stored.terminal_id)

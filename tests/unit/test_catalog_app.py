@@ -39,7 +39,7 @@ from chains.catalog import (
 )
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 from tests.apps import apply_outcome
 
 CHAIN = "govchain-test"
@@ -114,36 +114,40 @@ class Harness:
 # ------------------------------------------------------------------ fixtures and builders
 
 
-def duty(code: str = "D1") -> gov.RegisterDuty:
-    return gov.RegisterDuty(code=code, name=f"duty {code}", legal_basis="regulation 1")
+def duty(code: str = "D1") -> government.RegisterDuty:
+    return government.RegisterDuty(code=code, name=f"duty {code}", legal_basis="regulation 1")
 
 
-def entry(code: str = "R1", provider: str = MARKET, **overrides: object) -> gov.CatalogEntry:
+def entry(code: str = "R1", provider: str = MARKET, **overrides: object) -> government.CatalogEntry:
     fields: dict = {
         "resource_code": code,
         "name": "business registrations",
         "provider": provider,
         "duties": ["D1"],
         "items": [
-            gov.DataItem(code="name", name="company name", type="string", sensitivity=1),
-            gov.DataItem(code="uscc", name="credit code", type="string", sensitivity=2),
-            gov.DataItem(code="rep", name="legal representative", type="string", sensitivity=3),
+            government.DataItem(code="name", name="company name", type="string", sensitivity=1),
+            government.DataItem(code="uscc", name="credit code", type="string", sensitivity=2),
+            government.DataItem(
+                code="rep", name="legal representative", type="string", sensitivity=3
+            ),
         ],
-        "sharing": gov.CONDITIONAL,
+        "sharing": government.CONDITIONAL,
         "sharing_conditions": "for service items of the district",
         "update_cycle": "daily",
         "source_endpoint": "https://market.example/api",
     }
     fields.update(overrides)
-    return gov.CatalogEntry(**fields)
+    return government.CatalogEntry(**fields)
 
 
-def apply_share(code: str = "R1", items: tuple[str, ...] = ("name", "uscc")) -> gov.ApplyShare:
-    return gov.ApplyShare(resource_code=code, items=list(items), purpose="pesticide permit")
+def apply_share(
+    code: str = "R1", items: tuple[str, ...] = ("name", "uscc")
+) -> government.ApplyShare:
+    return government.ApplyShare(resource_code=code, items=list(items), purpose="pesticide permit")
 
 
-def decide(consumer: str = CIVIL, code: str = "R1", reason: str = "ok") -> gov.DecideShare:
-    return gov.DecideShare(resource_code=code, consumer=consumer, reason=reason)
+def decide(consumer: str = CIVIL, code: str = "R1", reason: str = "ok") -> government.DecideShare:
+    return government.DecideShare(resource_code=code, consumer=consumer, reason=reason)
 
 
 @pytest.fixture
@@ -200,10 +204,10 @@ def test_register_duty_belongs_to_the_registering_department(h: Harness) -> None
 
 @pytest.mark.parametrize(
     "bad",
-    [gov.RegisterDuty(code="", name="x"), gov.RegisterDuty(code="D\x001", name="x"),
-     gov.RegisterDuty(code="D" * 129, name="x"), gov.RegisterDuty(code="D1")],
+    [government.RegisterDuty(code="", name="x"), government.RegisterDuty(code="D\x001", name="x"),
+     government.RegisterDuty(code="D" * 129, name="x"), government.RegisterDuty(code="D1")],
 )  # fmt: skip
-def test_register_duty_needs_a_code_and_a_name(h: Harness, bad: gov.RegisterDuty) -> None:
+def test_register_duty_needs_a_code_and_a_name(h: Harness, bad: government.RegisterDuty) -> None:
     h.expect(BAD_PAYLOAD, MARKET, "catalog.register_duty", bad)
 
 
@@ -235,8 +239,8 @@ def test_publish_needs_the_providers_own_registered_duties(h: Harness) -> None:
     h.expect(OK, MARKET, "catalog.publish_entry", entry())
 
 
-def _items(*codes: str, sensitivity: int = 1) -> list[gov.DataItem]:
-    return [gov.DataItem(code=c, name=c, sensitivity=sensitivity) for c in codes]
+def _items(*codes: str, sensitivity: int = 1) -> list[government.DataItem]:
+    return [government.DataItem(code=c, name=c, sensitivity=sensitivity) for c in codes]
 
 
 BAD_ENTRIES: list[tuple[str, dict]] = [
@@ -247,10 +251,10 @@ BAD_ENTRIES: list[tuple[str, dict]] = [
     ("no items", {"items": []}),
     ("repeated item code", {"items": _items("a", "a")}),
     ("empty item code", {"items": _items("")}),
-    ("item without name", {"items": [gov.DataItem(code="a", sensitivity=1)]}),
+    ("item without name", {"items": [government.DataItem(code="a", sensitivity=1)]}),
     ("sensitivity 0", {"items": _items("a", sensitivity=0)}),
     ("sensitivity 5", {"items": _items("a", sensitivity=5)}),
-    ("sharing unset", {"sharing": gov.SHARING_UNSPECIFIED}),
+    ("sharing unset", {"sharing": government.SHARING_UNSPECIFIED}),
     ("sharing unknown", {"sharing": 7}),
     ("conditional without conditions", {"sharing_conditions": ""}),
     ("suspended set by client", {"suspended": True}),
@@ -267,8 +271,12 @@ def test_publish_refuses_malformed_entries(h: Harness, overrides: dict) -> None:
 def test_unconditional_and_not_shared_need_no_conditions(h: Harness) -> None:
     h.expect(OK, MARKET, "catalog.register_duty", duty("D1"))
     plain = {"sharing_conditions": ""}
-    h.expect(OK, MARKET, "catalog.publish_entry", entry("R1", sharing=gov.UNCONDITIONAL, **plain))
-    h.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=gov.NOT_SHARED, **plain))
+    h.expect(
+        OK, MARKET, "catalog.publish_entry", entry("R1", sharing=government.UNCONDITIONAL, **plain)
+    )
+    h.expect(
+        OK, MARKET, "catalog.publish_entry", entry("R2", sharing=government.NOT_SHARED, **plain)
+    )
 
 
 # ------------------------------------------------------------------ update_entry and suspend
@@ -290,7 +298,7 @@ def test_update_refusals(published: Harness) -> None:
 
 
 def test_suspend_then_no_update(published: Harness) -> None:
-    suspend = gov.SuspendEntry(resource_code="R1", reason="source system retired")
+    suspend = government.SuspendEntry(resource_code="R1", reason="source system retired")
     published.expect(NOT_ALLOWED, CIVIL, "catalog.suspend_entry", suspend)
     published.expect(OK, MARKET, "catalog.suspend_entry", suspend)
     stored = get_entry(published, "R1")
@@ -302,10 +310,13 @@ def test_suspend_then_no_update(published: Harness) -> None:
 
 def test_suspend_refusals(published: Harness) -> None:
     published.expect(
-        NOT_FOUND, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R9", reason="x")
+        NOT_FOUND,
+        MARKET,
+        "catalog.suspend_entry",
+        government.SuspendEntry(resource_code="R9", reason="x"),
     )
     published.expect(
-        BAD_PAYLOAD, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1")
+        BAD_PAYLOAD, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1")
     )
 
 
@@ -335,7 +346,7 @@ def test_apply_share_refusals(published: Harness) -> None:
         BAD_PAYLOAD,
         CIVIL,
         "catalog.apply_share",
-        gov.ApplyShare(resource_code="R1", items=["name"]),
+        government.ApplyShare(resource_code="R1", items=["name"]),
     )
     p.expect(OK, CIVIL, "catalog.apply_share", apply_share())
     p.expect(ALREADY_EXISTS, CIVIL, "catalog.apply_share", apply_share())
@@ -343,9 +354,11 @@ def test_apply_share_refusals(published: Harness) -> None:
 
 def test_apply_share_on_not_shared_or_suspended_entries(published: Harness) -> None:
     p = published
-    p.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=gov.NOT_SHARED))
+    p.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=government.NOT_SHARED))
     p.expect(NOT_ALLOWED, CIVIL, "catalog.apply_share", apply_share("R2"))
-    p.expect(OK, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1", reason="x"))
+    p.expect(
+        OK, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1", reason="x")
+    )
     p.expect(INVALID_STATE, CIVIL, "catalog.apply_share", apply_share("R1"))
 
 
@@ -382,12 +395,12 @@ def test_decide_refusals(applied: Harness, type_: str) -> None:
 
 
 def test_approve_rechecks_the_entry(applied: Harness) -> None:
-    narrowed = entry(items=[gov.DataItem(code="name", name="company name", sensitivity=1)])
+    narrowed = entry(items=[government.DataItem(code="name", name="company name", sensitivity=1)])
     applied.expect(OK, MARKET, "catalog.update_entry", narrowed)
     applied.expect(OUT_OF_SCOPE, MARKET, "catalog.approve_share", decide())
     applied.expect(OK, MARKET, "catalog.update_entry", entry())
     applied.expect(
-        OK, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1", reason="x")
+        OK, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1", reason="x")
     )
     applied.expect(INVALID_STATE, MARKET, "catalog.approve_share", decide())
     applied.expect(OK, MARKET, "catalog.reject_share", decide())
