@@ -29,15 +29,6 @@ SCAN = "scan"
 CHAIN_LICENSE, CHAIN_CATALOG = "chain:license", "chain:catalog"
 
 
-class Refusal(Exception):
-    """Raised by a handler to refuse its tx; `apply` turns it into an Outcome."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 # ------------------------------------------------------------------ payload shape (stateless)
 #
 # Each returns a reason or None. They run in `check` (before a tx reaches a block) and

@@ -52,7 +52,7 @@ from chains.base import (
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.apps import apply_outcome
+from tests.apps import apply_outcome, signing_key
 from tests.unit.test_authentication_app import CENTER, DEPARTMENTS, POLICE, STRANGER, signed
 
 T0_MS = 1_700_000_000_000
@@ -63,10 +63,8 @@ SKEW = CLOCK_SKEW_MS_MAX
 TERMINAL_IDS = ("t-0", "t-1", "t-2", "终端-3", "é" * 64)
 # Malformed ids: empty, with a NUL, 129 bytes, and 65 characters that are 130 bytes.
 BAD_IDS = ("", "a\x00b", "x" * 129, "é" * 65)
-TERMINAL_KEYS = {
-    tid: nacl.signing.SigningKey(bytes([10 + i]) * 32) for i, tid in enumerate(TERMINAL_IDS)
-}
-LOOSE_KEY = nacl.signing.SigningKey(bytes([20]) * 32)  # never registered as anything
+TERMINAL_KEYS = {tid: signing_key(10 + i) for i, tid in enumerate(TERMINAL_IDS)}
+LOOSE_KEY = signing_key(20)  # never registered as anything
 DEPT_SIGNERS = {"center": CENTER, "police": POLICE, "stranger": STRANGER}
 DEPT_OF = {"center": "service-center", "police": "public-security", "stranger": None}
 OTHER_DEPT = {"center": "public-security", "police": "service-center", "stranger": "tax"}

@@ -5,8 +5,6 @@ nothing, and the access history lists a subject's accesses in commit order."""
 
 from __future__ import annotations
 
-import itertools
-
 import nacl.signing
 import pytest
 from google.protobuf.message import Message
@@ -35,57 +33,37 @@ from chains.base import (
     OUT_OF_SCOPE,
     UNKNOWN_TYPE,
     BlockContext,
-    Departments,
     Outcome,
 )
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
+from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.apps import apply_outcome
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN = "govchain-test"
 CHANNEL = "authorization"
-NOW_MS = 1_700_000_000_000
 HOUR_MS = 3_600_000
 
 
-def key_of(n: int) -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey(bytes([n]) * 32)
+KIOSK = signing_key(1)  # a kiosk terminal of the service center
+CENTER = signing_key(2)  # the service center's own (non-terminal) key, same department
+MARKET = signing_key(3)  # market regulation: the grantee, requester of the materials
+AGRI = signing_key(4)  # agriculture: a provider
+POLICE = signing_key(5)  # public security: another provider
+STRANGER = signing_key(6)  # no department
 
 
-KIOSK = key_of(1)  # a kiosk terminal of the service center
-CENTER = key_of(2)  # the service center's own (non-terminal) key, same department
-MARKET = key_of(3)  # market regulation: the grantee, requester of the materials
-AGRI = key_of(4)  # agriculture: a provider
-POLICE = key_of(5)  # public security: another provider
-STRANGER = key_of(6)  # no department
-
-
-def hexkey(k: nacl.signing.SigningKey) -> str:
-    return bytes(k.verify_key).hex()
-
-
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "service-center", "keys": [hexkey(KIOSK), hexkey(CENTER)], "roles": ["terminal"]},
-        {"id": "market", "keys": [hexkey(MARKET)], "roles": ["provider"]},
-        {"id": "agriculture", "keys": [hexkey(AGRI)], "roles": ["provider"]},
-        {"id": "public-security", "keys": [hexkey(POLICE)], "roles": ["provider"]},
-    ]
+DEPARTMENTS = departments(
+    ("service-center", [KIOSK, CENTER], ["terminal"]),
+    ("market", [MARKET], ["provider"]),
+    ("agriculture", [AGRI], ["provider"]),
+    ("public-security", [POLICE], ["provider"]),
 )
 SUBJECT = bytes(range(32))
 OTHER_SUBJECT = b"\x00" * 31 + b"\x01"  # NULs in a ref must not break the subject index
 ITEMS = ["business_license/name", "business_license/credit_code", "id_card/name"]
 
-_nonces = itertools.count(1)
-
 
 def signed(key: nacl.signing.SigningKey, type_: str, msg: Message | bytes) -> DecodedTx:
-    payload = msg if isinstance(msg, bytes) else msg.SerializeToString()
-    body = api.TxBody(
-        chain_id=CHAIN, channel=CHANNEL, type=type_, payload=payload, nonce=next(_nonces)
-    )
-    return decode_tx(encode_tx(body, key), CHAIN, 1 << 16)
+    return signed_tx(key, CHANNEL, type_, msg)
 
 
 def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:

@@ -7,8 +7,6 @@ never writes. Txs are real signed envelopes decoded as the executor decodes them
 
 from __future__ import annotations
 
-from itertools import count
-
 import nacl.signing
 import pytest
 from google.protobuf.message import Message
@@ -24,7 +22,6 @@ from chains.base import (
     UNKNOWN_TYPE,
     Application,
     BlockContext,
-    Departments,
     Outcome,
 )
 from chains.catalog import (
@@ -37,37 +34,14 @@ from chains.catalog import (
     get_entry,
     is_share_approved,
 )
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
+from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.apps import apply_outcome
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN = "govchain-test"
-TX_BYTES_MAX = 1 << 16
-NOW_MS = 1_700_000_000_000
 MARKET, CIVIL, POLICE = "market-regulation", "civil-affairs", "public-security"
-KEYS = {
-    dept: nacl.signing.SigningKey(bytes([i + 1]) * 32)
-    for i, dept in enumerate((MARKET, CIVIL, POLICE))
-}
-OUTSIDER = nacl.signing.SigningKey(bytes([99]) * 32)
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": d, "keys": [bytes(k.verify_key).hex()], "roles": ["provider", "consumer"]}
-        for d, k in KEYS.items()
-    ]
-)
-_nonces = count(1)
-
-
-def make_tx(
-    signer: nacl.signing.SigningKey, channel: str, type_: str, payload: Message | bytes
-) -> DecodedTx:
-    raw_payload = payload if isinstance(payload, bytes) else payload.SerializeToString()
-    body = api.TxBody(
-        chain_id=CHAIN, channel=channel, type=type_, payload=raw_payload, nonce=next(_nonces)
-    )
-    return decode_tx(encode_tx(body, signer), CHAIN, TX_BYTES_MAX)
+KEYS = {dept: signing_key(i + 1) for i, dept in enumerate((MARKET, CIVIL, POLICE))}
+OUTSIDER = signing_key(99)
+DEPARTMENTS = departments(*((d, [k], ["provider", "consumer"]) for d, k in KEYS.items()))
 
 
 class Harness:
@@ -94,7 +68,7 @@ class Harness:
     ) -> Outcome:
         key = KEYS[signer] if isinstance(signer, str) else signer
         ctx = BlockContext(len(self.log) + 1, self.now_ms, DEPARTMENTS)
-        return self.apply(make_tx(key, self.channel, type_, payload), ctx)
+        return self.apply(signed_tx(key, self.channel, type_, payload), ctx)
 
     def expect(
         self,
@@ -172,15 +146,15 @@ def applied(published: Harness) -> Harness:
 
 
 def test_unknown_type_is_refused_at_admission_and_execution(h: Harness) -> None:
-    tx = make_tx(KEYS[MARKET], "catalog", "catalog.delete_everything", duty())
+    tx = signed_tx(KEYS[MARKET], "catalog", "catalog.delete_everything", duty())
     assert "unknown type" in (CatalogApplication().check(tx) or "")
     h.expect(UNKNOWN_TYPE, MARKET, "catalog.delete_everything", duty())
 
 
 def test_check_refuses_unparsable_payload_and_admits_good_ones() -> None:
     app = CatalogApplication()
-    assert app.check(make_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", b"\xff\xff"))
-    assert app.check(make_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", entry())) is None
+    assert app.check(signed_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", b"\xff\xff"))
+    assert app.check(signed_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", entry())) is None
 
 
 def test_unparsable_payload_is_bad_payload(h: Harness) -> None:

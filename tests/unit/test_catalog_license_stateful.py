@@ -36,7 +36,8 @@ from chains.license import (
 )
 from consensus.hashing import merkle_root
 from protos import government_pb2 as government
-from tests.unit.test_catalog_app import DEPARTMENTS, KEYS, OUTSIDER, Harness, make_tx
+from tests.apps import signed_tx
+from tests.unit.test_catalog_app import DEPARTMENTS, KEYS, OUTSIDER, Harness
 
 SETTINGS = settings(max_examples=50, stateful_step_count=30, deadline=None, derandomize=True)
 
@@ -75,7 +76,7 @@ class AppMachine(RuleBasedStateMachine):
         """Apply one tx in its own block; the writes if accepted, else {} (and no change)."""
         before = dict(self.h.state)
         key = OUTSIDER if signer == OUTSIDE else KEYS[signer]
-        tx = make_tx(key, self.channel, type_, payload)
+        tx = signed_tx(key, self.channel, type_, payload)
         out = self.h.apply(tx, BlockContext(len(self.h.log) + 1, self.h.now_ms, DEPARTMENTS))
         self.codes.append(out.code)
         if out.code != OK:

@@ -31,8 +31,8 @@ from chains.license import (
 )
 from consensus.hashing import merkle_root
 from protos import government_pb2 as government
+from tests.apps import signed_tx
 from tests.unit.test_catalog_app import CIVIL, KEYS, MARKET, NOW_MS, OUTSIDER, POLICE, Harness
-from tests.unit.test_catalog_app import make_tx as _make_tx
 
 SUBJECT = hashlib.sha256(b"company 91110108MA01").digest()
 OTHER_SUBJECT = hashlib.sha256(b"company 91110108MA02").digest()
@@ -125,9 +125,9 @@ def stored_status(h: Harness, license_id: str = ID1) -> int:
 
 def test_unknown_type_and_bad_payload() -> None:
     app = LicenseApplication()
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.delete", b""))
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.anchor", b"\xff"))
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.anchor", a_license())) is None
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.delete", b""))
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.anchor", b"\xff"))
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.anchor", a_license())) is None
     h = Harness(app, "license")
     h.expect(UNKNOWN_TYPE, MARKET, "license.delete", b"")
     h.expect(BAD_PAYLOAD, MARKET, "license.anchor", b"\xff")

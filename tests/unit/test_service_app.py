@@ -6,7 +6,6 @@ refused tx writes nothing, so every refusal test also checks "no writes".
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import nacl.signing
@@ -23,7 +22,6 @@ from chains.base import (
     OUT_OF_SCOPE,
     UNKNOWN_TYPE,
     BlockContext,
-    Departments,
     Outcome,
 )
 from chains.service import (
@@ -36,35 +34,25 @@ from chains.service import (
     required_items,
 )
 from chains.service_shapes import STAGES_MAX
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
+from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.apps import apply_outcome
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN_ID = "govchain-test"
 CHANNEL = "service"
-TX_BYTES_MAX = 1 << 16
 
-AGRICULTURE = nacl.signing.SigningKey(bytes([1]) * 32)  # implements the permit
-MARKET = nacl.signing.SigningKey(bytes([2]) * 32)  # another department
-KIOSK = nacl.signing.SigningKey(bytes([3]) * 32)  # the service centre's kiosks
-STRANGER = nacl.signing.SigningKey(bytes([9]) * 32)  # in no department
-
-
-def _hex(k: nacl.signing.SigningKey) -> str:
-    return bytes(k.verify_key).hex()
+AGRICULTURE = signing_key(1)  # implements the permit
+MARKET = signing_key(2)  # another department
+KIOSK = signing_key(3)  # the service centre's kiosks
+STRANGER = signing_key(9)  # in no department
 
 
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "agriculture", "keys": [_hex(AGRICULTURE)], "roles": ["issuer"]},
-        {"id": "market-regulation", "keys": [_hex(MARKET)], "roles": ["issuer"]},
-        {"id": "service-center", "keys": [_hex(KIOSK)], "roles": ["terminal"]},
-    ]
+DEPARTMENTS = departments(
+    ("agriculture", [AGRICULTURE], ["issuer"]),
+    ("market-regulation", [MARKET], ["issuer"]),
+    ("service-center", [KIOSK], ["terminal"]),
 )
-CTX = BlockContext(height=7, timestamp_ms=1_700_000_000_000, departments=DEPARTMENTS)
+CTX = BlockContext(height=7, timestamp_ms=NOW_MS, departments=DEPARTMENTS)
 APP = ServiceApplication()
-_nonces = itertools.count(1)
 
 PERMIT = "pesticide-business-permit-first"
 APPLICANT = bytes(range(32))  # a keyed hash of the company's credit code, never the code
@@ -74,14 +62,7 @@ EVIDENCE = bytes([0xE5]) * 32
 def make_tx(
     signer: nacl.signing.SigningKey, tx_type: str, msg: Message | None, payload: bytes = b""
 ) -> DecodedTx:
-    body = api.TxBody(
-        chain_id=CHAIN_ID,
-        channel=CHANNEL,
-        type=tx_type,
-        payload=msg.SerializeToString() if msg is not None else payload,
-        nonce=next(_nonces),
-    )
-    return decode_tx(encode_tx(body, signer), CHAIN_ID, TX_BYTES_MAX)
+    return signed_tx(signer, CHANNEL, tx_type, msg if msg is not None else payload)
 
 
 @dataclass
