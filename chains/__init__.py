@@ -3,6 +3,8 @@
 Each application sees one committed tx at a time with read access to the world state
 as of that point in the block, and returns a result code and the writes to make. A
 rejected tx keeps its place in the block with a code and reason and changes nothing.
+Every application is dispatched the same way (`base.py`): it declares its tx types and
+one `process_<type>(state, tx, msg, ctx)` handler per type, paired once at import.
 
 `tx.py` is the signed client tx itself (decode with the canonical-encoding rule, shape
 checks, id, encode): the type both the applications and the node work with, so it lives

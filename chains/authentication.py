@@ -19,22 +19,22 @@ State layout (keys built with `chains.base.key`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chains.base import (
     ALREADY_EXISTS,
     NOT_ALLOWED,
     NOT_FOUND,
     BlockContext,
-    Outcome,
-    ShapedApplication,
+    Refusal,
     StateReader,
+    TxApplication,
     TxState,
+    TxType,
+    dispatch_table,
     key,
-    refuse,
+    read_record,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 
 REGISTER_TERMINAL = "authentication.register_terminal"
 RECORD_AUTH = "authentication.record_auth"
@@ -67,17 +67,15 @@ def session_key(session_id: str) -> bytes:
 # ------------------------------------------------------------------ queries
 
 
-def get_terminal(state: StateReader, terminal_id: str) -> gov_pb2.Terminal | None:
-    raw = state.get(terminal_key(terminal_id))
-    return None if raw is None else gov_pb2.Terminal.FromString(raw)
+def get_terminal(state: StateReader, terminal_id: str) -> government.Terminal | None:
+    return read_record(state, terminal_key(terminal_id), government.Terminal)
 
 
-def get_session(state: StateReader, session_id: str) -> gov_pb2.AuthRecord | None:
-    raw = state.get(session_key(session_id))
-    return None if raw is None else gov_pb2.AuthRecord.FromString(raw)
+def get_session(state: StateReader, session_id: str) -> government.AuthRecord | None:
+    return read_record(state, session_key(session_id), government.AuthRecord)
 
 
-def session_valid(record: gov_pb2.AuthRecord, now_ms: int) -> bool:
+def session_valid(record: government.AuthRecord, now_ms: int) -> bool:
     """A session vouches for its subject only if the check succeeded and has not expired."""
     return record.success and now_ms < record.expires_ms
 
@@ -96,7 +94,7 @@ def id_problem(name: str, value: str) -> str | None:
     return None
 
 
-def _terminal_problem(t: gov_pb2.Terminal) -> str | None:
+def _terminal_problem(t: government.Terminal) -> str | None:
     problem = id_problem("terminal_id", t.terminal_id) or id_problem("department", t.department)
     if problem:
         return problem
@@ -109,7 +107,7 @@ def _terminal_problem(t: gov_pb2.Terminal) -> str | None:
     return None
 
 
-def _auth_problem(r: gov_pb2.AuthRecord) -> str | None:
+def _auth_problem(r: government.AuthRecord) -> str | None:
     problem = id_problem("session_id", r.session_id) or id_problem("terminal_id", r.terminal_id)
     if problem:
         return problem
@@ -126,18 +124,18 @@ def _auth_problem(r: gov_pb2.AuthRecord) -> str | None:
     return None
 
 
-_SHAPES: dict[str, tuple[type, Callable]] = {
-    REGISTER_TERMINAL: (gov_pb2.Terminal, _terminal_problem),
-    RECORD_AUTH: (gov_pb2.AuthRecord, _auth_problem),
-}
+TX_TYPES = (
+    TxType(REGISTER_TERMINAL, government.Terminal, _terminal_problem),
+    TxType(RECORD_AUTH, government.AuthRecord, _auth_problem),
+)
 
 
 # ------------------------------------------------------------------ handlers
 
 
 def process_register_terminal(
-    state: StateReader, tx: DecodedTx, t: gov_pb2.Terminal, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, t: government.Terminal, ctx: BlockContext
+) -> None:
     """A department registers a terminal it operates.
 
     - the signer is a key of a registered department (NOT_ALLOWED)
@@ -147,19 +145,17 @@ def process_register_terminal(
     """
     dept = ctx.departments.of_signer(tx.signer)
     if dept is None:
-        return refuse(NOT_ALLOWED, "signer is not a key of a registered department")
+        raise Refusal(NOT_ALLOWED, "signer is not a key of a registered department")
     if t.department != dept.id:
-        return refuse(NOT_ALLOWED, f"signer's department is {dept.id!r}, not {t.department!r}")
-    txs = TxState(state)
-    if txs.get_raw(terminal_key(t.terminal_id)) is not None:
-        return refuse(ALREADY_EXISTS, f"terminal {t.terminal_id!r} is already registered")
-    txs.put(terminal_key(t.terminal_id), t)
-    return txs.done()
+        raise Refusal(NOT_ALLOWED, f"signer's department is {dept.id!r}, not {t.department!r}")
+    if state.get(terminal_key(t.terminal_id)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"terminal {t.terminal_id!r} is already registered")
+    state.put(terminal_key(t.terminal_id), t)
 
 
 def process_record_auth(
-    state: StateReader, tx: DecodedTx, r: gov_pb2.AuthRecord, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, r: government.AuthRecord, ctx: BlockContext
+) -> None:
     """A terminal records an identity check it performed (successful or not).
 
     - the terminal is registered (NOT_FOUND)
@@ -171,30 +167,24 @@ def process_record_auth(
     """
     terminal = get_terminal(state, r.terminal_id)
     if terminal is None:
-        return refuse(NOT_FOUND, f"terminal {r.terminal_id!r} is not registered")
+        raise Refusal(NOT_FOUND, f"terminal {r.terminal_id!r} is not registered")
     if tx.signer != terminal.public_key:
-        return refuse(NOT_ALLOWED, f"tx is not signed by terminal {r.terminal_id!r}'s key")
-    txs = TxState(state)
-    if txs.get_raw(session_key(r.session_id)) is not None:
-        return refuse(ALREADY_EXISTS, f"session {r.session_id!r} is already recorded")
+        raise Refusal(NOT_ALLOWED, f"tx is not signed by terminal {r.terminal_id!r}'s key")
+    if state.get(session_key(r.session_id)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"session {r.session_id!r} is already recorded")
     skew_ms = r.time_ms - ctx.timestamp_ms
     if abs(skew_ms) > CLOCK_SKEW_MS_MAX:
-        return refuse(
+        raise Refusal(
             CLOCK_SKEW,
             f"time_ms is {skew_ms} ms from the block timestamp (limit ±{CLOCK_SKEW_MS_MAX})",
         )
-    txs.put(session_key(r.session_id), r)
-    return txs.done()
+    state.put(session_key(r.session_id), r)
 
 
-_HANDLERS: dict[str, Callable] = {
-    REGISTER_TERMINAL: process_register_terminal,
-    RECORD_AUTH: process_record_auth,
-}
+ROUTES = dispatch_table(TX_TYPES, globals())
 
 
-class AuthenticationApplication(ShapedApplication):
+class AuthenticationApplication(TxApplication):
     """The authentication channel's application (see the module docstring)."""
 
-    shapes = _SHAPES
-    handlers = _HANDLERS
+    routes = ROUTES

@@ -36,15 +36,17 @@ from chains.base import (
     NOT_FOUND,
     OUT_OF_SCOPE,
     BlockContext,
-    Outcome,
-    ShapedApplication,
+    Refusal,
     StateReader,
+    TxApplication,
     TxState,
+    TxType,
+    dispatch_table,
     key,
-    refuse,
+    read_record,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 
 CREATE_GRANT = "authorization.create_grant"
 REVOKE_GRANT = "authorization.revoke_grant"
@@ -96,9 +98,8 @@ def subject_entry_key(subject_ref: bytes, n: int) -> bytes:
 # ------------------------------------------------------------------ queries
 
 
-def get_grant(state: StateReader, grant_id: str) -> gov_pb2.Grant | None:
-    raw = state.get(grant_key(grant_id))
-    return None if raw is None else gov_pb2.Grant.FromString(raw)
+def get_grant(state: StateReader, grant_id: str) -> government.Grant | None:
+    return read_record(state, grant_key(grant_id), government.Grant)
 
 
 def get_grant_issuer(state: StateReader, grant_id: str) -> str | None:
@@ -107,9 +108,8 @@ def get_grant_issuer(state: StateReader, grant_id: str) -> str | None:
     return None if raw is None else raw.decode()
 
 
-def get_access(state: StateReader, access_id: str) -> gov_pb2.AccessRecord | None:
-    raw = state.get(access_key(access_id))
-    return None if raw is None else gov_pb2.AccessRecord.FromString(raw)
+def get_access(state: StateReader, access_id: str) -> government.AccessRecord | None:
+    return read_record(state, access_key(access_id), government.AccessRecord)
 
 
 def _access_count(read: Callable[[bytes], bytes | None], subject_ref: bytes) -> int:
@@ -117,7 +117,7 @@ def _access_count(read: Callable[[bytes], bytes | None], subject_ref: bytes) -> 
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
-def access_history(state: StateReader, subject_ref: bytes) -> list[gov_pb2.AccessRecord]:
+def access_history(state: StateReader, subject_ref: bytes) -> list[government.AccessRecord]:
     """Every access (granted and denied) about the subject, in commit order."""
     out = []
     for n in range(_access_count(state.get, subject_ref)):
@@ -130,7 +130,7 @@ def access_history(state: StateReader, subject_ref: bytes) -> list[gov_pb2.Acces
 
 
 def grant_refusal(
-    grant: gov_pb2.Grant, requester: str, items: Iterable[str], now_ms: int
+    grant: government.Grant, requester: str, items: Iterable[str], now_ms: int
 ) -> tuple[int, str] | None:
     """Why the grant does not let `requester` read `items` at `now_ms`, with the code."""
     wanted = list(items)
@@ -152,7 +152,7 @@ def grant_refusal(
     return None
 
 
-def effective_status(grant: gov_pb2.Grant, now_ms: int) -> str:
+def effective_status(grant: government.Grant, now_ms: int) -> str:
     """The stored status, or "expired"/"pending" for an active grant outside its window.
 
     No tx marks a grant expired: time is the block timestamp, so expiry is computed.
@@ -165,7 +165,7 @@ def effective_status(grant: gov_pb2.Grant, now_ms: int) -> str:
 
 
 def check_grant(
-    grant: gov_pb2.Grant, requester: str, items: Iterable[str], now_ms: int
+    grant: government.Grant, requester: str, items: Iterable[str], now_ms: int
 ) -> str | None:
     """The refusal reason, or None if the grant honours this access now (before release)."""
     refusal = grant_refusal(grant, requester, items, now_ms)
@@ -182,7 +182,7 @@ def _items_problem(items: Iterable[str]) -> str | None:
     return None
 
 
-def _grant_problem(g: gov_pb2.Grant) -> str | None:
+def _grant_problem(g: government.Grant) -> str | None:
     problem = id_problem("grant_id", g.grant_id) or id_problem("grantee", g.grantee)
     if problem:
         return problem
@@ -205,26 +205,26 @@ def _grant_problem(g: gov_pb2.Grant) -> str | None:
         return f"valid_until_ms {g.valid_until_ms} is not after valid_from_ms {g.valid_from_ms}"
     if g.max_uses < 1:
         return "max_uses must be at least 1"
-    if g.legal_basis not in (gov_pb2.CONSENT, gov_pb2.STATUTORY_DUTY):
+    if g.legal_basis not in (government.CONSENT, government.STATUTORY_DUTY):
         return "legal_basis must be CONSENT or STATUTORY_DUTY"
-    if g.legal_basis == gov_pb2.CONSENT and len(g.consent_text_hash) != HASH_BYTES:
+    if g.legal_basis == government.CONSENT and len(g.consent_text_hash) != HASH_BYTES:
         return f"consent_text_hash must be {HASH_BYTES} bytes under CONSENT"
     if len(g.purpose.encode()) > TEXT_BYTES_MAX:
         return f"purpose is longer than {TEXT_BYTES_MAX} bytes"
     return None
 
 
-def _revoke_problem(r: gov_pb2.RevokeGrant) -> str | None:
+def _revoke_problem(r: government.RevokeGrant) -> str | None:
     if len(r.reason.encode()) > REASON_BYTES_MAX:
         return f"reason is longer than {REASON_BYTES_MAX} bytes"
     return id_problem("grant_id", r.grant_id)
 
 
-def _close_problem(c: gov_pb2.CloseGrant) -> str | None:
+def _close_problem(c: government.CloseGrant) -> str | None:
     return id_problem("grant_id", c.grant_id)
 
 
-def _access_problem(a: gov_pb2.AccessRecord) -> str | None:
+def _access_problem(a: government.AccessRecord) -> str | None:
     problem = (
         id_problem("access_id", a.access_id)
         or id_problem("grant_id", a.grant_id)
@@ -249,20 +249,20 @@ def _access_problem(a: gov_pb2.AccessRecord) -> str | None:
     return None
 
 
-_SHAPES: dict[str, tuple[type, Callable]] = {
-    CREATE_GRANT: (gov_pb2.Grant, _grant_problem),
-    REVOKE_GRANT: (gov_pb2.RevokeGrant, _revoke_problem),
-    CLOSE_GRANT: (gov_pb2.CloseGrant, _close_problem),
-    RECORD_ACCESS: (gov_pb2.AccessRecord, _access_problem),
-}
+TX_TYPES = (
+    TxType(CREATE_GRANT, government.Grant, _grant_problem),
+    TxType(REVOKE_GRANT, government.RevokeGrant, _revoke_problem),
+    TxType(CLOSE_GRANT, government.CloseGrant, _close_problem),
+    TxType(RECORD_ACCESS, government.AccessRecord, _access_problem),
+)
 
 
 # ------------------------------------------------------------------ handlers
 
 
 def process_create_grant(
-    state: StateReader, tx: DecodedTx, g: gov_pb2.Grant, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, g: government.Grant, ctx: BlockContext
+) -> None:
     """A kiosk terminal records the subject's grant on their behalf.
 
     - the signer is a key of a department with the "terminal" role (NOT_ALLOWED)
@@ -276,82 +276,68 @@ def process_create_grant(
     """
     dept = ctx.departments.of_signer(tx.signer)
     if dept is None or TERMINAL_ROLE not in dept.roles:
-        return refuse(NOT_ALLOWED, "signer is not a terminal key of a registered department")
-    txs = TxState(state)
-    if txs.get_raw(grant_key(g.grant_id)) is not None:
-        return refuse(ALREADY_EXISTS, f"grant {g.grant_id!r} already exists")
+        raise Refusal(NOT_ALLOWED, "signer is not a terminal key of a registered department")
+    if state.get(grant_key(g.grant_id)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"grant {g.grant_id!r} already exists")
     if g.grantee not in ctx.departments.by_id:
-        return refuse(NOT_FOUND, f"grantee {g.grantee!r} is not a registered department")
+        raise Refusal(NOT_FOUND, f"grantee {g.grantee!r} is not a registered department")
     g.uses = 0
     g.status = ACTIVE
-    txs.put(grant_key(g.grant_id), g)
-    txs.put_raw(issuer_key(g.grant_id), dept.id.encode())
-    return txs.done()
+    state.put(grant_key(g.grant_id), g)
+    state.put_raw(issuer_key(g.grant_id), dept.id.encode())
 
 
 def _end_grant(
-    state: StateReader, grant_id: str, allowed: Callable[[gov_pb2.Grant, str], bool], signer: str
-) -> tuple[TxState, gov_pb2.Grant] | Outcome:
-    """Shared rules of revoke and close: the grant exists, the signer may end it, active."""
-    txs = TxState(state)
-    grant = txs.get(grant_key(grant_id), gov_pb2.Grant)
+    state: TxState,
+    tx: DecodedTx,
+    ctx: BlockContext,
+    grant_id: str,
+    enders: Callable[[government.Grant], tuple[str | None, ...]],
+    status: str,
+) -> None:
+    """Shared rules of revoke and close: the grant exists, the signer's department is one
+    of `enders(grant)`, and the grant is active; it then takes `status`."""
+    dept = ctx.departments.of_signer(tx.signer)
+    signer = "" if dept is None else dept.id
+    grant = state.read(grant_key(grant_id), government.Grant)
     if grant is None:
-        return refuse(NOT_FOUND, f"grant {grant_id!r} does not exist")
-    if not allowed(grant, signer):
-        return refuse(NOT_ALLOWED, f"department {signer!r} may not end grant {grant_id!r}")
+        raise Refusal(NOT_FOUND, f"grant {grant_id!r} does not exist")
+    if not signer or signer not in enders(grant):
+        raise Refusal(NOT_ALLOWED, f"department {signer!r} may not end grant {grant_id!r}")
     if grant.status != ACTIVE:
-        return refuse(INVALID_STATE, f"grant {grant_id!r} is {grant.status}, not active")
-    return txs, grant
+        raise Refusal(INVALID_STATE, f"grant {grant_id!r} is {grant.status}, not active")
+    grant.status = status
+    state.put(grant_key(grant.grant_id), grant)
 
 
 def process_revoke_grant(
-    state: StateReader, tx: DecodedTx, r: gov_pb2.RevokeGrant, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, r: government.RevokeGrant, ctx: BlockContext
+) -> None:
     """The subject (through the issuing terminal's department) or the grantee revokes.
 
     - the grant exists (NOT_FOUND)
     - the signer's department is the grant's issuer or its grantee (NOT_ALLOWED)
     - the grant is active (INVALID_STATE)
     """
-    dept = ctx.departments.of_signer(tx.signer)
-    signer = "" if dept is None else dept.id
     issuer = get_grant_issuer(state, r.grant_id)
-
-    def allowed(grant: gov_pb2.Grant, who: str) -> bool:
-        return bool(who) and who in (issuer, grant.grantee)
-
-    ended = _end_grant(state, r.grant_id, allowed, signer)
-    if isinstance(ended, Outcome):
-        return ended
-    txs, grant = ended
-    grant.status = REVOKED
-    txs.put(grant_key(grant.grant_id), grant)
-    return txs.done()
+    _end_grant(state, tx, ctx, r.grant_id, lambda g: (issuer, g.grantee), REVOKED)
 
 
 def process_close_grant(
-    state: StateReader, tx: DecodedTx, c: gov_pb2.CloseGrant, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, c: government.CloseGrant, ctx: BlockContext
+) -> None:
     """The grantee closes a grant it no longer needs (its case is done).
 
     - the grant exists (NOT_FOUND)
     - the signer's department is the grantee (NOT_ALLOWED)
     - the grant is active (INVALID_STATE)
     """
-    dept = ctx.departments.of_signer(tx.signer)
-    signer = "" if dept is None else dept.id
-    ended = _end_grant(state, c.grant_id, lambda g, who: bool(who) and who == g.grantee, signer)
-    if isinstance(ended, Outcome):
-        return ended
-    txs, grant = ended
-    grant.status = CLOSED
-    txs.put(grant_key(grant.grant_id), grant)
-    return txs.done()
+    _end_grant(state, tx, ctx, c.grant_id, lambda g: (g.grantee,), CLOSED)
 
 
 def process_record_access(
-    state: StateReader, tx: DecodedTx, a: gov_pb2.AccessRecord, ctx: BlockContext
-) -> Outcome:
+    state: TxState, tx: DecodedTx, a: government.AccessRecord, ctx: BlockContext
+) -> None:
     """The providing department records an access it served or refused.
 
     - the signer is a key of a registered department, and `provider` is it (NOT_ALLOWED)
@@ -369,46 +355,38 @@ def process_record_access(
     """
     dept = ctx.departments.of_signer(tx.signer)
     if dept is None:
-        return refuse(NOT_ALLOWED, "signer is not a key of a registered department")
+        raise Refusal(NOT_ALLOWED, "signer is not a key of a registered department")
     if a.provider != dept.id:
-        return refuse(NOT_ALLOWED, f"signer's department is {dept.id!r}, not {a.provider!r}")
-    txs = TxState(state)
-    if txs.get_raw(access_key(a.access_id)) is not None:
-        return refuse(ALREADY_EXISTS, f"access {a.access_id!r} is already recorded")
-    grant = txs.get(grant_key(a.grant_id), gov_pb2.Grant)
+        raise Refusal(NOT_ALLOWED, f"signer's department is {dept.id!r}, not {a.provider!r}")
+    if state.get(access_key(a.access_id)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"access {a.access_id!r} is already recorded")
+    grant = state.read(grant_key(a.grant_id), government.Grant)
     if grant is None:
         if a.outcome != DENIED:
-            return refuse(NOT_FOUND, f"grant {a.grant_id!r} does not exist")
+            raise Refusal(NOT_FOUND, f"grant {a.grant_id!r} does not exist")
         a.time_ms = ctx.timestamp_ms
-        txs.put(access_key(a.access_id), a)
-        return txs.done()
+        state.put(access_key(a.access_id), a)
+        return
     if a.outcome == GRANTED:
         refusal = grant_refusal(grant, a.requester, a.items, ctx.timestamp_ms)
         if refusal is not None:
-            return refuse(*refusal)
+            raise Refusal(*refusal)
         grant.uses += 1
         if grant.uses >= grant.max_uses:
             grant.status = EXHAUSTED
-        txs.put(grant_key(grant.grant_id), grant)
+        state.put(grant_key(grant.grant_id), grant)
     a.time_ms = ctx.timestamp_ms
     a.subject_ref = grant.subject_ref
-    txs.put(access_key(a.access_id), a)
-    n = _access_count(txs.get_raw, grant.subject_ref)
-    txs.put_raw(subject_entry_key(grant.subject_ref, n), a.access_id.encode())
-    txs.put_raw(subject_count_key(grant.subject_ref), (n + 1).to_bytes(8, "big"))
-    return txs.done()
+    state.put(access_key(a.access_id), a)
+    n = _access_count(state.get, grant.subject_ref)
+    state.put_raw(subject_entry_key(grant.subject_ref, n), a.access_id.encode())
+    state.put_raw(subject_count_key(grant.subject_ref), (n + 1).to_bytes(8, "big"))
 
 
-_HANDLERS: dict[str, Callable] = {
-    CREATE_GRANT: process_create_grant,
-    REVOKE_GRANT: process_revoke_grant,
-    CLOSE_GRANT: process_close_grant,
-    RECORD_ACCESS: process_record_access,
-}
+ROUTES = dispatch_table(TX_TYPES, globals())
 
 
-class AuthorizationApplication(ShapedApplication):
+class AuthorizationApplication(TxApplication):
     """The authorization channel's application (see the module docstring)."""
 
-    shapes = _SHAPES
-    handlers = _HANDLERS
+    routes = ROUTES

@@ -1,4 +1,5 @@
-"""The interface between the executor and a channel's application, and shared helpers.
+"""The interface between the executor and a channel's application, the one dispatch
+every application uses (`TxApplication`, see "dispatch" below), and shared helpers.
 
 An application sees one committed tx at a time, with read access to its channel's world
 state as of that point in the block and a `BlockContext` (height, the block's timestamp,
@@ -11,9 +12,9 @@ committed state, and that decision is itself a transaction (see node/datashare_a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
@@ -95,23 +96,33 @@ class Application(Protocol):
     def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome: ...
 
 
+class Refusal(Exception):
+    """Raised by a handler, or a check it calls, to refuse its tx. The dispatcher turns it
+    into an Outcome with this code and reason, and the tx's staged writes are dropped: a
+    handler may refuse at any point without undoing what it staged."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 class TxState:
-    """Typed reads and staged writes of protobuf records for one tx."""
+    """One tx's view of its channel: the state as of this point in the block plus the
+    writes the tx has staged. It is itself a `StateReader`, so the public query helpers
+    of an application serve its handlers too, and see what the tx already staged."""
 
     def __init__(self, state: StateReader) -> None:
         self._state = state
         self.writes: dict[bytes, bytes | None] = {}
 
-    def get_raw(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes) -> bytes | None:
         if key in self.writes:
             return self.writes[key]
         return self._state.get(key)
 
-    def get(self, key: bytes, kind: type[M]) -> M | None:
-        raw = self.get_raw(key)
-        if raw is None:
-            return None
-        return kind.FromString(raw)
+    def read(self, key: bytes, kind: type[M]) -> M | None:
+        return read_record(self, key, kind)
 
     def put(self, key: bytes, record: Message) -> None:
         self.writes[key] = record.SerializeToString(deterministic=True)
@@ -121,6 +132,12 @@ class TxState:
 
     def done(self) -> Outcome:
         return Outcome(writes=self.writes)
+
+
+def read_record(state: StateReader, key: bytes, kind: type[M]) -> M | None:
+    """The record under `key` parsed as a `kind`, or None."""
+    raw = state.get(key)
+    return None if raw is None else kind.FromString(raw)
 
 
 def parse_payload(tx: DecodedTx, kind: type[M]) -> M | None:
@@ -135,34 +152,127 @@ def key(*parts: str | bytes) -> bytes:
     return b"\x00".join(p.encode() if isinstance(p, str) else p for p in parts)
 
 
-class ShapedApplication:
-    """Common front of an application whose txs are (message kind, shape check, handler):
-    `check` refuses unknown types and payloads that do not parse or are misshapen, and
-    `apply` does the same with result codes before calling the type's handler."""
+# ------------------------------------------------------------------ dispatch
+#
+# Every application declares its tx types (`TxType`: name, payload message, stateless
+# shape check) and, for each, one module-level handler named `process_<name after the
+# dot>`, in the manner of the consensus specs' `process_<operation>(state, operation)`:
+#
+#     def process_register_terminal(state: TxState, tx: DecodedTx, msg: Terminal,
+#                                   ctx: BlockContext) -> None
+#
+# A handler reads and stages writes through `state`, and raises `Refusal` to refuse.
+# `dispatch_table` pairs types with handlers once, at import, so a type without its
+# handler (or a handler without its type) fails the import, not a block.
 
-    shapes: Mapping[str, tuple[type[Message], Callable[[Message], str | None]]] = {}
-    handlers: Mapping[str, Callable[..., Outcome]] = {}
+Handler = Callable[[TxState, DecodedTx, Any, BlockContext], None]
+HANDLER_PREFIX = "process_"
 
-    def _parsed(self, tx: DecodedTx) -> tuple[int, str] | Message:
-        shape = self.shapes.get(tx.body.type)
-        if shape is None:
-            return UNKNOWN_TYPE, f"unknown type {tx.body.type!r}"
-        kind, problem_of = shape
+
+@dataclass(frozen=True)
+class TxType:
+    """One tx type of an application: `TxBody.type`, its payload message, and the
+    stateless shape check both admission and execution run (None: any payload that
+    parses; a reason refuses it as BAD_PAYLOAD)."""
+
+    name: str
+    kind: type[Message]
+    shape: Callable[[Any], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    tx_type: TxType
+    handler: Handler
+
+
+def handler_name(tx_type: str) -> str:
+    """`catalog.publish_entry` -> `process_publish_entry`."""
+    return HANDLER_PREFIX + tx_type.partition(".")[2]
+
+
+def dispatch_table(tx_types: Iterable[TxType], namespace: Mapping[str, Any]) -> dict[str, Route]:
+    """Pair each tx type with its module's `process_<type>` handler (`namespace` is the
+    module's `globals()`). Raises TypeError if a type is declared twice, has no handler
+    or shares one with another type, or if the module defines a `process_` function that
+    handles no type: every type has exactly one handler and every handler one type."""
+    module = namespace["__name__"]
+    defined = {
+        name
+        for name, value in namespace.items()
+        if name.startswith(HANDLER_PREFIX)
+        and callable(value)
+        and getattr(value, "__module__", None) == module
+    }
+    table: dict[str, Route] = {}
+    claimed: set[str] = set()
+    for tx_type in tx_types:
+        name = handler_name(tx_type.name)
+        if tx_type.name in table:
+            raise TypeError(f"{module}: tx type {tx_type.name!r} is declared twice")
+        if name in claimed:
+            raise TypeError(f"{module}: two tx types would share the handler {name}")
+        if name not in defined:
+            raise TypeError(f"{module}: tx type {tx_type.name!r} has no handler {name}")
+        claimed.add(name)
+        table[tx_type.name] = Route(tx_type, namespace[name])
+    unclaimed = sorted(defined - claimed)
+    if unclaimed:
+        raise TypeError(f"{module}: {', '.join(unclaimed)} handle no declared tx type")
+    return table
+
+
+class TxApplication:
+    """The one front every application shares: route by `TxBody.type` (UNKNOWN_TYPE),
+    run the `gate` on the signer, parse the payload and check its shape (BAD_PAYLOAD),
+    then call the handler with a fresh `TxState` and return its staged writes, or the
+    `Refusal` it raised with no writes. `check` (admission) runs the stateless part."""
+
+    routes: ClassVar[Mapping[str, Route]] = {}
+
+    def gate(self, tx: DecodedTx, ctx: BlockContext) -> None:
+        """A check of the signer made before the payload is read (raise `Refusal`), so an
+        outsider learns nothing of what its payload would have done. None by default."""
+
+    def unparsable(self, kind: type[Message], admission: bool) -> str | None:
+        """The reason given for a payload that is not a `kind`, at admission or execution;
+        None admits it at admission (execution refuses it then)."""
+        return f"payload is not a {kind.DESCRIPTOR.name}"
+
+    def _route(self, tx: DecodedTx) -> Route:
+        route = self.routes.get(tx.body.type)
+        if route is None:
+            raise Refusal(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
+        return route
+
+    def _payload(self, route: Route, tx: DecodedTx, admission: bool) -> Message | None:
+        kind, shape = route.tx_type.kind, route.tx_type.shape
         msg = parse_payload(tx, kind)
         if msg is None:
-            return BAD_PAYLOAD, f"payload is not a {kind.__name__}"
-        problem = problem_of(msg)
+            reason = self.unparsable(kind, admission)
+            if reason is None:
+                return None
+            raise Refusal(BAD_PAYLOAD, reason)
+        problem = shape(msg) if shape is not None else None
         if problem:
-            return BAD_PAYLOAD, problem
+            raise Refusal(BAD_PAYLOAD, problem)
         return msg
 
     def check(self, tx: DecodedTx) -> str | None:
-        """Stateless: a known type whose payload parses and has the right shape."""
-        parsed = self._parsed(tx)
-        return parsed[1] if isinstance(parsed, tuple) else None
+        """Stateless admission: a known type whose payload parses and has the right shape."""
+        try:
+            self._payload(self._route(tx), tx, admission=True)
+        except Refusal as r:
+            return r.reason
+        return None
 
     def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        parsed = self._parsed(tx)
-        if isinstance(parsed, tuple):
-            return refuse(*parsed)
-        return self.handlers[tx.body.type](state, tx, parsed, ctx)
+        view = TxState(state)
+        try:
+            route = self._route(tx)
+            self.gate(tx, ctx)
+            msg = self._payload(route, tx, admission=False)
+            route.handler(view, tx, msg, ctx)
+        except Refusal as r:
+            return refuse(r.code, r.reason)
+        return view.done()

@@ -35,9 +35,7 @@ not a deletion) and cannot be updated, shared or published again under the same 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from google.protobuf.message import Message
+from collections.abc import Iterable
 
 from chains.base import (
     ALREADY_EXISTS,
@@ -46,19 +44,19 @@ from chains.base import (
     NOT_ALLOWED,
     NOT_FOUND,
     OUT_OF_SCOPE,
-    UNKNOWN_TYPE,
     BlockContext,
     Department,
-    M,
-    Outcome,
+    Refusal,
     StateReader,
+    TxApplication,
     TxState,
+    TxType,
+    dispatch_table,
     key,
-    parse_payload,
-    refuse,
+    read_record,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 IDENT_CHARS_MAX = 128
 SENSITIVITY_MIN = 1
@@ -93,7 +91,7 @@ def check_unique_idents(values: Iterable[str], what: str) -> str | None:
     return None
 
 
-def check_data_items(items: Iterable[gov.DataItem]) -> str | None:
+def check_data_items(items: Iterable[government.DataItem]) -> str | None:
     """None if the data items are well formed, else the reason.
 
     - at least one item; codes are identifiers and unique; every item has a name
@@ -132,32 +130,27 @@ def share_key(resource_code: str, consumer: str) -> bytes:
     return key(SHARE_PREFIX, resource_code, consumer)
 
 
-def _read(state: StateReader, k: bytes, kind: type[M]) -> M | None:
-    raw = state.get(k)
-    return None if raw is None else kind.FromString(raw)
-
-
-def get_duty(state: StateReader, department: str, code: str) -> gov.RegisterDuty | None:
+def get_duty(state: StateReader, department: str, code: str) -> government.RegisterDuty | None:
     """The duty `code` declared by `department`, or None."""
     if not (is_ident(department) and is_ident(code)):
         return None
-    return _read(state, duty_key(department, code), gov.RegisterDuty)
+    return read_record(state, duty_key(department, code), government.RegisterDuty)
 
 
-def get_entry(state: StateReader, resource_code: str) -> gov.CatalogEntry | None:
+def get_entry(state: StateReader, resource_code: str) -> government.CatalogEntry | None:
     """The catalog entry of a resource (suspended ones included), or None."""
     if not is_ident(resource_code):
         return None
-    return _read(state, entry_key(resource_code), gov.CatalogEntry)
+    return read_record(state, entry_key(resource_code), government.CatalogEntry)
 
 
 def get_agreement(
     state: StateReader, resource_code: str, consumer: str
-) -> gov.ShareAgreement | None:
+) -> government.ShareAgreement | None:
     """The share agreement of `consumer` on a resource (any status), or None."""
     if not (is_ident(resource_code) and is_ident(consumer)):
         return None
-    return _read(state, share_key(resource_code, consumer), gov.ShareAgreement)
+    return read_record(state, share_key(resource_code, consumer), government.ShareAgreement)
 
 
 def is_share_approved(
@@ -177,74 +170,69 @@ def is_share_approved(
 
 # ------------------------------------------------------------------ handlers
 
-Handler = Callable[[TxState, Department, Message, BlockContext], Outcome]
+
+def signer_department(tx: DecodedTx, ctx: BlockContext) -> Department:
+    """The signer's department: only registered departments write to the catalog and
+    license chains (`DepartmentApplication.gate` refuses anybody else up front)."""
+    dept = ctx.departments.of_signer(tx.signer)
+    if dept is None:
+        raise Refusal(NOT_ALLOWED, f"signer {tx.signer.hex()} is no registered department's key")
+    return dept
 
 
-class StagedView:
-    """A tx's view (committed state plus its own staged writes) as a StateReader, so the
-    public query helpers serve the handlers too."""
-
-    def __init__(self, st: TxState) -> None:
-        self._st = st
-
-    def get(self, k: bytes) -> bytes | None:
-        return self._st.get_raw(k)
-
-
-def on_register_duty(
-    st: TxState, dept: Department, msg: gov.RegisterDuty, ctx: BlockContext
-) -> Outcome:
+def process_register_duty(
+    state: TxState, tx: DecodedTx, msg: government.RegisterDuty, ctx: BlockContext
+) -> None:
     """Declare a duty (职责) of the signer's department.
 
     - code is an identifier; name is not empty
     - the same department has not declared this code yet (ALREADY_EXISTS); another
       department's duty of the same code is a different duty
     """
+    dept = signer_department(tx, ctx)
     if not is_ident(msg.code):
-        return refuse(BAD_PAYLOAD, f"duty code must be 1..{IDENT_CHARS_MAX} characters")
+        raise Refusal(BAD_PAYLOAD, f"duty code must be 1..{IDENT_CHARS_MAX} characters")
     if not msg.name:
-        return refuse(BAD_PAYLOAD, f"duty {msg.code!r} has no name")
+        raise Refusal(BAD_PAYLOAD, f"duty {msg.code!r} has no name")
     k = duty_key(dept.id, msg.code)
-    if st.get_raw(k) is not None:
-        return refuse(ALREADY_EXISTS, f"department {dept.id!r} already has duty {msg.code!r}")
-    st.put(k, msg)
-    return st.done()
+    if state.get(k) is not None:
+        raise Refusal(ALREADY_EXISTS, f"department {dept.id!r} already has duty {msg.code!r}")
+    state.put(k, msg)
 
 
-def _check_entry_body(st: TxState, dept: Department, msg: gov.CatalogEntry) -> Outcome | None:
-    """The rules publish and update share; None if the entry may be stored."""
+def _check_entry_body(state: TxState, dept: Department, msg: government.CatalogEntry) -> None:
+    """The rules publish and update share; refuses unless the entry may be stored."""
     if not is_ident(msg.resource_code):
-        return refuse(BAD_PAYLOAD, f"resource code must be 1..{IDENT_CHARS_MAX} characters")
+        raise Refusal(BAD_PAYLOAD, f"resource code must be 1..{IDENT_CHARS_MAX} characters")
     if msg.suspended or msg.version:
-        return refuse(BAD_PAYLOAD, "suspended and version are kept by the chain; leave unset")
+        raise Refusal(BAD_PAYLOAD, "suspended and version are kept by the chain; leave unset")
     if msg.provider != dept.id:
-        return refuse(
+        raise Refusal(
             NOT_ALLOWED,
             f"provider {msg.provider!r} is not the signer's department {dept.id!r}",
         )
     if not msg.name:
-        return refuse(BAD_PAYLOAD, f"resource {msg.resource_code!r} has no name")
+        raise Refusal(BAD_PAYLOAD, f"resource {msg.resource_code!r} has no name")
     if not msg.duties:
-        return refuse(BAD_PAYLOAD, "an entry must name at least one duty of its provider")
+        raise Refusal(BAD_PAYLOAD, "an entry must name at least one duty of its provider")
     reason = check_unique_idents(msg.duties, "duty")
     if reason:
-        return refuse(BAD_PAYLOAD, reason)
+        raise Refusal(BAD_PAYLOAD, reason)
     for duty in msg.duties:
-        if st.get_raw(duty_key(dept.id, duty)) is None:
-            return refuse(NOT_FOUND, f"department {dept.id!r} has not registered duty {duty!r}")
+        if state.get(duty_key(dept.id, duty)) is None:
+            raise Refusal(NOT_FOUND, f"department {dept.id!r} has not registered duty {duty!r}")
     reason = check_data_items(msg.items)
     if reason:
-        return refuse(BAD_PAYLOAD, reason)
-    if msg.sharing not in (gov.UNCONDITIONAL, gov.CONDITIONAL, gov.NOT_SHARED):
-        return refuse(BAD_PAYLOAD, f"sharing type {msg.sharing} is not set or not known")
-    if msg.sharing == gov.CONDITIONAL and not msg.sharing_conditions:
-        return refuse(BAD_PAYLOAD, "conditional sharing must state its sharing conditions")
-    return None
+        raise Refusal(BAD_PAYLOAD, reason)
+    if msg.sharing not in (government.UNCONDITIONAL, government.CONDITIONAL, government.NOT_SHARED):
+        raise Refusal(BAD_PAYLOAD, f"sharing type {msg.sharing} is not set or not known")
+    if msg.sharing == government.CONDITIONAL and not msg.sharing_conditions:
+        raise Refusal(BAD_PAYLOAD, "conditional sharing must state its sharing conditions")
 
 
-def on_publish_entry(
-    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
-) -> Outcome:
+def process_publish_entry(
+    state: TxState, tx: DecodedTx, msg: government.CatalogEntry, ctx: BlockContext
+) -> None:
     """Publish a data resource of the signer's department.
 
     - resource code is an identifier, not yet in the catalog (ALREADY_EXISTS)
@@ -254,21 +242,19 @@ def on_publish_entry(
       stated when conditional; `suspended` and `version` unset (the chain keeps them)
     - stored with version 1
     """
-    refused = _check_entry_body(st, dept, msg)
-    if refused:
-        return refused
-    if st.get_raw(entry_key(msg.resource_code)) is not None:
-        return refuse(ALREADY_EXISTS, f"resource {msg.resource_code!r} is already published")
-    entry = gov.CatalogEntry()
+    dept = signer_department(tx, ctx)
+    _check_entry_body(state, dept, msg)
+    if state.get(entry_key(msg.resource_code)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"resource {msg.resource_code!r} is already published")
+    entry = government.CatalogEntry()
     entry.CopyFrom(msg)
     entry.version = 1
-    st.put(entry_key(msg.resource_code), entry)
-    return st.done()
+    state.put(entry_key(msg.resource_code), entry)
 
 
-def on_update_entry(
-    st: TxState, dept: Department, msg: gov.CatalogEntry, ctx: BlockContext
-) -> Outcome:
+def process_update_entry(
+    state: TxState, tx: DecodedTx, msg: government.CatalogEntry, ctx: BlockContext
+) -> None:
     """Replace a published entry's description.
 
     - the entry exists (NOT_FOUND) and the signer's department is its provider
@@ -277,48 +263,46 @@ def on_update_entry(
     - the new body follows the publish rules; version is bumped by one
     - existing share agreements stay as they are; approval re-checks their items
     """
-    current = get_entry(StagedView(st), msg.resource_code)
+    dept = signer_department(tx, ctx)
+    current = get_entry(state, msg.resource_code)
     if current is None:
-        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+        raise Refusal(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
     if current.provider != dept.id:
-        return refuse(NOT_ALLOWED, f"only provider {current.provider!r} may update it")
+        raise Refusal(NOT_ALLOWED, f"only provider {current.provider!r} may update it")
     if current.suspended:
-        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
-    refused = _check_entry_body(st, dept, msg)
-    if refused:
-        return refused
-    entry = gov.CatalogEntry()
+        raise Refusal(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+    _check_entry_body(state, dept, msg)
+    entry = government.CatalogEntry()
     entry.CopyFrom(msg)
     entry.version = current.version + 1
-    st.put(entry_key(msg.resource_code), entry)
-    return st.done()
+    state.put(entry_key(msg.resource_code), entry)
 
 
-def on_suspend_entry(
-    st: TxState, dept: Department, msg: gov.SuspendEntry, ctx: BlockContext
-) -> Outcome:
+def process_suspend_entry(
+    state: TxState, tx: DecodedTx, msg: government.SuspendEntry, ctx: BlockContext
+) -> None:
     """Suspend a resource: it can no longer be updated, applied for or approved.
 
     - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
     - a reason is given; the entry is not already suspended (INVALID_STATE)
     """
-    entry = get_entry(StagedView(st), msg.resource_code)
+    dept = signer_department(tx, ctx)
+    entry = get_entry(state, msg.resource_code)
     if entry is None:
-        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+        raise Refusal(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
     if entry.provider != dept.id:
-        return refuse(NOT_ALLOWED, f"only provider {entry.provider!r} may suspend it")
+        raise Refusal(NOT_ALLOWED, f"only provider {entry.provider!r} may suspend it")
     if not msg.reason:
-        return refuse(BAD_PAYLOAD, "a suspension must state its reason")
+        raise Refusal(BAD_PAYLOAD, "a suspension must state its reason")
     if entry.suspended:
-        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is already suspended")
+        raise Refusal(INVALID_STATE, f"resource {msg.resource_code!r} is already suspended")
     entry.suspended = True
-    st.put(entry_key(msg.resource_code), entry)
-    return st.done()
+    state.put(entry_key(msg.resource_code), entry)
 
 
-def on_apply_share(
-    st: TxState, dept: Department, msg: gov.ApplyShare, ctx: BlockContext
-) -> Outcome:
+def process_apply_share(
+    state: TxState, tx: DecodedTx, msg: government.ApplyShare, ctx: BlockContext
+) -> None:
     """A consumer department asks for a standing share agreement.
 
     - the entry exists (NOT_FOUND); the signer is not its provider (NOT_ALLOWED)
@@ -330,70 +314,69 @@ def on_apply_share(
     - stored with status "applied" (unconditional sharing too: the provider still
       records who uses its data)
     """
-    entry = get_entry(StagedView(st), msg.resource_code)
+    dept = signer_department(tx, ctx)
+    entry = get_entry(state, msg.resource_code)
     if entry is None:
-        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+        raise Refusal(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
     if entry.provider == dept.id:
-        return refuse(NOT_ALLOWED, "a provider does not apply to share its own resource")
+        raise Refusal(NOT_ALLOWED, "a provider does not apply to share its own resource")
     if entry.suspended:
-        return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
-    if entry.sharing == gov.NOT_SHARED:
-        return refuse(NOT_ALLOWED, f"resource {msg.resource_code!r} is not shared")
+        raise Refusal(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+    if entry.sharing == government.NOT_SHARED:
+        raise Refusal(NOT_ALLOWED, f"resource {msg.resource_code!r} is not shared")
     if not msg.items:
-        return refuse(BAD_PAYLOAD, "a share application names at least one item")
+        raise Refusal(BAD_PAYLOAD, "a share application names at least one item")
     reason = check_unique_idents(msg.items, "item")
     if reason:
-        return refuse(BAD_PAYLOAD, reason)
+        raise Refusal(BAD_PAYLOAD, reason)
     outside = sorted(set(msg.items) - {i.code for i in entry.items})
     if outside:
-        return refuse(OUT_OF_SCOPE, f"items {outside} are not in resource {entry.resource_code!r}")
+        raise Refusal(OUT_OF_SCOPE, f"items {outside} are not in resource {entry.resource_code!r}")
     if not msg.purpose:
-        return refuse(BAD_PAYLOAD, "a share application states its purpose")
+        raise Refusal(BAD_PAYLOAD, "a share application states its purpose")
     k = share_key(msg.resource_code, dept.id)
-    existing = st.get(k, gov.ShareAgreement)
+    existing = state.read(k, government.ShareAgreement)
     if existing is not None and existing.status != REJECTED:
-        return refuse(
+        raise Refusal(
             ALREADY_EXISTS, f"department {dept.id!r} already has an agreement ({existing.status})"
         )
-    agreement = gov.ShareAgreement(
+    agreement = government.ShareAgreement(
         resource_code=msg.resource_code,
         consumer=dept.id,
         items=list(msg.items),
         purpose=msg.purpose,
         status=APPLIED,
     )
-    st.put(k, agreement)
-    return st.done()
+    state.put(k, agreement)
 
 
-def _decide(st: TxState, dept: Department, msg: gov.DecideShare, status: str) -> Outcome:
+def _decide(state: TxState, dept: Department, msg: government.DecideShare, status: str) -> None:
     """Approve or reject; see the two handlers for the rules."""
-    entry = get_entry(StagedView(st), msg.resource_code)
+    entry = get_entry(state, msg.resource_code)
     if entry is None:
-        return refuse(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
+        raise Refusal(NOT_FOUND, f"resource {msg.resource_code!r} is not in the catalog")
     if entry.provider != dept.id:
-        return refuse(NOT_ALLOWED, f"only provider {entry.provider!r} decides on shares")
-    agreement = get_agreement(StagedView(st), msg.resource_code, msg.consumer)
+        raise Refusal(NOT_ALLOWED, f"only provider {entry.provider!r} decides on shares")
+    agreement = get_agreement(state, msg.resource_code, msg.consumer)
     if agreement is None:
-        return refuse(NOT_FOUND, f"department {msg.consumer!r} has not applied")
+        raise Refusal(NOT_FOUND, f"department {msg.consumer!r} has not applied")
     if agreement.status != APPLIED:
-        return refuse(INVALID_STATE, f"the agreement is {agreement.status}, not {APPLIED}")
+        raise Refusal(INVALID_STATE, f"the agreement is {agreement.status}, not {APPLIED}")
     if status == APPROVED:
         if entry.suspended:
-            return refuse(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
+            raise Refusal(INVALID_STATE, f"resource {msg.resource_code!r} is suspended")
         outside = sorted(set(agreement.items) - {i.code for i in entry.items})
         if outside:
-            return refuse(OUT_OF_SCOPE, f"items {outside} were removed from the resource")
+            raise Refusal(OUT_OF_SCOPE, f"items {outside} were removed from the resource")
     elif not msg.reason:
-        return refuse(BAD_PAYLOAD, "a rejection must state its reason")
+        raise Refusal(BAD_PAYLOAD, "a rejection must state its reason")
     agreement.status = status
-    st.put(share_key(msg.resource_code, msg.consumer), agreement)
-    return st.done()
+    state.put(share_key(msg.resource_code, msg.consumer), agreement)
 
 
-def on_approve_share(
-    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
-) -> Outcome:
+def process_approve_share(
+    state: TxState, tx: DecodedTx, msg: government.DecideShare, ctx: BlockContext
+) -> None:
     """The provider approves a consumer's application.
 
     - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
@@ -401,73 +384,45 @@ def on_approve_share(
     - the entry is not suspended (INVALID_STATE) and still has every applied item
       (OUT_OF_SCOPE): an update may have removed some
     """
-    return _decide(st, dept, msg, APPROVED)
+    dept = signer_department(tx, ctx)
+    _decide(state, dept, msg, APPROVED)
 
 
-def on_reject_share(
-    st: TxState, dept: Department, msg: gov.DecideShare, ctx: BlockContext
-) -> Outcome:
+def process_reject_share(
+    state: TxState, tx: DecodedTx, msg: government.DecideShare, ctx: BlockContext
+) -> None:
     """The provider rejects a consumer's application.
 
     - the entry exists (NOT_FOUND); the signer's department is its provider (NOT_ALLOWED)
     - the consumer's agreement exists (NOT_FOUND) and is "applied" (INVALID_STATE)
     - a reason is given (it stays in the tx on chain)
     """
-    return _decide(st, dept, msg, REJECTED)
+    dept = signer_department(tx, ctx)
+    _decide(state, dept, msg, REJECTED)
 
 
-HANDLERS: dict[str, tuple[type[Message], Handler]] = {
-    "catalog.register_duty": (gov.RegisterDuty, on_register_duty),  # type: ignore[dict-item]
-    "catalog.publish_entry": (gov.CatalogEntry, on_publish_entry),  # type: ignore[dict-item]
-    "catalog.update_entry": (gov.CatalogEntry, on_update_entry),  # type: ignore[dict-item]
-    "catalog.suspend_entry": (gov.SuspendEntry, on_suspend_entry),  # type: ignore[dict-item]
-    "catalog.apply_share": (gov.ApplyShare, on_apply_share),  # type: ignore[dict-item]
-    "catalog.approve_share": (gov.DecideShare, on_approve_share),  # type: ignore[dict-item]
-    "catalog.reject_share": (gov.DecideShare, on_reject_share),  # type: ignore[dict-item]
-}
+TX_TYPES = (
+    TxType("catalog.register_duty", government.RegisterDuty),
+    TxType("catalog.publish_entry", government.CatalogEntry),
+    TxType("catalog.update_entry", government.CatalogEntry),
+    TxType("catalog.suspend_entry", government.SuspendEntry),
+    TxType("catalog.apply_share", government.ApplyShare),
+    TxType("catalog.approve_share", government.DecideShare),
+    TxType("catalog.reject_share", government.DecideShare),
+)
+ROUTES = dispatch_table(TX_TYPES, globals())
 
 
-def dispatch(
-    handlers: dict[str, tuple[type[Message], Handler]],
-    state: StateReader,
-    tx: DecodedTx,
-    ctx: BlockContext,
-) -> Outcome:
-    """Common front of an application: known type, registered signer, parsable payload.
+class DepartmentApplication(TxApplication):
+    """An application only registered departments write to (catalog, license). The
+    signer is checked before the payload so that an outsider learns nothing about what
+    the application would have made of its tx."""
 
-    The signer is checked before the payload so that an outsider learns nothing about
-    what the application would have made of its tx.
-    """
-    entry = handlers.get(tx.body.type)
-    if entry is None:
-        return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
-    dept = ctx.departments.of_signer(tx.signer)
-    if dept is None:
-        return refuse(NOT_ALLOWED, f"signer {tx.signer.hex()} is no registered department's key")
-    kind, handler = entry
-    msg = parse_payload(tx, kind)
-    if msg is None:
-        return refuse(BAD_PAYLOAD, f"payload is not a {kind.DESCRIPTOR.name}")
-    return handler(TxState(state), dept, msg, ctx)
+    def gate(self, tx: DecodedTx, ctx: BlockContext) -> None:
+        signer_department(tx, ctx)
 
 
-def check_stateless(
-    handlers: dict[str, tuple[type[Message], Handler]], tx: DecodedTx
-) -> str | None:
-    """Admission: refuse unknown types and payloads that do not parse."""
-    entry = handlers.get(tx.body.type)
-    if entry is None:
-        return f"unknown type {tx.body.type!r}"
-    if parse_payload(tx, entry[0]) is None:
-        return f"payload is not a {entry[0].DESCRIPTOR.name}"
-    return None
-
-
-class CatalogApplication:
+class CatalogApplication(DepartmentApplication):
     """The catalog channel's application (see the module docstring for rules and keys)."""
 
-    def check(self, tx: DecodedTx) -> str | None:
-        return check_stateless(HANDLERS, tx)
-
-    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        return dispatch(HANDLERS, state, tx, ctx)
+    routes = ROUTES

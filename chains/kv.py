@@ -2,34 +2,47 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import Message
 
-from chains.base import BAD_PAYLOAD, UNKNOWN_TYPE, BlockContext, Outcome, StateReader
+from chains.base import (
+    BAD_PAYLOAD,
+    UNKNOWN_TYPE,
+    BlockContext,
+    Refusal,
+    TxApplication,
+    TxState,
+    TxType,
+    dispatch_table,
+)
 from chains.tx import DecodedTx
 from protos import kv_pb2
+
+__all__ = ["BAD_PAYLOAD", "UNKNOWN_TYPE", "KvApplication"]
 
 KEY_BYTES_MAX = 256
 VALUE_BYTES_MAX = 16 << 10
 
 
-class KvApplication:
-    def check(self, tx: DecodedTx) -> str | None:
-        if tx.body.type not in ("kv.put", "kv.delete"):
-            return f"unknown type {tx.body.type!r}"
-        return None
+def process_put(state: TxState, tx: DecodedTx, op: kv_pb2.KvPut, ctx: BlockContext) -> None:
+    if not op.key or len(op.key) > KEY_BYTES_MAX or len(op.value) > VALUE_BYTES_MAX:
+        raise Refusal(BAD_PAYLOAD, "key must be 1..256 bytes, value <= 16 KiB")
+    state.put_raw(op.key, op.value)
 
-    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        try:
-            if tx.body.type == "kv.put":
-                op = kv_pb2.KvPut.FromString(tx.body.payload)
-                if not op.key or len(op.key) > KEY_BYTES_MAX or len(op.value) > VALUE_BYTES_MAX:
-                    return Outcome(BAD_PAYLOAD, "key must be 1..256 bytes, value <= 16 KiB")
-                return Outcome(writes={op.key: op.value})
-            if tx.body.type == "kv.delete":
-                op = kv_pb2.KvDelete.FromString(tx.body.payload)
-                if state.get(op.key) is None:
-                    return Outcome(BAD_PAYLOAD, "no such key")
-                return Outcome(writes={op.key: None})
-        except DecodeError:
-            return Outcome(BAD_PAYLOAD, "payload does not parse")
-        return Outcome(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
+
+def process_delete(state: TxState, tx: DecodedTx, op: kv_pb2.KvDelete, ctx: BlockContext) -> None:
+    if state.get(op.key) is None:
+        raise Refusal(BAD_PAYLOAD, "no such key")
+    state.put_raw(op.key, None)
+
+
+TX_TYPES = (TxType("kv.put", kv_pb2.KvPut), TxType("kv.delete", kv_pb2.KvDelete))
+ROUTES = dispatch_table(TX_TYPES, globals())
+
+
+class KvApplication(TxApplication):
+    """Admission checks only the type: a payload is parsed (and refused) in the block."""
+
+    routes = ROUTES
+
+    def unparsable(self, kind: type[Message], admission: bool) -> str | None:
+        return None if admission else "payload does not parse"

@@ -12,10 +12,10 @@ Transactions (`TxBody.type` → payload message), all from a registered departme
 
 | type                    | payload            | rules in                  |
 |-------------------------|--------------------|---------------------------|
-| `license.register_type` | `LicenseType`      | `on_register_type`        |
-| `license.anchor`        | `License`          | `on_anchor`               |
-| `license.set_status`    | `SetLicenseStatus` | `on_set_status`           |
-| `license.supersede`     | `Supersede`        | `on_supersede`            |
+| `license.register_type` | `LicenseType`      | `process_register_type`   |
+| `license.anchor`        | `License`          | `process_anchor`          |
+| `license.set_status`    | `SetLicenseStatus` | `process_set_status`      |
+| `license.supersede`     | `Supersede`        | `process_supersede`       |
 
 License ids follow the shape of GB/T 36904 (电子证照标识: type code, issuing authority,
 year, serial), written `<type code>-<issuer>-<year>-<serial>`: the type code is 2..32
@@ -55,23 +55,23 @@ from chains.base import (
     OUT_OF_SCOPE,
     BlockContext,
     Department,
-    Outcome,
+    Refusal,
     StateReader,
     TxState,
+    TxType,
+    dispatch_table,
     key,
-    refuse,
+    read_record,
 )
 from chains.catalog import (
-    Handler,
-    StagedView,
+    DepartmentApplication,
     check_data_items,
-    check_stateless,
-    dispatch,
     is_ident,
+    signer_department,
 )
 from chains.tx import DecodedTx
 from consensus.hashing import merkle_root
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 TYPE_CODE_RE = re.compile(r"[A-Za-z0-9]{2,32}", re.ASCII)
 LICENSE_ID_RE = re.compile(
@@ -83,8 +83,16 @@ HOLDER_TYPES = ("person", "company")
 SUBJECT_REF_BYTES = 32
 COMMITMENT_BYTES = 32
 
-TERMINAL = frozenset({gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
-SETTABLE = frozenset({gov.VALID, gov.SUSPENDED, gov.REVOKED, gov.CANCELLED, gov.EXPIRED})
+TERMINAL = frozenset({government.REVOKED, government.CANCELLED, government.EXPIRED})
+SETTABLE = frozenset(
+    {
+        government.VALID,
+        government.SUSPENDED,
+        government.REVOKED,
+        government.CANCELLED,
+        government.EXPIRED,
+    }
+)
 
 TYPE_PREFIX = "type"
 LICENSE_PREFIX = "license"
@@ -117,20 +125,18 @@ def holder_key(subject_ref: bytes, type_code: str) -> bytes:
     return key(HOLDER_PREFIX, subject_ref.hex(), type_code)
 
 
-def get_type(state: StateReader, code: str) -> gov.LicenseType | None:
+def get_type(state: StateReader, code: str) -> government.LicenseType | None:
     """The license type `code`, or None."""
     if not is_ident(code):
         return None
-    raw = state.get(type_key(code))
-    return None if raw is None else gov.LicenseType.FromString(raw)
+    return read_record(state, type_key(code), government.LicenseType)
 
 
-def get_license(state: StateReader, license_id: str) -> gov.License | None:
+def get_license(state: StateReader, license_id: str) -> government.License | None:
     """The anchored license with its last *set* status (see `effective_status`), or None."""
     if not is_ident(license_id):
         return None
-    raw = state.get(license_key(license_id))
-    return None if raw is None else gov.License.FromString(raw)
+    return read_record(state, license_key(license_id), government.License)
 
 
 def find_licenses(state: StateReader, subject_ref: bytes, type_code: str) -> list[str]:
@@ -141,7 +147,7 @@ def find_licenses(state: StateReader, subject_ref: bytes, type_code: str) -> lis
     return raw.decode().split("\n") if raw else []
 
 
-def effective_status(license: gov.License, now_ms: int) -> gov.LicenseStatus:
+def effective_status(license: government.License, now_ms: int) -> government.LicenseStatus:
     """The status to honour at `now_ms`.
 
     A VALID or SUSPENDED license whose valid_until_ms has been reached is EXPIRED even if
@@ -152,21 +158,21 @@ def effective_status(license: gov.License, now_ms: int) -> gov.LicenseStatus:
     if status in TERMINAL:
         return status
     if license.valid_until_ms and now_ms >= license.valid_until_ms:
-        return gov.EXPIRED
+        return government.EXPIRED
     return status
 
 
-def is_valid(license: gov.License, now_ms: int) -> bool:
+def is_valid(license: government.License, now_ms: int) -> bool:
     """True if the license is in force at `now_ms` (VALID and inside its window)."""
-    return effective_status(license, now_ms) == gov.VALID and now_ms >= license.valid_from_ms
+    return effective_status(license, now_ms) == government.VALID and now_ms >= license.valid_from_ms
 
 
 # ------------------------------------------------------------------ handlers
 
 
-def on_register_type(
-    st: TxState, dept: Department, msg: gov.LicenseType, ctx: BlockContext
-) -> Outcome:
+def process_register_type(
+    state: TxState, tx: DecodedTx, msg: government.LicenseType, ctx: BlockContext
+) -> None:
     """Define a license type.
 
     - code is 2..32 ASCII letters or digits (it heads every license id of the type)
@@ -176,106 +182,104 @@ def on_register_type(
     - name set; holder_type "person" or "company"; data items well formed
       (`chains.catalog.check_data_items`); catalog_resource empty or an identifier
     """
+    dept = signer_department(tx, ctx)
     if not TYPE_CODE_RE.fullmatch(msg.code):
-        return refuse(BAD_PAYLOAD, f"type code {msg.code!r} must be 2..32 letters or digits")
+        raise Refusal(BAD_PAYLOAD, f"type code {msg.code!r} must be 2..32 letters or digits")
     if msg.department != dept.id:
-        return refuse(NOT_ALLOWED, f"department {msg.department!r} is not the signer's {dept.id!r}")
+        raise Refusal(NOT_ALLOWED, f"department {msg.department!r} is not the signer's {dept.id!r}")
     if not msg.name:
-        return refuse(BAD_PAYLOAD, f"license type {msg.code!r} has no name")
+        raise Refusal(BAD_PAYLOAD, f"license type {msg.code!r} has no name")
     if msg.holder_type not in HOLDER_TYPES:
-        return refuse(BAD_PAYLOAD, f"holder type {msg.holder_type!r} is not one of {HOLDER_TYPES}")
+        raise Refusal(BAD_PAYLOAD, f"holder type {msg.holder_type!r} is not one of {HOLDER_TYPES}")
     reason = check_data_items(msg.items)
     if reason:
-        return refuse(BAD_PAYLOAD, reason)
+        raise Refusal(BAD_PAYLOAD, reason)
     if msg.catalog_resource and not is_ident(msg.catalog_resource):
-        return refuse(BAD_PAYLOAD, "catalog_resource must be a resource code")
-    if st.get_raw(type_key(msg.code)) is not None:
-        return refuse(ALREADY_EXISTS, f"license type {msg.code!r} is already defined")
-    st.put(type_key(msg.code), msg)
-    return st.done()
+        raise Refusal(BAD_PAYLOAD, "catalog_resource must be a resource code")
+    if state.get(type_key(msg.code)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"license type {msg.code!r} is already defined")
+    state.put(type_key(msg.code), msg)
 
 
-def _may_change(st: TxState, dept: Department, license_id: str) -> Outcome | gov.License:
+def _may_change(state: TxState, dept: Department, license_id: str) -> government.License:
     """The license, if it exists and the signer's department defines its type."""
-    lic = get_license(StagedView(st), license_id)
+    lic = get_license(state, license_id)
     if lic is None:
-        return refuse(NOT_FOUND, f"license {license_id!r} is not anchored")
-    ltype = get_type(StagedView(st), lic.type_code)
+        raise Refusal(NOT_FOUND, f"license {license_id!r} is not anchored")
+    ltype = get_type(state, lic.type_code)
     if ltype is None or ltype.department != dept.id:
         owner = ltype.department if ltype else "?"
-        return refuse(
+        raise Refusal(
             NOT_ALLOWED,
             f"only {owner!r}, which defines type {lic.type_code!r}, may change {license_id!r}",
         )
     return lic
 
 
-def _check_items(ltype: gov.LicenseType, lic: gov.License) -> Outcome | None:
+def _check_items(ltype: government.LicenseType, lic: government.License) -> None:
     codes = [c.code for c in lic.items]
     if not codes:
-        return refuse(BAD_PAYLOAD, "a license commits to at least one data item")
+        raise Refusal(BAD_PAYLOAD, "a license commits to at least one data item")
     if len(set(codes)) != len(codes):
-        return refuse(BAD_PAYLOAD, "an item code is committed twice")
+        raise Refusal(BAD_PAYLOAD, "an item code is committed twice")
     outside = sorted(set(codes) - {i.code for i in ltype.items})
     if outside:
-        return refuse(OUT_OF_SCOPE, f"items {outside} are not items of type {ltype.code!r}")
+        raise Refusal(OUT_OF_SCOPE, f"items {outside} are not items of type {ltype.code!r}")
     for c in lic.items:
         if len(c.commitment) != COMMITMENT_BYTES:
-            return refuse(BAD_PAYLOAD, f"commitment of {c.code!r} is not {COMMITMENT_BYTES} bytes")
+            raise Refusal(BAD_PAYLOAD, f"commitment of {c.code!r} is not {COMMITMENT_BYTES} bytes")
     if lic.items_root != merkle_root([c.commitment for c in lic.items]):
-        return refuse(BAD_PAYLOAD, "items_root is not the Merkle root of the commitments")
-    return None
+        raise Refusal(BAD_PAYLOAD, "items_root is not the Merkle root of the commitments")
 
 
 def _check_anchor(
-    st: TxState, dept: Department, lic: gov.License, ctx: BlockContext
-) -> Outcome | None:
-    """The anchor rules (see `on_anchor`); None if `lic` may be stored."""
+    state: TxState, dept: Department, lic: government.License, ctx: BlockContext
+) -> None:
+    """The anchor rules (see `process_anchor`); refuses unless `lic` may be stored."""
     parts = parse_license_id(lic.license_id)
     if parts is None:
-        return refuse(
+        raise Refusal(
             BAD_PAYLOAD,
             f"license id {lic.license_id!r} is not <type code>-<issuer>-<yyyy>-<serial>",
         )
-    ltype = get_type(StagedView(st), lic.type_code)
+    ltype = get_type(state, lic.type_code)
     if ltype is None:
-        return refuse(NOT_FOUND, f"license type {lic.type_code!r} is not defined")
+        raise Refusal(NOT_FOUND, f"license type {lic.type_code!r} is not defined")
     if ltype.department != dept.id:
-        return refuse(NOT_ALLOWED, f"only {ltype.department!r} anchors licenses of {ltype.code!r}")
+        raise Refusal(NOT_ALLOWED, f"only {ltype.department!r} anchors licenses of {ltype.code!r}")
     if lic.issuer != dept.id:
-        return refuse(NOT_ALLOWED, f"issuer {lic.issuer!r} is not the signer's {dept.id!r}")
+        raise Refusal(NOT_ALLOWED, f"issuer {lic.issuer!r} is not the signer's {dept.id!r}")
     if parts[0] != lic.type_code or parts[1] != lic.issuer:
-        return refuse(BAD_PAYLOAD, f"license id {lic.license_id!r} names another type or issuer")
-    if st.get_raw(license_key(lic.license_id)) is not None:
-        return refuse(ALREADY_EXISTS, f"license {lic.license_id!r} is already anchored")
+        raise Refusal(BAD_PAYLOAD, f"license id {lic.license_id!r} names another type or issuer")
+    if state.get(license_key(lic.license_id)) is not None:
+        raise Refusal(ALREADY_EXISTS, f"license {lic.license_id!r} is already anchored")
     if len(lic.subject_ref) != SUBJECT_REF_BYTES:
-        return refuse(BAD_PAYLOAD, f"subject_ref must be {SUBJECT_REF_BYTES} bytes (a keyed hash)")
-    refused = _check_items(ltype, lic)
-    if refused:
-        return refused
-    if lic.status not in (gov.LICENSE_STATUS_UNSPECIFIED, gov.VALID):
-        return refuse(BAD_PAYLOAD, "a license is anchored VALID")
+        raise Refusal(BAD_PAYLOAD, f"subject_ref must be {SUBJECT_REF_BYTES} bytes (a keyed hash)")
+    _check_items(ltype, lic)
+    if lic.status not in (government.LICENSE_STATUS_UNSPECIFIED, government.VALID):
+        raise Refusal(BAD_PAYLOAD, "a license is anchored VALID")
     if lic.superseded_by:
-        return refuse(BAD_PAYLOAD, "superseded_by is kept by the chain; leave it unset")
+        raise Refusal(BAD_PAYLOAD, "superseded_by is kept by the chain; leave it unset")
     if lic.valid_until_ms and lic.valid_until_ms <= lic.valid_from_ms:
-        return refuse(BAD_PAYLOAD, "valid_until_ms must be 0 (no expiry) or after valid_from_ms")
+        raise Refusal(BAD_PAYLOAD, "valid_until_ms must be 0 (no expiry) or after valid_from_ms")
     if lic.valid_until_ms and lic.valid_until_ms <= ctx.timestamp_ms:
-        return refuse(INVALID_STATE, f"license expired at {lic.valid_until_ms} ms already")
-    return None
+        raise Refusal(INVALID_STATE, f"license expired at {lic.valid_until_ms} ms already")
 
 
-def _store_new(st: TxState, lic: gov.License) -> None:
-    stored = gov.License()
+def _store_new(state: TxState, lic: government.License) -> None:
+    stored = government.License()
     stored.CopyFrom(lic)
-    stored.status = gov.VALID
-    st.put(license_key(lic.license_id), stored)
+    stored.status = government.VALID
+    state.put(license_key(lic.license_id), stored)
     hk = holder_key(lic.subject_ref, lic.type_code)
-    previous = st.get_raw(hk)
+    previous = state.get(hk)
     ids = (previous.decode() + "\n" if previous else "") + lic.license_id
-    st.put_raw(hk, ids.encode())
+    state.put_raw(hk, ids.encode())
 
 
-def on_anchor(st: TxState, dept: Department, msg: gov.License, ctx: BlockContext) -> Outcome:
+def process_anchor(
+    state: TxState, tx: DecodedTx, msg: government.License, ctx: BlockContext
+) -> None:
     """Anchor a newly issued license.
 
     - license id in the documented shape (BAD_PAYLOAD), naming its type and issuer
@@ -289,16 +293,14 @@ def on_anchor(st: TxState, dept: Department, msg: gov.License, ctx: BlockContext
     - valid_until_ms 0 or after valid_from_ms (BAD_PAYLOAD), and not already reached at
       the block time (INVALID_STATE)
     """
-    refused = _check_anchor(st, dept, msg, ctx)
-    if refused:
-        return refused
-    _store_new(st, msg)
-    return st.done()
+    dept = signer_department(tx, ctx)
+    _check_anchor(state, dept, msg, ctx)
+    _store_new(state, msg)
 
 
-def on_set_status(
-    st: TxState, dept: Department, msg: gov.SetLicenseStatus, ctx: BlockContext
-) -> Outcome:
+def process_set_status(
+    state: TxState, tx: DecodedTx, msg: government.SetLicenseStatus, ctx: BlockContext
+) -> None:
     """Suspend, reinstate, revoke, cancel or expire a license.
 
     - the license exists (NOT_FOUND); the signer's department defines its type
@@ -308,72 +310,65 @@ def on_set_status(
       VALID; VALID or SUSPENDED → REVOKED, CANCELLED, EXPIRED. Any other transition,
       including one out of REVOKED, CANCELLED or EXPIRED, is INVALID_STATE
     """
-    found = _may_change(st, dept, msg.license_id)
-    if isinstance(found, Outcome):
-        return found
+    dept = signer_department(tx, ctx)
+    found = _may_change(state, dept, msg.license_id)
     if msg.status not in SETTABLE:
-        return refuse(BAD_PAYLOAD, f"status {msg.status} is not a license status")
+        raise Refusal(BAD_PAYLOAD, f"status {msg.status} is not a license status")
     if not msg.reason:
-        return refuse(BAD_PAYLOAD, "a status change must state its reason")
+        raise Refusal(BAD_PAYLOAD, "a status change must state its reason")
     current = effective_status(found, ctx.timestamp_ms)
-    name = gov.LicenseStatus.Name
+    name = government.LicenseStatus.Name
     if current in TERMINAL:
-        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} for good")
+        raise Refusal(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} for good")
     if msg.status == current:
-        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} already")
+        raise Refusal(INVALID_STATE, f"license {msg.license_id!r} is {name(current)} already")
     found.status = msg.status
-    st.put(license_key(msg.license_id), found)
-    return st.done()
+    state.put(license_key(msg.license_id), found)
 
 
-def on_supersede(st: TxState, dept: Department, msg: gov.Supersede, ctx: BlockContext) -> Outcome:
+def process_supersede(
+    state: TxState, tx: DecodedTx, msg: government.Supersede, ctx: BlockContext
+) -> None:
     """Replace a license by a successor (a reissue after a change of its data).
 
     - the old license exists (NOT_FOUND); the signer's department defines its type
       (NOT_ALLOWED)
     - its effective status is VALID or SUSPENDED (INVALID_STATE)
     - a successor is given, of the same type and for the same subject (BAD_PAYLOAD),
-      and it follows every anchor rule (see `on_anchor`)
+      and it follows every anchor rule (see `process_anchor`)
     - the successor is stored VALID; the old license becomes CANCELLED with
       superseded_by naming the successor
     """
-    old = _may_change(st, dept, msg.license_id)
-    if isinstance(old, Outcome):
-        return old
+    dept = signer_department(tx, ctx)
+    old = _may_change(state, dept, msg.license_id)
     current = effective_status(old, ctx.timestamp_ms)
-    if current not in (gov.VALID, gov.SUSPENDED):
-        name = gov.LicenseStatus.Name(current)
-        return refuse(INVALID_STATE, f"license {msg.license_id!r} is {name}; cannot supersede")
+    if current not in (government.VALID, government.SUSPENDED):
+        name = government.LicenseStatus.Name(current)
+        raise Refusal(INVALID_STATE, f"license {msg.license_id!r} is {name}; cannot supersede")
     if not msg.HasField("successor"):
-        return refuse(BAD_PAYLOAD, "supersede needs the successor license")
+        raise Refusal(BAD_PAYLOAD, "supersede needs the successor license")
     new = msg.successor
     if new.type_code != old.type_code:
-        return refuse(BAD_PAYLOAD, f"the successor must be of type {old.type_code!r}")
+        raise Refusal(BAD_PAYLOAD, f"the successor must be of type {old.type_code!r}")
     if new.subject_ref != old.subject_ref:
-        return refuse(BAD_PAYLOAD, "the successor must be for the same subject")
-    refused = _check_anchor(st, dept, new, ctx)
-    if refused:
-        return refused
-    _store_new(st, new)
-    old.status = gov.CANCELLED
+        raise Refusal(BAD_PAYLOAD, "the successor must be for the same subject")
+    _check_anchor(state, dept, new, ctx)
+    _store_new(state, new)
+    old.status = government.CANCELLED
     old.superseded_by = new.license_id
-    st.put(license_key(old.license_id), old)
-    return st.done()
+    state.put(license_key(old.license_id), old)
 
 
-HANDLERS: dict[str, tuple[type, Handler]] = {
-    "license.register_type": (gov.LicenseType, on_register_type),  # type: ignore[dict-item]
-    "license.anchor": (gov.License, on_anchor),  # type: ignore[dict-item]
-    "license.set_status": (gov.SetLicenseStatus, on_set_status),  # type: ignore[dict-item]
-    "license.supersede": (gov.Supersede, on_supersede),  # type: ignore[dict-item]
-}
+TX_TYPES = (
+    TxType("license.register_type", government.LicenseType),
+    TxType("license.anchor", government.License),
+    TxType("license.set_status", government.SetLicenseStatus),
+    TxType("license.supersede", government.Supersede),
+)
+ROUTES = dispatch_table(TX_TYPES, globals())
 
 
-class LicenseApplication:
+class LicenseApplication(DepartmentApplication):
     """The license channel's application (see the module docstring for rules and keys)."""
 
-    def check(self, tx: DecodedTx) -> str | None:
-        return check_stateless(HANDLERS, tx)
-
-    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        return dispatch(HANDLERS, state, tx, ctx)
+    routes = ROUTES

@@ -31,35 +31,32 @@ Every refusal returns a shared result code with a precise reason and no writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
 
 from chains.base import (
     ALREADY_EXISTS,
-    BAD_PAYLOAD,
     INVALID_STATE,
     NOT_ALLOWED,
     NOT_FOUND,
     OUT_OF_SCOPE,
-    UNKNOWN_TYPE,
     BlockContext,
     Department,
-    Outcome,
+    Refusal,
     StateReader,
+    TxApplication,
     TxState,
+    TxType,
+    dispatch_table,
     key,
-    parse_payload,
-    refuse,
+    read_record,
 )
 from chains.service_shapes import (
     OPEN,
     STAGES_MAX,
     SUBMITTED,
     TERMINAL_ROLE,
-    Refusal,
     allowed_sources,
     shape_attachment,
     shape_case,
@@ -70,7 +67,7 @@ from chains.service_shapes import (
     shape_submit,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 # ------------------------------------------------------------------ state keys and queries
 
@@ -95,12 +92,12 @@ def result_key(case_number: str) -> bytes:
     return key("result", case_number)
 
 
-def get_item(state: StateReader, code: str) -> gov.ServiceItem | None:
-    return TxState(state).get(item_key(code), gov.ServiceItem)
+def get_item(state: StateReader, code: str) -> government.ServiceItem | None:
+    return read_record(state, item_key(code), government.ServiceItem)
 
 
-def get_materials(state: StateReader, code: str) -> gov.Materials | None:
-    return TxState(state).get(materials_key(code), gov.Materials)
+def get_materials(state: StateReader, code: str) -> government.Materials | None:
+    return read_record(state, materials_key(code), government.Materials)
 
 
 def get_materials_version(state: StateReader, code: str) -> int:
@@ -116,15 +113,15 @@ def required_items(state: StateReader, code: str) -> set[str]:
     return {item for m in materials.materials for item in m.items}
 
 
-def get_case(state: StateReader, case_number: str) -> gov.Case | None:
-    return TxState(state).get(case_key(case_number), gov.Case)
+def get_case(state: StateReader, case_number: str) -> government.Case | None:
+    return read_record(state, case_key(case_number), government.Case)
 
 
-def get_result(state: StateReader, case_number: str) -> gov.CaseResult | None:
-    return TxState(state).get(result_key(case_number), gov.CaseResult)
+def get_result(state: StateReader, case_number: str) -> government.CaseResult | None:
+    return read_record(state, result_key(case_number), government.CaseResult)
 
 
-def missing_materials(case: gov.Case, materials: gov.Materials) -> list[str]:
+def missing_materials(case: government.Case, materials: government.Materials) -> list[str]:
     """Required materials of the current list without an attachment, in list order."""
     attached = {a.material for a in case.attachments}
     return [m.name for m in materials.materials if m.required and m.name not in attached]
@@ -140,28 +137,28 @@ def _signer_department(tx: DecodedTx, ctx: BlockContext) -> Department:
     return dept
 
 
-def _item(ts: TxState, code: str) -> gov.ServiceItem:
-    item = ts.get(item_key(code), gov.ServiceItem)
+def _item(state: TxState, code: str) -> government.ServiceItem:
+    item = state.read(item_key(code), government.ServiceItem)
     if item is None:
         raise Refusal(NOT_FOUND, f"no service item {code!r}")
     return item
 
 
-def _materials(ts: TxState, code: str) -> gov.Materials:
-    materials = ts.get(materials_key(code), gov.Materials)
+def _materials(state: TxState, code: str) -> government.Materials:
+    materials = state.read(materials_key(code), government.Materials)
     if materials is None:
         raise Refusal(INVALID_STATE, f"service item {code!r} has no published materials")
     return materials
 
 
-def _case(ts: TxState, case_number: str) -> gov.Case:
-    case = ts.get(case_key(case_number), gov.Case)
+def _case(state: TxState, case_number: str) -> government.Case:
+    case = state.read(case_key(case_number), government.Case)
     if case is None:
         raise Refusal(NOT_FOUND, f"no case {case_number!r}")
     return case
 
 
-def _require_implementer(dept: Department, item: gov.ServiceItem, action: str) -> None:
+def _require_implementer(dept: Department, item: government.ServiceItem, action: str) -> None:
     if dept.id != item.department:
         raise Refusal(
             NOT_ALLOWED,
@@ -170,7 +167,7 @@ def _require_implementer(dept: Department, item: gov.ServiceItem, action: str) -
         )
 
 
-def _require_applicant_side(dept: Department, item: gov.ServiceItem, action: str) -> None:
+def _require_applicant_side(dept: Department, item: government.ServiceItem, action: str) -> None:
     """A terminal acts for the applicant; the implementing department may act at its counter."""
     if TERMINAL_ROLE not in dept.roles and dept.id != item.department:
         raise Refusal(
@@ -180,7 +177,7 @@ def _require_applicant_side(dept: Department, item: gov.ServiceItem, action: str
         )
 
 
-def _require_status(case: gov.Case, wanted: str, action: str) -> None:
+def _require_status(case: government.Case, wanted: str, action: str) -> None:
     if case.status != wanted:
         raise Refusal(
             INVALID_STATE,
@@ -191,7 +188,7 @@ def _require_status(case: gov.Case, wanted: str, action: str) -> None:
 # ------------------------------------------------------------------ handlers
 
 
-def process_publish_item(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_publish_item(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.publish_item (ServiceItem).
 
     - the signer is a registered department, and `department` is that department
@@ -204,12 +201,12 @@ def process_publish_item(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any
             NOT_ALLOWED,
             f"item names department {msg.department!r} but signer is {dept.id!r}",
         )
-    if ts.get_raw(item_key(msg.code)) is not None:
+    if state.get(item_key(msg.code)) is not None:
         raise Refusal(ALREADY_EXISTS, f"service item {msg.code!r} already exists")
-    ts.put(item_key(msg.code), msg)
+    state.put(item_key(msg.code), msg)
 
 
-def process_publish_materials(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_publish_materials(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.publish_materials (Materials).
 
     - the item exists, and the signer is its implementing department
@@ -219,14 +216,14 @@ def process_publish_materials(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg
       against the current list when they are submitted
     """
     dept = _signer_department(tx, ctx)
-    item = _item(ts, msg.item_code)
+    item = _item(state, msg.item_code)
     _require_implementer(dept, item, "publish its materials")
-    version = int.from_bytes(ts.get_raw(materials_version_key(msg.item_code)) or b"", "big") + 1
-    ts.put(materials_key(msg.item_code), msg)
-    ts.put_raw(materials_version_key(msg.item_code), version.to_bytes(8, "big"))
+    version = int.from_bytes(state.get(materials_version_key(msg.item_code)) or b"", "big") + 1
+    state.put(materials_key(msg.item_code), msg)
+    state.put_raw(materials_version_key(msg.item_code), version.to_bytes(8, "big"))
 
 
-def process_open_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_open_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.open_case (Case).
 
     - the item exists and the signer is a terminal or its implementing department
@@ -236,18 +233,18 @@ def process_open_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -
     - the case starts "open", with no attachments and no stages
     """
     dept = _signer_department(tx, ctx)
-    item = _item(ts, msg.item_code)
+    item = _item(state, msg.item_code)
     _require_applicant_side(dept, item, "open a case")
-    if ts.get_raw(case_key(msg.case_number)) is not None:
+    if state.get(case_key(msg.case_number)) is not None:
         raise Refusal(ALREADY_EXISTS, f"case {msg.case_number!r} already exists")
-    _materials(ts, msg.item_code)
-    case = gov.Case()
+    _materials(state, msg.item_code)
+    case = government.Case()
     case.CopyFrom(msg)
     case.status = OPEN
-    ts.put(case_key(msg.case_number), case)
+    state.put(case_key(msg.case_number), case)
 
 
-def process_attach_material(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_attach_material(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.attach_material (Attachment).
 
     - the case exists; the signer is a terminal or the implementing department
@@ -258,12 +255,12 @@ def process_attach_material(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: 
     - re-attaching a material replaces its attachment in place
     """
     dept = _signer_department(tx, ctx)
-    case = _case(ts, msg.case_number)
-    item = _item(ts, case.item_code)
+    case = _case(state, msg.case_number)
+    item = _item(state, case.item_code)
     _require_applicant_side(dept, item, "attach materials")
     _require_status(case, OPEN, "attaching")
     material = next(
-        (m for m in _materials(ts, item.code).materials if m.name == msg.material), None
+        (m for m in _materials(state, item.code).materials if m.name == msg.material), None
     )
     if material is None:
         raise Refusal(NOT_FOUND, f"item {item.code!r} has no material {msg.material!r}")
@@ -279,10 +276,10 @@ def process_attach_material(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: 
             break
     else:
         case.attachments.append(msg)
-    ts.put(case_key(case.case_number), case)
+    state.put(case_key(case.case_number), case)
 
 
-def process_submit_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_submit_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.submit_case (CaseStep).
 
     - the case exists; the signer is a terminal or the implementing department
@@ -292,21 +289,21 @@ def process_submit_case(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any)
     - the case becomes "submitted"
     """
     dept = _signer_department(tx, ctx)
-    case = _case(ts, msg.case_number)
-    item = _item(ts, case.item_code)
+    case = _case(state, msg.case_number)
+    item = _item(state, case.item_code)
     _require_applicant_side(dept, item, "submit a case")
     _require_status(case, OPEN, "submitting")
-    missing = missing_materials(case, _materials(ts, item.code))
+    missing = missing_materials(case, _materials(state, item.code))
     if missing:
         raise Refusal(
             INVALID_STATE,
             f"case {case.case_number!r} misses required materials: {', '.join(missing)}",
         )
     case.status = SUBMITTED
-    ts.put(case_key(case.case_number), case)
+    state.put(case_key(case.case_number), case)
 
 
-def process_record_stage(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_record_stage(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.record_stage (CaseStep).
 
     - the case exists; the signer is the implementing department
@@ -314,17 +311,17 @@ def process_record_stage(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any
     - fewer than STAGES_MAX stages so far; the stage is appended, the status unchanged
     """
     dept = _signer_department(tx, ctx)
-    case = _case(ts, msg.case_number)
-    item = _item(ts, case.item_code)
+    case = _case(state, msg.case_number)
+    item = _item(state, case.item_code)
     _require_implementer(dept, item, "record a stage")
     _require_status(case, SUBMITTED, "recording a stage")
     if len(case.stages) >= STAGES_MAX:
         raise Refusal(INVALID_STATE, f"case already has {STAGES_MAX} stages")
     case.stages.append(msg.stage)
-    ts.put(case_key(case.case_number), case)
+    state.put(case_key(case.case_number), case)
 
 
-def process_record_result(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: Any) -> None:
+def process_record_result(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.record_result (CaseResult).
 
     - the case exists; the signer is the implementing department
@@ -333,65 +330,35 @@ def process_record_result(ts: TxState, tx: DecodedTx, ctx: BlockContext, msg: An
       any) is kept under result/<case number>
     """
     dept = _signer_department(tx, ctx)
-    case = _case(ts, msg.case_number)
-    item = _item(ts, case.item_code)
+    case = _case(state, msg.case_number)
+    item = _item(state, case.item_code)
     _require_implementer(dept, item, "record the result")
     _require_status(case, SUBMITTED, "recording the result")
     case.status = msg.result
-    ts.put(case_key(case.case_number), case)
-    ts.put(result_key(case.case_number), msg)
+    state.put(case_key(case.case_number), case)
+    state.put(result_key(case.case_number), msg)
 
 
 # ------------------------------------------------------------------ dispatch
 
 
-Handler = Callable[[TxState, DecodedTx, BlockContext, Any], None]
+TX_TYPES = (
+    TxType("service.publish_item", government.ServiceItem, shape_item),
+    TxType("service.publish_materials", government.Materials, shape_materials),
+    TxType("service.open_case", government.Case, shape_case),
+    TxType("service.attach_material", government.Attachment, shape_attachment),
+    TxType("service.submit_case", government.CaseStep, shape_submit),
+    TxType("service.record_stage", government.CaseStep, shape_stage),
+    TxType("service.record_result", government.CaseResult, shape_result),
+)
+ROUTES = dispatch_table(TX_TYPES, globals())
 
 
-@dataclass(frozen=True)
-class TxType:
-    kind: type[Message]
-    shape: Callable[[Any], str | None]  # stateless check of the payload
-    handler: Handler
-
-
-TX_TYPES: dict[str, TxType] = {
-    "service.publish_item": TxType(gov.ServiceItem, shape_item, process_publish_item),
-    "service.publish_materials": TxType(gov.Materials, shape_materials, process_publish_materials),
-    "service.open_case": TxType(gov.Case, shape_case, process_open_case),
-    "service.attach_material": TxType(gov.Attachment, shape_attachment, process_attach_material),
-    "service.submit_case": TxType(gov.CaseStep, shape_submit, process_submit_case),
-    "service.record_stage": TxType(gov.CaseStep, shape_stage, process_record_stage),
-    "service.record_result": TxType(gov.CaseResult, shape_result, process_record_result),
-}
-
-
-class ServiceApplication:
+class ServiceApplication(TxApplication):
     """The `service` channel's application (事项链)."""
 
-    def check(self, tx: DecodedTx) -> str | None:
-        """Refuse unknown types and payloads that cannot be valid in any state."""
-        spec = TX_TYPES.get(tx.body.type)
-        if spec is None:
-            return f"unknown type {tx.body.type!r}"
-        msg = parse_payload(tx, spec.kind)
-        if msg is None:
-            return "payload does not parse"
-        return spec.shape(msg)
+    routes = ROUTES
 
-    def apply(self, state: StateReader, tx: DecodedTx, ctx: BlockContext) -> Outcome:
-        spec = TX_TYPES.get(tx.body.type)
-        if spec is None:
-            return refuse(UNKNOWN_TYPE, f"unknown type {tx.body.type!r}")
-        msg = parse_payload(tx, spec.kind)
-        if msg is None:
-            return refuse(BAD_PAYLOAD, f"payload is not a {spec.kind.DESCRIPTOR.name}")
-        problem = spec.shape(msg)
-        if problem is not None:
-            return refuse(BAD_PAYLOAD, problem)
-        ts = TxState(state)
-        try:
-            spec.handler(ts, tx, ctx, msg)
-        except Refusal as r:
-            return refuse(r.code, r.reason)
-        return ts.done()
+    def unparsable(self, kind: type[Message], admission: bool) -> str | None:
+        # Admission has always said only this; execution names the message.
+        return "payload does not parse" if admission else super().unparsable(kind, admission)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 TERMINAL_ROLE = "terminal"
 # Limits: every field that lands in state is bounded.
@@ -27,15 +27,6 @@ RESERVED_STAGES = frozenset({OPEN, SUBMITTED}) | RESULTS
 CASE_CHANNELS = frozenset({"kiosk", "online", "counter"})
 SCAN = "scan"
 CHAIN_LICENSE, CHAIN_CATALOG = "chain:license", "chain:catalog"
-
-
-class Refusal(Exception):
-    """Raised by a handler to refuse its tx; `apply` turns it into an Outcome."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 # ------------------------------------------------------------------ payload shape (stateless)
@@ -75,7 +66,7 @@ def _first(*problems: str | None) -> str | None:
     return next((p for p in problems if p is not None), None)
 
 
-def shape_item(item: gov.ServiceItem) -> str | None:
+def shape_item(item: government.ServiceItem) -> str | None:
     if item.time_limit_days < 1:
         return "time_limit_days must be at least 1"
     return _first(
@@ -105,7 +96,7 @@ def _bad_list(
     return _first(*(each(v) for v in values))
 
 
-def shape_material(m: gov.Material) -> str | None:
+def shape_material(m: government.Material) -> str | None:
     """Exactly one way to fulfil it; license/catalog materials name the items they need."""
     where = f"material {m.name!r}"
     ways = bool(m.license_type) + bool(m.catalog_items) + m.scan
@@ -129,7 +120,7 @@ def shape_material(m: gov.Material) -> str | None:
     return problem
 
 
-def shape_materials(msg: gov.Materials) -> str | None:
+def shape_materials(msg: government.Materials) -> str | None:
     if not msg.materials:
         return "no materials"
     if len(msg.materials) > MATERIALS_MAX:
@@ -143,7 +134,7 @@ def shape_materials(msg: gov.Materials) -> str | None:
     )
 
 
-def shape_case(case: gov.Case) -> str | None:
+def shape_case(case: government.Case) -> str | None:
     if len(case.applicant_ref) != HASH_BYTES:
         return f"applicant_ref must be {HASH_BYTES} bytes, not {len(case.applicant_ref)}"
     if case.channel not in CASE_CHANNELS:
@@ -155,7 +146,7 @@ def shape_case(case: gov.Case) -> str | None:
     )
 
 
-def allowed_sources(m: gov.Material) -> frozenset[str]:
+def allowed_sources(m: government.Material) -> frozenset[str]:
     """A scan is always possible; a chain pull only from the chain that fulfils it."""
     if m.license_type:
         return frozenset({SCAN, CHAIN_LICENSE})
@@ -164,7 +155,7 @@ def allowed_sources(m: gov.Material) -> frozenset[str]:
     return frozenset({SCAN})
 
 
-def shape_attachment(a: gov.Attachment) -> str | None:
+def shape_attachment(a: government.Attachment) -> str | None:
     if a.source not in (SCAN, CHAIN_LICENSE, CHAIN_CATALOG):
         return f"source {a.source!r} is not 'scan', 'chain:license' or 'chain:catalog'"
     if len(a.evidence_hash) != HASH_BYTES:
@@ -172,13 +163,13 @@ def shape_attachment(a: gov.Attachment) -> str | None:
     return _first(_bad_code("case_number", a.case_number), _bad_name("material", a.material))
 
 
-def shape_submit(step: gov.CaseStep) -> str | None:
+def shape_submit(step: government.CaseStep) -> str | None:
     if step.stage not in ("", SUBMITTED):
         return f"submit_case takes no stage other than {SUBMITTED!r}, got {step.stage!r}"
     return _first(_bad_code("case_number", step.case_number), _bad_text("note", step.note))
 
 
-def shape_stage(step: gov.CaseStep) -> str | None:
+def shape_stage(step: government.CaseStep) -> str | None:
     if step.stage in RESERVED_STAGES:
         return f"stage {step.stage!r} is a status set by its own tx type"
     return _first(
@@ -188,7 +179,7 @@ def shape_stage(step: gov.CaseStep) -> str | None:
     )
 
 
-def shape_result(r: gov.CaseResult) -> str | None:
+def shape_result(r: government.CaseResult) -> str | None:
     if r.result not in RESULTS:
         return f"result {r.result!r} is not one of {sorted(RESULTS)}"
     if r.license_id and r.result != "approved":

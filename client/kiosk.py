@@ -20,7 +20,7 @@ from client.pull_request import request_bytes
 from client.tls import TlsFiles
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import gov_pb2
+from protos import government_pb2 as gov_pb2
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from node.sources import EmbeddedSource
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import gov_pb2 as gov
+from protos import government_pb2 as gov
 
 
 class Demo:

@@ -28,7 +28,7 @@ from client.pull_request import request_bytes
 from node.calls import guard_call
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import gov_pb2
+from protos import government_pb2
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -121,8 +121,8 @@ class DataShareService(ds_grpc.DataShareServicer):
         if lic.issuer != self.node.department_id:
             return f"license {m.license_id} was issued by {lic.issuer}, not by this department"
         status = license.effective_status(lic, now)
-        if status != gov_pb2.VALID:
-            return f"license {m.license_id} is {gov_pb2.LicenseStatus.Name(status).lower()}"
+        if status != government_pb2.VALID:
+            return f"license {m.license_id} is {government_pb2.LicenseStatus.Name(status).lower()}"
         grant = authorization.get_grant(self._state("authorization"), request.grant_id)
         if grant is None:
             return f"no grant {request.grant_id!r}"
@@ -153,7 +153,7 @@ class DataShareService(ds_grpc.DataShareServicer):
     ):
         digest = hashlib.sha256(request_bytes(request) + m.SerializeToString(deterministic=True))
         access_id = f"acc-{digest.hexdigest()[:24]}-{outcome[0]}"
-        record = gov_pb2.AccessRecord(
+        record = government_pb2.AccessRecord(
             access_id=access_id,
             grant_id=request.grant_id,
             requester=request.requester,

@@ -1,4 +1,4 @@
-from protos import gov_pb2 as _gov_pb2
+from protos import government_pb2 as _government_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -89,6 +89,6 @@ class AccessHistoryResponse(_message.Message):
     __slots__ = ("records", "height")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
-    records: _containers.RepeatedCompositeFieldContainer[_gov_pb2.AccessRecord]
+    records: _containers.RepeatedCompositeFieldContainer[_government_pb2.AccessRecord]
     height: int
-    def __init__(self, records: _Optional[_Iterable[_Union[_gov_pb2.AccessRecord, _Mapping]]] = ..., height: _Optional[int] = ...) -> None: ...
+    def __init__(self, records: _Optional[_Iterable[_Union[_government_pb2.AccessRecord, _Mapping]]] = ..., height: _Optional[int] = ...) -> None: ...

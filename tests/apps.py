@@ -1,13 +1,64 @@
-"""What the application tests share: applying an outcome the way the executor does.
+"""What the application tests share: department keys, signed txs, and applying an
+outcome the way the executor does.
 
-The executor (node/executor.py) stages an application's writes only when the tx
-succeeds; a refused tx keeps its place with a code and a reason and changes nothing.
-The app tests and their state machines hold every outcome to that here, in one place.
+Every app test and state machine signs real txs with deterministic department keys and
+decodes them as the executor does; `signing_key`, `departments` and `signed_tx` build
+those in one place. The executor (node/executor.py) stages an application's writes only
+when the tx succeeds; a refused tx keeps its place with a code and a reason and changes
+nothing. `apply_outcome` holds every outcome to that.
 """
 
 from __future__ import annotations
 
-from chains.base import OK, Outcome
+import itertools
+from collections.abc import Iterable
+
+import nacl.signing
+from google.protobuf.message import Message
+
+from chains.base import OK, Departments, Outcome
+from chains.tx import DecodedTx, decode_tx, encode_tx
+from protos import api_pb2 as api
+
+CHAIN = "govchain-test"
+TX_BYTES_MAX = 1 << 16
+NOW_MS = 1_700_000_000_000
+
+_nonces = itertools.count(1)
+
+
+def signing_key(seed: int) -> nacl.signing.SigningKey:
+    """A deterministic Ed25519 key: the seed byte repeated 32 times."""
+    return nacl.signing.SigningKey(bytes([seed]) * 32)
+
+
+def public_hex(key: nacl.signing.SigningKey) -> str:
+    """The public key as a channel genesis lists it."""
+    return bytes(key.verify_key).hex()
+
+
+def departments(
+    *members: tuple[str, Iterable[nacl.signing.SigningKey], Iterable[str]],
+) -> Departments:
+    """The consortium from (department id, its signing keys, its roles), as in a genesis."""
+    return Departments.from_params(
+        [
+            {"id": dept, "keys": [public_hex(k) for k in keys], "roles": list(roles)}
+            for dept, keys, roles in members
+        ]
+    )
+
+
+def signed_tx(
+    signer: nacl.signing.SigningKey, channel: str, tx_type: str, payload: Message | bytes
+) -> DecodedTx:
+    """A signed tx (a fresh nonce each) decoded as the executor decodes it; `payload` is
+    a message or raw bytes (for txs whose payload must not parse)."""
+    raw = payload if isinstance(payload, bytes) else payload.SerializeToString()
+    body = api.TxBody(
+        chain_id=CHAIN, channel=channel, type=tx_type, payload=raw, nonce=next(_nonces)
+    )
+    return decode_tx(encode_tx(body, signer), CHAIN, TX_BYTES_MAX)
 
 
 def apply_outcome(state: dict[bytes, bytes], out: Outcome) -> Outcome:

@@ -11,7 +11,7 @@ import pytest
 from client.connection import client_tls, connect, load_signing_key
 from client.txs import kv_put_tx, signed_tx, submit
 from protos import api_pb2 as api
-from protos import gov_pb2 as gov
+from protos import government_pb2 as gov
 from tests.e2e.harness import Testnet, wait_for
 
 

@@ -40,7 +40,7 @@ from demo.story import Demo
 from node.config import load_config
 from node.sources import EmbeddedSource
 from protos import datashare_pb2 as ds
-from protos import gov_pb2 as gov
+from protos import government_pb2 as gov
 from tests.e2e.harness import Testnet
 
 ED25519_KEY = "Ed25519 private key"

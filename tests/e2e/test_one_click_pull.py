@@ -15,7 +15,7 @@ from demo.specs import SPECS
 from demo.story import Demo
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import gov_pb2 as gov
+from protos import government_pb2 as gov
 from tests.e2e.harness import Testnet, wait_for
 
 

@@ -29,7 +29,7 @@ from chains.authorization import (
 )
 from chains.base import OK, BlockContext, Outcome
 from chains.tx import DecodedTx
-from protos import gov_pb2
+from protos import government_pb2 as government
 from tests.apps import apply_outcome
 from tests.unit.test_authorization_app import (
     AGRI,
@@ -74,7 +74,7 @@ ACCESS_FLAWS = (
 )  # fmt: skip
 
 
-def spoil_grant(grant: gov_pb2.Grant, flaw: str | None) -> str | None:
+def spoil_grant(grant: government.Grant, flaw: str | None) -> str | None:
     """Break one rule of a valid grant; returns a replacement signer for signer flaws."""
     if flaw == "no_items":
         del grant.items[:]
@@ -87,9 +87,9 @@ def spoil_grant(grant: gov_pb2.Grant, flaw: str | None) -> str | None:
     elif flaw == "zero_uses":
         grant.max_uses = 0
     elif flaw == "no_basis":
-        grant.legal_basis = gov_pb2.LEGAL_BASIS_UNSPECIFIED
+        grant.legal_basis = government.LEGAL_BASIS_UNSPECIFIED
     elif flaw == "no_consent_hash":
-        grant.legal_basis = gov_pb2.CONSENT
+        grant.legal_basis = government.CONSENT
         grant.consent_text_hash = b""
     elif flaw == "unknown_grantee":
         grant.grantee = "tax"
@@ -167,7 +167,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
     def first_grant(self, subject: bytes, items: list[str], max_uses: int) -> None:
         """Start with one usable grant, so that short runs reach the access rules."""
         self.create(
-            "g-0", subject, "market", items, 0, 20_000, max_uses, gov_pb2.CONSENT, "kiosk", None
+            "g-0", subject, "market", items, 0, 20_000, max_uses, government.CONSENT, "kiosk", None
         )
 
     @rule(
@@ -178,7 +178,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
         from_offset_ms=st.sampled_from([-2000, 0, 1000]),
         duration_ms=st.sampled_from([1, 1000, 4000, 60_000]),
         max_uses=st.integers(1, 3),
-        basis=st.sampled_from([gov_pb2.CONSENT, gov_pb2.STATUTORY_DUTY]),
+        basis=st.sampled_from([government.CONSENT, government.STATUTORY_DUTY]),
         signer=st.sampled_from(["kiosk", "center"]),
         flaw=st.none() | st.sampled_from(GRANT_FLAWS),
     )
@@ -187,7 +187,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
         flaw,
     ) -> None:  # fmt: skip
         from_ms = self.now_ms + from_offset_ms
-        grant = gov_pb2.Grant(
+        grant = government.Grant(
             grant_id=gid,
             subject_ref=subject,
             grantee=grantee,
@@ -215,7 +215,9 @@ class AuthorizationMachine(RuleBasedStateMachine):
     @rule(signer=st.sampled_from(sorted(SIGNERS)), data=st.data())
     def revoke(self, signer: str, data) -> None:
         gid = self.pick_grant(data)
-        out = self.apply(signed(SIGNERS[signer], REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id=gid)))
+        out = self.apply(
+            signed(SIGNERS[signer], REVOKE_GRANT, government.RevokeGrant(grant_id=gid))
+        )
         g = self.grants.get(gid)
         dept = DEPT_OF[signer]
         expected = g is not None and g.status == "active" and dept in (g.issuer, g.grantee)
@@ -226,7 +228,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
     @rule(signer=st.sampled_from(sorted(SIGNERS)), data=st.data())
     def close(self, signer: str, data) -> None:
         gid = self.pick_grant(data)
-        out = self.apply(signed(SIGNERS[signer], CLOSE_GRANT, gov_pb2.CloseGrant(grant_id=gid)))
+        out = self.apply(signed(SIGNERS[signer], CLOSE_GRANT, government.CloseGrant(grant_id=gid)))
         g = self.grants.get(gid)
         expected = g is not None and g.status == "active" and DEPT_OF[signer] == g.grantee
         assert (out.code == OK) == expected, out
@@ -270,7 +272,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
             items = [*items, "other/x"]
         elif flaw == "no_items":
             items = []
-        msg = gov_pb2.AccessRecord(
+        msg = government.AccessRecord(
             access_id=access_id,
             grant_id=gid,
             requester=requester,

@@ -4,8 +4,6 @@ has an accepted case and a case for each refusal code, and a refusal writes noth
 
 from __future__ import annotations
 
-import itertools
-
 import nacl.signing
 import pytest
 from google.protobuf.message import Message
@@ -28,40 +26,25 @@ from chains.base import (
     OK,
     UNKNOWN_TYPE,
     BlockContext,
-    Departments,
     Outcome,
 )
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
-from protos import gov_pb2
-from tests.apps import apply_outcome
+from chains.tx import DecodedTx
+from protos import government_pb2 as government
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN = "govchain-test"
 CHANNEL = "authentication"
-NOW_MS = 1_700_000_000_000
 MINUTE_MS = 60_000
 
-CENTER = nacl.signing.SigningKey(bytes([1]) * 32)  # service-center department key
-POLICE = nacl.signing.SigningKey(bytes([2]) * 32)  # public-security department key
-KIOSK = nacl.signing.SigningKey(bytes([3]) * 32)  # a kiosk's own key
-STRANGER = nacl.signing.SigningKey(bytes([4]) * 32)  # no department
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "service-center", "keys": [bytes(CENTER.verify_key).hex()], "roles": ["hall"]},
-        {"id": "public-security", "keys": [bytes(POLICE.verify_key).hex()], "roles": []},
-    ]
-)
+CENTER = signing_key(1)  # service-center department key
+POLICE = signing_key(2)  # public-security department key
+KIOSK = signing_key(3)  # a kiosk's own key
+STRANGER = signing_key(4)  # no department
+DEPARTMENTS = departments(("service-center", [CENTER], ["hall"]), ("public-security", [POLICE], []))
 SUBJECT = bytes(range(32))
-
-_nonces = itertools.count(1)
 
 
 def signed(key: nacl.signing.SigningKey, type_: str, msg: Message | bytes) -> DecodedTx:
-    payload = msg if isinstance(msg, bytes) else msg.SerializeToString()
-    body = api.TxBody(
-        chain_id=CHAIN, channel=CHANNEL, type=type_, payload=payload, nonce=next(_nonces)
-    )
-    return decode_tx(encode_tx(body, key), CHAIN, 1 << 16)
+    return signed_tx(key, CHANNEL, type_, msg)
 
 
 def ctx(now_ms: int = NOW_MS) -> BlockContext:
@@ -73,8 +56,8 @@ def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
     return apply_outcome(state, AuthenticationApplication().apply(state, tx, ctx(now_ms)))
 
 
-def terminal(**over) -> gov_pb2.Terminal:
-    t = gov_pb2.Terminal(
+def terminal(**over) -> government.Terminal:
+    t = government.Terminal(
         terminal_id="kiosk-haidian-01",
         kind="kiosk",
         department="service-center",
@@ -86,8 +69,8 @@ def terminal(**over) -> gov_pb2.Terminal:
     return t
 
 
-def auth(**over) -> gov_pb2.AuthRecord:
-    r = gov_pb2.AuthRecord(
+def auth(**over) -> government.AuthRecord:
+    r = government.AuthRecord(
         session_id="s-1",
         subject_ref=SUBJECT,
         method="id_card_face",

@@ -51,8 +51,8 @@ from chains.base import (
     Outcome,
 )
 from chains.tx import DecodedTx
-from protos import gov_pb2
-from tests.apps import apply_outcome
+from protos import government_pb2 as government
+from tests.apps import apply_outcome, signing_key
 from tests.unit.test_authentication_app import CENTER, DEPARTMENTS, POLICE, STRANGER, signed
 
 T0_MS = 1_700_000_000_000
@@ -63,10 +63,8 @@ SKEW = CLOCK_SKEW_MS_MAX
 TERMINAL_IDS = ("t-0", "t-1", "t-2", "终端-3", "é" * 64)
 # Malformed ids: empty, with a NUL, 129 bytes, and 65 characters that are 130 bytes.
 BAD_IDS = ("", "a\x00b", "x" * 129, "é" * 65)
-TERMINAL_KEYS = {
-    tid: nacl.signing.SigningKey(bytes([10 + i]) * 32) for i, tid in enumerate(TERMINAL_IDS)
-}
-LOOSE_KEY = nacl.signing.SigningKey(bytes([20]) * 32)  # never registered as anything
+TERMINAL_KEYS = {tid: signing_key(10 + i) for i, tid in enumerate(TERMINAL_IDS)}
+LOOSE_KEY = signing_key(20)  # never registered as anything
 DEPT_SIGNERS = {"center": CENTER, "police": POLICE, "stranger": STRANGER}
 DEPT_OF = {"center": "service-center", "police": "public-security", "stranger": None}
 OTHER_DEPT = {"center": "public-security", "police": "service-center", "stranger": "tax"}
@@ -90,7 +88,7 @@ LIFETIMES = (1, MINUTE_MS, 2 * MINUTE_MS, 30 * MINUTE_MS)
 @dataclass
 class ModelTerminal:
     public_key: bytes
-    record: gov_pb2.Terminal
+    record: government.Terminal
     registered_at: int  # index in the accepted-tx log
 
 
@@ -100,7 +98,7 @@ class ModelSession:
     signer: bytes
     success: bool
     expires_ms: int
-    record: gov_pb2.AuthRecord
+    record: government.AuthRecord
     recorded_at: int  # index in the accepted-tx log
 
 
@@ -205,7 +203,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
         elif flaw == "duplicate" and self.terminals:
             tid = data.draw(st.sampled_from(sorted(self.terminals)))
 
-        t = gov_pb2.Terminal(
+        t = government.Terminal(
             terminal_id=tid,
             kind=kind,
             department=department,
@@ -274,7 +272,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
                 session_id = data.draw(st.sampled_from(reusable))
 
         time_ms = self.now_ms + time_offset_ms
-        r = gov_pb2.AuthRecord(
+        r = government.AuthRecord(
             session_id=session_id,
             subject_ref=bytes(range(32)),
             method=method,
@@ -363,7 +361,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
     )
     def junk(self, signer, junk: str) -> None:
         if junk == "unknown_type":
-            tx = signed(signer, "authentication.delete_everything", gov_pb2.Terminal())
+            tx = signed(signer, "authentication.delete_everything", government.Terminal())
             expected = UNKNOWN_TYPE
         else:
             type_ = REGISTER_TERMINAL if junk == "register_garbage" else RECORD_AUTH
@@ -394,10 +392,10 @@ class AuthenticationMachine(RuleBasedStateMachine):
         registered_at: dict[str, int] = {}
         for index, (tx, _, _) in enumerate(self.accepted):
             if tx.body.type == REGISTER_TERMINAL:
-                tid = gov_pb2.Terminal.FromString(tx.body.payload).terminal_id
+                tid = government.Terminal.FromString(tx.body.payload).terminal_id
                 registered_at.setdefault(tid, index)
                 continue
-            record = gov_pb2.AuthRecord.FromString(tx.body.payload)
+            record = government.AuthRecord.FromString(tx.body.payload)
             stored = get_session(self.state, record.session_id)
             assert stored == record
             terminal = get_terminal(self.state, stored.terminal_id)

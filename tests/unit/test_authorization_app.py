@@ -5,8 +5,6 @@ nothing, and the access history lists a subject's accesses in commit order."""
 
 from __future__ import annotations
 
-import itertools
-
 import nacl.signing
 import pytest
 from google.protobuf.message import Message
@@ -35,57 +33,37 @@ from chains.base import (
     OUT_OF_SCOPE,
     UNKNOWN_TYPE,
     BlockContext,
-    Departments,
     Outcome,
 )
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
-from protos import gov_pb2
-from tests.apps import apply_outcome
+from chains.tx import DecodedTx
+from protos import government_pb2 as government
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN = "govchain-test"
 CHANNEL = "authorization"
-NOW_MS = 1_700_000_000_000
 HOUR_MS = 3_600_000
 
 
-def key_of(n: int) -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey(bytes([n]) * 32)
+KIOSK = signing_key(1)  # a kiosk terminal of the service center
+CENTER = signing_key(2)  # the service center's own (non-terminal) key, same department
+MARKET = signing_key(3)  # market regulation: the grantee, requester of the materials
+AGRI = signing_key(4)  # agriculture: a provider
+POLICE = signing_key(5)  # public security: another provider
+STRANGER = signing_key(6)  # no department
 
 
-KIOSK = key_of(1)  # a kiosk terminal of the service center
-CENTER = key_of(2)  # the service center's own (non-terminal) key, same department
-MARKET = key_of(3)  # market regulation: the grantee, requester of the materials
-AGRI = key_of(4)  # agriculture: a provider
-POLICE = key_of(5)  # public security: another provider
-STRANGER = key_of(6)  # no department
-
-
-def hexkey(k: nacl.signing.SigningKey) -> str:
-    return bytes(k.verify_key).hex()
-
-
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "service-center", "keys": [hexkey(KIOSK), hexkey(CENTER)], "roles": ["terminal"]},
-        {"id": "market", "keys": [hexkey(MARKET)], "roles": ["provider"]},
-        {"id": "agriculture", "keys": [hexkey(AGRI)], "roles": ["provider"]},
-        {"id": "public-security", "keys": [hexkey(POLICE)], "roles": ["provider"]},
-    ]
+DEPARTMENTS = departments(
+    ("service-center", [KIOSK, CENTER], ["terminal"]),
+    ("market", [MARKET], ["provider"]),
+    ("agriculture", [AGRI], ["provider"]),
+    ("public-security", [POLICE], ["provider"]),
 )
 SUBJECT = bytes(range(32))
 OTHER_SUBJECT = b"\x00" * 31 + b"\x01"  # NULs in a ref must not break the subject index
 ITEMS = ["business_license/name", "business_license/credit_code", "id_card/name"]
 
-_nonces = itertools.count(1)
-
 
 def signed(key: nacl.signing.SigningKey, type_: str, msg: Message | bytes) -> DecodedTx:
-    payload = msg if isinstance(msg, bytes) else msg.SerializeToString()
-    body = api.TxBody(
-        chain_id=CHAIN, channel=CHANNEL, type=type_, payload=payload, nonce=next(_nonces)
-    )
-    return decode_tx(encode_tx(body, key), CHAIN, 1 << 16)
+    return signed_tx(key, CHANNEL, type_, msg)
 
 
 def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
@@ -94,8 +72,8 @@ def run(state: dict, tx: DecodedTx, now_ms: int = NOW_MS) -> Outcome:
     return apply_outcome(state, AuthorizationApplication().apply(state, tx, ctx))
 
 
-def grant(**over) -> gov_pb2.Grant:
-    g = gov_pb2.Grant(
+def grant(**over) -> government.Grant:
+    g = government.Grant(
         grant_id="g-1",
         subject_ref=SUBJECT,
         auth_session="s-1",
@@ -103,7 +81,7 @@ def grant(**over) -> gov_pb2.Grant:
         service_item="pesticide-permit-first",
         case_number="case-1",
         purpose="first-time pesticide business permit",
-        legal_basis=gov_pb2.CONSENT,
+        legal_basis=government.CONSENT,
         items=ITEMS,
         valid_from_ms=NOW_MS - HOUR_MS,
         valid_until_ms=NOW_MS + HOUR_MS,
@@ -120,8 +98,8 @@ def grant(**over) -> gov_pb2.Grant:
     return g
 
 
-def access(**over) -> gov_pb2.AccessRecord:
-    a = gov_pb2.AccessRecord(
+def access(**over) -> government.AccessRecord:
+    a = government.AccessRecord(
         access_id="a-1",
         grant_id="g-1",
         requester="market",
@@ -167,7 +145,7 @@ def test_create_grant_stores_an_active_unused_grant() -> None:
 
 
 def test_statutory_duty_needs_no_consent_hash() -> None:
-    g = grant(legal_basis=gov_pb2.STATUTORY_DUTY, consent_text_hash=b"")
+    g = grant(legal_basis=government.STATUTORY_DUTY, consent_text_hash=b"")
     assert run({}, signed(KIOSK, CREATE_GRANT, g)).code == OK
 
 
@@ -205,7 +183,7 @@ def test_create_grant_grantee_must_be_registered() -> None:
         {"valid_until_ms": NOW_MS - HOUR_MS},
         {"valid_until_ms": NOW_MS - 2 * HOUR_MS},
         {"max_uses": 0},
-        {"legal_basis": gov_pb2.LEGAL_BASIS_UNSPECIFIED},
+        {"legal_basis": government.LEGAL_BASIS_UNSPECIFIED},
         {"consent_text_hash": b""},
         {"consent_text_hash": b"\x01" * 31},
     ],
@@ -219,27 +197,29 @@ def test_create_grant_shape(over: dict) -> None:
 
 @pytest.mark.parametrize("signer", [KIOSK, CENTER, MARKET])
 def test_revoke_by_the_issuing_department_or_the_grantee(state: dict, signer) -> None:
-    assert run(state, signed(signer, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g-1"))).code == OK
+    assert (
+        run(state, signed(signer, REVOKE_GRANT, government.RevokeGrant(grant_id="g-1"))).code == OK
+    )
     assert get_grant(state, "g-1").status == "revoked"
 
 
 @pytest.mark.parametrize("signer", [AGRI, STRANGER])
 def test_revoke_by_anyone_else_is_refused(state: dict, signer) -> None:
-    out = run(state, signed(signer, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g-1")))
+    out = run(state, signed(signer, REVOKE_GRANT, government.RevokeGrant(grant_id="g-1")))
     assert out.code == NOT_ALLOWED
     assert get_grant(state, "g-1").status == "active"
 
 
 def test_revoke_needs_an_existing_active_grant(state: dict) -> None:
-    missing = gov_pb2.RevokeGrant(grant_id="g-9")
+    missing = government.RevokeGrant(grant_id="g-9")
     assert run(state, signed(MARKET, REVOKE_GRANT, missing)).code == NOT_FOUND
-    revoke = gov_pb2.RevokeGrant(grant_id="g-1", reason="changed my mind")
+    revoke = government.RevokeGrant(grant_id="g-1", reason="changed my mind")
     assert run(state, signed(MARKET, REVOKE_GRANT, revoke)).code == OK
     assert run(state, signed(MARKET, REVOKE_GRANT, revoke)).code == INVALID_STATE
 
 
 def test_close_by_the_grantee_only(state: dict) -> None:
-    close = gov_pb2.CloseGrant(grant_id="g-1")
+    close = government.CloseGrant(grant_id="g-1")
     for signer in (KIOSK, CENTER, AGRI, STRANGER):
         assert run(state, signed(signer, CLOSE_GRANT, close)).code == NOT_ALLOWED
     assert run(state, signed(MARKET, CLOSE_GRANT, close)).code == OK
@@ -247,17 +227,19 @@ def test_close_by_the_grantee_only(state: dict) -> None:
 
 
 def test_close_needs_an_existing_active_grant(state: dict) -> None:
-    missing = gov_pb2.CloseGrant(grant_id="g-9")
+    missing = government.CloseGrant(grant_id="g-9")
     assert run(state, signed(MARKET, CLOSE_GRANT, missing)).code == NOT_FOUND
-    assert run(state, signed(MARKET, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g-1"))).code == 0
-    close = gov_pb2.CloseGrant(grant_id="g-1")
+    assert (
+        run(state, signed(MARKET, REVOKE_GRANT, government.RevokeGrant(grant_id="g-1"))).code == 0
+    )
+    close = government.CloseGrant(grant_id="g-1")
     assert run(state, signed(MARKET, CLOSE_GRANT, close)).code == INVALID_STATE
     assert get_grant(state, "g-1").status == "revoked"
 
 
 def test_an_ended_grant_cannot_be_ended_again(state: dict) -> None:
-    assert run(state, signed(MARKET, CLOSE_GRANT, gov_pb2.CloseGrant(grant_id="g-1"))).code == 0
-    out = run(state, signed(KIOSK, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g-1")))
+    assert run(state, signed(MARKET, CLOSE_GRANT, government.CloseGrant(grant_id="g-1"))).code == 0
+    out = run(state, signed(KIOSK, REVOKE_GRANT, government.RevokeGrant(grant_id="g-1")))
     assert out.code == INVALID_STATE
 
 
@@ -287,7 +269,9 @@ def test_access_is_stored_with_block_time_and_the_grants_subject(state: dict) ->
 def test_denied_access_is_always_recorded_and_uses_nothing(state: dict) -> None:
     denied = {"outcome": "denied", "reason": "wrong requester key"}
     assert record(state, access_id="a-1", requester="tax", items=["x/y"], **denied).code == OK
-    assert run(state, signed(MARKET, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g-1"))).code == 0
+    assert (
+        run(state, signed(MARKET, REVOKE_GRANT, government.RevokeGrant(grant_id="g-1"))).code == 0
+    )
     assert record(state, access_id="a-2", now_ms=NOW_MS + 9 * HOUR_MS, **denied).code == OK
     assert record(state, access_id="a-3", items=[], **denied).code == OK
     assert get_grant(state, "g-1").uses == 0
@@ -314,7 +298,7 @@ def test_granted_at_the_window_edges_is_accepted(state: dict, now_ms: int) -> No
 
 
 @pytest.mark.parametrize(
-    "ending", [(REVOKE_GRANT, gov_pb2.RevokeGrant), (CLOSE_GRANT, gov_pb2.CloseGrant)]
+    "ending", [(REVOKE_GRANT, government.RevokeGrant), (CLOSE_GRANT, government.CloseGrant)]
 )
 def test_granted_on_an_ended_grant_is_refused(state: dict, ending) -> None:
     type_, kind = ending
@@ -424,10 +408,10 @@ def test_check_admits_well_formed_txs_and_refuses_bad_shapes() -> None:
     app = AuthorizationApplication()
     assert app.check(signed(KIOSK, CREATE_GRANT, grant())) is None
     assert app.check(signed(AGRI, RECORD_ACCESS, access())) is None
-    assert app.check(signed(MARKET, CLOSE_GRANT, gov_pb2.CloseGrant(grant_id="g"))) is None
-    assert app.check(signed(MARKET, REVOKE_GRANT, gov_pb2.RevokeGrant(grant_id="g"))) is None
+    assert app.check(signed(MARKET, CLOSE_GRANT, government.CloseGrant(grant_id="g"))) is None
+    assert app.check(signed(MARKET, REVOKE_GRANT, government.RevokeGrant(grant_id="g"))) is None
     assert "max_uses" in app.check(signed(KIOSK, CREATE_GRANT, grant(max_uses=0)))
-    assert "grant_id" in app.check(signed(MARKET, CLOSE_GRANT, gov_pb2.CloseGrant()))
+    assert "grant_id" in app.check(signed(MARKET, CLOSE_GRANT, government.CloseGrant()))
 
 
 def test_effective_status_computes_expiry(state: dict) -> None:

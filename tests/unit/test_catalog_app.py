@@ -7,8 +7,6 @@ never writes. Txs are real signed envelopes decoded as the executor decodes them
 
 from __future__ import annotations
 
-from itertools import count
-
 import nacl.signing
 import pytest
 from google.protobuf.message import Message
@@ -24,7 +22,6 @@ from chains.base import (
     UNKNOWN_TYPE,
     Application,
     BlockContext,
-    Departments,
     Outcome,
 )
 from chains.catalog import (
@@ -37,37 +34,14 @@ from chains.catalog import (
     get_entry,
     is_share_approved,
 )
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
-from protos import gov_pb2 as gov
-from tests.apps import apply_outcome
+from chains.tx import DecodedTx
+from protos import government_pb2 as government
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN = "govchain-test"
-TX_BYTES_MAX = 1 << 16
-NOW_MS = 1_700_000_000_000
 MARKET, CIVIL, POLICE = "market-regulation", "civil-affairs", "public-security"
-KEYS = {
-    dept: nacl.signing.SigningKey(bytes([i + 1]) * 32)
-    for i, dept in enumerate((MARKET, CIVIL, POLICE))
-}
-OUTSIDER = nacl.signing.SigningKey(bytes([99]) * 32)
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": d, "keys": [bytes(k.verify_key).hex()], "roles": ["provider", "consumer"]}
-        for d, k in KEYS.items()
-    ]
-)
-_nonces = count(1)
-
-
-def make_tx(
-    signer: nacl.signing.SigningKey, channel: str, type_: str, payload: Message | bytes
-) -> DecodedTx:
-    raw_payload = payload if isinstance(payload, bytes) else payload.SerializeToString()
-    body = api.TxBody(
-        chain_id=CHAIN, channel=channel, type=type_, payload=raw_payload, nonce=next(_nonces)
-    )
-    return decode_tx(encode_tx(body, signer), CHAIN, TX_BYTES_MAX)
+KEYS = {dept: signing_key(i + 1) for i, dept in enumerate((MARKET, CIVIL, POLICE))}
+OUTSIDER = signing_key(99)
+DEPARTMENTS = departments(*((d, [k], ["provider", "consumer"]) for d, k in KEYS.items()))
 
 
 class Harness:
@@ -94,7 +68,7 @@ class Harness:
     ) -> Outcome:
         key = KEYS[signer] if isinstance(signer, str) else signer
         ctx = BlockContext(len(self.log) + 1, self.now_ms, DEPARTMENTS)
-        return self.apply(make_tx(key, self.channel, type_, payload), ctx)
+        return self.apply(signed_tx(key, self.channel, type_, payload), ctx)
 
     def expect(
         self,
@@ -114,36 +88,40 @@ class Harness:
 # ------------------------------------------------------------------ fixtures and builders
 
 
-def duty(code: str = "D1") -> gov.RegisterDuty:
-    return gov.RegisterDuty(code=code, name=f"duty {code}", legal_basis="regulation 1")
+def duty(code: str = "D1") -> government.RegisterDuty:
+    return government.RegisterDuty(code=code, name=f"duty {code}", legal_basis="regulation 1")
 
 
-def entry(code: str = "R1", provider: str = MARKET, **overrides: object) -> gov.CatalogEntry:
+def entry(code: str = "R1", provider: str = MARKET, **overrides: object) -> government.CatalogEntry:
     fields: dict = {
         "resource_code": code,
         "name": "business registrations",
         "provider": provider,
         "duties": ["D1"],
         "items": [
-            gov.DataItem(code="name", name="company name", type="string", sensitivity=1),
-            gov.DataItem(code="uscc", name="credit code", type="string", sensitivity=2),
-            gov.DataItem(code="rep", name="legal representative", type="string", sensitivity=3),
+            government.DataItem(code="name", name="company name", type="string", sensitivity=1),
+            government.DataItem(code="uscc", name="credit code", type="string", sensitivity=2),
+            government.DataItem(
+                code="rep", name="legal representative", type="string", sensitivity=3
+            ),
         ],
-        "sharing": gov.CONDITIONAL,
+        "sharing": government.CONDITIONAL,
         "sharing_conditions": "for service items of the district",
         "update_cycle": "daily",
         "source_endpoint": "https://market.example/api",
     }
     fields.update(overrides)
-    return gov.CatalogEntry(**fields)
+    return government.CatalogEntry(**fields)
 
 
-def apply_share(code: str = "R1", items: tuple[str, ...] = ("name", "uscc")) -> gov.ApplyShare:
-    return gov.ApplyShare(resource_code=code, items=list(items), purpose="pesticide permit")
+def apply_share(
+    code: str = "R1", items: tuple[str, ...] = ("name", "uscc")
+) -> government.ApplyShare:
+    return government.ApplyShare(resource_code=code, items=list(items), purpose="pesticide permit")
 
 
-def decide(consumer: str = CIVIL, code: str = "R1", reason: str = "ok") -> gov.DecideShare:
-    return gov.DecideShare(resource_code=code, consumer=consumer, reason=reason)
+def decide(consumer: str = CIVIL, code: str = "R1", reason: str = "ok") -> government.DecideShare:
+    return government.DecideShare(resource_code=code, consumer=consumer, reason=reason)
 
 
 @pytest.fixture
@@ -168,15 +146,15 @@ def applied(published: Harness) -> Harness:
 
 
 def test_unknown_type_is_refused_at_admission_and_execution(h: Harness) -> None:
-    tx = make_tx(KEYS[MARKET], "catalog", "catalog.delete_everything", duty())
+    tx = signed_tx(KEYS[MARKET], "catalog", "catalog.delete_everything", duty())
     assert "unknown type" in (CatalogApplication().check(tx) or "")
     h.expect(UNKNOWN_TYPE, MARKET, "catalog.delete_everything", duty())
 
 
 def test_check_refuses_unparsable_payload_and_admits_good_ones() -> None:
     app = CatalogApplication()
-    assert app.check(make_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", b"\xff\xff"))
-    assert app.check(make_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", entry())) is None
+    assert app.check(signed_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", b"\xff\xff"))
+    assert app.check(signed_tx(KEYS[MARKET], "catalog", "catalog.publish_entry", entry())) is None
 
 
 def test_unparsable_payload_is_bad_payload(h: Harness) -> None:
@@ -200,10 +178,10 @@ def test_register_duty_belongs_to_the_registering_department(h: Harness) -> None
 
 @pytest.mark.parametrize(
     "bad",
-    [gov.RegisterDuty(code="", name="x"), gov.RegisterDuty(code="D\x001", name="x"),
-     gov.RegisterDuty(code="D" * 129, name="x"), gov.RegisterDuty(code="D1")],
+    [government.RegisterDuty(code="", name="x"), government.RegisterDuty(code="D\x001", name="x"),
+     government.RegisterDuty(code="D" * 129, name="x"), government.RegisterDuty(code="D1")],
 )  # fmt: skip
-def test_register_duty_needs_a_code_and_a_name(h: Harness, bad: gov.RegisterDuty) -> None:
+def test_register_duty_needs_a_code_and_a_name(h: Harness, bad: government.RegisterDuty) -> None:
     h.expect(BAD_PAYLOAD, MARKET, "catalog.register_duty", bad)
 
 
@@ -235,8 +213,8 @@ def test_publish_needs_the_providers_own_registered_duties(h: Harness) -> None:
     h.expect(OK, MARKET, "catalog.publish_entry", entry())
 
 
-def _items(*codes: str, sensitivity: int = 1) -> list[gov.DataItem]:
-    return [gov.DataItem(code=c, name=c, sensitivity=sensitivity) for c in codes]
+def _items(*codes: str, sensitivity: int = 1) -> list[government.DataItem]:
+    return [government.DataItem(code=c, name=c, sensitivity=sensitivity) for c in codes]
 
 
 BAD_ENTRIES: list[tuple[str, dict]] = [
@@ -247,10 +225,10 @@ BAD_ENTRIES: list[tuple[str, dict]] = [
     ("no items", {"items": []}),
     ("repeated item code", {"items": _items("a", "a")}),
     ("empty item code", {"items": _items("")}),
-    ("item without name", {"items": [gov.DataItem(code="a", sensitivity=1)]}),
+    ("item without name", {"items": [government.DataItem(code="a", sensitivity=1)]}),
     ("sensitivity 0", {"items": _items("a", sensitivity=0)}),
     ("sensitivity 5", {"items": _items("a", sensitivity=5)}),
-    ("sharing unset", {"sharing": gov.SHARING_UNSPECIFIED}),
+    ("sharing unset", {"sharing": government.SHARING_UNSPECIFIED}),
     ("sharing unknown", {"sharing": 7}),
     ("conditional without conditions", {"sharing_conditions": ""}),
     ("suspended set by client", {"suspended": True}),
@@ -267,8 +245,12 @@ def test_publish_refuses_malformed_entries(h: Harness, overrides: dict) -> None:
 def test_unconditional_and_not_shared_need_no_conditions(h: Harness) -> None:
     h.expect(OK, MARKET, "catalog.register_duty", duty("D1"))
     plain = {"sharing_conditions": ""}
-    h.expect(OK, MARKET, "catalog.publish_entry", entry("R1", sharing=gov.UNCONDITIONAL, **plain))
-    h.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=gov.NOT_SHARED, **plain))
+    h.expect(
+        OK, MARKET, "catalog.publish_entry", entry("R1", sharing=government.UNCONDITIONAL, **plain)
+    )
+    h.expect(
+        OK, MARKET, "catalog.publish_entry", entry("R2", sharing=government.NOT_SHARED, **plain)
+    )
 
 
 # ------------------------------------------------------------------ update_entry and suspend
@@ -290,7 +272,7 @@ def test_update_refusals(published: Harness) -> None:
 
 
 def test_suspend_then_no_update(published: Harness) -> None:
-    suspend = gov.SuspendEntry(resource_code="R1", reason="source system retired")
+    suspend = government.SuspendEntry(resource_code="R1", reason="source system retired")
     published.expect(NOT_ALLOWED, CIVIL, "catalog.suspend_entry", suspend)
     published.expect(OK, MARKET, "catalog.suspend_entry", suspend)
     stored = get_entry(published, "R1")
@@ -302,10 +284,13 @@ def test_suspend_then_no_update(published: Harness) -> None:
 
 def test_suspend_refusals(published: Harness) -> None:
     published.expect(
-        NOT_FOUND, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R9", reason="x")
+        NOT_FOUND,
+        MARKET,
+        "catalog.suspend_entry",
+        government.SuspendEntry(resource_code="R9", reason="x"),
     )
     published.expect(
-        BAD_PAYLOAD, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1")
+        BAD_PAYLOAD, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1")
     )
 
 
@@ -335,7 +320,7 @@ def test_apply_share_refusals(published: Harness) -> None:
         BAD_PAYLOAD,
         CIVIL,
         "catalog.apply_share",
-        gov.ApplyShare(resource_code="R1", items=["name"]),
+        government.ApplyShare(resource_code="R1", items=["name"]),
     )
     p.expect(OK, CIVIL, "catalog.apply_share", apply_share())
     p.expect(ALREADY_EXISTS, CIVIL, "catalog.apply_share", apply_share())
@@ -343,9 +328,11 @@ def test_apply_share_refusals(published: Harness) -> None:
 
 def test_apply_share_on_not_shared_or_suspended_entries(published: Harness) -> None:
     p = published
-    p.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=gov.NOT_SHARED))
+    p.expect(OK, MARKET, "catalog.publish_entry", entry("R2", sharing=government.NOT_SHARED))
     p.expect(NOT_ALLOWED, CIVIL, "catalog.apply_share", apply_share("R2"))
-    p.expect(OK, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1", reason="x"))
+    p.expect(
+        OK, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1", reason="x")
+    )
     p.expect(INVALID_STATE, CIVIL, "catalog.apply_share", apply_share("R1"))
 
 
@@ -382,12 +369,12 @@ def test_decide_refusals(applied: Harness, type_: str) -> None:
 
 
 def test_approve_rechecks_the_entry(applied: Harness) -> None:
-    narrowed = entry(items=[gov.DataItem(code="name", name="company name", sensitivity=1)])
+    narrowed = entry(items=[government.DataItem(code="name", name="company name", sensitivity=1)])
     applied.expect(OK, MARKET, "catalog.update_entry", narrowed)
     applied.expect(OUT_OF_SCOPE, MARKET, "catalog.approve_share", decide())
     applied.expect(OK, MARKET, "catalog.update_entry", entry())
     applied.expect(
-        OK, MARKET, "catalog.suspend_entry", gov.SuspendEntry(resource_code="R1", reason="x")
+        OK, MARKET, "catalog.suspend_entry", government.SuspendEntry(resource_code="R1", reason="x")
     )
     applied.expect(INVALID_STATE, MARKET, "catalog.approve_share", decide())
     applied.expect(OK, MARKET, "catalog.reject_share", decide())

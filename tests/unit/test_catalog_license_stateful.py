@@ -35,8 +35,9 @@ from chains.license import (
     make_license_id,
 )
 from consensus.hashing import merkle_root
-from protos import gov_pb2 as gov
-from tests.unit.test_catalog_app import DEPARTMENTS, KEYS, OUTSIDER, Harness, make_tx
+from protos import government_pb2 as government
+from tests.apps import signed_tx
+from tests.unit.test_catalog_app import DEPARTMENTS, KEYS, OUTSIDER, Harness
 
 SETTINGS = settings(max_examples=50, stateful_step_count=30, deadline=None, derandomize=True)
 
@@ -75,7 +76,7 @@ class AppMachine(RuleBasedStateMachine):
         """Apply one tx in its own block; the writes if accepted, else {} (and no change)."""
         before = dict(self.h.state)
         key = OUTSIDER if signer == OUTSIDE else KEYS[signer]
-        tx = make_tx(key, self.channel, type_, payload)
+        tx = signed_tx(key, self.channel, type_, payload)
         out = self.h.apply(tx, BlockContext(len(self.h.log) + 1, self.h.now_ms, DEPARTMENTS))
         self.codes.append(out.code)
         if out.code != OK:
@@ -119,21 +120,23 @@ class CatalogMachine(AppMachine):
     def seed(self) -> None:
         """Every department has duty D1 and one entry, so sharing rules are reached."""
         for dept, code in zip(DEPTS, ["R1", "R2", "R3"], strict=True):
-            self.send(dept, "catalog.register_duty", gov.RegisterDuty(code="D1", name="duty"))
-            entry = gov.CatalogEntry(
+            self.send(
+                dept, "catalog.register_duty", government.RegisterDuty(code="D1", name="duty")
+            )
+            entry = government.CatalogEntry(
                 resource_code=code,
                 name="resource",
                 provider=dept,
                 duties=["D1"],
-                items=[gov.DataItem(code=i, name=i, sensitivity=2) for i in ITEMS],
-                sharing=gov.CONDITIONAL,
+                items=[government.DataItem(code=i, name=i, sensitivity=2) for i in ITEMS],
+                sharing=government.CONDITIONAL,
                 sharing_conditions="when needed",
             )
             assert self.send(dept, "catalog.publish_entry", entry)
 
     @rule(signer=st.sampled_from([*DEPTS, OUTSIDE]), code=st.sampled_from(["D1", "D2", ""]))
     def register_duty(self, signer: str, code: str) -> None:
-        self.send(signer, "catalog.register_duty", gov.RegisterDuty(code=code, name="duty"))
+        self.send(signer, "catalog.register_duty", government.RegisterDuty(code=code, name="duty"))
 
     @rule(data=st.data(), code=RESOURCES, update=st.booleans())
     def publish(self, data: st.DataObject, code: str, update: bool) -> None:
@@ -141,13 +144,14 @@ class CatalogMachine(AppMachine):
         signer = self.owner_or_not(draw, code)
         bad = fault(draw, "provider", "duty", "items", "sharing", "garbage")
         items = draw(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=3, unique=True))
-        entry = gov.CatalogEntry(
+        entry = government.CatalogEntry(
             resource_code=code,
             name="resource",
             provider=other_dept(draw, signer) if bad == "provider" else signer,
             duties=["D9"] if bad == "duty" else ["D1"],
             items=[
-                gov.DataItem(code=i, name=i, sensitivity=2) for i in items * (1 + (bad == "items"))
+                government.DataItem(code=i, name=i, sensitivity=2)
+                for i in items * (1 + (bad == "items"))
             ],
             sharing=0 if bad == "sharing" else draw(st.sampled_from([1, 2, 2, 3])),  # type: ignore[arg-type]
             sharing_conditions="when needed",
@@ -166,7 +170,9 @@ class CatalogMachine(AppMachine):
             signer = self.owner_or_not(data.draw, code)
         else:
             signer = data.draw(st.sampled_from([*DEPTS, OUTSIDE]))
-        self.send(signer, "catalog.suspend_entry", gov.SuspendEntry(resource_code=code, reason="x"))
+        self.send(
+            signer, "catalog.suspend_entry", government.SuspendEntry(resource_code=code, reason="x")
+        )
 
     @rule(
         data=st.data(),
@@ -180,7 +186,7 @@ class CatalogMachine(AppMachine):
         signer = data.draw(
             st.sampled_from([*consumers, *([provider] if provider else []), OUTSIDE])
         )
-        msg = gov.ApplyShare(resource_code=code, items=items, purpose="service")
+        msg = government.ApplyShare(resource_code=code, items=items, purpose="service")
         self.send(signer, "catalog.apply_share", msg)
 
     def pending(self, code: str) -> bool:
@@ -195,7 +201,7 @@ class CatalogMachine(AppMachine):
         signer = self.owner_or_not(data.draw, code)
         applicants = sorted(DEPTS, key=lambda d: get_agreement(self.h, code, d) is None)
         consumer = data.draw(st.sampled_from(applicants))
-        msg = gov.DecideShare(resource_code=code, consumer=consumer, reason="decided")
+        msg = government.DecideShare(resource_code=code, consumer=consumer, reason="decided")
         self.send(signer, "catalog.approve_share" if approve else "catalog.reject_share", msg)
 
     @rule(data=st.data(), code=RESOURCES, approve=st.booleans())
@@ -206,10 +212,10 @@ class CatalogMachine(AppMachine):
         if entry is None:
             return
         consumer = data.draw(st.sampled_from([d for d in DEPTS if d != entry.provider]))
-        msg = gov.ApplyShare(resource_code=code, items=ITEMS[:2], purpose="service")
+        msg = government.ApplyShare(resource_code=code, items=ITEMS[:2], purpose="service")
         self.send(consumer, "catalog.apply_share", msg)
         signer = self.owner_or_not(data.draw, code)
-        decision = gov.DecideShare(resource_code=code, consumer=consumer, reason="decided")
+        decision = government.DecideShare(resource_code=code, consumer=consumer, reason="decided")
         self.send(signer, "catalog.approve_share" if approve else "catalog.reject_share", decision)
 
     @invariant()
@@ -257,9 +263,9 @@ class LicenseMachine(AppMachine):
             assert ltype is not None and ltype.department == signer
         return writes
 
-    def license_type(self, code: str, dept: str) -> gov.LicenseType:
-        items = [gov.DataItem(code=i, name=i, sensitivity=1) for i in ITEMS]
-        return gov.LicenseType(
+    def license_type(self, code: str, dept: str) -> government.LicenseType:
+        items = [government.DataItem(code=i, name=i, sensitivity=1) for i in ITEMS]
+        return government.LicenseType(
             code=code, name="type", department=dept, holder_type="company", items=items
         )
 
@@ -275,19 +281,21 @@ class LicenseMachine(AppMachine):
         dept = DEPTS[0] if signer == OUTSIDE else signer
         self.send(signer, "license.register_type", self.license_type(code, dept))
 
-    def license(self, draw: Draw, type_code: str, issuer: str, faulty: bool = True) -> gov.License:
+    def license(
+        self, draw: Draw, type_code: str, issuer: str, faulty: bool = True
+    ) -> government.License:
         bad = fault(draw, "root", "item", "expired", "id", "subject") if faulty else None
         serial = draw(st.integers(1, 4))
         codes = draw(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=3, unique=True))
         codes += ["z"] if bad == "item" else []
         items = [
-            gov.ItemCommitment(code=c, commitment=hashlib.sha256(c.encode()).digest())
+            government.ItemCommitment(code=c, commitment=hashlib.sha256(c.encode()).digest())
             for c in codes
         ]
         until = draw(st.sampled_from([0, 1_000, 5_000]))
         license_id = make_license_id(type_code, issuer, 2024, serial)
         self.ids.append(license_id)
-        return gov.License(
+        return government.License(
             license_id=license_id + "x" * (bad == "id"),
             type_code=type_code,
             issuer=issuer,
@@ -316,13 +324,13 @@ class LicenseMachine(AppMachine):
     @rule(data=st.data(), to=st.integers(0, 6))
     def set_status(self, data: st.DataObject, to: int) -> None:
         license_id, signer = self.pick(data.draw)
-        msg = gov.SetLicenseStatus(license_id=license_id, status=to, reason="because")  # type: ignore[arg-type]
+        msg = government.SetLicenseStatus(license_id=license_id, status=to, reason="because")  # type: ignore[arg-type]
         self.send(signer, "license.set_status", msg)
 
     @rule(data=st.data())
     def supersede(self, data: st.DataObject) -> None:
         old, signer = self.pick(data.draw)
-        msg = gov.Supersede(license_id=old)
+        msg = government.Supersede(license_id=old)
         stored = get_license(self.h, old)
         if stored is not None:
             msg.successor.CopyFrom(self.license(data.draw, stored.type_code, signer))
@@ -343,7 +351,7 @@ class LicenseMachine(AppMachine):
                 continue
             status = effective_status(lic, now)
             if lic.valid_until_ms and now >= lic.valid_until_ms:
-                assert status != gov.VALID
+                assert status != government.VALID
             if license_id in self.ever_dead:
                 assert status in TERMINAL, f"{license_id} came back as {status}"
             if status in TERMINAL:

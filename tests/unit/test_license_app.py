@@ -30,33 +30,39 @@ from chains.license import (
     parse_license_id,
 )
 from consensus.hashing import merkle_root
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
+from tests.apps import signed_tx
 from tests.unit.test_catalog_app import CIVIL, KEYS, MARKET, NOW_MS, OUTSIDER, POLICE, Harness
-from tests.unit.test_catalog_app import make_tx as _make_tx
 
 SUBJECT = hashlib.sha256(b"company 91110108MA01").digest()
 OTHER_SUBJECT = hashlib.sha256(b"company 91110108MA02").digest()
 DAY_MS = 86_400_000
-ALL_STATUSES = [gov.VALID, gov.SUSPENDED, gov.REVOKED, gov.CANCELLED, gov.EXPIRED]
+ALL_STATUSES = [
+    government.VALID,
+    government.SUSPENDED,
+    government.REVOKED,
+    government.CANCELLED,
+    government.EXPIRED,
+]
 
 
-def license_type(code: str = "BL", department: str = MARKET) -> gov.LicenseType:
-    return gov.LicenseType(
+def license_type(code: str = "BL", department: str = MARKET) -> government.LicenseType:
+    return government.LicenseType(
         code=code,
         name="business license",
         department=department,
         holder_type="company",
         items=[
-            gov.DataItem(code=c, name=c, type="string", sensitivity=2)
+            government.DataItem(code=c, name=c, type="string", sensitivity=2)
             for c in ("name", "uscc", "rep", "address")
         ],
         catalog_resource="R1",
     )
 
 
-def commitment(code: str, value: str) -> gov.ItemCommitment:
+def commitment(code: str, value: str) -> government.ItemCommitment:
     digest = hashlib.sha256(b"salt|" + code.encode() + b"|" + value.encode()).digest()
-    return gov.ItemCommitment(code=code, commitment=digest)
+    return government.ItemCommitment(code=code, commitment=digest)
 
 
 def a_license(
@@ -65,7 +71,7 @@ def a_license(
     issuer: str = MARKET,
     codes: tuple[str, ...] = ("name", "uscc", "rep"),
     **overrides: object,
-) -> gov.License:
+) -> government.License:
     items = [commitment(c, f"value of {c} #{serial}") for c in codes]
     fields: dict = {
         "license_id": make_license_id(type_code, issuer, 2024, serial),
@@ -74,17 +80,17 @@ def a_license(
         "subject_ref": SUBJECT,
         "valid_from_ms": NOW_MS - DAY_MS,
         "valid_until_ms": NOW_MS + 365 * DAY_MS,
-        "status": gov.VALID,
+        "status": government.VALID,
         "items": items,
         "items_root": merkle_root([c.commitment for c in items]),
         "source_ref": "market:bl:000001",
     }
     fields.update(overrides)
-    return gov.License(**fields)
+    return government.License(**fields)
 
 
-def status(license_id: str, to: int, reason: str = "inspection") -> gov.SetLicenseStatus:
-    return gov.SetLicenseStatus(license_id=license_id, status=to, reason=reason)  # type: ignore[arg-type]
+def status(license_id: str, to: int, reason: str = "inspection") -> government.SetLicenseStatus:
+    return government.SetLicenseStatus(license_id=license_id, status=to, reason=reason)  # type: ignore[arg-type]
 
 
 ID1 = make_license_id("BL", MARKET, 2024, 1)
@@ -119,9 +125,9 @@ def stored_status(h: Harness, license_id: str = ID1) -> int:
 
 def test_unknown_type_and_bad_payload() -> None:
     app = LicenseApplication()
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.delete", b""))
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.anchor", b"\xff"))
-    assert app.check(_make_tx(KEYS[MARKET], "license", "license.anchor", a_license())) is None
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.delete", b""))
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.anchor", b"\xff"))
+    assert app.check(signed_tx(KEYS[MARKET], "license", "license.anchor", a_license())) is None
     h = Harness(app, "license")
     h.expect(UNKNOWN_TYPE, MARKET, "license.delete", b"")
     h.expect(BAD_PAYLOAD, MARKET, "license.anchor", b"\xff")
@@ -170,7 +176,7 @@ def test_register_type(typed: Harness) -> None:
         {"name": ""},
         {"holder_type": "robot"},
         {"items": []},
-        {"items": [gov.DataItem(code="a", name="a", sensitivity=1)] * 2},
+        {"items": [government.DataItem(code="a", name="a", sensitivity=1)] * 2},
         {"catalog_resource": "R\x001"},
     ],
 )
@@ -194,10 +200,10 @@ def test_register_type_only_for_the_signers_department(h: Harness) -> None:
 
 def test_anchor_stores_a_valid_license_and_indexes_its_holder(anchored: Harness) -> None:
     lic = get_license(anchored, ID1)
-    assert lic is not None and lic.status == gov.VALID and lic.superseded_by == ""
+    assert lic is not None and lic.status == government.VALID and lic.superseded_by == ""
     assert find_licenses(anchored, SUBJECT, "BL") == [ID1]
     anchored.expect(OK, MARKET, "license.anchor", a_license(2, status=0))  # unset means VALID
-    assert stored_status(anchored, ID2) == gov.VALID
+    assert stored_status(anchored, ID2) == government.VALID
     assert find_licenses(anchored, SUBJECT, "BL") == [ID1, ID2]
     assert find_licenses(anchored, OTHER_SUBJECT, "BL") == []
     assert get_license(anchored, "BL-nobody-2024-1") is None
@@ -212,22 +218,27 @@ def test_anchor_permission_and_existence(typed: Harness) -> None:
     t.expect(ALREADY_EXISTS, MARKET, "license.anchor", a_license())
 
 
-def _with_items(items: list[gov.ItemCommitment], root: bytes | None = None) -> gov.License:
+def _with_items(
+    items: list[government.ItemCommitment], root: bytes | None = None
+) -> government.License:
     root = merkle_root([c.commitment for c in items]) if root is None else root
     return a_license(items=items, items_root=root)
 
 
-BAD_ANCHORS: list[tuple[str, gov.License]] = [
+BAD_ANCHORS: list[tuple[str, government.License]] = [
     ("malformed id", a_license(license_id="BL/market/2024/1")),
     ("id of another type", a_license(license_id=make_license_id("ID", MARKET, 2024, 1))),
     ("id of another issuer", a_license(license_id=make_license_id("BL", CIVIL, 2024, 1))),
     ("short subject_ref", a_license(subject_ref=SUBJECT[:31])),
     ("no items", _with_items([])),
     ("repeated item", _with_items([commitment("name", "a"), commitment("name", "b")])),
-    ("short commitment", _with_items([gov.ItemCommitment(code="name", commitment=b"x" * 31)])),
+    (
+        "short commitment",
+        _with_items([government.ItemCommitment(code="name", commitment=b"x" * 31)]),
+    ),
     ("wrong root", _with_items([commitment("name", "a")], root=b"\x00" * 32)),
-    ("status suspended", a_license(status=gov.SUSPENDED)),
-    ("status revoked", a_license(status=gov.REVOKED)),
+    ("status suspended", a_license(status=government.SUSPENDED)),
+    ("status revoked", a_license(status=government.REVOKED)),
     ("superseded_by set", a_license(superseded_by="BL-market-regulation-2024-9")),
     ("until before from", a_license(valid_from_ms=NOW_MS, valid_until_ms=NOW_MS - 1)),
     ("until equals from", a_license(valid_from_ms=NOW_MS, valid_until_ms=NOW_MS)),
@@ -235,7 +246,7 @@ BAD_ANCHORS: list[tuple[str, gov.License]] = [
 
 
 @pytest.mark.parametrize("lic", [x for _, x in BAD_ANCHORS], ids=[n for n, _ in BAD_ANCHORS])
-def test_anchor_refuses_malformed_licenses(typed: Harness, lic: gov.License) -> None:
+def test_anchor_refuses_malformed_licenses(typed: Harness, lic: government.License) -> None:
     typed.expect(BAD_PAYLOAD, MARKET, "license.anchor", lic)
 
 
@@ -259,18 +270,28 @@ def test_anchor_validity_window(typed: Harness) -> None:
 
 
 ALLOWED = {
-    gov.VALID: {gov.SUSPENDED, gov.REVOKED, gov.CANCELLED, gov.EXPIRED},
-    gov.SUSPENDED: {gov.VALID, gov.REVOKED, gov.CANCELLED, gov.EXPIRED},
-    gov.REVOKED: set(),
-    gov.CANCELLED: set(),
-    gov.EXPIRED: set(),
+    government.VALID: {
+        government.SUSPENDED,
+        government.REVOKED,
+        government.CANCELLED,
+        government.EXPIRED,
+    },
+    government.SUSPENDED: {
+        government.VALID,
+        government.REVOKED,
+        government.CANCELLED,
+        government.EXPIRED,
+    },
+    government.REVOKED: set(),
+    government.CANCELLED: set(),
+    government.EXPIRED: set(),
 }
 
 
-@pytest.mark.parametrize("start", ALL_STATUSES, ids=gov.LicenseStatus.Name)
-@pytest.mark.parametrize("to", ALL_STATUSES, ids=gov.LicenseStatus.Name)
+@pytest.mark.parametrize("start", ALL_STATUSES, ids=government.LicenseStatus.Name)
+@pytest.mark.parametrize("to", ALL_STATUSES, ids=government.LicenseStatus.Name)
 def test_status_transition_table(anchored: Harness, start: int, to: int) -> None:
-    if start != gov.VALID:
+    if start != government.VALID:
         anchored.expect(OK, MARKET, "license.set_status", status(ID1, start))
     code = OK if to in ALLOWED[start] else INVALID_STATE
     anchored.expect(code, MARKET, "license.set_status", status(ID1, to))
@@ -279,43 +300,43 @@ def test_status_transition_table(anchored: Harness, start: int, to: int) -> None
 
 def test_set_status_refusals(anchored: Harness) -> None:
     a = anchored
-    a.expect(NOT_FOUND, MARKET, "license.set_status", status(ID2, gov.REVOKED))
-    a.expect(NOT_ALLOWED, CIVIL, "license.set_status", status(ID1, gov.REVOKED))
-    a.expect(NOT_ALLOWED, POLICE, "license.set_status", status(ID1, gov.SUSPENDED))
-    a.expect(NOT_ALLOWED, OUTSIDER, "license.set_status", status(ID1, gov.SUSPENDED))
+    a.expect(NOT_FOUND, MARKET, "license.set_status", status(ID2, government.REVOKED))
+    a.expect(NOT_ALLOWED, CIVIL, "license.set_status", status(ID1, government.REVOKED))
+    a.expect(NOT_ALLOWED, POLICE, "license.set_status", status(ID1, government.SUSPENDED))
+    a.expect(NOT_ALLOWED, OUTSIDER, "license.set_status", status(ID1, government.SUSPENDED))
     a.expect(BAD_PAYLOAD, MARKET, "license.set_status", status(ID1, 0))
     a.expect(BAD_PAYLOAD, MARKET, "license.set_status", status(ID1, 42))
-    a.expect(BAD_PAYLOAD, MARKET, "license.set_status", status(ID1, gov.REVOKED, reason=""))
-    assert stored_status(a) == gov.VALID
+    a.expect(BAD_PAYLOAD, MARKET, "license.set_status", status(ID1, government.REVOKED, reason=""))
+    assert stored_status(a) == government.VALID
 
 
 def test_expiry_needs_no_transaction(anchored: Harness) -> None:
     lic = get_license(anchored, ID1)
     assert lic is not None
     until = lic.valid_until_ms
-    assert effective_status(lic, until - 1) == gov.VALID and is_valid(lic, until - 1)
-    assert effective_status(lic, until) == gov.EXPIRED and not is_valid(lic, until)
+    assert effective_status(lic, until - 1) == government.VALID and is_valid(lic, until - 1)
+    assert effective_status(lic, until) == government.EXPIRED and not is_valid(lic, until)
     assert not is_valid(lic, lic.valid_from_ms - 1)  # not yet in force
     anchored.now_ms = until
-    anchored.expect(INVALID_STATE, MARKET, "license.set_status", status(ID1, gov.SUSPENDED))
-    anchored.expect(INVALID_STATE, MARKET, "license.set_status", status(ID1, gov.VALID))
-    assert stored_status(anchored) == gov.VALID  # stored as last set, reported EXPIRED
+    anchored.expect(INVALID_STATE, MARKET, "license.set_status", status(ID1, government.SUSPENDED))
+    anchored.expect(INVALID_STATE, MARKET, "license.set_status", status(ID1, government.VALID))
+    assert stored_status(anchored) == government.VALID  # stored as last set, reported EXPIRED
 
 
 def test_suspended_license_also_expires(anchored: Harness) -> None:
-    anchored.expect(OK, MARKET, "license.set_status", status(ID1, gov.SUSPENDED))
+    anchored.expect(OK, MARKET, "license.set_status", status(ID1, government.SUSPENDED))
     lic = get_license(anchored, ID1)
     assert lic is not None
-    assert effective_status(lic, lic.valid_until_ms) == gov.EXPIRED
-    lic.status = gov.REVOKED
-    assert effective_status(lic, lic.valid_until_ms) == gov.REVOKED
+    assert effective_status(lic, lic.valid_until_ms) == government.EXPIRED
+    lic.status = government.REVOKED
+    assert effective_status(lic, lic.valid_until_ms) == government.REVOKED
 
 
 # ------------------------------------------------------------------ supersede
 
 
-def supersede(old: str = ID1, successor: gov.License | None = None) -> gov.Supersede:
-    msg = gov.Supersede(license_id=old)
+def supersede(old: str = ID1, successor: government.License | None = None) -> government.Supersede:
+    msg = government.Supersede(license_id=old)
     if successor is not None:
         msg.successor.CopyFrom(successor)
     return msg
@@ -325,8 +346,8 @@ def test_supersede_cancels_the_old_and_anchors_the_new(anchored: Harness) -> Non
     anchored.expect(OK, MARKET, "license.supersede", supersede(successor=a_license(2)))
     old, new = get_license(anchored, ID1), get_license(anchored, ID2)
     assert old is not None and new is not None
-    assert (old.status, old.superseded_by) == (gov.CANCELLED, ID2)
-    assert new.status == gov.VALID
+    assert (old.status, old.superseded_by) == (government.CANCELLED, ID2)
+    assert new.status == government.VALID
     assert find_licenses(anchored, SUBJECT, "BL") == [ID1, ID2]
     successor3 = a_license(3)
     anchored.expect(INVALID_STATE, MARKET, "license.supersede", supersede(successor=successor3))
@@ -334,7 +355,7 @@ def test_supersede_cancels_the_old_and_anchors_the_new(anchored: Harness) -> Non
 
 
 def test_supersede_a_suspended_license(anchored: Harness) -> None:
-    anchored.expect(OK, MARKET, "license.set_status", status(ID1, gov.SUSPENDED))
+    anchored.expect(OK, MARKET, "license.set_status", status(ID1, government.SUSPENDED))
     anchored.expect(OK, MARKET, "license.supersede", supersede(successor=a_license(2)))
 
 
@@ -353,12 +374,12 @@ def test_supersede_refusals(anchored: Harness) -> None:
     a.expect(
         OUT_OF_SCOPE, MARKET, "license.supersede", supersede(successor=a_license(2, codes=("x",)))
     )
-    assert stored_status(a) == gov.VALID and get_license(a, ID2) is None
+    assert stored_status(a) == government.VALID and get_license(a, ID2) is None
 
 
 def test_supersede_of_a_revoked_or_expired_license(anchored: Harness) -> None:
     anchored.expect(OK, MARKET, "license.anchor", a_license(5))
-    anchored.expect(OK, MARKET, "license.set_status", status(ID1, gov.REVOKED))
+    anchored.expect(OK, MARKET, "license.set_status", status(ID1, government.REVOKED))
     anchored.expect(INVALID_STATE, MARKET, "license.supersede", supersede(successor=a_license(2)))
     lic5 = get_license(anchored, make_license_id("BL", MARKET, 2024, 5))
     assert lic5 is not None
@@ -373,5 +394,5 @@ def test_only_the_defining_department_touches_its_types_licenses(h: Harness) -> 
     mc = a_license(1, "MC", CIVIL, codes=("name",))
     h.expect(NOT_ALLOWED, MARKET, "license.anchor", mc)
     h.expect(OK, CIVIL, "license.anchor", mc)
-    h.expect(NOT_ALLOWED, MARKET, "license.set_status", status(mc.license_id, gov.REVOKED))
-    h.expect(OK, CIVIL, "license.set_status", status(mc.license_id, gov.REVOKED))
+    h.expect(NOT_ALLOWED, MARKET, "license.set_status", status(mc.license_id, government.REVOKED))
+    h.expect(OK, CIVIL, "license.set_status", status(mc.license_id, government.REVOKED))

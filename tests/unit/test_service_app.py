@@ -6,7 +6,6 @@ refused tx writes nothing, so every refusal test also checks "no writes".
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import nacl.signing
@@ -23,7 +22,6 @@ from chains.base import (
     OUT_OF_SCOPE,
     UNKNOWN_TYPE,
     BlockContext,
-    Departments,
     Outcome,
 )
 from chains.service import (
@@ -36,35 +34,25 @@ from chains.service import (
     required_items,
 )
 from chains.service_shapes import STAGES_MAX
-from chains.tx import DecodedTx, decode_tx, encode_tx
-from protos import api_pb2 as api
-from protos import gov_pb2 as gov
-from tests.apps import apply_outcome
+from chains.tx import DecodedTx
+from protos import government_pb2 as government
+from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
 
-CHAIN_ID = "govchain-test"
 CHANNEL = "service"
-TX_BYTES_MAX = 1 << 16
 
-AGRICULTURE = nacl.signing.SigningKey(bytes([1]) * 32)  # implements the permit
-MARKET = nacl.signing.SigningKey(bytes([2]) * 32)  # another department
-KIOSK = nacl.signing.SigningKey(bytes([3]) * 32)  # the service centre's kiosks
-STRANGER = nacl.signing.SigningKey(bytes([9]) * 32)  # in no department
-
-
-def _hex(k: nacl.signing.SigningKey) -> str:
-    return bytes(k.verify_key).hex()
+AGRICULTURE = signing_key(1)  # implements the permit
+MARKET = signing_key(2)  # another department
+KIOSK = signing_key(3)  # the service centre's kiosks
+STRANGER = signing_key(9)  # in no department
 
 
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "agriculture", "keys": [_hex(AGRICULTURE)], "roles": ["issuer"]},
-        {"id": "market-regulation", "keys": [_hex(MARKET)], "roles": ["issuer"]},
-        {"id": "service-center", "keys": [_hex(KIOSK)], "roles": ["terminal"]},
-    ]
+DEPARTMENTS = departments(
+    ("agriculture", [AGRICULTURE], ["issuer"]),
+    ("market-regulation", [MARKET], ["issuer"]),
+    ("service-center", [KIOSK], ["terminal"]),
 )
-CTX = BlockContext(height=7, timestamp_ms=1_700_000_000_000, departments=DEPARTMENTS)
+CTX = BlockContext(height=7, timestamp_ms=NOW_MS, departments=DEPARTMENTS)
 APP = ServiceApplication()
-_nonces = itertools.count(1)
 
 PERMIT = "pesticide-business-permit-first"
 APPLICANT = bytes(range(32))  # a keyed hash of the company's credit code, never the code
@@ -74,14 +62,7 @@ EVIDENCE = bytes([0xE5]) * 32
 def make_tx(
     signer: nacl.signing.SigningKey, tx_type: str, msg: Message | None, payload: bytes = b""
 ) -> DecodedTx:
-    body = api.TxBody(
-        chain_id=CHAIN_ID,
-        channel=CHANNEL,
-        type=tx_type,
-        payload=msg.SerializeToString() if msg is not None else payload,
-        nonce=next(_nonces),
-    )
-    return decode_tx(encode_tx(body, signer), CHAIN_ID, TX_BYTES_MAX)
+    return signed_tx(signer, CHANNEL, tx_type, msg if msg is not None else payload)
 
 
 @dataclass
@@ -120,7 +101,7 @@ class Ledger:
 # ------------------------------------------------------------------ the pesticide permit
 
 
-def permit_item(**changes: object) -> gov.ServiceItem:
+def permit_item(**changes: object) -> government.ServiceItem:
     fields: dict[str, object] = {
         "code": PERMIT,
         "name": "首次申请农药经营许可",
@@ -130,10 +111,10 @@ def permit_item(**changes: object) -> gov.ServiceItem:
         "time_limit_days": 20,
     }
     fields.update(changes)
-    return gov.ServiceItem(**fields)  # type: ignore[arg-type]
+    return government.ServiceItem(**fields)  # type: ignore[arg-type]
 
 
-BUSINESS_LICENSE = gov.Material(
+BUSINESS_LICENSE = government.Material(
     name="营业执照 business license",
     required=True,
     license_type="business-license",
@@ -144,29 +125,29 @@ BUSINESS_LICENSE = gov.Material(
         "business-license/unified_social_credit_code",
     ],
 )
-LEGAL_REP_ID = gov.Material(
+LEGAL_REP_ID = government.Material(
     name="法定代表人身份证 legal representative's ID",
     required=True,
     license_type="resident-id",
     items=["resident-id/name", "resident-id/id_number"],
 )
-PREMISES = gov.Material(
+PREMISES = government.Material(
     name="经营场所证明 premises certificate",
     required=True,
     catalog_items=["housing-registry"],
     items=["housing-registry/address", "housing-registry/area", "housing-registry/owner"],
 )
-STORAGE_PHOTOS = gov.Material(
+STORAGE_PHOTOS = government.Material(
     name="农药仓储场所照片 pesticide storage photos", required=True, scan=True
 )
 PERMIT_MATERIALS = [BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS]
 
 
-def permit_materials(*materials: gov.Material) -> gov.Materials:
-    return gov.Materials(item_code=PERMIT, materials=list(materials or PERMIT_MATERIALS))
+def permit_materials(*materials: government.Material) -> government.Materials:
+    return government.Materials(item_code=PERMIT, materials=list(materials or PERMIT_MATERIALS))
 
 
-def new_case(number: str = "C-2024-0001", **changes: object) -> gov.Case:
+def new_case(number: str = "C-2024-0001", **changes: object) -> government.Case:
     fields: dict[str, object] = {
         "case_number": number,
         "item_code": PERMIT,
@@ -174,11 +155,13 @@ def new_case(number: str = "C-2024-0001", **changes: object) -> gov.Case:
         "channel": "kiosk",
     }
     fields.update(changes)
-    return gov.Case(**fields)  # type: ignore[arg-type]
+    return government.Case(**fields)  # type: ignore[arg-type]
 
 
-def attachment(material: gov.Material, source: str, number: str = "C-2024-0001") -> gov.Attachment:
-    return gov.Attachment(
+def attachment(
+    material: government.Material, source: str, number: str = "C-2024-0001"
+) -> government.Attachment:
+    return government.Attachment(
         case_number=number, material=material.name, source=source, evidence_hash=EVIDENCE
     )
 
@@ -209,7 +192,7 @@ def opened(published: Ledger) -> Ledger:
 def submitted(opened: Ledger) -> Ledger:
     for m in PERMIT_MATERIALS:
         opened.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    opened.ok(KIOSK, "service.submit_case", gov.CaseStep(case_number="C-2024-0001"))
+    opened.ok(KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001"))
     return opened
 
 
@@ -229,11 +212,11 @@ def test_first_time_pesticide_permit_at_a_kiosk_from_publication_to_permit(
     ledger.ok(KIOSK, "service.open_case", new_case())
     for m in PERMIT_MATERIALS:
         ledger.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    ledger.ok(KIOSK, "service.submit_case", gov.CaseStep(case_number="C-2024-0001"))
+    ledger.ok(KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001"))
     for stage in ("accepted", "reviewed"):
-        step = gov.CaseStep(case_number="C-2024-0001", stage=stage, note="ok")
+        step = government.CaseStep(case_number="C-2024-0001", stage=stage, note="ok")
         ledger.ok(AGRICULTURE, "service.record_stage", step)
-    result = gov.CaseResult(
+    result = government.CaseResult(
         case_number="C-2024-0001", result="approved", license_id="11110108MA01-NYJY-2024-0001"
     )
     ledger.ok(AGRICULTURE, "service.record_result", result)
@@ -329,7 +312,7 @@ def test_an_item_without_materials_requires_no_items() -> None:
 
 
 def test_publish_materials_for_an_unknown_item_is_not_found() -> None:
-    msg = gov.Materials(item_code="no-such-item", materials=PERMIT_MATERIALS)
+    msg = government.Materials(item_code="no-such-item", materials=PERMIT_MATERIALS)
     Ledger().refused(NOT_FOUND, AGRICULTURE, "service.publish_materials", msg, "no-such-item")
 
 
@@ -342,8 +325,8 @@ def test_only_the_implementing_department_publishes_materials(
     ledger.refused(NOT_ALLOWED, signer, "service.publish_materials", permit_materials())
 
 
-def _material(**fields: object) -> gov.Material:
-    return gov.Material(name="m", required=True, **fields)  # type: ignore[arg-type]
+def _material(**fields: object) -> government.Material:
+    return government.Material(name="m", required=True, **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -352,7 +335,7 @@ def _material(**fields: object) -> gov.Material:
         ([], "no materials"),
         ([_material(scan=True)] * 65, "more than 64"),
         ([_material(scan=True), _material(scan=True)], "duplicate material names"),
-        ([gov.Material(name="", scan=True)], "material name is empty"),
+        ([government.Material(name="", scan=True)], "material name is empty"),
         ([_material()], "exactly one of"),
         ([_material(scan=True, license_type="resident-id", items=["resident-id/name"])], "exactly"),
         ([_material(license_type="t", catalog_items=["r"], items=["t/x"])], "exactly one of"),
@@ -373,11 +356,11 @@ def _material(**fields: object) -> gov.Material:
     ],
 )
 def test_publish_materials_with_a_bad_shape_is_a_bad_payload(
-    materials: list[gov.Material], part: str
+    materials: list[government.Material], part: str
 ) -> None:
     ledger = Ledger()
     ledger.ok(AGRICULTURE, "service.publish_item", permit_item())
-    msg = gov.Materials(item_code=PERMIT, materials=materials)
+    msg = government.Materials(item_code=PERMIT, materials=materials)
     ledger.refused(BAD_PAYLOAD, AGRICULTURE, "service.publish_materials", msg, part)
     assert get_materials(ledger, PERMIT) is None
 
@@ -449,7 +432,7 @@ def test_chain_pulls_and_scans_are_attached(opened: Ledger) -> None:
 
 
 @pytest.mark.parametrize("material", PERMIT_MATERIALS, ids=lambda m: m.name.split()[0])
-def test_a_scan_is_accepted_for_any_material(opened: Ledger, material: gov.Material) -> None:
+def test_a_scan_is_accepted_for_any_material(opened: Ledger, material: government.Material) -> None:
     opened.ok(KIOSK, "service.attach_material", attachment(material, "scan"))
 
 
@@ -478,7 +461,7 @@ def test_reattaching_a_material_replaces_its_attachment_in_place(opened: Ledger)
     ],
 )
 def test_a_chain_source_must_be_the_one_that_fulfils_the_material(
-    opened: Ledger, material: gov.Material, source: str
+    opened: Ledger, material: government.Material, source: str
 ) -> None:
     msg = attachment(material, source)
     opened.refused(OUT_OF_SCOPE, KIOSK, "service.attach_material", msg, "may come from")
@@ -509,7 +492,7 @@ def test_attaching_to_an_unknown_case_is_not_found(opened: Ledger) -> None:
 
 
 def test_attaching_a_material_the_item_does_not_need_is_not_found(opened: Ledger) -> None:
-    msg = attachment(gov.Material(name="marriage certificate"), "scan")
+    msg = attachment(government.Material(name="marriage certificate"), "scan")
     opened.refused(NOT_FOUND, KIOSK, "service.attach_material", msg, "marriage certificate")
 
 
@@ -530,7 +513,7 @@ def test_nothing_is_attached_after_submission(submitted: Ledger) -> None:
 def test_submission_lists_every_missing_required_material(opened: Ledger) -> None:
     opened.ok(KIOSK, "service.attach_material", attachment(BUSINESS_LICENSE, "chain:license"))
     out = opened.refused(
-        INVALID_STATE, KIOSK, "service.submit_case", gov.CaseStep(case_number="C-2024-0001")
+        INVALID_STATE, KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001")
     )
     for m in (LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS):
         assert m.name in out.reason
@@ -543,7 +526,7 @@ def test_submission_with_everything_attached_is_accepted(submitted: Ledger) -> N
 
 
 def test_optional_materials_need_no_attachment(published: Ledger) -> None:
-    optional = gov.Material()
+    optional = government.Material()
     optional.CopyFrom(STORAGE_PHOTOS)
     optional.required = False
     materials = permit_materials(BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, optional)
@@ -551,36 +534,36 @@ def test_optional_materials_need_no_attachment(published: Ledger) -> None:
     published.ok(KIOSK, "service.open_case", new_case())
     for m in (BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES):
         published.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    published.ok(KIOSK, "service.submit_case", gov.CaseStep(case_number="C-2024-0001"))
+    published.ok(KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001"))
 
 
 def test_submission_checks_the_materials_list_current_at_submission(opened: Ledger) -> None:
     for m in PERMIT_MATERIALS:
         opened.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    pledge = gov.Material(name="安全承诺书 safety pledge", required=True, scan=True)
+    pledge = government.Material(name="安全承诺书 safety pledge", required=True, scan=True)
     opened.ok(AGRICULTURE, "service.publish_materials", permit_materials(*PERMIT_MATERIALS, pledge))
-    step = gov.CaseStep(case_number="C-2024-0001")
+    step = government.CaseStep(case_number="C-2024-0001")
     opened.refused(INVALID_STATE, KIOSK, "service.submit_case", step, "safety pledge")
 
 
 def test_a_case_is_submitted_once(submitted: Ledger) -> None:
-    step = gov.CaseStep(case_number="C-2024-0001")
+    step = government.CaseStep(case_number="C-2024-0001")
     submitted.refused(INVALID_STATE, KIOSK, "service.submit_case", step, "is 'submitted'")
 
 
 def test_submitting_an_unknown_case_is_not_found(opened: Ledger) -> None:
-    opened.refused(NOT_FOUND, KIOSK, "service.submit_case", gov.CaseStep(case_number="C-9"))
+    opened.refused(NOT_FOUND, KIOSK, "service.submit_case", government.CaseStep(case_number="C-9"))
 
 
 @pytest.mark.parametrize("signer", [MARKET, STRANGER], ids=["other", "none"])
 def test_other_departments_may_not_submit(opened: Ledger, signer: nacl.signing.SigningKey) -> None:
     opened.refused(
-        NOT_ALLOWED, signer, "service.submit_case", gov.CaseStep(case_number="C-2024-0001")
+        NOT_ALLOWED, signer, "service.submit_case", government.CaseStep(case_number="C-2024-0001")
     )
 
 
 def test_submit_takes_no_other_stage(opened: Ledger) -> None:
-    step = gov.CaseStep(case_number="C-2024-0001", stage="approved")
+    step = government.CaseStep(case_number="C-2024-0001", stage="approved")
     opened.refused(BAD_PAYLOAD, KIOSK, "service.submit_case", step, "no stage")
 
 
@@ -592,7 +575,7 @@ def test_stages_are_appended_after_submission(submitted: Ledger) -> None:
         submitted.ok(
             AGRICULTURE,
             "service.record_stage",
-            gov.CaseStep(case_number="C-2024-0001", stage=stage),
+            government.CaseStep(case_number="C-2024-0001", stage=stage),
         )
     case = get_case(submitted, "C-2024-0001")
     assert case is not None
@@ -603,14 +586,14 @@ def test_stages_are_appended_after_submission(submitted: Ledger) -> None:
 
 
 def test_no_stage_before_submission(opened: Ledger) -> None:
-    step = gov.CaseStep(case_number="C-2024-0001", stage="accepted")
+    step = government.CaseStep(case_number="C-2024-0001", stage="accepted")
     opened.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, "is 'open'")
 
 
 def test_no_stage_after_the_result(submitted: Ledger) -> None:
-    result = gov.CaseResult(case_number="C-2024-0001", result="rejected")
+    result = government.CaseResult(case_number="C-2024-0001", result="rejected")
     submitted.ok(AGRICULTURE, "service.record_result", result)
-    step = gov.CaseStep(case_number="C-2024-0001", stage="reviewed")
+    step = government.CaseStep(case_number="C-2024-0001", stage="reviewed")
     submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, "'rejected'")
 
 
@@ -618,13 +601,13 @@ def test_no_stage_after_the_result(submitted: Ledger) -> None:
 def test_only_the_implementing_department_records_stages(
     submitted: Ledger, signer: nacl.signing.SigningKey
 ) -> None:
-    step = gov.CaseStep(case_number="C-2024-0001", stage="accepted")
+    step = government.CaseStep(case_number="C-2024-0001", stage="accepted")
     submitted.refused(NOT_ALLOWED, signer, "service.record_stage", step)
 
 
 @pytest.mark.parametrize("stage", ["", "open", "submitted", "approved", "rejected", "x" * 65])
 def test_a_stage_needs_a_name_that_is_no_status(submitted: Ledger, stage: str) -> None:
-    step = gov.CaseStep(case_number="C-2024-0001", stage=stage)
+    step = government.CaseStep(case_number="C-2024-0001", stage=stage)
     submitted.refused(BAD_PAYLOAD, AGRICULTURE, "service.record_stage", step, "stage")
 
 
@@ -633,14 +616,14 @@ def test_stages_are_bounded(submitted: Ledger) -> None:
         submitted.ok(
             AGRICULTURE,
             "service.record_stage",
-            gov.CaseStep(case_number="C-2024-0001", stage=f"s{i}"),
+            government.CaseStep(case_number="C-2024-0001", stage=f"s{i}"),
         )
-    step = gov.CaseStep(case_number="C-2024-0001", stage="one-too-many")
+    step = government.CaseStep(case_number="C-2024-0001", stage="one-too-many")
     submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, str(STAGES_MAX))
 
 
 def test_a_stage_for_an_unknown_case_is_not_found(submitted: Ledger) -> None:
-    step = gov.CaseStep(case_number="C-9", stage="accepted")
+    step = government.CaseStep(case_number="C-9", stage="accepted")
     submitted.refused(NOT_FOUND, AGRICULTURE, "service.record_stage", step)
 
 
@@ -648,29 +631,33 @@ def test_a_stage_for_an_unknown_case_is_not_found(submitted: Ledger) -> None:
 
 
 def test_an_approval_issues_the_permit(submitted: Ledger) -> None:
-    result = gov.CaseResult(case_number="C-2024-0001", result="approved", license_id="NYJY-0001")
+    result = government.CaseResult(
+        case_number="C-2024-0001", result="approved", license_id="NYJY-0001"
+    )
     submitted.ok(AGRICULTURE, "service.record_result", result)
     assert status(submitted) == "approved"
     assert get_result(submitted, "C-2024-0001") == result
 
 
 def test_a_rejection_is_recorded(submitted: Ledger) -> None:
-    result = gov.CaseResult(case_number="C-2024-0001", result="rejected")
+    result = government.CaseResult(case_number="C-2024-0001", result="rejected")
     submitted.ok(AGRICULTURE, "service.record_result", result)
     assert status(submitted) == "rejected"
     assert get_result(submitted, "C-2024-0001") == result
 
 
 def test_a_result_is_recorded_once(submitted: Ledger) -> None:
-    first = gov.CaseResult(case_number="C-2024-0001", result="rejected")
+    first = government.CaseResult(case_number="C-2024-0001", result="rejected")
     submitted.ok(AGRICULTURE, "service.record_result", first)
-    second = gov.CaseResult(case_number="C-2024-0001", result="approved", license_id="NYJY-0001")
+    second = government.CaseResult(
+        case_number="C-2024-0001", result="approved", license_id="NYJY-0001"
+    )
     submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_result", second, "'rejected'")
     assert get_result(submitted, "C-2024-0001") == first
 
 
 def test_no_result_before_submission(opened: Ledger) -> None:
-    result = gov.CaseResult(case_number="C-2024-0001", result="approved")
+    result = government.CaseResult(case_number="C-2024-0001", result="approved")
     opened.refused(INVALID_STATE, AGRICULTURE, "service.record_result", result, "is 'open'")
     assert get_result(opened, "C-2024-0001") is None
 
@@ -679,26 +666,32 @@ def test_no_result_before_submission(opened: Ledger) -> None:
 def test_only_the_implementing_department_records_the_result(
     submitted: Ledger, signer: nacl.signing.SigningKey
 ) -> None:
-    result = gov.CaseResult(case_number="C-2024-0001", result="approved")
+    result = government.CaseResult(case_number="C-2024-0001", result="approved")
     submitted.refused(NOT_ALLOWED, signer, "service.record_result", result)
 
 
 def test_a_result_for_an_unknown_case_is_not_found(submitted: Ledger) -> None:
-    result = gov.CaseResult(case_number="C-9", result="approved")
+    result = government.CaseResult(case_number="C-9", result="approved")
     submitted.refused(NOT_FOUND, AGRICULTURE, "service.record_result", result, "C-9")
 
 
 @pytest.mark.parametrize(
     ("result", "part"),
     [
-        (gov.CaseResult(case_number="C-2024-0001", result="maybe"), "result 'maybe'"),
-        (gov.CaseResult(case_number="C-2024-0001", result=""), "result ''"),
-        (gov.CaseResult(case_number="C-2024-0001", result="rejected", license_id="L"), "license"),
-        (gov.CaseResult(case_number="C-2024-0001", result="approved", license_id="\x00"), "print"),
+        (government.CaseResult(case_number="C-2024-0001", result="maybe"), "result 'maybe'"),
+        (government.CaseResult(case_number="C-2024-0001", result=""), "result ''"),
+        (
+            government.CaseResult(case_number="C-2024-0001", result="rejected", license_id="L"),
+            "license",
+        ),
+        (
+            government.CaseResult(case_number="C-2024-0001", result="approved", license_id="\x00"),
+            "print",
+        ),
     ],
 )
 def test_a_result_with_a_bad_shape_is_a_bad_payload(
-    submitted: Ledger, result: gov.CaseResult, part: str
+    submitted: Ledger, result: government.CaseResult, part: str
 ) -> None:
     submitted.refused(BAD_PAYLOAD, AGRICULTURE, "service.record_result", result, part)
 

@@ -24,7 +24,7 @@ from chains.base import OK, Outcome
 from chains.service import get_case, get_result
 from chains.service_shapes import RESULTS
 from chains.tx import DecodedTx
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 from tests.unit.test_service_app import (
     AGRICULTURE,
     BUSINESS_LICENSE,
@@ -45,7 +45,7 @@ IMPLEMENTER = {dept: key for key, dept in DEPARTMENT_OF.items()}
 ITEM_CODES = st.sampled_from(["permit", "nurse", "passport"])
 CASE_NUMBERS = st.sampled_from(["C1", "C2", "C3"])
 DEPARTMENTS = st.sampled_from(["agriculture", "market-regulation", "service-center"])
-BROKEN = gov.Material(name="broken", license_type="resident-id", scan=True)  # two ways
+BROKEN = government.Material(name="broken", license_type="resident-id", scan=True)  # two ways
 MATERIAL_POOL = [BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS, BROKEN]
 MATERIAL_NAMES = st.sampled_from([m.name for m in MATERIAL_POOL] + ["unknown"])
 SOURCES = st.sampled_from(["scan", "chain:license", "chain:catalog", "chain:auth"])
@@ -57,18 +57,18 @@ RUN_STATS: Counter[str] = Counter()
 
 
 @st.composite
-def material_lists(draw: st.DrawFn) -> list[gov.Material]:
+def material_lists(draw: st.DrawFn) -> list[government.Material]:
     picked = draw(st.lists(st.sampled_from(MATERIAL_POOL), max_size=4))
     out = []
     for m in picked:
-        copy = gov.Material()
+        copy = government.Material()
         copy.CopyFrom(m)
         copy.required = draw(st.booleans())
         out.append(copy)
     return out
 
 
-def canonical_source(m: gov.Material) -> str:
+def canonical_source(m: government.Material) -> str:
     if m.license_type:
         return "chain:license"
     return "chain:catalog" if m.catalog_items else "scan"
@@ -80,7 +80,7 @@ class ServiceMachine(RuleBasedStateMachine):
         self.ledger = Ledger()
         self.txs: list[tuple[DecodedTx, int]] = []  # every tx sent and its result code
         # The model, from accepted txs only.
-        self.materials: dict[str, list[gov.Material]] = {}
+        self.materials: dict[str, list[government.Material]] = {}
         self.item_departments: dict[str, str] = {}
         self.case_items: dict[str, str] = {}
         self.attached: dict[str, set[str]] = {}
@@ -102,17 +102,19 @@ class ServiceMachine(RuleBasedStateMachine):
     @initialize()
     def publish_the_permit_and_the_nurse_registration(self) -> None:
         """Two items with materials to start from, by two departments."""
-        item = gov.ServiceItem(code="permit", name="农药经营许可", department="agriculture")
+        item = government.ServiceItem(code="permit", name="农药经营许可", department="agriculture")
         item.time_limit_days = 20
         assert self.send(AGRICULTURE, "service.publish_item", item).code == OK
-        nurse = gov.ServiceItem(code="nurse", name="护士执业注册", department="market-regulation")
+        nurse = government.ServiceItem(
+            code="nurse", name="护士执业注册", department="market-regulation"
+        )
         nurse.time_limit_days = 20
         assert self.send(MARKET, "service.publish_item", nurse).code == OK
         for signer, code, materials in (
             (AGRICULTURE, "permit", [BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS]),
             (MARKET, "nurse", [LEGAL_REP_ID, STORAGE_PHOTOS]),
         ):
-            msg = gov.Materials(item_code=code, materials=materials)
+            msg = government.Materials(item_code=code, materials=materials)
             assert self.send(signer, "service.publish_materials", msg).code == OK
             self.materials[code] = list(materials)
             self.item_departments[code] = DEPARTMENT_OF[signer]
@@ -135,16 +137,20 @@ class ServiceMachine(RuleBasedStateMachine):
         """`department` None: the signer's own (the honest case)."""
         if department is None:
             department = DEPARTMENT_OF.get(signer, "nobody")
-        item = gov.ServiceItem(code=code, name=name, department=department, time_limit_days=days)
+        item = government.ServiceItem(
+            code=code, name=name, department=department, time_limit_days=days
+        )
         if self.send(signer, "service.publish_item", item).code == OK:
             self.item_departments[code] = department
 
     @rule(signer=SIGNERS, code=ITEM_CODES, materials=material_lists())
     def publish_materials(
-        self, signer: nacl.signing.SigningKey, code: str, materials: list[gov.Material]
+        self, signer: nacl.signing.SigningKey, code: str, materials: list[government.Material]
     ) -> None:
         out = self.send(
-            signer, "service.publish_materials", gov.Materials(item_code=code, materials=materials)
+            signer,
+            "service.publish_materials",
+            government.Materials(item_code=code, materials=materials),
         )
         if out.code == OK:
             self.materials[code] = materials
@@ -158,7 +164,9 @@ class ServiceMachine(RuleBasedStateMachine):
     def open_case(
         self, signer: nacl.signing.SigningKey, number: str, code: str, ref: bytes
     ) -> None:
-        case = gov.Case(case_number=number, item_code=code, applicant_ref=ref, channel="kiosk")
+        case = government.Case(
+            case_number=number, item_code=code, applicant_ref=ref, channel="kiosk"
+        )
         out = self.send(signer, "service.open_case", case)
         if out.code == OK:
             assert code in self.materials, "a case opened for an item without materials"
@@ -168,7 +176,9 @@ class ServiceMachine(RuleBasedStateMachine):
     def _attach(
         self, signer: nacl.signing.SigningKey, number: str, name: str, source: str, h: bytes
     ) -> None:
-        msg = gov.Attachment(case_number=number, material=name, source=source, evidence_hash=h)
+        msg = government.Attachment(
+            case_number=number, material=name, source=source, evidence_hash=h
+        )
         out = self.send(signer, "service.attach_material", msg)
         if out.code == OK:
             self.attached[number].add(name)
@@ -191,7 +201,7 @@ class ServiceMachine(RuleBasedStateMachine):
 
     @rule(signer=SIGNERS, number=CASE_NUMBERS)
     def submit_case(self, signer: nacl.signing.SigningKey, number: str) -> None:
-        out = self.send(signer, "service.submit_case", gov.CaseStep(case_number=number))
+        out = self.send(signer, "service.submit_case", government.CaseStep(case_number=number))
         if number not in self.case_items:
             return
         required = {m.name for m in self.materials[self.case_items[number]] if m.required}
@@ -220,7 +230,7 @@ class ServiceMachine(RuleBasedStateMachine):
     )
     def record_stage(self, signer: nacl.signing.SigningKey, number: str, stage: str) -> None:
         out = self.send(
-            signer, "service.record_stage", gov.CaseStep(case_number=number, stage=stage)
+            signer, "service.record_stage", government.CaseStep(case_number=number, stage=stage)
         )
         if out.code == OK:
             assert number in self.submitted and number not in self.decided, number
@@ -234,7 +244,7 @@ class ServiceMachine(RuleBasedStateMachine):
     def record_result(
         self, signer: nacl.signing.SigningKey, number: str, result: str, license_id: str
     ) -> None:
-        msg = gov.CaseResult(case_number=number, result=result, license_id=license_id)
+        msg = government.CaseResult(case_number=number, result=result, license_id=license_id)
         out = self.send(signer, "service.record_result", msg)
         if out.code == OK:
             assert number in self.submitted, f"result for unsubmitted case {number}"

@@ -8,7 +8,6 @@ import asyncio
 import nacl.signing
 import pytest
 
-from chains.base import Departments
 from chains.kv import KvApplication
 from chains.policy import ANY, PolicyError, WritePolicy, gov_write_policy
 from chains.tx import decode_tx, encode_tx
@@ -23,16 +22,14 @@ from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from protos import kv_pb2
+from tests.apps import departments, signing_key
 
 CHAIN, CHANNEL = "govchain-test", "license"
-OFFICER = nacl.signing.SigningKey(bytes([1] * 32))
-KIOSK = nacl.signing.SigningKey(bytes([2] * 32))
-STRANGER = nacl.signing.SigningKey(bytes([3] * 32))
-DEPARTMENTS = Departments.from_params(
-    [
-        {"id": "agriculture", "keys": [bytes(OFFICER.verify_key).hex()], "roles": ["department"]},
-        {"id": "kiosk-01", "keys": [bytes(KIOSK.verify_key).hex()], "roles": ["terminal"]},
-    ]
+OFFICER = signing_key(1)
+KIOSK = signing_key(2)
+STRANGER = signing_key(3)
+DEPARTMENTS = departments(
+    ("agriculture", [OFFICER], ["department"]), ("kiosk-01", [KIOSK], ["terminal"])
 )
 POLICY = WritePolicy.from_params(
     {"kv.delete": ["department"], ANY: ["department", "terminal"]}, DEPARTMENTS
@@ -84,7 +81,7 @@ def test_gov_policies_keep_license_and_catalog_writes_to_departments() -> None:
 
 
 def test_executor_refuses_a_forbidden_tx_deterministically_and_writes_nothing() -> None:
-    signers = [nacl.signing.SigningKey(bytes([9 + i] * 32)) for i in range(4)]
+    signers = [signing_key(9 + i) for i in range(4)]
     keys = tuple(bytes(s.verify_key) for s in signers)
     cfg = ConsensusConfig(channel=CHANNEL, validators=keys)
     txs = [kv_tx(KIOSK, "kv.delete", 1), kv_tx(OFFICER, "kv.put", 2)]
