@@ -20,7 +20,7 @@ from client.pull_request import request_bytes
 from client.tls import TlsFiles
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import government_pb2 as gov_pb2
+from protos import government_pb2 as government
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def pull(
 
 
 def open_items(
-    event: ds.PullEvent, key: nacl.signing.SigningKey, license: gov_pb2.License
+    event: ds.PullEvent, key: nacl.signing.SigningKey, license: government.License
 ) -> list[PulledItem]:
     """Decrypt an OBTAINED event's items and check them against the license's commitments."""
     commitments = {c.code: c.commitment for c in license.items}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from chains import authentication, authorization, catalog, license, service
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
-from protos import gov_pb2 as gov
+from protos import government_pb2 as government
 
 READ_TIMEOUT_S = 5.0
 
@@ -37,29 +37,29 @@ class ChainState:
     def on(self, channel: str) -> RemoteState:
         return RemoteState(self._stub, channel)
 
-    def license(self, license_id: str) -> gov.License | None:
+    def license(self, license_id: str) -> government.License | None:
         return license.get_license(self.on("license"), license_id)
 
-    def license_type(self, code: str) -> gov.LicenseType | None:
+    def license_type(self, code: str) -> government.LicenseType | None:
         return license.get_type(self.on("license"), code)
 
-    def terminal(self, terminal_id: str) -> gov.Terminal | None:
+    def terminal(self, terminal_id: str) -> government.Terminal | None:
         return authentication.get_terminal(self.on("authentication"), terminal_id)
 
-    def session(self, session_id: str) -> gov.AuthRecord | None:
+    def session(self, session_id: str) -> government.AuthRecord | None:
         return authentication.get_session(self.on("authentication"), session_id)
 
-    def grant(self, grant_id: str) -> gov.Grant | None:
+    def grant(self, grant_id: str) -> government.Grant | None:
         return authorization.get_grant(self.on("authorization"), grant_id)
 
-    def access(self, access_id: str) -> gov.AccessRecord | None:
+    def access(self, access_id: str) -> government.AccessRecord | None:
         return authorization.get_access(self.on("authorization"), access_id)
 
-    def catalog_entry(self, resource_code: str) -> gov.CatalogEntry | None:
+    def catalog_entry(self, resource_code: str) -> government.CatalogEntry | None:
         return catalog.get_entry(self.on("catalog"), resource_code)
 
-    def service_item(self, code: str) -> gov.ServiceItem | None:
+    def service_item(self, code: str) -> government.ServiceItem | None:
         return service.get_item(self.on("service"), code)
 
-    def materials(self, code: str) -> gov.Materials | None:
+    def materials(self, code: str) -> government.Materials | None:
         return service.get_materials(self.on("service"), code)

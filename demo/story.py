@@ -34,7 +34,7 @@ from node.sources import EmbeddedSource
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import government_pb2 as gov
+from protos import government_pb2 as government
 
 
 class Demo:
@@ -91,18 +91,18 @@ class Demo:
     def license_id(self, spec: LicenseSpec) -> str:
         return f"{spec.type_code}-{spec.department}-{self.year}-{self.serial:08d}"
 
-    def seed(self) -> dict[str, gov.License]:
+    def seed(self) -> dict[str, government.License]:
         self.say("1. departments publish their catalog entries and license types")
         for spec in SPECS:
             key = self.keys[spec.department]
             items = [
-                gov.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
+                government.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
             ]
             resource = f"RES-{spec.type_code}"
             self.ensure(
                 "catalog",
                 "catalog.register_duty",
-                gov.RegisterDuty(
+                government.RegisterDuty(
                     code=f"DUTY-{spec.type_code}", name=spec.name, legal_basis="statute"
                 ),
                 key,
@@ -110,13 +110,13 @@ class Demo:
             self.ensure(
                 "catalog",
                 "catalog.publish_entry",
-                gov.CatalogEntry(
+                government.CatalogEntry(
                     resource_code=resource,
                     name=spec.name,
                     provider=spec.department,
                     duties=[f"DUTY-{spec.type_code}"],
                     items=items,
-                    sharing=gov.CONDITIONAL,
+                    sharing=government.CONDITIONAL,
                     sharing_conditions="with the holder's consent",
                     update_cycle="realtime",
                     source_endpoint=f"{spec.department}/licenses",
@@ -126,7 +126,7 @@ class Demo:
             self.ensure(
                 "license",
                 "license.register_type",
-                gov.LicenseType(
+                government.LicenseType(
                     code=spec.type_code,
                     name=spec.name,
                     department=spec.department,
@@ -143,17 +143,17 @@ class Demo:
         for spec in SPECS:
             salts = {c: os.urandom(SALT_BYTES) for c in spec.values}
             commitments = [
-                gov.ItemCommitment(code=c, commitment=commit_item(salts[c], c, v.encode()))
+                government.ItemCommitment(code=c, commitment=commit_item(salts[c], c, v.encode()))
                 for c, v in spec.values.items()
             ]
-            lic = gov.License(
+            lic = government.License(
                 license_id=self.license_id(spec),
                 type_code=spec.type_code,
                 issuer=spec.department,
                 subject_ref=self.company,
                 valid_from_ms=now - 86_400_000,
                 valid_until_ms=now + 365 * 86_400_000,
-                status=gov.VALID,
+                status=government.VALID,
                 items=commitments,
                 items_root=items_root([c.commitment for c in commitments]),
                 source_ref=f"{spec.department}:{self.serial}",
@@ -170,7 +170,7 @@ class Demo:
         self.ensure(
             "service",
             "service.publish_item",
-            gov.ServiceItem(
+            government.ServiceItem(
                 code=ITEM,
                 name="农药经营许可（首次申请） first-time pesticide business permit",
                 department="agriculture",
@@ -181,24 +181,24 @@ class Demo:
             agri,
         )
         materials = [
-            gov.Material(
+            government.Material(
                 name=spec.name,
                 required=True,
                 license_type=spec.type_code,
                 items=[f"{spec.type_code}/{c}" for c in spec.values],
             )
             for spec in SPECS
-        ] + [gov.Material(name="仓储设施照片 storage photos", required=True, scan=True)]
+        ] + [government.Material(name="仓储设施照片 storage photos", required=True, scan=True)]
         self.must(
             "service",
             "service.publish_materials",
-            gov.Materials(item_code=ITEM, materials=materials),
+            government.Materials(item_code=ITEM, materials=materials),
             agri,
         )
         self.ensure(
             "authentication",
             "authentication.register_terminal",
-            gov.Terminal(
+            government.Terminal(
                 terminal_id=KIOSK,
                 kind="kiosk",
                 department="agriculture",
@@ -220,7 +220,7 @@ class Demo:
         self.must(
             "authentication",
             "authentication.record_auth",
-            gov.AuthRecord(
+            government.AuthRecord(
                 session_id=session,
                 subject_ref=subject_ref(self.subject_key, REP_ID),
                 method="id_card_face",
@@ -239,7 +239,7 @@ class Demo:
         self.must(
             "authorization",
             "authorization.create_grant",
-            gov.Grant(
+            government.Grant(
                 grant_id=grant_id,
                 subject_ref=self.company,
                 auth_session=session,
@@ -247,7 +247,7 @@ class Demo:
                 service_item=ITEM,
                 case_number=case,
                 purpose="首次申请农药经营许可",
-                legal_basis=gov.CONSENT,
+                legal_basis=government.CONSENT,
                 items=items,
                 valid_from_ms=now - 1000,
                 valid_until_ms=now + valid_ms,
@@ -260,12 +260,12 @@ class Demo:
         self.must(
             "service",
             "service.open_case",
-            gov.Case(case_number=case, item_code=ITEM, applicant_ref=self.company, channel="kiosk"),
+            government.Case(case_number=case, item_code=ITEM, applicant_ref=self.company, channel="kiosk"),
             self.kiosk,
         )
         return session, grant_id, case
 
-    def one_click_pull(self, grant_id: str, case: str, anchored: dict[str, gov.License]) -> float:
+    def one_click_pull(self, grant_id: str, case: str, anchored: dict[str, government.License]) -> float:
         self.say("6. one-click pull (一键拉取): four materials from four departments at once")
         agri = self.keys["agriculture"]
         lock = threading.Lock()
@@ -322,7 +322,7 @@ class Demo:
             self.must(
                 "service",
                 "service.attach_material",
-                gov.Attachment(
+                government.Attachment(
                     case_number=case,
                     material=spec.name,
                     source="chain:license",
@@ -333,7 +333,7 @@ class Demo:
         self.must(
             "service",
             "service.attach_material",
-            gov.Attachment(
+            government.Attachment(
                 case_number=case,
                 material="仓储设施照片 storage photos",
                 source="scan",
@@ -344,35 +344,35 @@ class Demo:
         self.must(
             "service",
             "service.submit_case",
-            gov.CaseStep(case_number=case, stage="submitted"),
+            government.CaseStep(case_number=case, stage="submitted"),
             self.kiosk,
         )
         agri = self.keys["agriculture"]
         for stage in ("accepted", "reviewed"):
             self.must(
-                "service", "service.record_stage", gov.CaseStep(case_number=case, stage=stage), agri
+                "service", "service.record_stage", government.CaseStep(case_number=case, stage=stage), agri
             )
         now = int(time.time() * 1000)
-        permit_type = gov.LicenseType(
+        permit_type = government.LicenseType(
             code="PEST01",
             name="农药经营许可证 pesticide business permit",
             department="agriculture",
             holder_type="company",
-            items=[gov.DataItem(code="scope", name="scope", type="string", sensitivity=1)],
+            items=[government.DataItem(code="scope", name="scope", type="string", sensitivity=1)],
         )
         self.ensure("license", "license.register_type", permit_type, agri)
         salt = os.urandom(SALT_BYTES)
-        c = gov.ItemCommitment(
+        c = government.ItemCommitment(
             code="scope", commitment=commit_item(salt, "scope", "农药零售".encode())
         )
-        permit = gov.License(
+        permit = government.License(
             license_id=f"PEST01-agriculture-{self.year}-{self.serial:08d}",
             type_code="PEST01",
             issuer="agriculture",
             subject_ref=self.company,
             valid_from_ms=now,
             valid_until_ms=now + 5 * 365 * 86_400_000,
-            status=gov.VALID,
+            status=government.VALID,
             items=[c],
             items_root=items_root([c.commitment]),
             source_ref="agriculture:permits",
@@ -381,7 +381,7 @@ class Demo:
         self.must(
             "service",
             "service.record_result",
-            gov.CaseResult(case_number=case, result="approved", license_id=permit.license_id),
+            government.CaseResult(case_number=case, result="approved", license_id=permit.license_id),
             agri,
         )
         self.say(f"   permit issued: {permit.license_id}")

@@ -11,7 +11,7 @@ import pytest
 from client.connection import client_tls, connect, load_signing_key
 from client.txs import kv_put_tx, signed_tx, submit
 from protos import api_pb2 as api
-from protos import government_pb2 as gov
+from protos import government_pb2 as government
 from tests.e2e.harness import Testnet, wait_for
 
 
@@ -23,12 +23,12 @@ def test_a_terminal_may_not_write_licenses_and_nothing_of_its_call_is_admitted(
         net.start_all()
         kiosk = load_signing_key(net.root / "keys" / "kiosk.key")
         agri = load_signing_key(net.root / "keys" / "agriculture.tx.key")
-        license_type = gov.LicenseType(
+        license_type = government.LicenseType(
             code="TESTPERMIT",
             name="test permit",
             department="agriculture",
             holder_type="company",
-            items=[gov.DataItem(code="scope", name="scope", type="string", sensitivity=1)],
+            items=[government.DataItem(code="scope", name="scope", type="string", sensitivity=1)],
         ).SerializeToString()
         allowed = signed_tx(agri, net.chain_id, "license", "license.register_type", license_type)
         forbidden = signed_tx(kiosk, net.chain_id, "license", "license.register_type", license_type)

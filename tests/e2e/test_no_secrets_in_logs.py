@@ -40,7 +40,7 @@ from demo.story import Demo
 from node.config import load_config
 from node.sources import EmbeddedSource
 from protos import datashare_pb2 as ds
-from protos import government_pb2 as gov
+from protos import government_pb2 as government
 from tests.e2e.harness import Testnet
 
 ED25519_KEY = "Ed25519 private key"
@@ -194,7 +194,7 @@ class CommitRecorder:
 def pull_once(
     demo: Demo,
     grant_id: str,
-    anchored: dict[str, gov.License],
+    anchored: dict[str, government.License],
     key: nacl.signing.SigningKey | None = None,
     extra_items: tuple[str, ...] = (),
 ) -> ds.PullEvent:

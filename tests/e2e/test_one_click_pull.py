@@ -15,12 +15,12 @@ from demo.specs import SPECS
 from demo.story import Demo
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
-from protos import government_pb2 as gov
+from protos import government_pb2 as government
 from tests.e2e.harness import Testnet, wait_for
 
 
 @pytest.fixture(scope="module")
-def gov_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
+def government_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
     net = Testnet(
         tmp_path_factory.mktemp("gov") / "net",
         app="gov",
@@ -35,12 +35,12 @@ def gov_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
 
 
 @pytest.fixture(scope="module")
-def seeded(gov_net: Testnet) -> tuple[Demo, dict[str, gov.License]]:
-    demo = Demo(gov_net.root, out=io.StringIO())
+def seeded(government_net: Testnet) -> tuple[Demo, dict[str, government.License]]:
+    demo = Demo(government_net.root, out=io.StringIO())
     return demo, demo.seed()
 
 
-def material(spec_index: int, anchored: dict[str, gov.License]) -> ds.MaterialRequest:
+def material(spec_index: int, anchored: dict[str, government.License]) -> ds.MaterialRequest:
     spec = SPECS[spec_index]
     return ds.MaterialRequest(
         name=spec.name,
@@ -73,7 +73,7 @@ def get_grant_until(demo: Demo, grant_id: str) -> int:
     return grant.valid_until_ms
 
 
-def history(demo: Demo) -> list[gov.AccessRecord]:
+def history(demo: Demo) -> list[government.AccessRecord]:
     stub = ds_grpc.DataShareStub(open_channel(next(iter(demo.nodes.values())), demo.tls))
     return list(
         stub.AccessHistory(ds.AccessHistoryRequest(subject_ref=demo.company), timeout=5).records
@@ -137,7 +137,7 @@ def test_bad_pulls_are_denied_with_a_reason_and_the_denial_is_recorded(seeded, c
         demo.must(
             "authorization",
             "authorization.revoke_grant",
-            gov.RevokeGrant(grant_id=grant_id, reason="citizen withdrew consent"),
+            government.RevokeGrant(grant_id=grant_id, reason="citizen withdrew consent"),
             demo.kiosk,
         )
         expect = "revoked"
@@ -157,9 +157,9 @@ def test_revoked_license_is_never_served(seeded) -> None:
     demo.must(
         "license",
         "license.set_status",
-        gov.SetLicenseStatus(
+        government.SetLicenseStatus(
             license_id=anchored[spec.type_code].license_id,
-            status=gov.REVOKED,
+            status=government.REVOKED,
             reason="premises closed",
         ),
         demo.keys[spec.department],
@@ -168,16 +168,16 @@ def test_revoked_license_is_never_served(seeded) -> None:
     assert events[-1].status == ds.DENIED and "revoked" in events[-1].reason
 
 
-def test_pull_succeeds_while_one_validator_is_down(gov_net: Testnet, seeded) -> None:
+def test_pull_succeeds_while_one_validator_is_down(government_net: Testnet, seeded) -> None:
     demo, anchored = seeded
     _, grant_id, _ = demo.kiosk_session()
-    down = next(i for i, c in enumerate(gov_net.configs) if c.node_id == "civil-affairs")
-    gov_net.kill(down)
+    down = next(i for i, c in enumerate(government_net.configs) if c.node_id == "civil-affairs")
+    government_net.kill(down)
     try:
         start = time.monotonic()
         events = pull_one(demo, grant_id, material(1, anchored), SPECS[1].department)
         assert events[-1].status == ds.OBTAINED, events[-1].reason
         assert time.monotonic() - start < 30
     finally:
-        gov_net.start(down)
-        gov_net.wait_ready(down)
+        government_net.start(down)
+        government_net.wait_ready(down)
