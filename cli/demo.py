@@ -25,7 +25,7 @@ from google.protobuf.message import Message
 
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
-from cli.testnet import tls_of_testnet
+from cli.testnet_files import tls_of_testnet
 from node.client import (
     TxRefused,
     client_tls,

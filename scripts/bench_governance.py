@@ -27,7 +27,7 @@ import grpc
 
 from chains.tx import tx_id
 from cli.main import main as cli
-from cli.testnet import node_address, node_dirs, tls_of_testnet
+from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from node.client import connect, kv_put_tx, load_signing_key
 from node.ports import free_port_block
 from protos import api_pb2 as api

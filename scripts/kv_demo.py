@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cli.testnet import tls_of_testnet  # noqa: E402
+from cli.testnet_files import tls_of_testnet  # noqa: E402
 from node.client import connect, kv_put_tx, load_signing_key, submit  # noqa: E402
 from node.config import CHANNELS, load_config  # noqa: E402
 from node.tls import TlsFiles  # noqa: E402
