@@ -7,15 +7,11 @@ catch up with the others on every channel.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from bench.observe import CommitWatcher
+from cli.processes import NodeProcesses
 from protos import api_pb2 as api
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def primary_index(configs: list) -> int:
@@ -32,12 +28,12 @@ class FaultRun:
     """Kill the primary at mid-run; restart it at three quarters; time the consequences."""
 
     def __init__(
-        self, args, procs, configs, addresses, primary: int, begin: float, tls=None
+        self, args, nodes: NodeProcesses, configs, addresses, primary: int, begin: float, tls=None
     ) -> None:
         self.tls = tls
         import threading
 
-        self.args, self.procs, self.configs = args, procs, configs
+        self.args, self.nodes, self.configs = args, nodes, configs
         self.addresses, self.primary = addresses, primary
         self.kill_at = begin + args.duration / 2
         self.restart_at = begin + args.duration * 0.75
@@ -47,27 +43,11 @@ class FaultRun:
 
     def _run(self) -> None:
         time.sleep(max(0.0, self.kill_at - time.time()))
-        self.procs[self.primary].kill()
-        self.procs[self.primary].wait()
+        self.nodes.kill(self.primary)
         self.killed = time.time()
         print(f"fault: killed the primary ({self.configs[self.primary].node_id})", flush=True)
         time.sleep(max(0.0, self.restart_at - time.time()))
-        node_dir = self.configs[self.primary].data_dir.parent
-        log = open(node_dir / "node.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[self.primary] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "node",
-                "start",
-                "--config",
-                str(node_dir / "config.toml"),
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.nodes.start(self.primary)
         self.restarted = time.time()
         print("fault: restarted it", flush=True)
         self._wait_caught_up()

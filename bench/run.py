@@ -11,7 +11,6 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,13 +28,10 @@ from bench.observe import (
     progress,
     scrape_internals,
 )
-from cli.testnet import tls_of_testnet
-from client.tls import TlsFiles
+from cli.processes import NodeExited, NodeProcesses, NotReady
 from node.config import CHANNELS, load_config
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def verification_baseline(items: int = 4000, threads: int = 2) -> float:
@@ -54,7 +50,7 @@ def verification_baseline(items: int = 4000, threads: int = 2) -> float:
 
 def start_testnet(
     root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
-) -> list[subprocess.Popen]:
+) -> NodeProcesses:
     from cli.main import main as cli
     from node.ports import free_port_block
 
@@ -73,46 +69,22 @@ def start_testnet(
     args += ["--metrics-base-port", str(free_port_block(validators))]
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
-    procs = []
-    for d in sorted(p.parent for p in root.glob("*/config.toml")):
-        log = open(d / "node.log", "ab")  # noqa: SIM115 - owned by the child
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli.main",
-                    "node",
-                    "start",
-                    "--config",
-                    str(d / "config.toml"),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    nodes = NodeProcesses.of_testnet(root)
+    nodes.start_all()
+    return nodes
+
+
+def wait_ready(nodes: NodeProcesses, timeout_s: float = 30.0) -> None:
+    """Every node answers and has every peer connected on every channel."""
+    try:
+        nodes.wait_all_ready(
+            timeout_s,
+            until=lambda st: all(c.peers_connected >= len(nodes) - 1 for c in st.channels),
         )
-    return procs
-
-
-def wait_ready(addresses: list[str], tls: TlsFiles | None, timeout_s: float = 30.0) -> None:
-    import grpc
-
-    from client.connection import connect
-
-    deadline = time.monotonic() + timeout_s
-    for address in addresses:
-        stub = connect(address, tls)
-        while True:
-            try:
-                st = stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
-                if all(c.peers_connected >= len(addresses) - 1 for c in st.channels):
-                    break
-            except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"node {address} not ready")
-            time.sleep(0.1)
+    except NotReady as e:
+        raise SystemExit(f"node {e.spec.address} not ready") from None
+    except NodeExited as e:
+        raise SystemExit(str(e)) from None
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -128,24 +100,19 @@ def run(args: argparse.Namespace) -> dict:
     print(f"  {verify_rate:,.0f} verifications/s: at most {bound:,.0f} tx/s on {args.validators}")
     channels = list(CHANNELS[: args.channels])
     workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
-    procs = start_testnet(
+    nodes = start_testnet(
         workdir / "net", args.validators, channels, args.block_txs_max, args.insecure
     )
-    tls = tls_of_testnet(workdir / "net")
     try:
-        dirs = sorted(p.parent for p in (workdir / "net").glob("*/config.toml"))
-        configs = [load_config(d / "config.toml") for d in dirs]
+        configs = [load_config(spec.config) for spec in nodes.specs]
         addresses = [c.listen for c in configs]
-        wait_ready(addresses, tls)
-        return measure(args, configs, addresses, channels, procs, verify_rate, bound, tls)
+        wait_ready(nodes)
+        return measure(args, configs, addresses, channels, nodes, verify_rate, bound, nodes.tls)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=15)
+        nodes.stop_all()
 
 
-def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) -> dict:
+def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) -> dict:
     from client.connection import connect
 
     n = len(addresses)
@@ -185,13 +152,13 @@ def measure(args, configs, addresses, channels, procs, verify_rate, bound, tls) 
     primary = primary_index(configs)
     watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0, tls=tls)
     watcher.start({})
-    sampler = ProcessSampler([p.pid for p in procs])
+    sampler = ProcessSampler(nodes.pids)
     sampler.start()
     begin = time.time() + 0.5
     ready.value = begin
     mode = f"open loop at {total_rate:.0f} tx/s" if total_rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
-    fault = FaultRun(args, procs, configs, addresses, primary, begin, tls) if args.fault else None
+    fault = FaultRun(args, nodes, configs, addresses, primary, begin, tls) if args.fault else None
     sent: list = []
     errors: dict[str, int] = {}
     done = 0

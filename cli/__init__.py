@@ -2,8 +2,11 @@
 
 - main.py: the command and its subcommands (`node start` runs the validator daemon of
   node/; `status`, `tx`, `query`, `watch`, `keygen`, `demo`, `bench`);
-- testnet.py: `testnet init|up|down|status|add-node`, the local testnet process manager
-  (also used by bench/ and the demos);
+- testnet.py: `testnet init|up|down|status|add-node`;
+- testnet_files.py: a testnet directory as a library (node dirs, addresses, TLS, keys),
+  for the commands, bench/, scripts and the demos;
+- processes.py: the one node process manager (`node_command`, start, wait until ready,
+  stop, kill, restart, logs), used by `testnet up|down`, bench/ and the e2e/multi-host tests;
 - governance.py, proposal_file.py, testnet_governance.py: validator-set and write-policy
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
@@ -11,5 +14,5 @@
 
 May import: node (its config, client library, TLS helpers and the daemon), chains,
 storage, consensus, protos. Not bench/: `govchain bench` runs the benchmark as its own
-process, since bench/ uses this package's testnet manager.
+process, since bench/ uses this package's process manager.
 """

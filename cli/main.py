@@ -20,11 +20,8 @@ from cli.testnet import (
     cmd_testnet_down,
     cmd_testnet_init,
     cmd_testnet_up,
-    node_address,
-    node_dirs,
-    tls_of_testnet,
-    write_key,
 )
+from cli.testnet_files import node_address, node_dirs, tls_of_testnet, write_key
 from cli.testnet_governance import add_testnet_governance_parsers
 from client.tls import TlsFiles
 from node.config import CHANNELS, ConfigError, load_config

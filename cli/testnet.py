@@ -1,16 +1,6 @@
-"""`govchain testnet …` and `keygen`: keys, certificates, genesis and configs; starting
-and stopping the nodes of a testnet directory as local processes.
-
-`testnet init` lays out a directory a department operator can read:
-
-    keys/<node>.key        validator key (Ed25519 seed, 0600)     never leaves the node
-    keys/<node>.tx.key     the department's tx-signing key
-    tls/ca.crt, ca.key     the consortium CA (keep ca.key offline in production)
-    tls/<node>.crt/.key    the node's TLS certificate, bound to its validator key
-    tls/client.crt/.key    a client certificate for the CLI, demos and benchmark
-    genesis/<channel>.json one per channel, identical on every validator
-    <node>/config.toml     the node's config
-    nodes.txt              "<node> <host:port>" per node: where tools and peers dial it
+"""`govchain testnet init|add-node|up|down`: keys, certificates, genesis and configs of a
+testnet directory (its layout: cli/testnet_files.py), and its nodes as local processes
+(through the process manager, cli/processes.py).
 
 `testnet add-node` adds a node directory to such a testnet without touching the genesis:
 the node starts as an observer and becomes a validator by governance (`add-validator`).
@@ -20,43 +10,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import grpc
 import nacl.signing
 
 from chains.policy import gov_write_policy
-from client.tls import TlsFiles
+from cli.processes import NodeExited, NodeProcesses, NotReady, pid_alive, stop_pid
+from cli.testnet_files import node_address, node_dirs, node_dirs_in_order, node_ids, write_key
 from node.config import Limits, NodeConfig, load_config, make_genesis
 
-DEPARTMENTS = (
-    "public-security",
-    "market-regulation",
-    "civil-affairs",
-    "agriculture",
-    "human-resources",
-    "health",
-    "education",
-)
 DEFAULT_CHAIN_ID = "govchain-testnet"
-
-
-def write_key(path: Path) -> bytes:
-    key = nacl.signing.SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(bytes(key).hex() + "\n")
-    return bytes(key.verify_key)
-
-
-def node_ids(count: int) -> list[str]:
-    return [DEPARTMENTS[i] if i < len(DEPARTMENTS) else f"node-{i}" for i in range(count)]
 
 
 def cmd_testnet_init(args: argparse.Namespace) -> int:
@@ -181,12 +145,10 @@ def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     if root is None:
         print("testnet add-node: give the testnet directory (DIR or --dir DIR)", file=sys.stderr)
         return 2
-    dirs = node_dirs(root)
+    dirs = node_dirs_in_order(root)
     if not dirs or not (root / "nodes.txt").exists():
         print(f"{root}: not a testnet made by `govchain testnet init`", file=sys.stderr)
         return 2
-    listed = [line.split()[0] for line in (root / "nodes.txt").read_text().split("\n") if line]
-    dirs.sort(key=lambda d: listed.index(d.name) if d.name in listed else len(listed))
     configs = [load_config(d / "config.toml") for d in dirs]
     names = [c.node_id for c in configs]
     name = args.name or next(n for n in node_ids(len(names) + 8) if n not in names)
@@ -258,93 +220,40 @@ def _limits(config: NodeConfig) -> str:
     return f"\n[limits]\n{table}" if table else ""
 
 
-def node_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("*/config.toml"))
-
-
-def node_address(config_dir: Path) -> str:
-    """Where tools dial a node: its entry in the testnet's nodes.txt (the address peers
-    use, on its own host for a --hosts testnet), else its listen address."""
-    nodes = config_dir.parent / "nodes.txt"
-    if nodes.exists():
-        for line in nodes.read_text().splitlines():
-            name, _, address = line.partition(" ")
-            if name == config_dir.name and address.strip():
-                return address.strip()
-    return load_config(config_dir / "config.toml").listen.replace("0.0.0.0", "127.0.0.1")
-
-
-def tls_of_testnet(root: Path) -> TlsFiles | None:
-    """The tools' client certificate of a testnet directory; None for an insecure one."""
-    from client.connection import client_tls
-
-    tls = client_tls(root / "tls")
-    return tls if tls.cert.exists() else None
-
-
-def _wait_ready(address: str, deadline: float, tls: TlsFiles | None) -> bool:
-    from client.connection import connect
-    from protos import api_pb2 as api
-
-    stub = connect(address, tls)
-    while time.monotonic() < deadline:
-        try:
-            stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
-            return True
-        except grpc.RpcError:
-            time.sleep(0.1)
-    return False
-
-
 def cmd_testnet_up(args: argparse.Namespace) -> int:
-    dirs = node_dirs(args.dir)
-    if not dirs:
+    """Start every node of the directory that is not already running, detached (each
+    node's pid in <node>/node.pid for `down`), and wait until all of them answer."""
+    nodes = NodeProcesses.of_testnet(args.dir, detach=True)
+    if not len(nodes):
         print(f"{args.dir}: no node configs (run `govchain testnet init` first)", file=sys.stderr)
         return 2
-    for d in dirs:
-        pid_file = d / "node.pid"
-        if pid_file.exists() and _alive(int(pid_file.read_text())):
-            print(f"{d.name}: already running (pid {pid_file.read_text().strip()})")
+    for i, spec in enumerate(nodes.specs):
+        pid_file = spec.config.parent / "node.pid"
+        if pid_file.exists() and pid_alive(int(pid_file.read_text())):
+            print(f"{spec.name}: already running (pid {pid_file.read_text().strip()})")
             continue
-        log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "node", "start", "--config", str(d / "config.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = nodes.start(i)
         pid_file.write_text(f"{proc.pid}\n")
-        print(f"{d.name}: started (pid {proc.pid}), log {d / 'node.log'}")
-    deadline = time.monotonic() + args.timeout
-    for d in dirs:
-        if not _wait_ready(node_address(d), deadline, tls_of_testnet(args.dir)):
-            print(f"{d.name}: not answering; see {d / 'node.log'}", file=sys.stderr)
-            return 1
-    print(f"{len(dirs)} nodes up")
+        print(f"{spec.name}: started (pid {proc.pid}), log {spec.log}")
+    try:
+        nodes.wait_all_ready(args.timeout)
+    except NodeExited as e:
+        print(f"{e.spec.name}: exited with status {e.code}; see {e.spec.log}", file=sys.stderr)
+        return 1
+    except NotReady as e:
+        print(f"{e.spec.name}: not answering; see {e.spec.log}", file=sys.stderr)
+        return 1
+    print(f"{len(nodes)} nodes up")
     return 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 def cmd_testnet_down(args: argparse.Namespace) -> int:
+    """Stop the nodes `up` started (by their pid files): SIGTERM, SIGKILL after 10 s."""
     for d in node_dirs(args.dir):
         pid_file = d / "node.pid"
         if not pid_file.exists():
             continue
-        pid = int(pid_file.read_text())
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        if stop_pid(int(pid_file.read_text()), timeout_s=10):
             print(f"{d.name}: stopped")
         pid_file.unlink()
     return 0

@@ -27,7 +27,7 @@ import nacl.signing
 
 from cli.governance import guarded, submit_proposal
 from cli.proposal_file import ProposalError, ProposalFile, load_signing_key, make_proposal
-from cli.testnet import node_address, node_dirs, tls_of_testnet
+from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from client.connection import connect
 from consensus.config import quorum_of
 from node.config import CHANNELS, NodeConfig, load_config

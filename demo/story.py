@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 
 from chains.base import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
-from cli.testnet import tls_of_testnet
+from cli.testnet_files import tls_of_testnet
 from client.connection import client_tls, connect, load_signing_key, open_channel
 from client.kiosk import open_items, pull, sign_request
 from client.txs import TxRefused, signed_tx, submit_and_wait
@@ -96,7 +96,8 @@ class Demo:
         for spec in SPECS:
             key = self.keys[spec.department]
             items = [
-                government.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
+                government.DataItem(code=c, name=c, type="string", sensitivity=3)
+                for c in spec.values
             ]
             resource = f"RES-{spec.type_code}"
             self.ensure(
@@ -260,12 +261,16 @@ class Demo:
         self.must(
             "service",
             "service.open_case",
-            government.Case(case_number=case, item_code=ITEM, applicant_ref=self.company, channel="kiosk"),
+            government.Case(
+                case_number=case, item_code=ITEM, applicant_ref=self.company, channel="kiosk"
+            ),
             self.kiosk,
         )
         return session, grant_id, case
 
-    def one_click_pull(self, grant_id: str, case: str, anchored: dict[str, government.License]) -> float:
+    def one_click_pull(
+        self, grant_id: str, case: str, anchored: dict[str, government.License]
+    ) -> float:
         self.say("6. one-click pull (一键拉取): four materials from four departments at once")
         agri = self.keys["agriculture"]
         lock = threading.Lock()
@@ -350,7 +355,10 @@ class Demo:
         agri = self.keys["agriculture"]
         for stage in ("accepted", "reviewed"):
             self.must(
-                "service", "service.record_stage", government.CaseStep(case_number=case, stage=stage), agri
+                "service",
+                "service.record_stage",
+                government.CaseStep(case_number=case, stage=stage),
+                agri,
             )
         now = int(time.time() * 1000)
         permit_type = government.LicenseType(
@@ -381,7 +389,9 @@ class Demo:
         self.must(
             "service",
             "service.record_result",
-            government.CaseResult(case_number=case, result="approved", license_id=permit.license_id),
+            government.CaseResult(
+                case_number=case, result="approved", license_id=permit.license_id
+            ),
             agri,
         )
         self.say(f"   permit issued: {permit.license_id}")

@@ -27,7 +27,7 @@ import grpc
 
 from chains.tx import tx_id
 from cli.main import main as cli
-from cli.testnet import node_address, node_dirs, tls_of_testnet
+from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from client.connection import connect, load_signing_key
 from client.txs import kv_put_tx
 from node.ports import free_port_block

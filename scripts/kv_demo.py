@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cli.testnet import tls_of_testnet  # noqa: E402
+from cli.testnet_files import tls_of_testnet  # noqa: E402
 from client.connection import connect, load_signing_key  # noqa: E402
 from client.tls import TlsFiles  # noqa: E402
 from client.txs import kv_put_tx, submit  # noqa: E402

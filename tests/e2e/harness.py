@@ -1,8 +1,9 @@
 """A real testnet for end-to-end tests: node processes, gRPC on 127.0.0.1, LevelDB dirs.
 
 Built with the same `govchain testnet init` the README documents; every node is a
-separate OS process started with `python -m cli.main node start`. Waiting is polling
-with a deadline, never a sleep standing in for synchronisation.
+separate OS process, run by the process manager `govchain testnet up` and the benchmark
+use too (cli/processes.py). Waiting is polling with a deadline, never a sleep standing in
+for synchronisation.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 
 from cli.main import main as cli
-from cli.testnet import tls_of_testnet
+from cli.processes import NodeProcesses, NodeSpec
 from client.connection import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
 from node.ports import free_port_block
@@ -70,9 +70,14 @@ class Testnet:
             with open(d / "config.toml", "a") as f:
                 f.write(f"\n[limits]\n{table}")
         self.configs = [load_config(d / "config.toml") for d in self.dirs]
-        self.procs: list[subprocess.Popen | None] = [None] * validators
+        self.nodes = NodeProcesses.of_testnet(root, self.dirs)
         self.client_key = root / "keys" / "client.key"
-        self.tls = tls_of_testnet(root)  # None for an insecure testnet
+        self.tls = self.nodes.tls  # None for an insecure testnet
+
+    @property
+    def procs(self) -> list[subprocess.Popen[bytes] | None]:
+        """Node i's process while it runs, else None (the manager's own list)."""
+        return self.nodes.procs
 
     def add_node(self, name: str | None = None) -> int:
         """One more node made by `govchain testnet add-node` (keys, certificate, config; the
@@ -84,8 +89,7 @@ class Testnet:
         (new,) = [p.parent for p in self.root.glob("*/config.toml") if p.parent not in known]
         self.dirs.append(new)
         self.configs.append(load_config(new / "config.toml"))
-        self.procs.append(None)
-        return len(self.dirs) - 1
+        return self.nodes.add(NodeSpec.of_dir(new))
 
     def _rewrite_genesis(self, consensus: dict[str, int]) -> None:
         for ch in self.channels:
@@ -113,66 +117,28 @@ class Testnet:
         return connect(self.address(i), self.tls)
 
     def start(self, i: int) -> None:
-        log = open(self.dirs[i] / "node.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[i] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli.main",
-                "node",
-                "start",
-                "--config",
-                str(self.dirs[i] / "config.toml"),
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.nodes.start(i)
 
     def start_all(self) -> None:
-        for i in range(len(self.dirs)):
-            self.start(i)
+        self.nodes.start_all()
         for i in range(len(self.dirs)):
             self.wait_ready(i)
 
     def wait_ready(self, i: int, timeout_s: float = 30.0) -> None:
-        stub = self.stub(i)
-
-        def ready() -> bool:
-            proc = self.procs[i]
-            if proc is not None and proc.poll() is not None:
-                raise AssertionError(f"node {i} exited: {self.log(i)[-2000:]}")
-            try:
-                stub.GetStatus(api.GetStatusRequest(), timeout=1.0)
-            except grpc.RpcError:
-                return False
-            return True
-
-        wait_for(ready, timeout_s, f"node {i} to answer")
+        """Node i answers GetStatus; raises NodeExited (status, log tail) if it died."""
+        self.nodes.wait_ready(i, timeout_s)
 
     def stop(self, i: int, sig: int = signal.SIGTERM) -> int:
-        proc = self.procs[i]
-        if proc is None:
-            return 0
-        proc.send_signal(sig)
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        self.procs[i] = None
-        return code
+        return self.nodes.stop(i, sig)
 
     def kill(self, i: int) -> None:
-        self.stop(i, signal.SIGKILL)
+        self.nodes.kill(i)
 
     def stop_all(self) -> None:
-        for i in range(len(self.dirs)):
-            self.stop(i)
+        self.nodes.stop_all()
 
     def log(self, i: int) -> str:
-        path = self.dirs[i] / "node.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.nodes.log(i)
 
     def status(self, i: int) -> dict[str, api.ChannelStatus]:
         st = self.stub(i).GetStatus(api.GetStatusRequest(), timeout=5.0)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from cli.main import main as cli
+from cli.processes import node_command
 from node.config import load_config, load_genesis
 from tests.e2e.harness import ROOT, free_port_block
 
 
 def start(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", "node", "start", "--config", str(config)],
+        node_command(config),
         cwd=ROOT,
         capture_output=True,
         text=True,

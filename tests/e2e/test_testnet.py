@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import grpc
 import nacl.signing
 import plyvel
 import pytest
 
+from cli.processes import node_command
 from client.connection import load_signing_key
 from client.txs import kv_put_tx, submit, subscribe
 from node.config import CHANNELS
@@ -172,15 +172,7 @@ def test_corrupted_block_on_disk_is_detected_at_start(testnet: Testnet) -> None:
     db.delete(BLOCK_PREFIX + height_key(1))
     db.close()
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "node",
-            "start",
-            "--config",
-            str(testnet.dirs[2] / "config.toml"),
-        ],
+        node_command(testnet.dirs[2] / "config.toml"),
         cwd=ROOT,
         capture_output=True,
         text=True,

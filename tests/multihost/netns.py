@@ -112,6 +112,12 @@ class Hosts:
             ip("-n", ns, "addr", "add", f"{self.ips[i]}/24", "dev", inner)
             ip("-n", ns, "link", "set", inner, "up")
 
+    def argv_in(self, i: int, argv: Sequence[str]) -> list[str]:
+        """`argv` run inside host i's namespace. `ip netns exec` execs the command, so the
+        process started from this argv *is* the command: signals sent to it reach it.
+        Whatever it leaves running there is killed at cleanup (see `_kill_leftovers`)."""
+        return ["ip", "netns", "exec", self.namespaces[i], *argv]
+
     def run_in(
         self,
         i: int,
@@ -121,10 +127,9 @@ class Hosts:
         stderr: IO[bytes] | int | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start `argv` inside host i's namespace. `ip netns exec` execs the command, so
-        the returned process *is* the command: signals sent to it reach the program."""
+        """Start `argv` inside host i's namespace (see `argv_in`); killed at cleanup."""
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespaces[i], *argv],
+            self.argv_in(i, argv),
             cwd=cwd,
             stdout=stdout,
             stderr=stderr,

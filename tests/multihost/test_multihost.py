@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,8 @@ import grpc
 import pytest
 
 from cli.main import main as cli
-from cli.testnet import node_ids, tls_of_testnet
+from cli.processes import NodeExited, NodeProcesses
+from cli.testnet_files import node_dirs_in_order
 from client.connection import load_signing_key, open_channel
 from client.txs import kv_put_tx, submit
 from node.config import Genesis, load_config, load_genesis
@@ -56,7 +56,7 @@ DELAY_MS = 30  # added to every link, each way, in the degraded phase
 INSIDE_HEIGHT = """
 import sys
 from pathlib import Path
-from cli.testnet import tls_of_testnet
+from cli.testnet_files import tls_of_testnet
 from client.connection import connect
 from protos import api_pb2 as api
 root, address, channel = sys.argv[1:]
@@ -79,35 +79,23 @@ class Cluster:
         self.root = root
         self.hosts = hosts
         self.proxies = proxies
-        self.dirs = [root / nid for nid in node_ids(VALIDATORS)]
+        self.dirs = node_dirs_in_order(root)  # host i runs the i-th node of nodes.txt
         self.chain_id = load_config(self.dirs[0] / "config.toml").chain_id
-        self.tls = tls_of_testnet(root)
+        self.nodes = NodeProcesses.of_testnet(
+            root, self.dirs, cwd=ROOT, env=no_proxy_env(), wrap=hosts.argv_in
+        )
+        self.tls = self.nodes.tls
         self.key = load_signing_key(root / "keys" / "client.key")
-        self.procs: list[subprocess.Popen[bytes]] = []
         self._channels: dict[int, grpc.Channel] = {}
         self._nonce = 0
 
     # ------------------------------------------------------------ processes
 
     def start(self) -> None:
-        env = no_proxy_env()
-        for i, d in enumerate(self.dirs):
-            with open(d / "node.log", "ab") as log:
-                argv = [sys.executable, "-m", "cli.main", "node", "start"]
-                argv += ["--config", str(d / "config.toml")]
-                proc = self.hosts.run_in(i, argv, cwd=ROOT, stdout=log, stderr=log, env=env)
-            self.procs.append(proc)
+        self.nodes.start_all()
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self.nodes.stop_all(timeout_s=10)
         for channel in self._channels.values():
             channel.close()
 
@@ -202,14 +190,12 @@ class Cluster:
         """wait_for, failing early if a node died, and with the logs in the message."""
 
         def guarded() -> bool:
-            for i, proc in enumerate(self.procs):
-                if proc.poll() is not None:
-                    raise AssertionError(f"node {i} exited ({proc.returncode})")
+            self.nodes.check_running()
             return check()
 
         try:
             wait_for(guarded, timeout_s, what)
-        except AssertionError as e:
+        except (AssertionError, NodeExited) as e:
             raise AssertionError(f"{e}\n{self.diagnostics()}") from None
 
     def diagnostics(self) -> str:
@@ -223,10 +209,8 @@ class Cluster:
             lines.append(
                 f"proxy {i}->{j}: {p.bytes_forwarded} B, {p.connections} conns, {p.resets} resets"
             )
-        for d in self.dirs:
-            log = d / "node.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
-            lines.append(f"--- {log} (tail)\n{tail}")
+        for i, spec in enumerate(self.nodes.specs):
+            lines.append(f"--- {spec.log} (tail)\n{self.nodes.log_tail(i) or '(no log)'}")
         return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from cryptography import x509
 from cli.governance import Outcome
 from cli.main import main as cli
 from cli.proposal_file import ProposalError, ProposalFile, make_proposal
-from cli.testnet import write_key
+from cli.testnet_files import write_key
 from consensus.config import ConsensusConfig
 from consensus.crypto import Ed25519Verifier
 from consensus.membership import Membership, decide

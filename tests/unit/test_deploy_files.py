@@ -22,6 +22,7 @@ import pytest
 import yaml
 from cryptography import x509
 
+from cli.processes import node_command
 from node.config import NodeConfig, load_config, load_genesis, load_key
 from node.node import EXIT_STORAGE_FAILURE
 from node.ports import free_port_block
@@ -388,7 +389,7 @@ def test_healthcheck_probe_speaks_mutual_tls_to_a_running_node(net: Path, tmp_pa
     log = tmp_path / "node.log"
     with log.open("wb") as out:  # a file, not a pipe: nobody drains a pipe while we poll
         node = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "node", "start", "--config", str(config), "--json"],
+            node_command(config, json_logs=True),
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -86,7 +86,7 @@ def test_governance_columns_show_role_sequence_and_the_next_set() -> None:
 
 def test_tools_dial_a_node_at_its_nodes_txt_address(tmp_path) -> None:
     """A --hosts testnet listens on 0.0.0.0 everywhere: only nodes.txt says where."""
-    from cli.testnet import node_address
+    from cli.testnet_files import node_address
 
     (tmp_path / "nodes.txt").write_text("dept-a 10.0.0.1:7050\ndept-b 10.0.0.2:7050\n")
     (tmp_path / "dept-b").mkdir()
