@@ -75,8 +75,8 @@ class WritePolicy:
         )
 
 
-def gov_write_policy(channel: str) -> dict[str, list[str]]:
-    """The write policy `testnet init --app gov` puts in each channel's genesis: what
+def government_write_policy(channel: str) -> dict[str, list[str]]:
+    """The write policy `testnet init --app government` puts in each channel's genesis: what
     happens at the counter may come from terminals (kiosks), the rest only from
     departments. `record_auth` is open here because its signer is a terminal registered
     on the authentication channel itself, which that application checks."""

@@ -287,9 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--hosts", type=Path, help="file with one host address per validator")
     ti.add_argument(
         "--app",
-        choices=("gov", "kv"),
+        choices=("government", "kv"),
         default="kv",
-        help="gov: each channel runs its government application; kv: key-value everywhere",
+        help="government: each channel runs its government application; kv: key-value everywhere",
     )
     ti.add_argument(
         "--insecure",
@@ -349,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", type=Path)
     s.set_defaults(func=cmd_status)
 
-    d = sub.add_parser("demo", help="pesticide-permit kiosk demo on a running `--app gov` testnet")
+    d = sub.add_parser(
+        "demo", help="pesticide-permit kiosk demo on a running `--app government` testnet"
+    )
     d.add_argument("--dir", type=Path, required=True)
     d.set_defaults(func=cmd_demo)
 

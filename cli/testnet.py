@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nacl.signing
 
-from chains.policy import gov_write_policy
+from chains.policy import government_write_policy
 from cli.processes import NodeExited, NodeProcesses, NotReady, pid_alive, stop_pid
 from cli.testnet_files import node_address, node_dirs, node_dirs_in_order, node_ids, write_key
 from node.config import Limits, NodeConfig, load_config, make_genesis
@@ -46,8 +46,8 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
     for ch in args.channels:
         app: dict[str, object] = {"name": "kv" if args.app == "kv" else ch}
         app["departments"] = departments
-        if args.app == "gov":
-            app["write_policy"] = gov_write_policy(ch)
+        if args.app == "government":
+            app["write_policy"] = government_write_policy(ch)
         (out / "genesis").mkdir(parents=True, exist_ok=True)
         genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
         (out / "genesis" / f"{ch}.json").write_bytes(genesis)

@@ -6,7 +6,7 @@ governance propose | approve | submit`, cli/governance.py). A testnet directory 
 every validator key, so this command runs the whole round per channel: propose with the
 channel's current governance sequence, approve with the key of every testnet node in the
 current set, submit with the department tx key of a current validator whose key the
-genesis registers (so a `--app gov` testnet's write policy lets it submit), and print the
+genesis registers (so a `--app government` testnet's write policy lets it submit), and print the
 height the new set starts at. With --wait it then polls every node that answered until
 each reports the new set as current, printing progress, so a script can go on knowing
 the switch is done everywhere.

@@ -1,6 +1,6 @@
 """The kiosk story `govchain demo` tells: a first-time pesticide business permit at a Haidian kiosk.
 
-On a running testnet (made with `govchain testnet init --app gov`): departments publish
+On a running testnet (made with `govchain testnet init --app government`): departments publish
 their catalog and license types; the demo company's licenses are anchored (commitments on
 chain, values in each issuing department's own records); agriculture publishes the
 service item and its materials; the legal representative logs in at the kiosk with ID

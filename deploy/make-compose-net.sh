@@ -41,7 +41,7 @@ printf '%s\n' "${services[@]}" > "$out/hosts.txt"
 # Every node listens on 7050 (gRPC) and 9150 (metrics) in its own container; compose maps
 # distinct host ports onto them.
 "$gov" testnet init --validators "${#services[@]}" --hosts "$out/hosts.txt" \
-  --base-port 7050 --metrics-base-port 9150 --app gov --out "$out" "$@"
+  --base-port 7050 --metrics-base-port 9150 --app government --out "$out" "$@"
 
 for svc in "${services[@]}"; do
   config=$out/$svc/config.toml

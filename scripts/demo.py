@@ -2,7 +2,7 @@
 """Main demo: a 4-department testnet running the five government applications, and the
 first-time pesticide business permit at a kiosk with the one-click pull.
 
-Creates the testnet once in ./testnet (`govchain testnet init --app gov`), starts it
+Creates the testnet once in ./testnet (`govchain testnet init --app government`), starts it
 (`govchain testnet up`), and runs `govchain demo`. The testnet keeps running afterwards;
 `make down` stops it.
 """
@@ -30,7 +30,7 @@ def main() -> int:
         govchain("testnet", "down", "--dir", str(net))
         shutil.rmtree(net)
         fresh = True
-    if fresh and govchain("testnet", "init", "--app", "gov", "--out", str(net)) != 0:
+    if fresh and govchain("testnet", "init", "--app", "government", "--out", str(net)) != 0:
         return 1
     if govchain("testnet", "up", "--dir", str(net)) != 0:
         return 1

@@ -18,7 +18,7 @@ from tests.e2e.harness import Testnet, wait_for
 def test_a_terminal_may_not_write_licenses_and_nothing_of_its_call_is_admitted(
     tmp_path: Path,
 ) -> None:
-    net = Testnet(tmp_path / "net", app="gov", channels=("license",))
+    net = Testnet(tmp_path / "net", app="government", channels=("license",))
     try:
         net.start_all()
         kiosk = load_signing_key(net.root / "keys" / "kiosk.key")

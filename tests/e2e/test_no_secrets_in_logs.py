@@ -272,7 +272,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """Run the demo and the refusals once, then stop every node before reading a log."""
     net = Testnet(
         tmp_path_factory.mktemp("secrets") / "net",
-        app="gov",
+        app="government",
         view_change_timeout_ticks=20,
         status_interval_ticks=5,
     )

@@ -22,8 +22,8 @@ from tests.e2e.harness import Testnet, wait_for
 @pytest.fixture(scope="module")
 def government_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
     net = Testnet(
-        tmp_path_factory.mktemp("gov") / "net",
-        app="gov",
+        tmp_path_factory.mktemp("government") / "net",
+        app="government",
         view_change_timeout_ticks=20,
         status_interval_ticks=5,
     )

@@ -35,7 +35,7 @@ POLICY = "catalog"  # write policy and refusals
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
     t = Testnet(
-        tmp_path_factory.mktemp("gov") / "net",
+        tmp_path_factory.mktemp("governance") / "net",
         channels=(GROW, POLICY),
         checkpoint_interval_blocks=4,
         log_window_blocks=8,

@@ -9,7 +9,7 @@ import nacl.signing
 import pytest
 
 from chains.kv import KvApplication
-from chains.policy import ANY, PolicyError, WritePolicy, gov_write_policy
+from chains.policy import ANY, PolicyError, WritePolicy, government_write_policy
 from chains.tx import decode_tx, encode_tx
 from consensus.blocks import make_block
 from consensus.config import ConsensusConfig
@@ -75,9 +75,9 @@ def test_malformed_policies_are_refused(bad: object) -> None:
 
 def test_gov_policies_keep_license_and_catalog_writes_to_departments() -> None:
     for channel in ("license", "catalog"):
-        assert gov_write_policy(channel) == {ANY: ["department"]}
-    assert gov_write_policy("authorization")["authorization.create_grant"] == ["terminal"]
-    assert gov_write_policy("kv-elsewhere") == {ANY: [ANY]}
+        assert government_write_policy(channel) == {ANY: ["department"]}
+    assert government_write_policy("authorization")["authorization.create_grant"] == ["terminal"]
+    assert government_write_policy("kv-elsewhere") == {ANY: [ANY]}
 
 
 def test_executor_refuses_a_forbidden_tx_deterministically_and_writes_nothing() -> None:
