@@ -1,6 +1,7 @@
-"""Every limit is documented: each field of ConsensusConfig (genesis) and of Limits (node
-config) is named in the README, every node limit is in the README's config example with
-its default, and renamed limits keep loading under their old names."""
+"""Every limit is documented with its default, both ways: docs/operations.md's genesis table
+lists exactly the fields of ConsensusConfig (genesis `consensus`) and its `[limits]` table
+exactly the fields of Limits (node config), each with the code's default; renamed limits
+are named there and keep loading under their old names."""
 
 from __future__ import annotations
 
@@ -14,38 +15,62 @@ from consensus.config import ConsensusConfig
 from node.config import RENAMED_LIMITS, ConfigError, Limits, load_config
 from tests.unit.test_node_config import toml, write
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 NOT_LIMITS = {"channel", "validators", "genesis_hash"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        {f.name for f in dataclasses.fields(ConsensusConfig)} - NOT_LIMITS
-        | {f.name for f in dataclasses.fields(Limits)}
-    ),
-)
-def test_every_limit_is_named_in_the_readme(name: str) -> None:
-    text = README.read_text()
-    assert f"`{name}`" in text or f"{name} = " in text, f"{name} is not documented"
+def doc_section(text: str, heading: str) -> str:
+    """The text under `heading` (a whole heading line) up to the next heading of any level:
+    the tables of one section, and nothing of the next."""
+    lines = text.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("#")), len(lines))
+    return "\n".join(lines[start:end])
 
 
-def _readme_limits() -> dict[str, int]:
-    """`name = value` lines of the README's `[limits]` example, up to the block's end."""
-    text = README.read_text()
-    block = text[text.index("[limits]") :]
-    block = block[: block.index("```")]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^\s*(\w+) = (\d+)", block, re.MULTILINE)}
+def documented_defaults(heading: str) -> dict[str, int]:
+    """`field` → default of the table under `heading`, whose rows are `| `name` | … |` and
+    whose default cell (found by the header row) starts with the number (commas allowed)."""
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in doc_section(DOC.read_text(), heading).splitlines()
+        if line.startswith("|")
+    ]
+    column = rows[0].index("default")
+    out = {}
+    for cells in rows[2:]:
+        name = re.fullmatch(r"`(\w+)`", cells[0])
+        assert name, f"{heading}: a row's first cell is not one `field`: {cells[0]!r}"
+        value = re.match(r"[\d,]+", cells[column])
+        assert value, f"{heading}: {name[1]} has no numeric default: {cells[column]!r}"
+        out[name[1]] = int(value[0].replace(",", ""))
+    return out
 
 
-def test_every_limit_is_in_the_readme_with_its_default() -> None:
-    documented = _readme_limits()
-    defaults = {f.name: f.default for f in dataclasses.fields(Limits)}
-    assert documented == defaults
+CONSENSUS_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(ConsensusConfig) if f.name not in NOT_LIMITS
+}
+NODE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Limits)}
+CONSENSUS_TABLE, NODE_TABLE = "### Consensus parameters", "### `[limits]`"
 
 
-def test_every_renamed_limit_is_named_in_the_readme() -> None:
-    text = README.read_text()
+@pytest.mark.parametrize("name", sorted(CONSENSUS_DEFAULTS))
+def test_every_genesis_limit_is_documented_with_its_default(name: str) -> None:
+    assert documented_defaults(CONSENSUS_TABLE).get(name) == CONSENSUS_DEFAULTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(NODE_DEFAULTS))
+def test_every_node_limit_is_documented_with_its_default(name: str) -> None:
+    assert documented_defaults(NODE_TABLE).get(name) == NODE_DEFAULTS[name]
+
+
+def test_the_limit_tables_list_nothing_the_code_lacks() -> None:
+    assert set(documented_defaults(CONSENSUS_TABLE)) == set(CONSENSUS_DEFAULTS)
+    assert set(documented_defaults(NODE_TABLE)) == set(NODE_DEFAULTS)
+
+
+def test_every_renamed_limit_is_named_in_the_docs() -> None:
+    text = doc_section(DOC.read_text(), NODE_TABLE)
     for old, new in RENAMED_LIMITS.items():
         assert f"`{old}`" in text and f"`{new}`" in text
 
