@@ -4,4 +4,11 @@ Throughput and latency follow the Hyperledger Performance and Scale Working Grou
 definitions: throughput is committed txs per second over the steady window; latency is
 the network-wide commit time (the tx seen committed on 2f+1 nodes) minus submit time.
 Figures are for reports, never asserted in tests.
+
+- run.py: the run (a testnet from cli/, load, figures out; `python -m bench.run`);
+- load.py: load-client processes that pre-sign their txs and submit in batches;
+- observe.py: commits seen on every node, and the nodes' CPU and memory;
+- fault.py: the fault run (kill the primary under load, restart it, time what follows).
+
+May import: cli (the testnet manager), client, node, consensus, storage, chains, protos.
 """

@@ -52,7 +52,7 @@ def start_testnet(
     root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
 ) -> NodeProcesses:
     from cli.main import main as cli
-    from node.ports import free_port_block
+    from cli.ports import free_port_block
 
     base = free_port_block(validators)
     args = ["testnet", "init", "--app", "kv", "--validators", str(validators), "--out", str(root)]

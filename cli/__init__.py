@@ -10,9 +10,9 @@
 - governance.py, proposal_file.py, testnet_governance.py: validator-set and write-policy
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
-- demo.py: `govchain demo`, the pesticide-permit kiosk flow on a running testnet.
+- ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
-May import: node (its config, client library, TLS helpers and the daemon), chains,
-storage, consensus, protos. Not bench/: `govchain bench` runs the benchmark as its own
-process, since bench/ uses this package's process manager.
+May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
+storage, consensus, protos. Not bench/ or demo/: `govchain bench` and `govchain demo`
+run them as their own processes, since both use this package's testnet files.
 """

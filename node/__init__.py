@@ -6,6 +6,7 @@ it gets back (persist to LevelDB, send to peers, execute blocks, set timers).
 
 The modules by role:
 - wiring: node.py (channels, one gRPC server, shared peers and verifier), config.py,
+  integrity.py (the ledger checks a node makes before it serves),
   runtime.py (one channel: event queue -> Replica.step -> actions in order);
 - gRPC services, which decode, check and enqueue only: client_api.py, peer_api.py,
   datashare_api.py; guarded by calls.py, ratelimit.py, interceptors.py, grpc_decode.py;
@@ -18,7 +19,7 @@ The modules by role:
 - after commit: executor.py (applies blocks through chains/), sources.py (a department's
   own records, read at pull time);
 - staying well: supervise.py (no silent task death), stallwatch.py, memory.py,
-  logsampling.py, metrics.py; ports.py finds free local ports for local testnets.
+  logsampling.py, metrics.py.
 
 May import: client (TLS identity and channel options), consensus, storage, chains, protos.
 """

@@ -27,10 +27,10 @@ import grpc
 
 from chains.tx import tx_id
 from cli.main import main as cli
+from cli.ports import free_port_block
 from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from client.connection import connect, load_signing_key
 from client.txs import kv_put_tx
-from node.ports import free_port_block
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 

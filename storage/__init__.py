@@ -1,9 +1,9 @@
 """Durable storage of one node: bytes, key layout and atomic batches, not the protocol.
 
 Each channel has its own byte store (one LevelDB directory per channel in the node, a
-dict in tests). `stores` is the store contract (`ByteStore`) and its two implementations
-(`LevelDBStore`, `MemoryStore`); `codec` turns the consensus core's persisted records
-into protobuf bytes; `ledger` lays out one channel's blocks, results, indexes, world
+dict in tests). `stores.py` is the store contract (`ByteStore`) and its two implementations
+(`LevelDBStore`, `MemoryStore`); `codec.py` turns the consensus core's persisted records
+into protobuf bytes; `ledger.py` lays out one channel's blocks, results, indexes, world
 state and consensus records over a store, and checks that layout at startup.
 
 May import: `consensus` (the core's record types, for their codec) and `protos`; never

@@ -18,10 +18,10 @@ from pathlib import Path
 import grpc
 
 from cli.main import main as cli
+from cli.ports import free_port_block
 from cli.processes import NodeProcesses, NodeSpec
 from client.connection import connect, open_channel
 from node.config import CHANNELS, load_config, make_genesis
-from node.ports import free_port_block
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 

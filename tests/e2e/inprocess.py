@@ -18,9 +18,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cli.main import main as cli
+from cli.ports import free_port_block
 from node.config import load_config
 from node.node import Node
-from node.ports import free_port_block
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 

@@ -121,6 +121,19 @@ def test_every_package_says_what_it_is_for() -> None:
         assert doc and len(doc) > 80, f"{package}/__init__.py has no docstring saying its job"
 
 
+def test_every_package_docstring_names_each_of_its_modules() -> None:
+    """The docstring is the package's map: a module it does not name is one a reader
+    cannot place (generated protobuf code and scripts aside)."""
+    unnamed = {}
+    for package in [p for p in PACKAGES if p not in ("scripts", "protos")]:
+        doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text())) or ""
+        modules = sorted(p.name for p in (ROOT / package).glob("*.py"))
+        missing = [m for m in modules if m not in ("__init__.py", "__main__.py") and m not in doc]
+        if missing:
+            unnamed[package] = missing
+    assert unnamed == {}
+
+
 def test_the_architecture_doc_shows_this_table() -> None:
     """docs/architecture.md's package table says exactly what ALLOWED says."""
     text = (ROOT / "docs" / "architecture.md").read_text()

@@ -22,10 +22,10 @@ import pytest
 import yaml
 from cryptography import x509
 
+from cli.ports import free_port_block
 from cli.processes import node_command
 from node.config import NodeConfig, load_config, load_genesis, load_key
 from node.node import EXIT_STORAGE_FAILURE
-from node.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -23,11 +23,12 @@ import pytest
 import node.config
 import node.metrics
 from cli.main import build_parser
+from client.tls import TlsFiles
 from node.config import Limits, NodeConfig, Peer
-from node.tls import TlsFiles
 from tests.unit.test_limits_documented import doc_section
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "operations.md"
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -223,3 +224,17 @@ def test_cli_reference_lists_exactly_the_options_and_defaults(command: str) -> N
             continue
         shown = str(int(default)) if isinstance(default, float) else str(default)
         assert shown in documented[key]["default"], f"{command} {key}: default {shown}"
+
+
+# --------------------------------------------------------------------- node modules
+
+
+def test_node_doc_lists_exactly_the_node_modules() -> None:
+    """docs/node.md's "Where each part lives" names each module of node/, once."""
+    text = (ROOT / "docs" / "node.md").read_text()
+    section = text[text.index("## Where each part lives") :]
+    block = section[section.index("```") + 3 :]
+    block = block[: block.index("```")]
+    listed = [line.split()[0] for line in block.strip().splitlines()]
+    modules = sorted(p.name for p in (ROOT / "node").glob("*.py") if p.name != "__init__.py")
+    assert sorted(listed) == modules and len(listed) == len(set(listed))
