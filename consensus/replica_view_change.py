@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from consensus.actions import Broadcast, Send
 from consensus.blocks import BlockInfo, index_blocks
+from consensus.certificates import VoteCert
 from consensus.events import Timer
 from consensus.messages import Signed, open_nested, sign
 from consensus.persisted import Record, ViewRecord
 from consensus.reasons import Reason
 from consensus.replica_state import ReplicaState
 from consensus.view_change import (
-    PreparedEntry,
     Selection,
     ViewChangeInfo,
     build_view_change,
@@ -56,13 +56,13 @@ class ViewChangePart(ReplicaState):
             self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
 
     def send_view_change(self) -> None:
-        prepared: list[PreparedEntry] = []
+        prepared: list[VoteCert] = []
         blocks: list[pb.Block] = []
         for h in sorted(self.slots):
             slot = self.slots[h]
             if h > self.stable.height and slot.prepared is not None:
                 digest = slot.prepared.digest
-                prepared.append(PreparedEntry(slot.prepared_view, h, digest, slot.prepared_votes))
+                prepared.append(VoteCert(slot.prepared_view, h, digest, slot.prepared_votes))
                 blocks.append(slot.prepared.block)
         payload = build_view_change(self.view, self.stable, prepared)
         self.own_vc_blocks = tuple(blocks)

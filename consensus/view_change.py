@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from consensus.blocks import BlockInfo
 from consensus.certificates import (
     CheckpointCert,
+    VoteCert,
     check_checkpoint_cert,
     check_vote_cert,
     genesis_checkpoint,
@@ -32,25 +33,17 @@ from protos import consensus_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedEntry:
-    view: int
-    height: int
-    digest: bytes
-    votes: tuple[pb.SignedMessage, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ViewChangeInfo:
     """A checked VIEW-CHANGE."""
 
     signed: Signed
     new_view: int
     checkpoint: CheckpointCert
-    prepared: Mapping[int, PreparedEntry]
+    prepared: Mapping[int, VoteCert]
 
 
 def build_view_change(
-    new_view: int, checkpoint: CheckpointCert, prepared: Iterable[PreparedEntry]
+    new_view: int, checkpoint: CheckpointCert, prepared: Iterable[VoteCert]
 ) -> pb.ViewChange:
     return pb.ViewChange(
         new_view=new_view,
@@ -92,7 +85,7 @@ def check_view_change(
         checkpoint = cert
     if len(vc.prepared) > cfg.log_window_blocks:
         return Reason.BAD_VIEW_CHANGE
-    prepared: dict[int, PreparedEntry] = {}
+    prepared: dict[int, VoteCert] = {}
     top = checkpoint.height + cfg.log_window_blocks
     for pc in vc.prepared:
         vote = check_vote_cert(pc.prepares, "prepare", cfg, verifier)
@@ -102,7 +95,7 @@ def check_view_change(
             return Reason.BAD_VIEW_CHANGE
         if vote.height in prepared:
             return Reason.BAD_VIEW_CHANGE
-        prepared[vote.height] = PreparedEntry(vote.view, vote.height, vote.digest, vote.votes)
+        prepared[vote.height] = vote  # a checked prepared certificate
     return ViewChangeInfo(signed, vc.new_view, checkpoint, prepared)
 
 
@@ -136,7 +129,7 @@ def select_reproposals(
     """
     infos = list(infos)
     checkpoint = max(infos, key=lambda i: (i.checkpoint.height, i.checkpoint.block_hash)).checkpoint
-    best: dict[int, PreparedEntry] = {}
+    best: dict[int, VoteCert] = {}
     for info in infos:
         for h, entry in info.prepared.items():
             if h > checkpoint.height and (h not in best or entry.view > best[h].view):

@@ -19,28 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from consensus.actions import (
-    Action,
-    Broadcast,
-    CancelTimer,
-    ExecuteBlock,
-    FetchBlocks,
-    Persist,
-    Reject,
-    Send,
-    SetTimer,
-)
+from consensus import actions as act
+from consensus import events as ev
 from consensus.config import ConsensusConfig
-from consensus.events import (
-    BlocksFetched,
-    Event,
-    Executed,
-    MessageReceived,
-    Restored,
-    Tick,
-    Timer,
-    TxsReady,
-)
 from consensus.membership import Membership
 from consensus.messages import decode_envelope, encode_envelope
 from consensus.persisted import PersistedState
@@ -59,7 +40,9 @@ FETCH_TIMEOUT_TICKS = 40  # the node's fetch_timeout_ms at TICK_MS
 class Behaviour(Protocol):
     """How a Byzantine node deviates; see sim/byzantine.py."""
 
-    def outgoing(self, node: SimNode, action: Send | Broadcast) -> list[tuple[int, bytes]]: ...
+    def outgoing(
+        self, node: SimNode, action: act.Send | act.Broadcast
+    ) -> list[tuple[int, bytes]]: ...
 
     def on_tick(self, node: SimNode) -> list[tuple[int, bytes]]: ...
 
@@ -84,9 +67,9 @@ class SimNode:
     roots: list[bytes] = field(default_factory=list)
     executed_txs: set[bytes] = field(default_factory=set)
     state_root: bytes = b"\x00" * 32
-    timers: dict[Timer, tuple[int, int]] = field(default_factory=dict)
+    timers: dict[ev.Timer, tuple[int, int]] = field(default_factory=dict)
     alive: bool = True
-    inbox: deque[Event] = field(default_factory=deque)
+    inbox: deque[ev.Event] = field(default_factory=deque)
     last_view: int = 0
     rejected: dict[Reason, int] = field(default_factory=dict)
     # The executor's governance record: verdicts per height (tx index, "" or why refused),
@@ -160,14 +143,14 @@ class Cluster:
         self.steps = 0
         self.fetches_asked: dict[int, int] = {}  # node index -> block fetches sent to it
         for node in self.nodes:
-            self.step(node, Restored(PersistedState()))
+            self.step(node, ev.Restored(PersistedState()))
 
     def _new_replica(self, signer: object) -> Replica:
         return Replica(self.cfg, signer, self.verifier, self.tx_checker)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ stepping
 
-    def step(self, node: SimNode, event: Event) -> None:
+    def step(self, node: SimNode, event: ev.Event) -> None:
         node.inbox.append(event)
         while node.inbox and node.alive:
             ev = node.inbox.popleft()
@@ -191,31 +174,31 @@ class Cluster:
             if (node.switches[-1][1] if node.switches else self.cfg.validators) != current:
                 node.switches.append((node.replica.stable.height, current))
 
-    def perform(self, node: SimNode, action: Action) -> None:
-        if isinstance(action, Persist):
+    def perform(self, node: SimNode, action: act.Action) -> None:
+        if isinstance(action, act.Persist):
             node.store = node.store.apply(action.records)
-        elif isinstance(action, (Send, Broadcast)):
+        elif isinstance(action, (act.Send, act.Broadcast)):
             self.transmit(node, action)
-        elif isinstance(action, ExecuteBlock):
+        elif isinstance(action, act.ExecuteBlock):
             self.execute(node, action)
-        elif isinstance(action, SetTimer):
+        elif isinstance(action, act.SetTimer):
             node.timers[action.timer] = (self.now + action.ticks, action.token)
-        elif isinstance(action, CancelTimer):
+        elif isinstance(action, act.CancelTimer):
             node.timers.pop(action.timer, None)
-        elif isinstance(action, FetchBlocks):
+        elif isinstance(action, act.FetchBlocks):
             if node.fetch_busy_until <= self.now:  # as the node: one fetch at a time
                 self.serve_fetch(node, action)
-        elif isinstance(action, Reject):
+        elif isinstance(action, act.Reject):
             node.rejected[action.reason] = node.rejected.get(action.reason, 0) + 1
 
-    def transmit(self, node: SimNode, action: Send | Broadcast) -> None:
+    def transmit(self, node: SimNode, action: act.Send | act.Broadcast) -> None:
         if node.behaviour is not None:
             for dst, data in node.behaviour.outgoing(node, action):
                 self.net.send(self.now, node.index, dst, data)
             return
         self.invariants.on_sent(node.index, action.message)
         data = encode_envelope(action.message, action.blocks)
-        if isinstance(action, Send):
+        if isinstance(action, act.Send):
             self.net.send(self.now, node.index, self.index_of[action.to], data)
         else:
             audience = node.replica.audience
@@ -223,7 +206,7 @@ class Cluster:
                 if other.index != node.index and other.signer.public_key in audience:
                     self.net.send(self.now, node.index, other.index, data)
 
-    def execute(self, node: SimNode, action: ExecuteBlock) -> None:
+    def execute(self, node: SimNode, action: act.ExecuteBlock) -> None:
         prev = node.digests[-1] if node.digests else self.cfg.genesis_hash
         if node.honest:
             info = self.invariants.on_execute(
@@ -245,9 +228,9 @@ class Cluster:
             node.executed_txs.add(hashlib.sha256(tx).digest())
         node.state_root = hashlib.sha256(node.state_root + action.digest).digest()
         node.roots.append(node.state_root)
-        node.inbox.append(Executed(action.height, action.digest, node.state_root))
+        node.inbox.append(ev.Executed(action.height, action.digest, node.state_root))
 
-    def serve_fetch(self, node: SimNode, action: FetchBlocks) -> None:
+    def serve_fetch(self, node: SimNode, action: act.FetchBlocks) -> None:
         """As the node's `_fetch_blocks`: ask the peers the core named, in order (anyone,
         if it named none); a peer that does not answer within FETCH_TIMEOUT_TICKS costs
         that long, is reported to the core, and the next is asked; the first answer with
@@ -272,21 +255,21 @@ class Cluster:
             delay = peer.behaviour.fetch_delay_ticks(peer) if peer.behaviour else 0
             if delay >= FETCH_TIMEOUT_TICKS:  # the node gives up on it, tells the core
                 waited += FETCH_TIMEOUT_TICKS
-                failed = BlocksFetched((), (), peer.signer.public_key, "timeout")
+                failed = ev.BlocksFetched((), (), peer.signer.public_key, "timeout")
                 self.net.schedule(self.now + waited, node.index, node.index, failed)
                 continue
             blocks = peer.ledger[action.from_height - 1 : action.to_height]
             if peer.behaviour is not None:
                 blocks = peer.behaviour.serve_fetch(peer, blocks)
             proof = peer.replica.stable.proof
-            answer = BlocksFetched(tuple(blocks), proof, peer.signer.public_key)
+            answer = ev.BlocksFetched(tuple(blocks), proof, peer.signer.public_key)
             self.net.send(self.now + waited + delay, i, node.index, answer)
             node.fetch_busy_until = self.now + waited + delay + 1
             return
         node.fetch_busy_until = self.now + waited
 
     def deliver(self, dst: SimNode, data: object) -> None:
-        if isinstance(data, BlocksFetched):
+        if isinstance(data, ev.BlocksFetched):
             self.step(dst, data)
             return
         assert isinstance(data, bytes)
@@ -298,7 +281,7 @@ class Cluster:
         if not self.verifier.verify(signed.sender, signed.body, signed.signature):
             dst.rejected[Reason.BAD_SIGNATURE] = dst.rejected.get(Reason.BAD_SIGNATURE, 0) + 1
             return
-        self.step(dst, MessageReceived(signed, blocks, self.clock_ms(dst)))
+        self.step(dst, ev.MessageReceived(signed, blocks, self.clock_ms(dst)))
 
     # ------------------------------------------------------------------ time
 
@@ -316,7 +299,7 @@ class Cluster:
                 at, token = node.timers.get(timer, (None, None))
                 if at is not None and at <= self.now:
                     del node.timers[timer]
-                    self.step(node, Tick(timer, token, self.clock_ms(node)))
+                    self.step(node, ev.Tick(timer, token, self.clock_ms(node)))
             if node.behaviour is not None:
                 for dst, data in node.behaviour.on_tick(node):
                     self.net.send(self.now, node.index, dst, data)
@@ -359,7 +342,7 @@ class Cluster:
         for i in to if to is not None else range(len(self.nodes)):
             node = self.nodes[i]
             if node.alive and txs:
-                self.step(node, TxsReady(tuple(txs), self.clock_ms(node)))
+                self.step(node, ev.TxsReady(tuple(txs), self.clock_ms(node)))
 
     def resubmit_uncommitted(self) -> None:
         """Clients retry what the agreed chain does not hold yet."""
@@ -404,7 +387,7 @@ class Cluster:
         node.replica = self._new_replica(node.signer)
         node.alive = True
         self.restart_at.pop(node.index, None)
-        self.step(node, Restored(state))
+        self.step(node, ev.Restored(state))
         if node.honest:
             self.invariants.on_restart(node.index, node.replica)
         node.last_view = node.replica.view

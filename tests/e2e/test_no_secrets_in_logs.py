@@ -33,8 +33,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from cli import demo as gov_demo
 from client.kiosk import pull, sign_request
+from demo import story as demo_story
 from demo.specs import COMPANY_ID, REP_ID, SPECS
 from demo.story import Demo
 from node.config import load_config
@@ -276,10 +276,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         view_change_timeout_ticks=20,
         status_interval_ticks=5,
     )
-    recorder = CommitRecorder(gov_demo.commit_item)
+    recorder = CommitRecorder(demo_story.commit_item)
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gov_demo, "commit_item", recorder)
+        mp.setattr(demo_story, "commit_item", recorder)
         try:
             net.start_all()
             denials = drive(Demo(net.root, out=out))
