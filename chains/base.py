@@ -147,6 +147,16 @@ def parse_payload(tx: DecodedTx, kind: type[M]) -> M | None:
         return None
 
 
+# World-state keys that begin with 0x00 belong to the node (the validator set and the
+# write policy a node loads at restart, written by governance). No application may write
+# one: the executor refuses a tx whose writes touch it, and kv refuses such keys itself.
+NODE_KEY_PREFIX = b"\x00"
+
+
+def is_node_key(k: bytes) -> bool:
+    return k.startswith(NODE_KEY_PREFIX)
+
+
 def key(*parts: str | bytes) -> bytes:
     """A state key from parts joined by 0x00 (parts must not contain 0x00)."""
     return b"\x00".join(p.encode() if isinstance(p, str) else p for p in parts)

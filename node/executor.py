@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chains.base import OK, Application, BlockContext, Departments, Outcome
+from chains.base import OK, Application, BlockContext, Departments, Outcome, is_node_key
 from chains.policy import WritePolicy
 from chains.tx import TxError, decode_tx, tx_id
 from consensus.hashing import sha256
@@ -167,4 +167,7 @@ class Executor:
         denied = self.policy.denies(tx)
         if denied is not None:
             return Outcome(NOT_PERMITTED, denied)
-        return self.app.apply(state, tx, ctx)
+        outcome = self.app.apply(state, tx, ctx)
+        if outcome.code == OK and any(is_node_key(k) for k in outcome.writes):
+            return Outcome(NOT_PERMITTED, "writes a key reserved for the node (0x00 prefix)")
+        return outcome

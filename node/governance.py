@@ -16,7 +16,7 @@ import json
 import nacl.signing
 from google.protobuf.message import DecodeError
 
-from chains.base import Departments
+from chains.base import NODE_KEY_PREFIX, Departments
 from chains.policy import PolicyError, WritePolicy
 from chains.tx import DecodedTx, TxError, decode_tx
 from consensus.canonical import NonCanonical, decode_canonical
@@ -32,9 +32,10 @@ from protos import consensus_pb2 as pb
 GOV_VALIDATORS = "gov.validators"
 GOV_WRITE_POLICY = "gov.write_policy"
 KINDS = {GOV_VALIDATORS: KIND_VALIDATORS, GOV_WRITE_POLICY: KIND_WRITE_POLICY}
-# World-state keys; the leading NUL keeps them apart from every application's keys.
-MEMBERSHIP_KEY = b"\x00gov/membership"
-WRITE_POLICY_KEY = b"\x00gov/write_policy"
+# World-state keys under the node's prefix, which no application may write (the executor
+# and chains.base hold that).
+MEMBERSHIP_KEY = NODE_KEY_PREFIX + b"gov/membership"
+WRITE_POLICY_KEY = NODE_KEY_PREFIX + b"gov/write_policy"
 
 
 def parse_governance(tx: DecodedTx) -> tuple[pb.GovernanceTx, pb.GovernanceProposal] | str:

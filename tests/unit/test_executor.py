@@ -24,6 +24,7 @@ from node.executor import (
     DUPLICATE,
     EXPIRED,
     MALFORMED,
+    NOT_PERMITTED,
     WRONG_CHANNEL,
     BlockOutcome,
     Executor,
@@ -155,6 +156,40 @@ def test_bad_payload_is_code_100_and_writes_nothing(raw: Callable[[], bytes]) ->
     outcome = run([raw()])
     assert codes(outcome) == [BAD_PAYLOAD] == [100]
     assert outcome.results.results[0].reason
+    assert outcome.writes == {}
+
+
+MEMBERSHIP = b"\x00gov/membership"
+POLICY = b"\x00gov/write_policy"
+
+
+@pytest.mark.parametrize("key", [MEMBERSHIP, POLICY, b"\x00", b"\x00anything"])
+def test_keys_beginning_with_nul_are_the_nodes_and_no_tx_writes_them(key: bytes) -> None:
+    """The validator set and write policy a node loads at restart live under 0x00 keys; a
+    kv tx that could put or delete them would let any signer forge either."""
+    outcome = run([put(key, b"forged"), delete(key)], state={key: b"the node's"})
+    assert codes(outcome) == [BAD_PAYLOAD, BAD_PAYLOAD]
+    assert all("reserved" in r.reason for r in outcome.results.results)
+    assert outcome.writes == {}
+
+
+class _WritesReserved(KvApplication):
+    """An application with a bug: it writes under the node's reserved prefix."""
+
+    def apply(self, state, tx, ctx):  # type: ignore[no-untyped-def]
+        from chains.base import Outcome
+
+        return Outcome(OK, writes={MEMBERSHIP: b"forged", b"mine": b"1"})
+
+
+def test_the_executor_refuses_any_application_write_under_the_reserved_prefix() -> None:
+    """Defence in depth: whatever an application returns, the executor keeps 0x00 keys
+    for the node (governance writes them, never an application)."""
+    ex = executor()
+    ex.app = _WritesReserved()
+    outcome = ex.execute(certify(block([put(b"k", b"v")], 1)), 1, PREVIOUS_ROOT, {}.get, never)
+    assert codes(outcome) == [NOT_PERMITTED]
+    assert "reserved" in outcome.results.results[0].reason
     assert outcome.writes == {}
 
 
