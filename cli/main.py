@@ -61,7 +61,7 @@ def _configure_logging(json_logs: bool) -> None:
 
 
 def cmd_node_start(args: argparse.Namespace) -> int:
-    from node.memory import limit_malloc_arenas
+    from node.malloc_arenas import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the node's threads exist
     from node.node import Node

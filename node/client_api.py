@@ -14,7 +14,7 @@ import structlog
 
 from consensus.hashing import merkle_proof
 from node.admission import Unavailable
-from node.calls import guard_call
+from node.call_limits import guard_call
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 

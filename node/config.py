@@ -55,7 +55,7 @@ class Limits:
     client_txs_per_s: int = 20_000
     connection_calls_per_s: int = 1_000
     peer_items_per_s: int = 200_000
-    # Calls in flight (node/calls.py): per client certificate, unary calls and streams;
+    # Calls in flight (node/call_limits.py): per client certificate, unary calls and streams;
     # all clients together; per validator of a channel served here, counted apart from
     # the clients so that they can never take the validators' capacity.
     client_calls_max: int = 32

@@ -25,7 +25,7 @@ import structlog
 
 from chains.privacy import SALT_BYTES, commit_item, seal_to
 from client.pull_request import request_bytes
-from node.calls import guard_call
+from node.call_limits import guard_call
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import government_pb2

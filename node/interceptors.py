@@ -2,7 +2,7 @@
 
 gRPC asks an interceptor for every call's handler; the servicers hand out the same handler
 object each time, so the wrapped form is kept per method (and rebuilt only if the handler
-changes). Subclasses say how to wrap: node/calls.py (calls in flight per caller) and
+changes). Subclasses say how to wrap: node/call_limits.py (calls in flight per caller) and
 node/grpc_decode.py (requests that do not decode).
 """
 

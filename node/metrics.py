@@ -226,7 +226,7 @@ class NodeCollector(Collector):
 
 
 def _calls(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-    """Calls in flight and refusals over a caller's bound (node/calls.py)."""
+    """Calls in flight and refusals over a caller's bound (node/call_limits.py)."""
     refused = CounterMetricFamily(
         "govchain_calls_refused",
         "Calls refused over a caller's bound on calls in flight, by pool and kind",

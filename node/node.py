@@ -32,7 +32,7 @@ from client.tls import TlsError
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
-from node.calls import CallLimits
+from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
@@ -110,7 +110,7 @@ class Node:
         self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)
         self.peer_limiter = RateLimiter("peer items/s", limits.peer_items_per_s)
-        # Calls in flight per client certificate and per validator (node/calls.py).
+        # Calls in flight per client certificate and per validator (node/call_limits.py).
         tls = self.server_credentials is not None
         self.call_limits = CallLimits(limits, tls, lambda: self.known_validators)
         self.fetch_limiter = RateLimiter("block fetches/s per peer", limits.fetch_peer_calls_per_s)

@@ -12,7 +12,7 @@ import structlog
 from consensus.events import MessageReceived
 from consensus.messages import decode_envelope, useful_blocks
 from consensus.reasons import Reason
-from node.calls import guard_call
+from node.call_limits import guard_call
 from node.fetching import bounded_reply
 from node.runtime import now_ms
 from node.tls import validator_key_of_peer

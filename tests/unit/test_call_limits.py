@@ -1,4 +1,4 @@
-"""Calls in flight per caller (node/calls.py): the pools' arithmetic, and the interceptor on
+"""Calls in flight per caller (node/call_limits.py): the pools' arithmetic, and the interceptor on
 a real gRPC server with real certificates (health Check and Watch as the unary call and
 the stream)."""
 
@@ -13,7 +13,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from client.tls import TlsFiles
-from node.calls import CALLS, STREAMS, CallLimits, Pool
+from node.call_limits import CALLS, STREAMS, CallLimits, Pool
 from node.config import Limits
 from node.tls import Authority, write_pair
 
