@@ -22,6 +22,7 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
+from chains.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
 from cli.proposal_file import (
     ProposalError,
     ProposalFile,
@@ -35,7 +36,6 @@ from cli.testnet import DEFAULT_CHAIN_ID
 from client.connection import connect
 from client.txs import TxRefused, wait_committed
 from node.config import CHANNELS
-from node.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import consensus_pb2 as pb

@@ -20,10 +20,16 @@ import nacl.exceptions
 import nacl.signing
 from google.protobuf.message import DecodeError
 
+from chains.governance import (
+    GOV_VALIDATORS,
+    GOV_WRITE_POLICY,
+    approve,
+    describe,
+    policy_problem,
+)
 from chains.tx import encode_tx
 from consensus.membership import approval_bytes
 from node.config import CHANNELS, ConfigError, load_key
-from node.governance import GOV_VALIDATORS, GOV_WRITE_POLICY, approve, describe, policy_problem
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from chains.base import Application, Departments
+from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
 from chains.tx import DecodedTx, TxError, decode_tx, tx_id
-from node.governance import KINDS as GOVERNANCE_KINDS
 from node.governance import admission_problem
 from node.mempool import Mempool
 from node.tx_signatures import NodeTxChecker

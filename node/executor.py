@@ -19,17 +19,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chains.base import OK, Application, BlockContext, Departments, Outcome, is_node_key
-from chains.policy import WritePolicy
-from chains.tx import TxError, decode_tx, tx_id
-from consensus.hashing import sha256
-from consensus.membership import Membership
-from node.governance import (
+from chains.governance import (
     GOV_WRITE_POLICY,
     MEMBERSHIP_KEY,
     WRITE_POLICY_KEY,
     parse_governance,
 )
-from node.governance import KINDS as GOVERNANCE_KINDS
+from chains.governance import KINDS as GOVERNANCE_KINDS
+from chains.policy import WritePolicy
+from chains.tx import TxError, decode_tx, tx_id
+from consensus.hashing import sha256
+from consensus.membership import Membership
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 

@@ -15,11 +15,12 @@ from dataclasses import replace
 
 import structlog
 
+from chains.governance import MEMBERSHIP_KEY
 from consensus.certificates import check_block_cert
 from consensus.config import ConsensusConfig
 from consensus.crypto import Verifier
 from node.config import ConfigError, Limits
-from node.governance import MEMBERSHIP_KEY, membership_of
+from node.governance import membership_of
 from storage.ledger import ChannelLedger, CorruptLedger
 
 log = structlog.get_logger("node")

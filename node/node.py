@@ -24,6 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from chains.base import Departments
+from chains.governance import WRITE_POLICY_KEY
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from chains.tx import encode_tx
@@ -36,7 +37,6 @@ from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
-from node.governance import WRITE_POLICY_KEY
 from node.grpc_decode import StrictDecoding
 from node.integrity import check_channel
 from node.logsampling import SampledLog

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from chains.governance import MEMBERSHIP_KEY
 from consensus.actions import (
     Action,
     Broadcast,
@@ -54,7 +55,7 @@ from consensus.reasons import Reason
 from consensus.replica import Replica
 from node.executor import Executor
 from node.fetching import failure_reason
-from node.governance import MEMBERSHIP_KEY, membership_of
+from node.governance import membership_of
 from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.supervise import describe, spawn

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chains.governance import parse_governance
 from chains.tx import TxError, decode_tx, encode_tx
 from consensus.blocks import make_block, parse_block
 from consensus.canonical import NonCanonical, decode_canonical
@@ -19,7 +20,6 @@ from consensus.crypto import Ed25519Signer, Ed25519Verifier
 from consensus.hashing import ZERO_HASH
 from consensus.messages import parse_signed, sign, vote
 from consensus.reasons import Reason
-from node.governance import parse_governance
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 

@@ -11,6 +11,7 @@ import nacl.signing
 import pytest
 from cryptography import x509
 
+from chains.governance import GOV_VALIDATORS, GOV_WRITE_POLICY
 from cli.governance import Outcome
 from cli.main import main as cli
 from cli.proposal_file import ProposalError, ProposalFile, make_proposal
@@ -19,7 +20,7 @@ from consensus.config import ConsensusConfig
 from consensus.crypto import Ed25519Verifier
 from consensus.membership import Membership, decide
 from node.config import load_config
-from node.governance import GOV_VALIDATORS, GOV_WRITE_POLICY, read_governance
+from node.governance import read_governance
 from node.tls import VALIDATOR_URI_PREFIX
 from protos import consensus_pb2 as pb
 

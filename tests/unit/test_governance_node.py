@@ -16,6 +16,17 @@ import nacl.signing
 import pytest
 
 from chains.base import Departments
+from chains.governance import (
+    GOV_VALIDATORS,
+    GOV_WRITE_POLICY,
+    MEMBERSHIP_KEY,
+    POLICY_BYTES_MAX,
+    WRITE_POLICY_KEY,
+    approve,
+    describe,
+    json_depth,
+    policy_problem,
+)
 from chains.kv import KvApplication
 from chains.policy import WritePolicy
 from chains.tx import encode_tx
@@ -26,18 +37,7 @@ from consensus.hashing import sha256
 from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, Membership, approval_bytes
 from node.admission import NOT_MEMBER, ChannelAdmission, admit
 from node.executor import GOVERNANCE_REFUSED, NOT_PERMITTED, OK, BlockOutcome, Executor
-from node.governance import (
-    GOV_VALIDATORS,
-    GOV_WRITE_POLICY,
-    MEMBERSHIP_KEY,
-    POLICY_BYTES_MAX,
-    WRITE_POLICY_KEY,
-    approve,
-    describe,
-    json_depth,
-    policy_problem,
-    read_governance,
-)
+from node.governance import read_governance
 from node.mempool import Mempool
 from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
