@@ -10,5 +10,5 @@ Figures are for reports, never asserted in tests.
 - observe.py: commits seen on every node, and the nodes' CPU and memory;
 - fault.py: the fault run (kill the primary under load, restart it, time what follows).
 
-May import: cli (the testnet manager), client, node, consensus, storage, chains, protos.
+May import: cli (the testnet manager), client, node (config, verifier), protos.
 """

@@ -8,6 +8,6 @@ to govchain validators from outside the node.
 - pull_request.py, kiosk.py: the one-click pull seen from the requester.
 
 May import: chains (the tx type and the applications' key layouts and query helpers),
-consensus (hashing, certificates), protos. Never the node: a client runs where no
+protos. Never the node: a client runs where no
 validator does, and the node itself uses `tls` and `connection` to dial its peers.
 """

@@ -6,6 +6,6 @@ against a running testnet through the SDK.
 - __main__.py: `python -m demo --dir TESTNET`, which `govchain demo` runs.
 
 May import: cli (reading a testnet directory), client, node (config and the department
-source the demo seeds), chains, consensus, protos. The CLI runs the demo as its own
+source the demo seeds), chains, protos. The CLI runs the demo as its own
 process rather than importing it, so the two packages never import each other.
 """
