@@ -42,8 +42,8 @@ def pull(
 ) -> Iterator[ds.PullEvent]:
     """Status events of one provider, as they happen (over mutual TLS with the kiosk's
     client certificate, unless `tls` is None for an insecure testnet)."""
-    stub = ds_grpc.DataShareStub(open_channel(address, tls))
-    yield from stub.PullMaterials(request, timeout=timeout_s)
+    with open_channel(address, tls) as channel:  # closed when the stream ends or is dropped
+        yield from ds_grpc.DataShareStub(channel).PullMaterials(request, timeout=timeout_s)
 
 
 def open_items(
