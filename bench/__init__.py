@@ -6,6 +6,7 @@ the network-wide commit time (the tx seen committed on 2f+1 nodes) minus submit 
 Figures are for reports, never asserted in tests.
 
 - run.py: the run (a testnet from cli/, load, figures out; `python -m bench.run`);
+- figures.py: a run's figures (throughput, latency), its Markdown table and chart;
 - load.py: load-client processes that pre-sign their txs and submit in batches;
 - observe.py: commits seen on every node, and the nodes' CPU and memory;
 - fault.py: the fault run (kill the primary under load, restart it, time what follows).

@@ -10,7 +10,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from queue import Empty
 import nacl.signing
 
 from bench.fault import FaultRun, primary_index
+from bench.figures import chart, markdown, report
 from bench.load import ClientPlan, run_client
 from bench.observe import (
     PROGRESS_EVERY_S,
@@ -87,12 +87,6 @@ def wait_ready(nodes: NodeProcesses, timeout_s: float = 30.0) -> None:
         raise SystemExit(str(e)) from None
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * (len(sorted_values) - 1) + 0.5))]
-
-
 def run(args: argparse.Namespace) -> dict:
     print("baseline: Ed25519 verifications/s through the verifier pool ...", flush=True)
     verify_rate = verification_baseline(threads=2)
@@ -113,42 +107,15 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) -> dict:
+    """Sign the load in client processes, release it all at once while watching commits
+    and the nodes' processes, let the last txs commit, and report."""
     from client.connection import connect
 
     n = len(addresses)
     quorum = (n + (n - 1) // 3 + 2) // 2
-    total_rate = args.rate
-    per_client_txs = int((total_rate or args.max_rate) * args.duration / args.clients) + args.batch
-    print(
-        f"signing {per_client_txs * args.clients:,} txs in {args.clients} client processes ...",
-        flush=True,
-    )
     queue: mp.Queue = mp.Queue()
-    start_at = time.time() + 3600  # replaced once every client has signed
-    ctx = mp.get_context("fork")
-    plans = [
-        ClientPlan(
-            i,
-            addresses[i % n],
-            configs[0].chain_id,
-            channels,
-            per_client_txs,
-            args.batch,
-            args.payload,
-            total_rate / args.clients if total_rate else 0.0,
-            start_at,
-            args.duration,
-            tls,
-        )
-        for i in range(args.clients)
-    ]
-    ready = ctx.Value("d", 0.0)
-    clients = [ctx.Process(target=run_client, args=(p, queue, ready)) for p in plans]
-    for c in clients:
-        c.start()
-    for _ in clients:
-        kind, _, _ = queue.get(timeout=600)
-        assert kind == "ready", kind
+    ready = mp.get_context("fork").Value("d", 0.0)
+    clients = start_clients(args, configs, addresses, channels, tls, queue, ready)
     primary = primary_index(configs)
     watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0, tls=tls)
     watcher.start({})
@@ -156,37 +123,13 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
     sampler.start()
     begin = time.time() + 0.5
     ready.value = begin
-    mode = f"open loop at {total_rate:.0f} tx/s" if total_rate else "closed loop"
+    mode = f"open loop at {args.rate:.0f} tx/s" if args.rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
     fault = FaultRun(args, nodes, configs, addresses, primary, begin, tls) if args.fault else None
-    sent: list = []
-    errors: dict[str, int] = {}
-    done = 0
-    give_up = time.time() + args.duration + 120
-    while done < len(clients):
-        try:
-            kind, _, payload = queue.get(timeout=PROGRESS_EVERY_S)
-        except Empty:
-            if time.time() > give_up:
-                raise SystemExit("the load clients stopped answering") from None
-            progress(begin, watcher, sampler)
-            continue
-        if kind == "done":
-            sent.extend(payload)
-            done += 1
-        elif kind == "error":
-            errors[payload] = errors.get(payload, 0) + 1
-    for c in clients:
-        c.join()
+    sent, errors = gather_clients(args, clients, queue, begin, watcher, sampler)
     submitted = {tid: t0 for t0, statuses in sent for tid, st in statuses if st == api.ACCEPTED}
     internals_at_load_end = [scrape_internals(c.metrics_listen) for c in configs]
-    drain_until = time.time() + args.drain
-    while time.time() < drain_until:
-        with watcher.lock:
-            pending = sum(1 for tid in submitted if watcher.commit_time(tid) is None)
-        if pending == 0:
-            break
-        time.sleep(0.2)
+    drain(watcher, submitted, args.drain)
     cpu = sampler.finish()
     if fault is not None:
         fault.finish()
@@ -219,32 +162,77 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
     return result
 
 
-def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: CommitWatcher) -> None:
-    """Throughput and p50 latency per second (needs matplotlib: pip install '.[bench]')."""
-    try:
-        import matplotlib
+def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list:
+    """Start the load-client processes and wait until each has pre-signed its txs (so
+    signing costs nothing during the run). They wait for `ready` to hold the start time."""
+    n = len(addresses)
+    total_rate = args.rate
+    per_client_txs = int((total_rate or args.max_rate) * args.duration / args.clients) + args.batch
+    print(
+        f"signing {per_client_txs * args.clients:,} txs in {args.clients} client processes ...",
+        flush=True,
+    )
+    start_at = time.time() + 3600  # replaced once every client has signed
+    ctx = mp.get_context("fork")
+    plans = [
+        ClientPlan(
+            i,
+            addresses[i % n],
+            configs[0].chain_id,
+            channels,
+            per_client_txs,
+            args.batch,
+            args.payload,
+            total_rate / args.clients if total_rate else 0.0,
+            start_at,
+            args.duration,
+            tls,
+        )
+        for i in range(args.clients)
+    ]
+    clients = [ctx.Process(target=run_client, args=(p, queue, ready)) for p in plans]
+    for c in clients:
+        c.start()
+    for _ in clients:
+        kind, _, _ = queue.get(timeout=600)
+        assert kind == "ready", kind
+    return clients
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("no matplotlib: chart skipped (pip install '.[bench]')", file=sys.stderr)
-        return
-    per_second: dict[int, list[float]] = {}
-    for tid, t0 in submitted.items():
-        t = watcher.commit_time(tid)
-        if t is not None:
-            per_second.setdefault(int(t - begin), []).append((t - t0) * 1000)
-    xs = sorted(per_second)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.bar(xs, [len(per_second[x]) for x in xs], color="#4c72b0", label="committed tx/s")
-    ax.set_xlabel("seconds since load started")
-    ax.set_ylabel("committed tx/s")
-    ax2 = ax.twinx()
-    ax2.plot(xs, [statistics.median(per_second[x]) for x in xs], color="#dd8452", label="p50 ms")
-    ax2.set_ylabel("p50 commit latency (ms)")
-    fig.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+
+def gather_clients(args, clients, queue, begin, watcher, sampler) -> tuple[list, dict[str, int]]:
+    """Wait for every client to finish its load, printing progress meanwhile. Returns what
+    they sent ((submit time, [(tx id, status)]) per call) and their errors by kind."""
+    sent: list = []
+    errors: dict[str, int] = {}
+    done = 0
+    give_up = time.time() + args.duration + 120
+    while done < len(clients):
+        try:
+            kind, _, payload = queue.get(timeout=PROGRESS_EVERY_S)
+        except Empty:
+            if time.time() > give_up:
+                raise SystemExit("the load clients stopped answering") from None
+            progress(begin, watcher, sampler)
+            continue
+        if kind == "done":
+            sent.extend(payload)
+            done += 1
+        elif kind == "error":
+            errors[payload] = errors.get(payload, 0) + 1
+    for c in clients:
+        c.join()
+    return sent, errors
+
+
+def drain(watcher: CommitWatcher, submitted: dict[bytes, float], drain_s: float) -> None:
+    """Wait up to `drain_s` for every accepted tx to be seen committed."""
+    drain_until = time.time() + drain_s
+    while time.time() < drain_until:
+        with watcher.lock:
+            pending = sum(1 for tid in submitted if watcher.commit_time(tid) is None)
+        if pending == 0:
+            break
+        time.sleep(0.2)
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -285,124 +273,6 @@ def sweep(args: argparse.Namespace) -> int:
     if args.markdown:
         args.markdown.write_text(table + "\n")
     return 0
-
-
-def report(
-    args,
-    begin,
-    sent,
-    submitted,
-    watcher,
-    cpu,
-    peak_rss,
-    statuses,
-    configs,
-    verify_rate,
-    bound,
-    errors,
-) -> dict:
-    failed: dict[str, int] = dict(errors)
-    for _, sts in sent:
-        for _, st in sts:
-            if st != api.ACCEPTED:
-                name = api.TxStatus.Name(st) if st >= 0 else "CALL_FAILED"
-                failed[name] = failed.get(name, 0) + 1
-    # The steady window ends with the load: clients that ran out of pre-signed txs (closed
-    # loop faster than --max-rate) stopped early, and counting idle time would understate.
-    last_send = max((t0 for t0, _ in sent), default=begin + args.duration)
-    load_end = min(begin + args.duration, last_send)
-    if load_end < begin + args.duration - 1.0:
-        print(
-            f"note: clients ran out of pre-signed txs after {load_end - begin:.1f} s; "
-            "raise --max-rate for a longer closed-loop window",
-            flush=True,
-        )
-    window = (begin + args.warmup, max(load_end, begin + args.warmup + 1.0))
-    latencies, in_window, committed = [], 0, 0
-    with watcher.lock:
-        for tid, t0 in submitted.items():
-            t = watcher.commit_time(tid)
-            if t is None:
-                continue
-            committed += 1
-            latencies.append((t - t0) * 1000)
-            if window[0] <= t <= window[1]:
-                in_window += 1
-        blocks = [b for b in watcher.blocks if window[0] <= b[0] <= window[1]]
-    failed["NOT_COMMITTED"] = len(submitted) - committed
-    span = window[1] - window[0]
-    latencies.sort()
-    committed_tps = in_window / span
-    offered = sum(len(s) for _, s in sent) / max(load_end - begin, 1e-9)
-    result = {
-        "config": {k: v for k, v in vars(args).items() if k not in ("json", "markdown")},
-        "baseline": {"verifications_per_s": round(verify_rate), "tps_bound": round(bound)},
-        "offered_tps": round(offered, 1),
-        "submitted": sum(len(s) for _, s in sent),
-        "succeeded": committed,
-        "failed": {k: v for k, v in sorted(failed.items()) if v},
-        "committed_tps": round(committed_tps, 1),
-        "efficiency": round(committed_tps / bound, 3) if bound else None,
-        "steady_window_s": [args.warmup, round(window[1] - begin, 2)],
-        "blocks_per_s": round(len(blocks) / span, 2),
-        "txs_per_block": round(statistics.mean(b[3] for b in blocks), 1) if blocks else 0,
-        "latency_ms": {
-            "min": round(latencies[0], 1) if latencies else None,
-            "p50": round(percentile(latencies, 0.50), 1),
-            "p95": round(percentile(latencies, 0.95), 1),
-            "p99": round(percentile(latencies, 0.99), 1),
-            "max": round(latencies[-1], 1) if latencies else None,
-            "avg": round(statistics.mean(latencies), 1) if latencies else None,
-        },
-        "nodes": [
-            {
-                "node": c.node_id,
-                "cpu_percent": round(u, 1) if u is not None else None,
-                "peak_rss_mb": round(r / 2**20, 1),
-            }
-            for c, u, r in zip(configs, cpu, peak_rss, strict=True)
-        ],
-        "view_changes": max(ch.view for st in statuses for ch in st.channels),
-    }
-    return result
-
-
-def markdown(r: dict) -> str:
-    lat = r["latency_ms"]
-    head = (
-        "| Name | Succ | Fail | Send Rate (TPS) | Max Latency (s) | Min Latency (s) "
-        "| Avg Latency (s) | Throughput (TPS) | p50 (ms) | p95 (ms) | p99 (ms) |"
-    )
-    sep = "|" + "---|" * 11
-    cfg = r["config"]
-    name = (
-        f"n={cfg['validators']} ch={cfg['channels']} payload={cfg['payload']}B "
-        f"block={cfg['block_txs_max']}"
-    )
-    fails = sum(r["failed"].values())
-
-    def s(v: float | None) -> str:
-        return "-" if v is None else f"{v / 1000:.3f}"
-
-    row = (
-        f"| {name} | {r['succeeded']} | {fails} | {r['offered_tps']} | {s(lat['max'])} "
-        f"| {s(lat['min'])} | {s(lat['avg'])} | {r['committed_tps']} | {lat['p50']} "
-        f"| {lat['p95']} | {lat['p99']} |"
-    )
-    nodes = ", ".join(
-        f"{x['node']} {x['cpu_percent']}% CPU {x['peak_rss_mb']} MB" for x in r["nodes"]
-    )
-    return "\n".join(
-        [
-            head,
-            sep,
-            row,
-            "",
-            f"nodes: {nodes}; view changes: {r['view_changes']}; "
-            f"efficiency vs the verification bound ({r['baseline']['tps_bound']} tx/s): "
-            f"{r['efficiency']}",
-        ]
-    )
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

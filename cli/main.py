@@ -260,17 +260,53 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `govchain` command tree, one group of subcommands at a time (in the order
+    `govchain --help` lists them)."""
     p = argparse.ArgumentParser(prog="govchain", description="govchain validator node and tools")
     sub = p.add_subparsers(dest="command", required=True)
+    add_keygen_parser(sub)
+    add_testnet_parser(sub)
+    add_governance_parser(sub)
+    add_node_parser(sub)
+    add_client_parsers(sub)
+    add_tool_parsers(sub)
+    add_watch_parser(sub)
+    return p
 
+
+def add_keygen_parser(sub: argparse._SubParsersAction) -> None:
     k = sub.add_parser("keygen", help="create an Ed25519 key file (hex seed, mode 0600)")
     k.add_argument("--out", type=Path, required=True)
     k.add_argument("--force", action="store_true")
     k.set_defaults(func=cmd_keygen)
 
+
+def add_testnet_parser(sub: argparse._SubParsersAction) -> None:
+    """`govchain testnet …`: create, run, grow and govern a testnet."""
     t = sub.add_parser("testnet", help="local or multi-host testnets").add_subparsers(
         dest="action", required=True
     )
+    _add_testnet_init_parser(t)
+    for name, func, helptext in (
+        ("up", cmd_testnet_up, "start every node of DIR as a local process"),
+        ("down", cmd_testnet_down, "stop the nodes started by `up`"),
+        ("status", cmd_status, "height, view and peers of every node of DIR"),
+    ):
+        c = t.add_parser(name, help=helptext)
+        c.add_argument("--dir", type=Path, required=True)
+        c.add_argument("--timeout", type=float, default=30.0)
+        c.add_argument("--node", default="127.0.0.1:7050")
+        c.set_defaults(func=func)
+    an = t.add_parser("add-node", help="keys, certificate and config for one more node")
+    an.add_argument("dir", nargs="?", type=Path, help="the testnet directory")
+    an.add_argument("--dir", dest="dir_opt", type=Path, help="the same, as an option")
+    an.add_argument("--name", help="node name (default: the next department's)")
+    an.add_argument("--host", default="127.0.0.1", help="where the node listens (a host)")
+    an.set_defaults(func=cmd_testnet_add_node)
+    add_testnet_governance_parsers(t)
+
+
+def _add_testnet_init_parser(t: argparse._SubParsersAction) -> None:
     ti = t.add_parser("init", help="keys, genesis per channel, one config per node")
     ti.add_argument("--validators", type=int, default=4)
     ti.add_argument("--channels", nargs="+", default=list(CHANNELS), choices=CHANNELS)
@@ -298,36 +334,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ti.add_argument("--force", action="store_true")
     ti.set_defaults(func=cmd_testnet_init)
-    for name, func, helptext in (
-        ("up", cmd_testnet_up, "start every node of DIR as a local process"),
-        ("down", cmd_testnet_down, "stop the nodes started by `up`"),
-        ("status", cmd_status, "height, view and peers of every node of DIR"),
-    ):
-        c = t.add_parser(name, help=helptext)
-        c.add_argument("--dir", type=Path, required=True)
-        c.add_argument("--timeout", type=float, default=30.0)
-        c.add_argument("--node", default="127.0.0.1:7050")
-        c.set_defaults(func=func)
-    an = t.add_parser("add-node", help="keys, certificate and config for one more node")
-    an.add_argument("dir", nargs="?", type=Path, help="the testnet directory")
-    an.add_argument("--dir", dest="dir_opt", type=Path, help="the same, as an option")
-    an.add_argument("--name", help="node name (default: the next department's)")
-    an.add_argument("--host", default="127.0.0.1", help="where the node listens (a host)")
-    an.set_defaults(func=cmd_testnet_add_node)
-    add_testnet_governance_parsers(t)
-    add_governance_parser(sub)
 
+
+def add_node_parser(sub: argparse._SubParsersAction) -> None:
     n = sub.add_parser("node", help="run a validator").add_subparsers(dest="action", required=True)
     ns = n.add_parser("start", help="run a node until SIGTERM/SIGINT")
     ns.add_argument("--config", type=Path, required=True)
     ns.add_argument("--json", action="store_true", help="JSON log lines")
     ns.set_defaults(func=cmd_node_start)
 
+
+def _add_connection(parser: argparse.ArgumentParser, channel: bool = True) -> None:
+    """The options of every call to one node: its address, its TLS files, the channel."""
+    parser.add_argument("--node", default="127.0.0.1:7050")
+    parser.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
+    if channel:
+        parser.add_argument("--channel", default="license", choices=CHANNELS)
+
+
+def add_client_parsers(sub: argparse._SubParsersAction) -> None:
+    """`tx send`, `query` and `status`: a client's calls to one node."""
     tx = sub.add_parser("tx", help="transactions").add_subparsers(dest="action", required=True)
     ts = tx.add_parser("send", help="send kv.put txs")
-    ts.add_argument("--node", default="127.0.0.1:7050")
-    ts.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
-    ts.add_argument("--channel", default="license", choices=CHANNELS)
+    _add_connection(ts)
     ts.add_argument("--key-file", type=Path, required=True, help="client key (see keygen)")
     ts.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
     ts.add_argument("--key", required=True)
@@ -338,17 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="read a block, tx or state key")
     q.add_argument("what", choices=("block", "tx", "state"))
     q.add_argument("arg", nargs="?", help="height (block), tx id hex (tx) or key (state)")
-    q.add_argument("--node", default="127.0.0.1:7050")
-    q.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
-    q.add_argument("--channel", default="license", choices=CHANNELS)
+    _add_connection(q)
     q.set_defaults(func=cmd_query)
 
     s = sub.add_parser("status", help="one node's status")
-    s.add_argument("--node", default="127.0.0.1:7050")
-    s.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
+    _add_connection(s, channel=False)
     s.add_argument("--dir", type=Path)
     s.set_defaults(func=cmd_status)
 
+
+def add_tool_parsers(sub: argparse._SubParsersAction) -> None:
+    """`demo` and `bench`: each runs another package in its own process."""
     d = sub.add_parser(
         "demo", help="pesticide-permit kiosk demo on a running `--app government` testnet"
     )
@@ -359,13 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("args", nargs=argparse.REMAINDER, help="options of scripts/bench.py")
     b.set_defaults(func=cmd_bench)
 
+
+def add_watch_parser(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("watch", help="stream blocks as they commit")
-    w.add_argument("--node", default="127.0.0.1:7050")
-    w.add_argument("--tls", type=Path, help="dir with ca.crt, client.crt, client.key")
-    w.add_argument("--channel", default="license", choices=CHANNELS)
+    _add_connection(w)
     w.add_argument("--from-height", type=int, default=0)
     w.set_defaults(func=cmd_watch)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

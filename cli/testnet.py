@@ -139,8 +139,6 @@ def _port_after(taken: list[str], host: str) -> int:
 def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     """A new node's keys, certificate, config and nodes.txt line; the genesis is unchanged
     (the node follows the channels as an observer until governance adds it)."""
-    from node.config import load_key
-
     root: Path = args.dir_opt or args.dir
     if root is None:
         print("testnet add-node: give the testnet directory (DIR or --dir DIR)", file=sys.stderr)
@@ -161,43 +159,15 @@ def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     address = f"{args.host}:{port}"
     local = args.host in ("127.0.0.1", "localhost")
     listen = address if local else f"0.0.0.0:{port}"
-    metrics = ""
-    taken = [c.metrics_listen for c in configs if c.metrics_listen]
-    if taken:
-        metrics_host = listen.rsplit(":", 1)[0]
-        metrics = f'metrics_listen = "{metrics_host}:{_port_after(taken, metrics_host)}"\n'
     public = write_key(root / "keys" / f"{name}.key")
     department = write_key(root / "keys" / f"{name}.tx.key")
     insecure = first.tls is None
     if not insecure:
-        from client.tls import TlsError
-        from node.tls import Authority, write_pair
-
-        try:
-            ca = Authority.load(root / "tls" / "ca.crt", root / "tls" / "ca.key")
-        except TlsError as e:
-            print(f"cannot issue the node certificate: {e}", file=sys.stderr)
+        problem = _issue_node_certificate(root, name, public, [] if local else [args.host])
+        if problem is not None:
+            print(f"cannot issue the node certificate: {problem}", file=sys.stderr)
             return 2
-        hosts = ["127.0.0.1", "localhost"] + ([] if local else [args.host])
-        write_pair(
-            root / "tls" / f"{name}.crt",
-            root / "tls" / f"{name}.key",
-            ca.issue_node(name, public, hosts),
-        )
-    peers = "".join(
-        f'\n[[peers]]\nnode_id = "{c.node_id}"\naddress = "{a}"\n'
-        f'public_key = "{bytes(nacl.signing.SigningKey(load_key(c.key_file)).verify_key).hex()}"\n'
-        for c, a in zip(configs, addresses, strict=True)
-    )
-    channels = ", ".join(f'"{c}"' for c in first.channels)
-    log_json = "log_json = true\n" if first.log_json else ""
-    text = (
-        f'{log_json}node_id = "{name}"\nchain_id = "{first.chain_id}"\n'
-        f'key_file = "../keys/{name}.key"\n'
-        f'department_key_file = "../keys/{name}.tx.key"\n'
-        f'listen = "{listen}"\n{metrics}data_dir = "data"\ngenesis_dir = "../genesis"\n'
-        f"channels = [{channels}]\n{_tls_section(name, insecure)}{peers}{_limits(first)}"
-    )
+    text = _new_node_config(name, listen, configs, addresses, insecure)
     (root / name).mkdir(parents=True)
     (root / name / "config.toml").write_text(text)
     with open(root / "nodes.txt", "a") as f:
@@ -207,6 +177,54 @@ def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     print(f"next: govchain testnet up --dir {root}  (it follows the channels as an observer)")
     print(f"then: govchain testnet add-validator --dir {root} --node {name}")
     return 0
+
+
+def _issue_node_certificate(root: Path, name: str, public: bytes, hosts: list[str]) -> str | None:
+    """The new node's certificate from the testnet's CA (for the loopback names and
+    `hosts`), bound to its validator key; why not, if the CA cannot be loaded."""
+    from client.tls import TlsError
+    from node.tls import Authority, write_pair
+
+    try:
+        ca = Authority.load(root / "tls" / "ca.crt", root / "tls" / "ca.key")
+    except TlsError as e:
+        return str(e)
+    write_pair(
+        root / "tls" / f"{name}.crt",
+        root / "tls" / f"{name}.key",
+        ca.issue_node(name, public, ["127.0.0.1", "localhost", *hosts]),
+    )
+    return None
+
+
+def _new_node_config(
+    name: str, listen: str, configs: list[NodeConfig], addresses: list[str], insecure: bool
+) -> str:
+    """The new node's config.toml: like the first node's (chain, channels, log format,
+    limits), listening on `listen`, metrics on the next free port if the others serve
+    them, and every existing node as a peer."""
+    from node.config import load_key
+
+    first = configs[0]
+    metrics = ""
+    taken = [c.metrics_listen for c in configs if c.metrics_listen]
+    if taken:
+        metrics_host = listen.rsplit(":", 1)[0]
+        metrics = f'metrics_listen = "{metrics_host}:{_port_after(taken, metrics_host)}"\n'
+    peers = "".join(
+        f'\n[[peers]]\nnode_id = "{c.node_id}"\naddress = "{a}"\n'
+        f'public_key = "{bytes(nacl.signing.SigningKey(load_key(c.key_file)).verify_key).hex()}"\n'
+        for c, a in zip(configs, addresses, strict=True)
+    )
+    channels = ", ".join(f'"{c}"' for c in first.channels)
+    log_json = "log_json = true\n" if first.log_json else ""
+    return (
+        f'{log_json}node_id = "{name}"\nchain_id = "{first.chain_id}"\n'
+        f'key_file = "../keys/{name}.key"\n'
+        f'department_key_file = "../keys/{name}.tx.key"\n'
+        f'listen = "{listen}"\n{metrics}data_dir = "data"\ngenesis_dir = "../genesis"\n'
+        f"channels = [{channels}]\n{_tls_section(name, insecure)}{peers}{_limits(first)}"
+    )
 
 
 def _limits(config: NodeConfig) -> str:

@@ -90,21 +90,10 @@ def _round(
     timeout_s: float,
 ) -> int | None:
     """Propose, approve and submit one change on `channel`; the switch height, or None."""
-    replies = {n.name: r for n in nodes if (r := _status(stubs[n.name])) is not None}
-    serving = {name: ch for name, r in replies.items() if (ch := _channel(r, channel))}
-    if not serving:
-        raise ProposalError(f"{channel}: no node of the testnet answers for this channel")
+    serving = _serving(nodes, stubs, channel)
     ref = max(serving.values(), key=lambda c: c.height)  # the most advanced view of the set
     current = list(ref.validators)
-    if ref.next_set_from_height:
-        raise ProposalError(
-            f"{channel}: a validator change is pending (new set from height "
-            f"{ref.next_set_from_height}); run this again once it is done"
-        )
-    if add and target.public in current:
-        raise ProposalError(f"{channel}: {target.name} is already a validator")
-    if not add and target.public not in current:
-        raise ProposalError(f"{channel}: {target.name} is not a validator")
+    _check_change(channel, ref, target, add)
     members = [n for n in nodes if n.public in current]
     if len(members) < quorum_of(len(current)):
         raise ProposalError(
@@ -119,28 +108,62 @@ def _round(
     pf = ProposalFile.new(proposal)
     for member in members:
         pf.add_approval(member.key)
-    registered = _registered(root, channel)
-
-    def tx_key(n: TestnetNode) -> nacl.signing.SigningKey:
-        if n.config.department_key_file is None:
-            raise ProposalError(f"{n.name}: its config names no department_key_file")
-        return load_signing_key(n.config.department_key_file)
-
-    # A validator that sees itself in the set takes client txs (an observer refuses them).
-    running = [m for m in members if m.name in serving and serving[m.name].member]
-    if not running:
-        raise ProposalError(f"{channel}: no current validator answers; start the testnet")
-    running.sort(key=lambda m: bytes(tx_key(m).verify_key) not in registered)
-    submitter = running[0]
+    submitter = _submitter(root, channel, members, serving)
     print(f"{channel}: {pf.summary}", flush=True)
     print(
         f"{channel}: approved by {', '.join(m.name for m in members)}; "
         f"submitting to {submitter.name}",
         flush=True,
     )
-    outcome = submit_proposal(stubs[submitter.name], pf, tx_key(submitter), timeout_s)
+    outcome = submit_proposal(stubs[submitter.name], pf, _tx_key(submitter), timeout_s)
     print(f"{channel}: {outcome.describe()}", flush=True)
     return outcome.switch_height if outcome.accepted else None
+
+
+def _serving(
+    nodes: list[TestnetNode], stubs: dict[str, api_grpc.ClientStub], channel: str
+) -> dict[str, api.ChannelStatus]:
+    """The status of `channel` on each node that answers for it (at least one)."""
+    replies = {n.name: r for n in nodes if (r := _status(stubs[n.name])) is not None}
+    serving = {name: ch for name, r in replies.items() if (ch := _channel(r, channel))}
+    if not serving:
+        raise ProposalError(f"{channel}: no node of the testnet answers for this channel")
+    return serving
+
+
+def _check_change(channel: str, ref: api.ChannelStatus, target: TestnetNode, add: bool) -> None:
+    """Refuse a change while another is pending, or one that would change nothing."""
+    current = list(ref.validators)
+    if ref.next_set_from_height:
+        raise ProposalError(
+            f"{channel}: a validator change is pending (new set from height "
+            f"{ref.next_set_from_height}); run this again once it is done"
+        )
+    if add and target.public in current:
+        raise ProposalError(f"{channel}: {target.name} is already a validator")
+    if not add and target.public not in current:
+        raise ProposalError(f"{channel}: {target.name} is not a validator")
+
+
+def _tx_key(n: TestnetNode) -> nacl.signing.SigningKey:
+    """A node's department tx key (it signs the governance tx)."""
+    if n.config.department_key_file is None:
+        raise ProposalError(f"{n.name}: its config names no department_key_file")
+    return load_signing_key(n.config.department_key_file)
+
+
+def _submitter(
+    root: Path, channel: str, members: list[TestnetNode], serving: dict[str, api.ChannelStatus]
+) -> TestnetNode:
+    """The validator to submit through: one that answers and sees itself in the set (it
+    takes client txs; an observer refuses them), preferring one whose department tx key
+    the genesis registers (it holds a write-policy role)."""
+    registered = _registered(root, channel)
+    running = [m for m in members if m.name in serving and serving[m.name].member]
+    if not running:
+        raise ProposalError(f"{channel}: no current validator answers; start the testnet")
+    running.sort(key=lambda m: bytes(_tx_key(m).verify_key) not in registered)
+    return running[0]
 
 
 def _wait_switch(

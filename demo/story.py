@@ -92,81 +92,95 @@ class Demo:
         return f"{spec.type_code}-{spec.department}-{self.year}-{self.serial:08d}"
 
     def seed(self) -> dict[str, government.License]:
+        """Everything on chain before the applicant arrives (steps 1-3). Returns the
+        company's anchored licenses by type code."""
         self.say("1. departments publish their catalog entries and license types")
         for spec in SPECS:
-            key = self.keys[spec.department]
-            items = [
-                government.DataItem(code=c, name=c, type="string", sensitivity=3)
-                for c in spec.values
-            ]
-            resource = f"RES-{spec.type_code}"
-            self.ensure(
-                "catalog",
-                "catalog.register_duty",
-                government.RegisterDuty(
-                    code=f"DUTY-{spec.type_code}", name=spec.name, legal_basis="statute"
-                ),
-                key,
-            )
-            self.ensure(
-                "catalog",
-                "catalog.publish_entry",
-                government.CatalogEntry(
-                    resource_code=resource,
-                    name=spec.name,
-                    provider=spec.department,
-                    duties=[f"DUTY-{spec.type_code}"],
-                    items=items,
-                    sharing=government.CONDITIONAL,
-                    sharing_conditions="with the holder's consent",
-                    update_cycle="realtime",
-                    source_endpoint=f"{spec.department}/licenses",
-                ),
-                key,
-            )
-            self.ensure(
-                "license",
-                "license.register_type",
-                government.LicenseType(
-                    code=spec.type_code,
-                    name=spec.name,
-                    department=spec.department,
-                    holder_type=spec.holder,
-                    items=items,
-                    catalog_resource=resource,
-                ),
-                key,
-            )
+            self.publish_license_type(spec)
         self.say("2. the demo company's licenses are anchored: salted commitments on chain,")
         self.say("   values kept in each issuing department's own records")
-        anchored = {}
         now = int(time.time() * 1000)
-        for spec in SPECS:
-            salts = {c: os.urandom(SALT_BYTES) for c in spec.values}
-            commitments = [
-                government.ItemCommitment(code=c, commitment=commit_item(salts[c], c, v.encode()))
-                for c, v in spec.values.items()
-            ]
-            lic = government.License(
-                license_id=self.license_id(spec),
-                type_code=spec.type_code,
-                issuer=spec.department,
-                subject_ref=self.company,
-                valid_from_ms=now - 86_400_000,
-                valid_until_ms=now + 365 * 86_400_000,
-                status=government.VALID,
-                items=commitments,
-                items_root=items_root([c.commitment for c in commitments]),
-                source_ref=f"{spec.department}:{self.serial}",
-            )
-            self.must("license", "license.anchor", lic, self.keys[spec.department])
-            data_dir = load_config(self.root / spec.department / "config.toml").data_dir
-            EmbeddedSource(data_dir / "source").put(
-                lic.license_id, {c: (salts[c], v.encode()) for c, v in spec.values.items()}
-            )
-            anchored[spec.type_code] = lic
-            self.say(f"   {spec.name:44} {lic.license_id}")
+        anchored = {spec.type_code: self.anchor_license(spec, now) for spec in SPECS}
         self.say("3. agriculture publishes the service item and the materials it needs")
+        self.publish_service_item()
+        return anchored
+
+    def publish_license_type(self, spec: LicenseSpec) -> None:
+        """The issuing department's duty, catalog entry and license type for one license."""
+        key = self.keys[spec.department]
+        items = [
+            government.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
+        ]
+        resource = f"RES-{spec.type_code}"
+        self.ensure(
+            "catalog",
+            "catalog.register_duty",
+            government.RegisterDuty(
+                code=f"DUTY-{spec.type_code}", name=spec.name, legal_basis="statute"
+            ),
+            key,
+        )
+        self.ensure(
+            "catalog",
+            "catalog.publish_entry",
+            government.CatalogEntry(
+                resource_code=resource,
+                name=spec.name,
+                provider=spec.department,
+                duties=[f"DUTY-{spec.type_code}"],
+                items=items,
+                sharing=government.CONDITIONAL,
+                sharing_conditions="with the holder's consent",
+                update_cycle="realtime",
+                source_endpoint=f"{spec.department}/licenses",
+            ),
+            key,
+        )
+        self.ensure(
+            "license",
+            "license.register_type",
+            government.LicenseType(
+                code=spec.type_code,
+                name=spec.name,
+                department=spec.department,
+                holder_type=spec.holder,
+                items=items,
+                catalog_resource=resource,
+            ),
+            key,
+        )
+
+    def anchor_license(self, spec: LicenseSpec, now: int) -> government.License:
+        """Anchor one of the company's licenses (salted commitments only) and put its
+        values, with their salts, in the issuing department's own records."""
+        salts = {c: os.urandom(SALT_BYTES) for c in spec.values}
+        commitments = [
+            government.ItemCommitment(code=c, commitment=commit_item(salts[c], c, v.encode()))
+            for c, v in spec.values.items()
+        ]
+        lic = government.License(
+            license_id=self.license_id(spec),
+            type_code=spec.type_code,
+            issuer=spec.department,
+            subject_ref=self.company,
+            valid_from_ms=now - 86_400_000,
+            valid_until_ms=now + 365 * 86_400_000,
+            status=government.VALID,
+            items=commitments,
+            items_root=items_root([c.commitment for c in commitments]),
+            source_ref=f"{spec.department}:{self.serial}",
+        )
+        self.must("license", "license.anchor", lic, self.keys[spec.department])
+        data_dir = load_config(self.root / spec.department / "config.toml").data_dir
+        EmbeddedSource(data_dir / "source").put(
+            lic.license_id, {c: (salts[c], v.encode()) for c, v in spec.values.items()}
+        )
+        self.say(f"   {spec.name:44} {lic.license_id}")
+        return lic
+
+    def publish_service_item(self) -> None:
+        """Agriculture's service item, the materials it needs (four from chain, one
+        scanned), and the kiosk as a registered terminal."""
         agri = self.keys["agriculture"]
         self.ensure(
             "service",
@@ -208,7 +222,6 @@ class Demo:
             ),
             agri,
         )
-        return anchored
 
     def kiosk_session(
         self, items: list[str] | None = None, valid_ms: int = 30 * 60_000
@@ -320,9 +333,39 @@ class Demo:
         return elapsed
 
     def finish_case(self, case: str) -> None:
+        """Step 7: the kiosk completes and submits the case; agriculture takes it through
+        its stages, issues the permit and records the result."""
         self.say(
             "7. attach materials, scan the photos, submit; agriculture approves, issues the permit"
         )
+        self.attach_materials(case)
+        self.must(
+            "service",
+            "service.submit_case",
+            government.CaseStep(case_number=case, stage="submitted"),
+            self.kiosk,
+        )
+        agri = self.keys["agriculture"]
+        for stage in ("accepted", "reviewed"):
+            self.must(
+                "service",
+                "service.record_stage",
+                government.CaseStep(case_number=case, stage=stage),
+                agri,
+            )
+        permit = self.issue_permit()
+        self.must(
+            "service",
+            "service.record_result",
+            government.CaseResult(
+                case_number=case, result="approved", license_id=permit.license_id
+            ),
+            agri,
+        )
+        self.say(f"   permit issued: {permit.license_id}")
+
+    def attach_materials(self, case: str) -> None:
+        """The four pulled materials (by the evidence of where they came from) and the scan."""
         for spec in SPECS:
             self.must(
                 "service",
@@ -346,20 +389,10 @@ class Demo:
             ),
             self.kiosk,
         )
-        self.must(
-            "service",
-            "service.submit_case",
-            government.CaseStep(case_number=case, stage="submitted"),
-            self.kiosk,
-        )
+
+    def issue_permit(self) -> government.License:
+        """Agriculture issues the permit as a new license on chain (its type first)."""
         agri = self.keys["agriculture"]
-        for stage in ("accepted", "reviewed"):
-            self.must(
-                "service",
-                "service.record_stage",
-                government.CaseStep(case_number=case, stage=stage),
-                agri,
-            )
         now = int(time.time() * 1000)
         permit_type = government.LicenseType(
             code="PEST01",
@@ -386,15 +419,7 @@ class Demo:
             source_ref="agriculture:permits",
         )
         self.must("license", "license.anchor", permit, agri)
-        self.must(
-            "service",
-            "service.record_result",
-            government.CaseResult(
-                case_number=case, result="approved", license_id=permit.license_id
-            ),
-            agri,
-        )
-        self.say(f"   permit issued: {permit.license_id}")
+        return permit
 
     def audit(self) -> None:
         self.say("8. audit trail — who used the company's data, when, for what:")

@@ -5,7 +5,8 @@ arrives, feeds events to each channel's `consensus.Replica`, and performs the ac
 it gets back (persist to LevelDB, send to peers, execute blocks, set timers).
 
 The modules by role:
-- wiring: node.py (channels, one gRPC server, shared peers and verifier), config.py,
+- wiring: node.py (channels, one gRPC server, shared peers and verifier), server.py (that
+  server: options, call guards, services, health), config.py,
   integrity.py (the ledger checks a node makes before it serves),
   runtime.py (one channel: event queue -> Replica.step -> actions in order);
 - gRPC services, which decode, check and enqueue only: client_api.py, peer_api.py,

@@ -61,65 +61,87 @@ async def admit(
     With `all_or_nothing` (a client's call), one tx the write policy denies stops the
     whole call before anything is verified or admitted: every other tx is returned
     unadmitted (TX_STATUS_UNSPECIFIED) and the caller answers PERMISSION_DENIED."""
-    denied = False
     routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
-    candidates: list[tuple[int, DecodedTx, ChannelAdmission]] = []
+    candidates: list[Candidate] = []
     members: dict[str, bool] = {}
     for raw in raws:
-        tid = tx_id(raw)
-        try:
-            tx = decode_tx(raw, chain_id, tx_bytes_max)
-        except TxError as e:
-            results.append(api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail))  # type: ignore[arg-type]
-            routed.append(None)
-            continue
-        ch = channels.get(tx.body.channel)
+        ch, result, tx = _screen(raw, chain_id, tx_bytes_max, channels, members, all_or_nothing)
         routed.append(ch)
-        if ch is None:
-            results.append(
-                api.SubmitResult(
-                    tx_id=tid, status=api.UNKNOWN_CHANNEL, detail=f"channel {tx.body.channel!r}"
-                )
-            )
-            continue
-        failed = ch.unavailable()
-        if failed is not None:
-            if all_or_nothing:
-                raise Unavailable(f"channel {tx.body.channel!r} has failed: {failed}")
-            results.append(api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=failed))
-            continue
-        why = ch.policy.denies(tx)
-        if why is not None:
-            denied = True
-            results.append(api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why))
-            continue
-        member = members.get(tx.body.channel)
-        if member is None:  # asked once per channel and call, not per tx
-            member = members[tx.body.channel] = ch.member()
-        if not member:
-            results.append(api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER))
-            continue
-        is_gov = tx.body.type in GOVERNANCE_KINDS
-        reason = admission_problem(tx) if is_gov else ch.app.check(tx)
-        refused = (
-            (api.REJECTED, reason)
-            if reason
-            else ch.mempool.check(tx, ch.next_height(), ch.committed)
-        )
-        if refused is not None:
-            results.append(api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]))  # type: ignore[arg-type]
-            continue
-        candidates.append((len(results), tx, ch))
-        results.append(api.SubmitResult(tx_id=tid, status=api.ACCEPTED))
-    if denied and all_or_nothing:
+        if tx is not None and ch is not None:
+            candidates.append((len(results), tx, ch))
+        results.append(result)
+    # Only the write policy answers PERMISSION_DENIED here.
+    if all_or_nothing and any(r.status == api.PERMISSION_DENIED for r in results):
         for i, result in enumerate(results):
             if result.status == api.ACCEPTED:
                 results[i] = api.SubmitResult(tx_id=result.tx_id, detail="call refused")
         _count(results, routed, unrouted)
         return results, {}
+    admitted = await _verify_and_add(candidates, results)
+    for channel, txs in admitted.items():
+        channels[channel].enqueue(txs)
+    _count(results, routed, unrouted)
+    return results, admitted
+
+
+# A tx that passed the cheap checks: its index in the call's results, the tx, its channel.
+Candidate = tuple[int, DecodedTx, ChannelAdmission]
+
+
+def _screen(
+    raw: bytes,
+    chain_id: str,
+    tx_bytes_max: int,
+    channels: Mapping[str, ChannelAdmission],
+    members: dict[str, bool],
+    all_or_nothing: bool,
+) -> tuple[ChannelAdmission | None, api.SubmitResult, DecodedTx | None]:
+    """The cheap checks of one tx, in order: it decodes, names a channel this node serves
+    that has not failed, the write policy allows it, this node votes in the channel, and
+    the application (or governance) and the mempool would take it. Returns the tx's
+    channel (None if unknown), its result (ACCEPTED so far, or why not), and the decoded
+    tx when it is a candidate for verification. `members` caches, per call, whether this
+    node is a member of each channel."""
+    tid = tx_id(raw)
+    try:
+        tx = decode_tx(raw, chain_id, tx_bytes_max)
+    except TxError as e:
+        return None, api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail), None  # type: ignore[arg-type]
+    name = tx.body.channel
+    ch = channels.get(name)
+    if ch is None:
+        detail = f"channel {name!r}"
+        return None, api.SubmitResult(tx_id=tid, status=api.UNKNOWN_CHANNEL, detail=detail), None
+    failed = ch.unavailable()
+    if failed is not None:
+        if all_or_nothing:
+            raise Unavailable(f"channel {name!r} has failed: {failed}")
+        return ch, api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=failed), None
+    why = ch.policy.denies(tx)
+    if why is not None:
+        return ch, api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why), None
+    if name not in members:  # asked once per channel and call, not per tx
+        members[name] = ch.member()
+    if not members[name]:
+        return ch, api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER), None
+    reason = admission_problem(tx) if tx.body.type in GOVERNANCE_KINDS else ch.app.check(tx)
+    refused = (
+        (api.REJECTED, reason) if reason else ch.mempool.check(tx, ch.next_height(), ch.committed)
+    )
+    if refused is not None:
+        return ch, api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]), None  # type: ignore[arg-type]
+    return ch, api.SubmitResult(tx_id=tid, status=api.ACCEPTED), tx
+
+
+async def _verify_and_add(
+    candidates: list[Candidate], results: list[api.SubmitResult]
+) -> dict[str, list[bytes]]:
+    """Verify the candidates' signatures, one batch per channel, and add each good tx to
+    its mempool; a tx that fails is given its status in `results`. Returns the admitted
+    raw txs per channel."""
     admitted: dict[str, list[bytes]] = {}
-    by_channel: dict[str, list[tuple[int, DecodedTx, ChannelAdmission]]] = {}
+    by_channel: dict[str, list[Candidate]] = {}
     for item in candidates:
         by_channel.setdefault(item[1].body.channel, []).append(item)
     for channel, items in by_channel.items():
@@ -142,10 +164,7 @@ async def admit(
                 continue
             ch.mempool.add(tx)
             admitted.setdefault(channel, []).append(tx.raw)
-    for channel, txs in admitted.items():
-        channels[channel].enqueue(txs)
-    _count(results, routed, unrouted)
-    return results, admitted
+    return admitted
 
 
 def _count(

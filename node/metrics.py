@@ -16,7 +16,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from consensus.status import ReplicaStatus
+    from node.node import Channel, Node
+
+Family = GaugeMetricFamily | CounterMetricFamily
+# Each channel the node serves, with its core's status read once per scrape.
+Channels = list[tuple[str, "Channel", "ReplicaStatus"]]
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -61,171 +66,201 @@ class NodeCollector(Collector):
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Family]:
+        """Every metric, family by family (the order they appear in on /metrics). Each
+        channel's core status is read once per scrape, so its numbers agree."""
         node = self.node
-        labels = ["channel"]
-        height = GaugeMetricFamily("govchain_height", "Executed block height", labels=labels)
-        stable = GaugeMetricFamily(
-            "govchain_stable_height", "Height of the last stable checkpoint", labels=labels
-        )
-        view = GaugeMetricFamily("govchain_view", "Current PBFT view", labels=labels)
-        view_active = GaugeMetricFamily(
-            "govchain_view_active",
-            "1 when the view is active, 0 during a view change",
-            labels=labels,
-        )
-        view_changes = CounterMetricFamily(
-            "govchain_view_changes", "Views this node entered since it started", labels=labels
-        )
-        mempool_txs = GaugeMetricFamily("govchain_mempool_txs", "Txs in the mempool", labels=labels)
-        mempool_bytes = GaugeMetricFamily(
-            "govchain_mempool_bytes", "Bytes of txs in the mempool", labels=labels
-        )
-        txs = CounterMetricFamily(
-            "govchain_txs",
-            "Txs submitted or gossiped, by admission status",
-            labels=["channel", "status"],
-        )
-        refused = CounterMetricFamily(
-            "govchain_consensus_refused",
-            "Consensus messages refused, by reason",
-            labels=["channel", "reason"],
-        )
-        held = GaugeMetricFamily(
-            "govchain_consensus_held",
-            "What the consensus core holds, by kind: pending txs, txs in the log, log slots, "
-            "recent committed ids, buffered future messages and their block bytes, orphans",
-            labels=["channel", "kind"],
-        )
-        buffered = GaugeMetricFamily(
-            "govchain_buffered_bytes",
-            "Bytes the consensus core holds in buffers peers fill, by buffer: early votes "
-            "(future), pre-prepares waiting for their parent (orphans), peers' VIEW-CHANGEs",
-            labels=["channel", "buffer"],
-        )
-        inbox = GaugeMetricFamily(
-            "govchain_runtime_queue_events",
-            "Events waiting for the channel's consensus core (received, not yet processed)",
-            labels=labels,
-        )
-        inbox_bytes = GaugeMetricFamily(
-            "govchain_runtime_queue_bytes",
-            "Bytes of peers' messages waiting for the channel's consensus core "
-            "(bounded by runtime_queue_bytes_max)",
-            labels=labels,
-        )
-        verified_ids = GaugeMetricFamily(
-            "govchain_verified_tx_ids", "Tx ids known valid and not yet committed", labels=labels
-        )
-        synced = CounterMetricFamily(
-            "govchain_sync_blocks", "Blocks executed from block sync (catch-up)", labels=labels
-        )
-        sync_lag = GaugeMetricFamily(
-            "govchain_sync_lag_blocks", "Blocks still to fetch in a running catch-up", labels=labels
-        )
-        validators = GaugeMetricFamily(
-            "govchain_validators", "Validators in the channel's current set", labels=labels
-        )
-        member = GaugeMetricFamily(
-            "govchain_member",
-            "1 if this node votes in the current set, 0 if it observes",
-            labels=labels,
-        )
-        next_set = GaugeMetricFamily(
-            "govchain_next_set_height",
-            "First height of a validator set scheduled by governance (0: none)",
-            labels=labels,
-        )
-        for name, ch in node.channels.items():
-            st = ch.runtime.replica.status()
-            executed = st.executed_height
-            validators.add_metric([name], len(st.validators))
-            member.add_metric([name], 1 if st.member else 0)
-            next_set.add_metric([name], st.next_set_from_height)
-            height.add_metric([name], executed)
-            stable.add_metric([name], st.stable_height)
-            view.add_metric([name], st.view)
-            view_active.add_metric([name], 1 if st.view_active else 0)
-            view_changes.add_metric([name], ch.runtime.views_entered)
-            mempool_txs.add_metric([name], len(ch.admission.mempool))
-            mempool_bytes.add_metric([name], ch.admission.mempool.bytes)
-            for status, count in sorted(ch.admission.counts.items()):
-                txs.add_metric([name, status], count)
-            for reason, count in sorted(ch.runtime.rejected.items(), key=lambda kv: kv[0].value):
-                refused.add_metric([name, reason.value], count)
-            for kind, size in st.held.items():
-                held.add_metric([name, kind], size)
-            for kind, size in st.buffered_bytes.items():
-                buffered.add_metric([name, kind], size)
-            inbox.add_metric([name], ch.runtime.queue.qsize())
-            inbox_bytes.add_metric([name], ch.runtime.queued_message_bytes)
-            verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
-            synced.add_metric([name], ch.runtime.synced_blocks)
-            sync_lag.add_metric([name], max(0, st.fetch_target - executed))
-        for status, count in sorted(node.unrouted_counts.items()):
-            txs.add_metric(["", status], count)
-        yield from (height, stable, view, view_active, view_changes, mempool_txs, mempool_bytes)
-        yield from (
-            txs,
-            refused,
-            held,
-            buffered,
-            inbox,
-            inbox_bytes,
-            verified_ids,
-            synced,
-            sync_lag,
-        )
-        yield from (validators, member, next_set)
+        channels = [(name, ch, ch.runtime.replica.status()) for name, ch in node.channels.items()]
+        yield from _positions(channels)
+        yield from _intake(node, channels)
+        yield from _holdings(channels)
+        yield from _sync(channels)
+        yield from _membership(channels)
         yield from _failures(node)
         yield _fetch_failures(node)
-        peers = GaugeMetricFamily(
-            "govchain_peer_connected",
-            "1 while the outgoing stream to a peer is up",
-            labels=["peer"],
-        )
-        dropped = CounterMetricFamily(
-            "govchain_peer_frames_dropped",
-            "Frames dropped for a peer that could not keep up",
-            labels=["peer"],
-        )
-        queued = GaugeMetricFamily(
-            "govchain_peer_queued_frames",
-            "Envelopes and txs waiting to be sent to a peer",
-            labels=["peer"],
-        )
-        for link in node.links.values():
-            peers.add_metric([link.node_id], 1 if link.connected else 0)
-            dropped.add_metric([link.node_id], link.dropped)
-            waiting = sum(len(q) for table in (link.consensus, link.txs) for q in table.values())
-            queued.add_metric([link.node_id], waiting)
-        yield peers
-        yield dropped
-        yield queued
-        verified = CounterMetricFamily(
-            "govchain_signatures_verified", "Ed25519 signatures checked (cache misses)"
-        )
-        verified.add_metric([], node.verifier.verified_count)
-        hits = CounterMetricFamily(
-            "govchain_signature_cache_hits", "Signatures found already verified"
-        )
-        hits.add_metric([], node.verifier.cache_hits)
-        stalls = CounterMetricFamily(
-            "govchain_loop_stalls", "Event-loop stalls over 1 s (each logged with its stack)"
-        )
-        stalls.add_metric([], node.stallwatch.stalls)
-        longest = GaugeMetricFamily(
-            "govchain_loop_stall_longest_seconds", "Longest event-loop stall since start"
-        )
-        longest.add_metric([], node.stallwatch.longest_s)
-        yield verified
-        yield hits
-        yield stalls
-        yield longest
+        yield from _peers(node)
+        yield from _process(node)
         yield from _calls(node)
 
 
-def _calls(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+def _positions(channels: Channels) -> Iterator[Family]:
+    """Where each channel's core is: heights, view and whether it is changing."""
+    height = GaugeMetricFamily("govchain_height", "Executed block height", labels=["channel"])
+    stable = GaugeMetricFamily(
+        "govchain_stable_height", "Height of the last stable checkpoint", labels=["channel"]
+    )
+    view = GaugeMetricFamily("govchain_view", "Current PBFT view", labels=["channel"])
+    view_active = GaugeMetricFamily(
+        "govchain_view_active",
+        "1 when the view is active, 0 during a view change",
+        labels=["channel"],
+    )
+    view_changes = CounterMetricFamily(
+        "govchain_view_changes", "Views this node entered since it started", labels=["channel"]
+    )
+    for name, ch, st in channels:
+        height.add_metric([name], st.executed_height)
+        stable.add_metric([name], st.stable_height)
+        view.add_metric([name], st.view)
+        view_active.add_metric([name], 1 if st.view_active else 0)
+        view_changes.add_metric([name], ch.runtime.views_entered)
+    yield from (height, stable, view, view_active, view_changes)
+
+
+def _intake(node: Node, channels: Channels) -> Iterator[Family]:
+    """What comes in: the mempool, txs by admission status (txs naming no channel this
+    node serves are counted under the channel ""), and consensus messages refused."""
+    mempool_txs = GaugeMetricFamily(
+        "govchain_mempool_txs", "Txs in the mempool", labels=["channel"]
+    )
+    mempool_bytes = GaugeMetricFamily(
+        "govchain_mempool_bytes", "Bytes of txs in the mempool", labels=["channel"]
+    )
+    txs = CounterMetricFamily(
+        "govchain_txs",
+        "Txs submitted or gossiped, by admission status",
+        labels=["channel", "status"],
+    )
+    refused = CounterMetricFamily(
+        "govchain_consensus_refused",
+        "Consensus messages refused, by reason",
+        labels=["channel", "reason"],
+    )
+    for name, ch, _ in channels:
+        mempool_txs.add_metric([name], len(ch.admission.mempool))
+        mempool_bytes.add_metric([name], ch.admission.mempool.bytes)
+        for status, count in sorted(ch.admission.counts.items()):
+            txs.add_metric([name, status], count)
+        for reason, count in sorted(ch.runtime.rejected.items(), key=lambda kv: kv[0].value):
+            refused.add_metric([name, reason.value], count)
+    for status, count in sorted(node.unrouted_counts.items()):
+        txs.add_metric(["", status], count)
+    yield from (mempool_txs, mempool_bytes, txs, refused)
+
+
+def _holdings(channels: Channels) -> Iterator[Family]:
+    """What each channel holds in memory on behalf of others: the core's log and
+    buffers, the runtime's inbox and admission's cache of verified tx ids."""
+    held = GaugeMetricFamily(
+        "govchain_consensus_held",
+        "What the consensus core holds, by kind: pending txs, txs in the log, log slots, "
+        "recent committed ids, buffered future messages and their block bytes, orphans",
+        labels=["channel", "kind"],
+    )
+    buffered = GaugeMetricFamily(
+        "govchain_buffered_bytes",
+        "Bytes the consensus core holds in buffers peers fill, by buffer: early votes "
+        "(future), pre-prepares waiting for their parent (orphans), peers' VIEW-CHANGEs",
+        labels=["channel", "buffer"],
+    )
+    inbox = GaugeMetricFamily(
+        "govchain_runtime_queue_events",
+        "Events waiting for the channel's consensus core (received, not yet processed)",
+        labels=["channel"],
+    )
+    inbox_bytes = GaugeMetricFamily(
+        "govchain_runtime_queue_bytes",
+        "Bytes of peers' messages waiting for the channel's consensus core "
+        "(bounded by runtime_queue_bytes_max)",
+        labels=["channel"],
+    )
+    verified_ids = GaugeMetricFamily(
+        "govchain_verified_tx_ids", "Tx ids known valid and not yet committed", labels=["channel"]
+    )
+    for name, ch, st in channels:
+        for kind, size in st.held.items():
+            held.add_metric([name, kind], size)
+        for kind, size in st.buffered_bytes.items():
+            buffered.add_metric([name, kind], size)
+        inbox.add_metric([name], ch.runtime.queue.qsize())
+        inbox_bytes.add_metric([name], ch.runtime.queued_message_bytes)
+        verified_ids.add_metric([name], len(ch.admission.checker.verified_ids))
+    yield from (held, buffered, inbox, inbox_bytes, verified_ids)
+
+
+def _sync(channels: Channels) -> Iterator[Family]:
+    """Block sync (catch-up): blocks executed from it, and how far a running one has to go."""
+    synced = CounterMetricFamily(
+        "govchain_sync_blocks", "Blocks executed from block sync (catch-up)", labels=["channel"]
+    )
+    sync_lag = GaugeMetricFamily(
+        "govchain_sync_lag_blocks",
+        "Blocks still to fetch in a running catch-up",
+        labels=["channel"],
+    )
+    for name, ch, st in channels:
+        synced.add_metric([name], ch.runtime.synced_blocks)
+        sync_lag.add_metric([name], max(0, st.fetch_target - st.executed_height))
+    yield from (synced, sync_lag)
+
+
+def _membership(channels: Channels) -> Iterator[Family]:
+    """Each channel's validator set, this node's place in it, and a scheduled change."""
+    validators = GaugeMetricFamily(
+        "govchain_validators", "Validators in the channel's current set", labels=["channel"]
+    )
+    member = GaugeMetricFamily(
+        "govchain_member",
+        "1 if this node votes in the current set, 0 if it observes",
+        labels=["channel"],
+    )
+    next_set = GaugeMetricFamily(
+        "govchain_next_set_height",
+        "First height of a validator set scheduled by governance (0: none)",
+        labels=["channel"],
+    )
+    for name, _, st in channels:
+        validators.add_metric([name], len(st.validators))
+        member.add_metric([name], 1 if st.member else 0)
+        next_set.add_metric([name], st.next_set_from_height)
+    yield from (validators, member, next_set)
+
+
+def _peers(node: Node) -> Iterator[Family]:
+    """The outgoing stream to each peer: up or not, frames dropped and waiting."""
+    peers = GaugeMetricFamily(
+        "govchain_peer_connected",
+        "1 while the outgoing stream to a peer is up",
+        labels=["peer"],
+    )
+    dropped = CounterMetricFamily(
+        "govchain_peer_frames_dropped",
+        "Frames dropped for a peer that could not keep up",
+        labels=["peer"],
+    )
+    queued = GaugeMetricFamily(
+        "govchain_peer_queued_frames",
+        "Envelopes and txs waiting to be sent to a peer",
+        labels=["peer"],
+    )
+    for link in node.links.values():
+        peers.add_metric([link.node_id], 1 if link.connected else 0)
+        dropped.add_metric([link.node_id], link.dropped)
+        waiting = sum(len(q) for table in (link.consensus, link.txs) for q in table.values())
+        queued.add_metric([link.node_id], waiting)
+    yield from (peers, dropped, queued)
+
+
+def _process(node: Node) -> Iterator[Family]:
+    """Node-wide work: signatures verified or found in the cache, event-loop stalls."""
+    verified = CounterMetricFamily(
+        "govchain_signatures_verified", "Ed25519 signatures checked (cache misses)"
+    )
+    verified.add_metric([], node.verifier.verified_count)
+    hits = CounterMetricFamily("govchain_signature_cache_hits", "Signatures found already verified")
+    hits.add_metric([], node.verifier.cache_hits)
+    stalls = CounterMetricFamily(
+        "govchain_loop_stalls", "Event-loop stalls over 1 s (each logged with its stack)"
+    )
+    stalls.add_metric([], node.stallwatch.stalls)
+    longest = GaugeMetricFamily(
+        "govchain_loop_stall_longest_seconds", "Longest event-loop stall since start"
+    )
+    longest.add_metric([], node.stallwatch.longest_s)
+    yield from (verified, hits, stalls, longest)
+
+
+def _calls(node: Node) -> Iterator[Family]:
     """Calls in flight and refusals over a caller's bound (node/call_limits.py)."""
     refused = CounterMetricFamily(
         "govchain_calls_refused",
@@ -243,7 +278,7 @@ def _calls(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     yield in_flight
 
 
-def _failures(node: Node) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+def _failures(node: Node) -> Iterator[Family]:
     """What failed: channels stopped by an exception, failures by kind (channel,
     storage, task, loop), and requests refused because they did not decode."""
     failed = GaugeMetricFamily(

@@ -20,15 +20,13 @@ import grpc
 import nacl.signing
 import structlog
 from google.protobuf.message import Message
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health_pb2
 
 from chains.base import Departments
 from chains.governance import WRITE_POLICY_KEY
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from chains.tx import encode_tx
-from client.connection import channel_options
 from client.tls import TlsError
 from consensus.crypto import Ed25519Signer
 from consensus.membership import Membership
@@ -37,13 +35,13 @@ from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
-from node.grpc_decode import StrictDecoding
 from node.integrity import check_channel
 from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
+from node.server import SERVICE_NAMES, build_server, listen
 from node.sources import EmbeddedSource
 from node.stallwatch import StallWatch
 from node.supervise import spawn
@@ -51,21 +49,10 @@ from node.transport import PeerLink
 from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
-from protos import api_pb2_grpc as api_grpc
-from protos import datashare_pb2 as ds_pb2
-from protos import datashare_pb2_grpc as ds_grpc
 from storage.ledger import ChannelLedger
 from storage.stores import LevelDBStore
 
 log = structlog.get_logger("node")
-
-SERVICE_NAMES = (
-    api.DESCRIPTOR.services_by_name["Client"].full_name,
-    api.DESCRIPTOR.services_by_name["Peer"].full_name,
-    ds_pb2.DESCRIPTOR.services_by_name["DataShare"].full_name,
-    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    reflection.SERVICE_NAME,
-)
 
 # The exit status of a node that stopped because it could not persist (ENOSPC, EIO, a
 # failed synced write): sysexits' EX_TEMPFAIL, "try again later". systemd's
@@ -403,45 +390,11 @@ class Node:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        from node.client_api import ClientService
-        from node.datashare_api import DataShareService
-        from node.peer_api import PeerService
-
-        limits = self.config.limits
-        options = [
-            *channel_options(limits.message_bytes_max),
-            ("grpc.max_concurrent_streams", limits.streams_per_connection_max),
-            # Our clients and peers ping every 10 s, also between calls (channel_options).
-            # gRPC's default policy takes one ping per 5 min, or per 2 h on a connection
-            # without calls unless keepalive_permit_without_calls (set above by
-            # channel_options; a server takes the first value of an option), and answers
-            # the third ping too early with GOAWAY too_many_pings, dropping the connection.
-            ("grpc.http2.min_ping_interval_without_data_ms", limits.ping_interval_min_ms),
-        ]
-        # No `maximum_concurrent_rpcs`: that is one cap for everybody, which one client
-        # could fill. Calls are counted per caller instead (self.call_limits), before
-        # anything else; then garbage bytes are INVALID_ARGUMENT with one sampled log
-        # line, not UNKNOWN with a traceback per request.
-        self.server = grpc.aio.server(
-            options=options,
-            interceptors=[self.call_limits, StrictDecoding(self.undecodable, self.refusals)],
-        )
-        api_grpc.add_ClientServicer_to_server(ClientService(self), self.server)
-        api_grpc.add_PeerServicer_to_server(PeerService(self), self.server)
-        ds_grpc.add_DataShareServicer_to_server(DataShareService(self), self.server)
-        # Standard tools (grpc_health_probe, grpcurl, Kubernetes probes) can talk to a node.
-        self.health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(SERVICE_NAMES, self.server)
-        try:
-            if self.server_credentials is None:
-                port = self.server.add_insecure_port(self.config.listen)
-            else:
-                port = self.server.add_secure_port(self.config.listen, self.server_credentials)
-        except RuntimeError as e:
-            raise ConfigError(f"cannot listen on {self.config.listen}: {e}") from e
-        if port == 0:
-            raise ConfigError(f"cannot listen on {self.config.listen}: address in use or invalid")
+        """Serve: listen, then start the peer links and every channel's runtime, report
+        health, and serve metrics if configured. A port that cannot be bound is a
+        ConfigError."""
+        self.server, self.health = build_server(self)
+        listen(self.server, self.config.listen, self.server_credentials)
         await self.server.start()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(self._loop_exception)

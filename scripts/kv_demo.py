@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import nacl.signing
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -56,7 +58,7 @@ def follow(
             return
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -66,7 +68,11 @@ def main() -> int:
         "--batch", type=int, default=50, help="transactions per SubmitTransactions call"
     )
     parser.add_argument("--base-port", type=int, default=7150)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def start_testnet(args: argparse.Namespace) -> list[Path]:
+    """Create the testnet (only the first time) and start its nodes; their directories."""
     if not (args.dir / "genesis").exists():
         govchain(
             "testnet",
@@ -81,7 +87,59 @@ def main() -> int:
             str(args.base_port),
         )
     govchain("testnet", "up", "--dir", str(args.dir))
-    dirs = sorted(p.parent for p in args.dir.glob("*/config.toml"))
+    return sorted(p.parent for p in args.dir.glob("*/config.toml"))
+
+
+def sign_txs(key: nacl.signing.SigningKey, chain_id: str, count: int) -> list[tuple[str, bytes]]:
+    """`count` kv.put txs, signed before the clock starts, spread over the channels."""
+    nonce = time.time_ns()
+    return [
+        (
+            CHANNELS[i % 5],
+            kv_put_tx(
+                key, chain_id, CHANNELS[i % 5], b"demo-%d" % i, b"value-%d" % i, nonce=nonce + i
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+def submit_all(stubs: list, txs: list[tuple[str, bytes]], batch: int) -> dict[bytes, float]:
+    """Submit in batches, each to the next node in turn: accepted tx id -> submit time."""
+    submitted: dict[bytes, float] = {}
+    for k in range(0, len(txs), batch):
+        chunk = txs[k : k + batch]
+        t0 = time.monotonic()
+        for r in submit(stubs[(k // batch) % len(stubs)], [tx for _, tx in chunk]):
+            if r.status == api.ACCEPTED:
+                submitted[r.tx_id] = t0
+    return submitted
+
+
+def print_figures(
+    stub, submitted: dict[bytes, float], seen: dict[bytes, float], begin: float
+) -> list[bytes]:
+    """Each channel's height, the committed tx/s and the commit latency; the txs seen
+    committed."""
+    done = [t for t in submitted if t in seen]
+    elapsed = max(seen[t] for t in done) - begin if done else 0.0
+    latencies = sorted((seen[t] - submitted[t]) * 1000 for t in done)
+    status = stub.GetStatus(api.GetStatusRequest(), timeout=5)
+    for c in status.channels:
+        print(f"  {c.channel:15} height {c.height:5}  view {c.view}  peers {c.peers_connected}")
+    rate = len(done) / max(elapsed, 1e-9)
+    print(f"committed {len(done)}/{len(submitted)} txs in {elapsed:.2f} s: {rate:.0f} tx/s")
+    if latencies:
+        print(
+            f"commit latency ms: p50 {statistics.median(latencies):.0f}  "
+            f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f}  max {latencies[-1]:.0f}"
+        )
+    return done
+
+
+def main() -> int:
+    args = parse_args()
+    dirs = start_testnet(args)
     addresses = [load_config(d / "config.toml").listen for d in dirs]
     chain_id = load_config(dirs[0] / "config.toml").chain_id
     key = load_signing_key(args.dir / "keys" / "client.key")
@@ -100,42 +158,15 @@ def main() -> int:
     ]
     for t in followers:
         t.start()
-    nonce = time.time_ns()
-    txs = [
-        (
-            CHANNELS[i % 5],
-            kv_put_tx(
-                key, chain_id, CHANNELS[i % 5], b"demo-%d" % i, b"value-%d" % i, nonce=nonce + i
-            ),
-        )
-        for i in range(args.txs)
-    ]
+    txs = sign_txs(key, chain_id, args.txs)
     print(f"submitting {len(txs)} signed txs to {len(CHANNELS)} channels via {len(stubs)} nodes")
-    submitted: dict[bytes, float] = {}
     begin = time.monotonic()
-    for k in range(0, len(txs), args.batch):
-        chunk = txs[k : k + args.batch]
-        t0 = time.monotonic()
-        for r in submit(stubs[(k // args.batch) % len(stubs)], [tx for _, tx in chunk]):
-            if r.status == api.ACCEPTED:
-                submitted[r.tx_id] = t0
+    submitted = submit_all(stubs, txs, args.batch)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len([t for t in submitted if t in seen]) < len(submitted):
         time.sleep(0.05)
     stop.set()
-    done = [t for t in submitted if t in seen]
-    elapsed = max(seen[t] for t in done) - begin if done else 0.0
-    latencies = sorted((seen[t] - submitted[t]) * 1000 for t in done)
-    status = stubs[0].GetStatus(api.GetStatusRequest(), timeout=5)
-    for c in status.channels:
-        print(f"  {c.channel:15} height {c.height:5}  view {c.view}  peers {c.peers_connected}")
-    rate = len(done) / max(elapsed, 1e-9)
-    print(f"committed {len(done)}/{len(submitted)} txs in {elapsed:.2f} s: {rate:.0f} tx/s")
-    if latencies:
-        print(
-            f"commit latency ms: p50 {statistics.median(latencies):.0f}  "
-            f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f}  max {latencies[-1]:.0f}"
-        )
+    done = print_figures(stubs[0], submitted, seen, begin)
     print(f"still running: `govchain testnet status --dir {args.dir}`; `make down` stops it")
     return 0 if len(done) == len(submitted) == len(txs) else 1
 

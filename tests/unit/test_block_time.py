@@ -12,7 +12,7 @@ from consensus.hashing import ZERO_HASH
 from consensus.messages import vote
 from consensus.persisted import PersistedState
 from consensus.reasons import Reason
-from tests.unit.test_replica_rules import KEYS, config, new_replica, signed, txs
+from tests.unit.replica_events import KEYS, config, new_replica, signed, txs
 
 SKEW = 10_000
 

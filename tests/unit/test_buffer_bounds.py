@@ -8,7 +8,7 @@ from consensus.buffers import message_bytes
 from consensus.events import MessageReceived
 from consensus.reasons import Reason
 from sim.crypto import make_tx
-from tests.unit.test_replica_rules import (
+from tests.unit.replica_events import (
     block,
     effects,
     new_replica,

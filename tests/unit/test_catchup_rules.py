@@ -13,7 +13,7 @@ from consensus.events import BlocksFetched, Tick, Timer
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from tests.unit.test_replica_rules import KEYS, block, commit_cert, new_replica, received
+from tests.unit.replica_events import KEYS, block, commit_cert, new_replica, received
 
 HUGE = 10**9
 

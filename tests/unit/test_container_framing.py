@@ -20,7 +20,7 @@ from consensus.messages import parse_signed
 from consensus.persisted import SlotRecord
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
-from tests.unit.test_replica_rules import (
+from tests.unit.replica_events import (
     block,
     checkpoint_proof,
     commit_cert,
@@ -111,7 +111,7 @@ MEMORY_PROBE = """
 import resource
 from consensus.events import MessageReceived
 from consensus.messages import decode_envelope, encode_envelope
-from tests.unit.test_replica_rules import block, new_replica, signed
+from tests.unit.replica_events import block, new_replica, signed
 from consensus.messages import vote
 
 r = new_replica(2)

@@ -1,4 +1,6 @@
-"""Acceptance rules of one real Replica, driven directly with crafted, validly signed events.
+"""Acceptance rules of one real Replica, driven directly with crafted, validly signed events:
+the normal case, pre-prepare rules, votes, catch-up and transactions (views are in
+test_replica_view_rules.py).
 
 Validators 0..3 (n=4, f=1, quorum 3); the primary of view v is validator v mod 4. Unless a
 test says otherwise the replica under test is validator 1, a backup in view 0. Every bad
@@ -8,153 +10,46 @@ replica must still accept good input afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 import pytest
-from google.protobuf.message import Message
 
 from consensus.actions import (
-    Action,
     Broadcast,
     CancelTimer,
     ExecuteBlock,
     FetchBlocks,
     Persist,
-    Reject,
     SetTimer,
 )
-from consensus.blocks import BlockInfo, make_block
+from consensus.blocks import BlockInfo
 from consensus.certificates import VoteCert, check_vote_cert
-from consensus.config import ConsensusConfig
 from consensus.events import BlocksFetched, MessageReceived, Tick, Timer, TxsReady
 from consensus.hashing import ZERO_HASH, sha256
-from consensus.messages import Signed, sign, vote
-from consensus.persisted import SlotRecord, ViewRecord
+from consensus.messages import vote
+from consensus.persisted import SlotRecord
 from consensus.reasons import Reason
-from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from sim.crypto import SimTxChecker, forge_tx, make_signers, make_tx, make_verifier
-
-CHANNEL = "health-records"
-SIGNERS = make_signers(4)
-KEYS = tuple(s.public_key for s in SIGNERS)
-VERIFIER = make_verifier(SIGNERS)
-
-
-def config(**limits: int) -> ConsensusConfig:
-    return ConsensusConfig(channel=CHANNEL, validators=KEYS, **limits)
-
-
-def new_replica(index: int = 1, **limits: int) -> Replica:
-    return Replica(config(**limits), SIGNERS[index], make_verifier(SIGNERS), SimTxChecker())
-
-
-def signed(by: int, kind: str, payload: Message, channel: str = CHANNEL) -> Signed:
-    return sign(SIGNERS[by], channel, kind, payload)
-
-
-def received(
-    by: int, kind: str, payload: Message, blocks: Iterable[pb.Block] = ()
-) -> MessageReceived:
-    return MessageReceived(signed(by, kind, payload), tuple(blocks))
-
-
-def txs(*nonces: int) -> tuple[bytes, ...]:
-    return tuple(make_tx(0, n) for n in nonces)
-
-
-def block(
-    height: int = 1,
-    body: Sequence[bytes] = txs(1),
-    view: int = 0,
-    parent: bytes = ZERO_HASH,
-    proposer: int | None = None,
-) -> BlockInfo:
-    by = view % len(KEYS) if proposer is None else proposer
-    return make_block(config(), height, view, parent, body, KEYS[by], 1000 + height)
-
-
-def pre_prepare(
-    info: BlockInfo,
-    by: int | None = None,
-    view: int = 0,
-    attached: Sequence[pb.Block] | None = None,
-) -> MessageReceived:
-    sender = view % len(KEYS) if by is None else by
-    blocks = (info.block,) if attached is None else attached
-    return received(sender, "pre_prepare", vote(view, info.height, info.digest), blocks)
-
-
-def prepare(by: int, info: BlockInfo, view: int = 0) -> MessageReceived:
-    return received(by, "prepare", vote(view, info.height, info.digest))
-
-
-def commit(by: int, info: BlockInfo, view: int = 0) -> MessageReceived:
-    return received(by, "commit", vote(view, info.height, info.digest))
-
-
-def view_change(by: int, new_view: int, **fields: object) -> Signed:
-    return signed(by, "view_change", pb.ViewChange(new_view=new_view, **fields))
-
-
-def new_view(by: int, view: int, senders: Iterable[int]) -> MessageReceived:
-    changes = [view_change(s, view).to_pb() for s in senders]
-    return received(by, "new_view", pb.NewView(view=view, view_changes=changes))
-
-
-def rejects(actions: Iterable[Action]) -> list[tuple[bytes, str, Reason]]:
-    return [(a.sender, a.what, a.reason) for a in actions if isinstance(a, Reject)]
-
-
-def effects(actions: Iterable[Action]) -> list[Action]:
-    """Actions other than timer bookkeeping (the view-change timer is armed on most steps)."""
-    return [a for a in actions if not isinstance(a, SetTimer | CancelTimer)]
-
-
-def broadcasts(actions: Iterable[Action], kind: str) -> list[Broadcast]:
-    return [a for a in actions if isinstance(a, Broadcast) and a.message.kind == kind]
-
-
-def only_reject(actions: list[Action], sender: int | bytes, what: str, reason: Reason) -> None:
-    """The step refused its input and did nothing else: no persist, no vote, no execution."""
-    key = KEYS[sender] if isinstance(sender, int) else sender
-    assert rejects(actions) == [(key, what, reason)]
-    assert [a for a in effects(actions) if not isinstance(a, Reject)] == []
-
-
-def index_of(actions: list[Action], wanted: type, kind: str | None = None) -> int:
-    for i, a in enumerate(actions):
-        if isinstance(a, wanted) and (kind is None or a.message.kind == kind):  # type: ignore[attr-defined]
-            return i
-    raise AssertionError(f"no {wanted.__name__} {kind or ''} in {actions}")
-
-
-def assert_accepted(actions: list[Action], info: BlockInfo, view: int = 0) -> None:
-    """A pre-prepare was accepted: its slot is persisted, then our PREPARE goes out."""
-    assert rejects(actions) == []
-    record = SlotRecord(info.height, view, info.block, -1, None, ())
-    persisted_at = [
-        i for i, a in enumerate(actions) if isinstance(a, Persist) and record in a.records
-    ]
-    assert len(persisted_at) == 1
-    sent = broadcasts(actions, "prepare")
-    assert [b.message.payload for b in sent] == [vote(view, info.height, info.digest)]
-    assert persisted_at[0] < index_of(actions, Broadcast, "prepare")
-
-
-def prepared_replica(info: BlockInfo) -> Replica:
-    """Validator 1 holding `info` prepared at height 1 (it has sent its COMMIT)."""
-    r = new_replica()
-    r.step(pre_prepare(info))
-    r.step(prepare(0, info))
-    out = r.step(prepare(2, info))
-    assert len(broadcasts(out, "commit")) == 1
-    return r
-
-
-def commit_cert(info: BlockInfo, senders: Iterable[int], view: int = 0) -> list[pb.SignedMessage]:
-    return [commit(s, info, view).message.to_pb() for s in senders]
-
+from sim.crypto import forge_tx, make_tx
+from tests.unit.replica_events import (
+    KEYS,
+    VERIFIER,
+    assert_accepted,
+    block,
+    broadcasts,
+    commit,
+    commit_cert,
+    effects,
+    forged,
+    index_of,
+    new_replica,
+    only_reject,
+    pre_prepare,
+    prepare,
+    prepared_replica,
+    received,
+    rejects,
+    signed,
+    txs,
+)
 
 # ------------------------------------------------------------------ normal case
 
@@ -424,147 +319,6 @@ def test_first_vote_of_a_sender_wins_over_its_later_conflicting_vote() -> None:
     # Own + validator 0 = 2 matching prepares: below quorum, so no COMMIT yet.
     assert broadcasts(r.step(prepare(0, info)), "commit") == []
     assert len(broadcasts(r.step(prepare(3, info)), "commit")) == 1
-
-
-# ------------------------------------------------------------------ views
-
-
-def test_votes_of_an_older_view_are_stale() -> None:
-    r = new_replica(2)
-    r.step(new_view(1, 1, [0, 1, 3]))
-    old = block()
-    only_reject(r.step(prepare(3, old)), 3, "prepare", Reason.STALE_VIEW)
-    only_reject(r.step(pre_prepare(old)), 0, "pre_prepare", Reason.STALE_VIEW)
-    good = block(view=1)
-    assert_accepted(r.step(pre_prepare(good, view=1)), good, view=1)
-
-
-def test_future_view_messages_are_buffered_up_to_the_per_peer_bound() -> None:
-    r = new_replica(2, future_messages_per_peer_max=3)
-    future = [block(h, txs(h), view=1) for h in range(1, 5)]
-    for info in future[:3]:
-        assert effects(r.step(prepare(3, info, view=1))) == []
-    only_reject(r.step(prepare(3, future[3], view=1)), 3, "prepare", Reason.FUTURE_BUFFER_FULL)
-    only_reject(r.step(commit(3, future[3], view=1)), 3, "commit", Reason.FUTURE_BUFFER_FULL)
-    # The bound is per peer: another validator's early messages are still buffered.
-    assert effects(r.step(prepare(0, future[0], view=1))) == []
-
-
-def test_buffered_future_pre_prepare_is_processed_once_the_view_is_entered() -> None:
-    r = new_replica(2)
-    info = block(view=1)
-    assert effects(r.step(pre_prepare(info, view=1))) == []
-    out = r.step(new_view(1, 1, [0, 1, 3]))
-    assert rejects(out) == []
-    persists = [a for a in out if isinstance(a, Persist)]
-    assert ViewRecord(1, True) in persists[0].records
-    assert_accepted(out, info, view=1)
-    assert index_of(out, Broadcast, "prepare") > out.index(persists[0])
-
-
-def test_new_view_with_too_few_view_changes_is_rejected() -> None:
-    r = new_replica(2)
-    only_reject(r.step(new_view(1, 1, [0, 3])), 1, "new_view", Reason.BAD_NEW_VIEW)
-    out = r.step(new_view(1, 1, [0, 1, 3]))
-    assert rejects(out) == []
-    assert any(ViewRecord(1, True) in a.records for a in out if isinstance(a, Persist))
-
-
-def test_new_view_with_a_duplicated_view_change_sender_is_rejected() -> None:
-    r = new_replica(2)
-    only_reject(r.step(new_view(1, 1, [0, 3, 3])), 1, "new_view", Reason.BAD_NEW_VIEW)
-
-
-def test_new_view_carrying_view_changes_for_another_view_is_rejected() -> None:
-    r = new_replica(2)
-    changes = [view_change(s, 2).to_pb() for s in (0, 1, 3)]
-    msg = received(1, "new_view", pb.NewView(view=1, view_changes=changes))
-    only_reject(r.step(msg), 1, "new_view", Reason.BAD_NEW_VIEW)
-
-
-def test_new_view_re_proposing_an_unprepared_block_is_rejected() -> None:
-    r = new_replica(2)
-    info = block()
-    changes = [view_change(s, 1).to_pb() for s in (0, 1, 3)]
-    claim = [pb.Reproposal(height=1, digest=info.digest)]
-    payload = pb.NewView(view=1, view_changes=changes, reproposals=claim)
-    only_reject(
-        r.step(received(1, "new_view", payload, [info.block])), 1, "new_view", Reason.BAD_NEW_VIEW
-    )
-
-
-def test_new_view_from_a_non_primary_is_rejected_as_wrong_primary() -> None:
-    r = new_replica(2)
-    only_reject(r.step(new_view(3, 1, [0, 1, 3])), 3, "new_view", Reason.WRONG_PRIMARY)
-    good = block()
-    assert_accepted(r.step(pre_prepare(good)), good)  # still in view 0
-
-
-def prepares_for(info: BlockInfo, senders: Iterable[int]) -> list[pb.SignedMessage]:
-    return [prepare(s, info).message.to_pb() for s in senders]
-
-
-def checkpoint_proof(senders: Iterable[int], height: int = 8) -> list[pb.SignedMessage]:
-    payload = pb.Checkpoint(height=height, block_hash=sha256(b"b8"), state_root=sha256(b"s8"))
-    return [signed(s, "checkpoint", payload).to_pb() for s in senders]
-
-
-def forged(raw: pb.SignedMessage) -> pb.SignedMessage:
-    return pb.SignedMessage(body=raw.body, signature=bytes(b ^ 1 for b in raw.signature))
-
-
-def malformed_view_change(case: str) -> MessageReceived:
-    info = block()
-    attached = (info.block,)
-    if case == "short prepared certificate":
-        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 3]))
-    elif case == "duplicated prepare signer":
-        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 3, 3]))
-    elif case == "prepared in the new view":
-        votes = [prepare(s, info, view=1).message.to_pb() for s in (0, 1, 3)]
-        cert = pb.PreparedCertificate(prepares=votes)
-    elif case == "prepared block not attached":
-        cert = pb.PreparedCertificate(prepares=prepares_for(info, [0, 1, 3]))
-        attached = ()
-    else:
-        assert case == "forged checkpoint signature"
-        proof = checkpoint_proof([0, 1, 3])
-        proof[1] = forged(proof[1])
-        return MessageReceived(view_change(3, 1, stable_height=8, checkpoint_proof=proof))
-    return MessageReceived(view_change(3, 1, prepared=[cert]), attached)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        "short prepared certificate",
-        "duplicated prepare signer",
-        "prepared in the new view",
-        "prepared block not attached",
-        "forged checkpoint signature",
-    ],
-)
-def test_malformed_view_change_is_rejected(case: str) -> None:
-    r = new_replica(2)
-    only_reject(r.step(malformed_view_change(case)), 3, "view_change", Reason.BAD_VIEW_CHANGE)
-    # The same sender's well-formed VIEW-CHANGE is still accepted afterwards.
-    good = view_change(3, 1, stable_height=8, checkpoint_proof=checkpoint_proof([0, 1, 3]))
-    assert effects(r.step(MessageReceived(good))) == []
-    out = r.step(MessageReceived(view_change(0, 1)))  # f+1 = 2 valid ones: we join view 1
-    assert any(ViewRecord(1, False) in a.records for a in out if isinstance(a, Persist))
-    assert len(broadcasts(out, "view_change")) == 1
-
-
-def test_f_plus_one_valid_view_changes_make_the_replica_join_persisting_first() -> None:
-    r = new_replica(2)
-    info = block()
-    full = pb.PreparedCertificate(prepares=prepares_for(info, [0, 1, 3]))
-    assert effects(r.step(MessageReceived(view_change(3, 1)))) == []
-    out = r.step(MessageReceived(view_change(0, 1, prepared=[full]), (info.block,)))
-    assert rejects(out) == []
-    persist_at = index_of(out, Persist)
-    assert ViewRecord(1, False) in out[persist_at].records  # type: ignore[union-attr]
-    assert persist_at < index_of(out, Broadcast, "view_change")
 
 
 # ------------------------------------------------------------------ catch-up

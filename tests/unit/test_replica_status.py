@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consensus.events import TxsReady
-from tests.unit.test_replica_rules import KEYS, new_replica, txs
+from tests.unit.replica_events import KEYS, new_replica, txs
 
 
 def test_a_fresh_backup_reports_view_zero_and_its_set() -> None:

@@ -1,31 +1,23 @@
-"""The service-item chain (chains.service): every acceptance rule of every tx type, on
-real signed txs, with the first-time pesticide business permit (首次申请农药经营许可) as
-the fixture. The `Ledger` helper applies accepted writes to a dict and asserts that a
-refused tx writes nothing, so every refusal test also checks "no writes".
+"""The service-item chain (chains.service): the whole permit flow, then the rules of what
+the implementing department publishes (the item and its materials), and what every tx
+type shares (unknown types, unparsable payloads, `check`, deterministic state). A case's
+rules are in test_service_cases.py and test_service_results.py; all on real signed txs,
+with the first-time pesticide business permit (首次申请农药经营许可) as the fixture.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import nacl.signing
 import pytest
-from google.protobuf.message import Message
 
 from chains.base import (
     ALREADY_EXISTS,
     BAD_PAYLOAD,
-    INVALID_STATE,
     NOT_ALLOWED,
     NOT_FOUND,
-    OK,
-    OUT_OF_SCOPE,
     UNKNOWN_TYPE,
-    BlockContext,
-    Outcome,
 )
 from chains.service import (
-    ServiceApplication,
     get_case,
     get_item,
     get_materials,
@@ -33,174 +25,28 @@ from chains.service import (
     get_result,
     required_items,
 )
-from chains.service_shapes import STAGES_MAX
-from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key
-
-CHANNEL = "service"
-
-AGRICULTURE = signing_key(1)  # implements the permit
-MARKET = signing_key(2)  # another department
-KIOSK = signing_key(3)  # the service centre's kiosks
-STRANGER = signing_key(9)  # in no department
-
-
-DEPARTMENTS = departments(
-    ("agriculture", [AGRICULTURE], ["issuer"]),
-    ("market-regulation", [MARKET], ["issuer"]),
-    ("service-center", [KIOSK], ["terminal"]),
+from tests.unit.service_permit import (
+    AGRICULTURE,
+    APP,
+    APPLICANT,
+    BUSINESS_LICENSE,
+    CHAIN_SOURCES,
+    KIOSK,
+    LEGAL_REP_ID,
+    MARKET,
+    PERMIT,
+    PERMIT_MATERIALS,
+    PREMISES,
+    STORAGE_PHOTOS,
+    STRANGER,
+    Ledger,
+    attachment,
+    make_tx,
+    new_case,
+    permit_item,
+    permit_materials,
 )
-CTX = BlockContext(height=7, timestamp_ms=NOW_MS, departments=DEPARTMENTS)
-APP = ServiceApplication()
-
-PERMIT = "pesticide-business-permit-first"
-APPLICANT = bytes(range(32))  # a keyed hash of the company's credit code, never the code
-EVIDENCE = bytes([0xE5]) * 32
-
-
-def make_tx(
-    signer: nacl.signing.SigningKey, tx_type: str, msg: Message | None, payload: bytes = b""
-) -> DecodedTx:
-    return signed_tx(signer, CHANNEL, tx_type, msg if msg is not None else payload)
-
-
-@dataclass
-class Ledger:
-    """A dict-backed world state that applies accepted txs as the executor would."""
-
-    state: dict[bytes, bytes] = field(default_factory=dict)
-    accepted: list[DecodedTx] = field(default_factory=list)
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.state.get(key)
-
-    def apply_tx(self, tx: DecodedTx) -> Outcome:
-        out = apply_outcome(self.state, APP.apply(self, tx, CTX))
-        if out.code == OK:
-            self.accepted.append(tx)
-        return out
-
-    def send(self, signer: nacl.signing.SigningKey, tx_type: str, msg: Message) -> Outcome:
-        return self.apply_tx(make_tx(signer, tx_type, msg))
-
-    def ok(self, signer: nacl.signing.SigningKey, tx_type: str, msg: Message) -> None:
-        out = self.send(signer, tx_type, msg)
-        assert out.code == OK, out.reason
-
-    def refused(
-        self, code: int, signer: nacl.signing.SigningKey, tx_type: str, msg: Message, part: str = ""
-    ) -> Outcome:
-        before = dict(self.state)
-        out = self.send(signer, tx_type, msg)
-        assert (out.code, part in out.reason) == (code, True), (out.code, out.reason)
-        assert self.state == before
-        return out
-
-
-# ------------------------------------------------------------------ the pesticide permit
-
-
-def permit_item(**changes: object) -> government.ServiceItem:
-    fields: dict[str, object] = {
-        "code": PERMIT,
-        "name": "首次申请农药经营许可",
-        "department": "agriculture",
-        "legal_basis": "《农药管理条例》第二十四条、《农药经营许可管理办法》",
-        "acceptance_conditions": "有农药经营场所和仓储场所，有熟悉农药管理规定的经营人员",
-        "time_limit_days": 20,
-    }
-    fields.update(changes)
-    return government.ServiceItem(**fields)  # type: ignore[arg-type]
-
-
-BUSINESS_LICENSE = government.Material(
-    name="营业执照 business license",
-    required=True,
-    license_type="business-license",
-    items=[
-        "business-license/name",
-        "business-license/legal_representative",
-        "business-license/registered_capital",
-        "business-license/unified_social_credit_code",
-    ],
-)
-LEGAL_REP_ID = government.Material(
-    name="法定代表人身份证 legal representative's ID",
-    required=True,
-    license_type="resident-id",
-    items=["resident-id/name", "resident-id/id_number"],
-)
-PREMISES = government.Material(
-    name="经营场所证明 premises certificate",
-    required=True,
-    catalog_items=["housing-registry"],
-    items=["housing-registry/address", "housing-registry/area", "housing-registry/owner"],
-)
-STORAGE_PHOTOS = government.Material(
-    name="农药仓储场所照片 pesticide storage photos", required=True, scan=True
-)
-PERMIT_MATERIALS = [BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS]
-
-
-def permit_materials(*materials: government.Material) -> government.Materials:
-    return government.Materials(item_code=PERMIT, materials=list(materials or PERMIT_MATERIALS))
-
-
-def new_case(number: str = "C-2024-0001", **changes: object) -> government.Case:
-    fields: dict[str, object] = {
-        "case_number": number,
-        "item_code": PERMIT,
-        "applicant_ref": APPLICANT,
-        "channel": "kiosk",
-    }
-    fields.update(changes)
-    return government.Case(**fields)  # type: ignore[arg-type]
-
-
-def attachment(
-    material: government.Material, source: str, number: str = "C-2024-0001"
-) -> government.Attachment:
-    return government.Attachment(
-        case_number=number, material=material.name, source=source, evidence_hash=EVIDENCE
-    )
-
-
-CHAIN_SOURCES = {
-    BUSINESS_LICENSE.name: "chain:license",
-    LEGAL_REP_ID.name: "chain:license",
-    PREMISES.name: "chain:catalog",
-    STORAGE_PHOTOS.name: "scan",
-}
-
-
-@pytest.fixture
-def published() -> Ledger:
-    ledger = Ledger()
-    ledger.ok(AGRICULTURE, "service.publish_item", permit_item())
-    ledger.ok(AGRICULTURE, "service.publish_materials", permit_materials())
-    return ledger
-
-
-@pytest.fixture
-def opened(published: Ledger) -> Ledger:
-    published.ok(KIOSK, "service.open_case", new_case())
-    return published
-
-
-@pytest.fixture
-def submitted(opened: Ledger) -> Ledger:
-    for m in PERMIT_MATERIALS:
-        opened.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    opened.ok(KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001"))
-    return opened
-
-
-def status(ledger: Ledger, number: str = "C-2024-0001") -> str:
-    case = get_case(ledger, number)
-    assert case is not None
-    return case.status
-
 
 # ------------------------------------------------------------------ the whole flow
 
@@ -363,337 +209,6 @@ def test_publish_materials_with_a_bad_shape_is_a_bad_payload(
     msg = government.Materials(item_code=PERMIT, materials=materials)
     ledger.refused(BAD_PAYLOAD, AGRICULTURE, "service.publish_materials", msg, part)
     assert get_materials(ledger, PERMIT) is None
-
-
-# ------------------------------------------------------------------ open_case
-
-
-def test_a_terminal_opens_a_case_for_the_applicant(opened: Ledger) -> None:
-    case = get_case(opened, "C-2024-0001")
-    assert case == new_case(status="open")
-
-
-def test_the_implementing_department_opens_a_case_at_its_counter(published: Ledger) -> None:
-    published.ok(AGRICULTURE, "service.open_case", new_case("C-2", channel="counter"))
-    assert status(published, "C-2") == "open"
-
-
-@pytest.mark.parametrize("signer", [MARKET, STRANGER], ids=["other", "none"])
-def test_other_departments_may_not_open_cases(
-    published: Ledger, signer: nacl.signing.SigningKey
-) -> None:
-    published.refused(NOT_ALLOWED, signer, "service.open_case", new_case())
-    assert get_case(published, "C-2024-0001") is None
-
-
-def test_a_case_number_is_used_once(opened: Ledger) -> None:
-    opened.refused(ALREADY_EXISTS, KIOSK, "service.open_case", new_case(), "C-2024-0001")
-
-
-def test_a_case_for_an_unknown_item_is_not_found(published: Ledger) -> None:
-    case = new_case(item_code="no-such-item")
-    published.refused(NOT_FOUND, KIOSK, "service.open_case", case, "no-such-item")
-
-
-def test_a_case_needs_published_materials() -> None:
-    ledger = Ledger()
-    ledger.ok(AGRICULTURE, "service.publish_item", permit_item())
-    ledger.refused(INVALID_STATE, KIOSK, "service.open_case", new_case(), "no published materials")
-
-
-@pytest.mark.parametrize(
-    ("changes", "part"),
-    [
-        ({"applicant_ref": b"\x01" * 31}, "32 bytes"),
-        ({"applicant_ref": b""}, "32 bytes"),
-        ({"channel": "fax"}, "channel"),
-        ({"case_number": ""}, "case_number is empty"),
-        ({"item_code": ""}, "item_code is empty"),
-        ({"status": "approved"}, "state only"),
-        ({"stages": ["accepted"]}, "state only"),
-    ],
-)
-def test_a_case_with_a_bad_shape_is_a_bad_payload(
-    published: Ledger, changes: dict, part: str
-) -> None:
-    published.refused(BAD_PAYLOAD, KIOSK, "service.open_case", new_case(**changes), part)
-
-
-# ------------------------------------------------------------------ attach_material
-
-
-def test_chain_pulls_and_scans_are_attached(opened: Ledger) -> None:
-    for m in PERMIT_MATERIALS:
-        opened.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    case = get_case(opened, "C-2024-0001")
-    assert case is not None
-    assert [a.source for a in case.attachments] == list(CHAIN_SOURCES.values())
-    assert all(a.evidence_hash == EVIDENCE for a in case.attachments)
-
-
-@pytest.mark.parametrize("material", PERMIT_MATERIALS, ids=lambda m: m.name.split()[0])
-def test_a_scan_is_accepted_for_any_material(opened: Ledger, material: government.Material) -> None:
-    opened.ok(KIOSK, "service.attach_material", attachment(material, "scan"))
-
-
-def test_the_implementing_department_attaches_at_its_counter(opened: Ledger) -> None:
-    opened.ok(AGRICULTURE, "service.attach_material", attachment(STORAGE_PHOTOS, "scan"))
-
-
-def test_reattaching_a_material_replaces_its_attachment_in_place(opened: Ledger) -> None:
-    opened.ok(KIOSK, "service.attach_material", attachment(BUSINESS_LICENSE, "scan"))
-    opened.ok(KIOSK, "service.attach_material", attachment(STORAGE_PHOTOS, "scan"))
-    again = attachment(BUSINESS_LICENSE, "chain:license")
-    again.evidence_hash = b"\x07" * 32
-    opened.ok(KIOSK, "service.attach_material", again)
-    case = get_case(opened, "C-2024-0001")
-    assert case is not None
-    assert list(case.attachments) == [again, attachment(STORAGE_PHOTOS, "scan")]
-
-
-@pytest.mark.parametrize(
-    ("material", "source"),
-    [
-        (BUSINESS_LICENSE, "chain:catalog"),
-        (PREMISES, "chain:license"),
-        (STORAGE_PHOTOS, "chain:license"),
-        (STORAGE_PHOTOS, "chain:catalog"),
-    ],
-)
-def test_a_chain_source_must_be_the_one_that_fulfils_the_material(
-    opened: Ledger, material: government.Material, source: str
-) -> None:
-    msg = attachment(material, source)
-    opened.refused(OUT_OF_SCOPE, KIOSK, "service.attach_material", msg, "may come from")
-
-
-@pytest.mark.parametrize(
-    ("changes", "part"),
-    [
-        ({"source": "chain:authorization"}, "source"),
-        ({"source": ""}, "source"),
-        ({"evidence_hash": b"\x01" * 33}, "evidence_hash"),
-        ({"material": ""}, "material is empty"),
-        ({"case_number": ""}, "case_number is empty"),
-    ],
-)
-def test_an_attachment_with_a_bad_shape_is_a_bad_payload(
-    opened: Ledger, changes: dict, part: str
-) -> None:
-    msg = attachment(BUSINESS_LICENSE, "chain:license")
-    for name, value in changes.items():
-        setattr(msg, name, value)
-    opened.refused(BAD_PAYLOAD, KIOSK, "service.attach_material", msg, part)
-
-
-def test_attaching_to_an_unknown_case_is_not_found(opened: Ledger) -> None:
-    msg = attachment(STORAGE_PHOTOS, "scan", number="C-9")
-    opened.refused(NOT_FOUND, KIOSK, "service.attach_material", msg, "no case 'C-9'")
-
-
-def test_attaching_a_material_the_item_does_not_need_is_not_found(opened: Ledger) -> None:
-    msg = attachment(government.Material(name="marriage certificate"), "scan")
-    opened.refused(NOT_FOUND, KIOSK, "service.attach_material", msg, "marriage certificate")
-
-
-@pytest.mark.parametrize("signer", [MARKET, STRANGER], ids=["other", "none"])
-def test_other_departments_may_not_attach(opened: Ledger, signer: nacl.signing.SigningKey) -> None:
-    msg = attachment(STORAGE_PHOTOS, "scan")
-    opened.refused(NOT_ALLOWED, signer, "service.attach_material", msg)
-
-
-def test_nothing_is_attached_after_submission(submitted: Ledger) -> None:
-    msg = attachment(STORAGE_PHOTOS, "scan")
-    submitted.refused(INVALID_STATE, KIOSK, "service.attach_material", msg, "'submitted'")
-
-
-# ------------------------------------------------------------------ submit_case
-
-
-def test_submission_lists_every_missing_required_material(opened: Ledger) -> None:
-    opened.ok(KIOSK, "service.attach_material", attachment(BUSINESS_LICENSE, "chain:license"))
-    out = opened.refused(
-        INVALID_STATE, KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001")
-    )
-    for m in (LEGAL_REP_ID, PREMISES, STORAGE_PHOTOS):
-        assert m.name in out.reason
-    assert BUSINESS_LICENSE.name not in out.reason
-    assert status(opened) == "open"
-
-
-def test_submission_with_everything_attached_is_accepted(submitted: Ledger) -> None:
-    assert status(submitted) == "submitted"
-
-
-def test_optional_materials_need_no_attachment(published: Ledger) -> None:
-    optional = government.Material()
-    optional.CopyFrom(STORAGE_PHOTOS)
-    optional.required = False
-    materials = permit_materials(BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES, optional)
-    published.ok(AGRICULTURE, "service.publish_materials", materials)
-    published.ok(KIOSK, "service.open_case", new_case())
-    for m in (BUSINESS_LICENSE, LEGAL_REP_ID, PREMISES):
-        published.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    published.ok(KIOSK, "service.submit_case", government.CaseStep(case_number="C-2024-0001"))
-
-
-def test_submission_checks_the_materials_list_current_at_submission(opened: Ledger) -> None:
-    for m in PERMIT_MATERIALS:
-        opened.ok(KIOSK, "service.attach_material", attachment(m, CHAIN_SOURCES[m.name]))
-    pledge = government.Material(name="安全承诺书 safety pledge", required=True, scan=True)
-    opened.ok(AGRICULTURE, "service.publish_materials", permit_materials(*PERMIT_MATERIALS, pledge))
-    step = government.CaseStep(case_number="C-2024-0001")
-    opened.refused(INVALID_STATE, KIOSK, "service.submit_case", step, "safety pledge")
-
-
-def test_a_case_is_submitted_once(submitted: Ledger) -> None:
-    step = government.CaseStep(case_number="C-2024-0001")
-    submitted.refused(INVALID_STATE, KIOSK, "service.submit_case", step, "is 'submitted'")
-
-
-def test_submitting_an_unknown_case_is_not_found(opened: Ledger) -> None:
-    opened.refused(NOT_FOUND, KIOSK, "service.submit_case", government.CaseStep(case_number="C-9"))
-
-
-@pytest.mark.parametrize("signer", [MARKET, STRANGER], ids=["other", "none"])
-def test_other_departments_may_not_submit(opened: Ledger, signer: nacl.signing.SigningKey) -> None:
-    opened.refused(
-        NOT_ALLOWED, signer, "service.submit_case", government.CaseStep(case_number="C-2024-0001")
-    )
-
-
-def test_submit_takes_no_other_stage(opened: Ledger) -> None:
-    step = government.CaseStep(case_number="C-2024-0001", stage="approved")
-    opened.refused(BAD_PAYLOAD, KIOSK, "service.submit_case", step, "no stage")
-
-
-# ------------------------------------------------------------------ record_stage
-
-
-def test_stages_are_appended_after_submission(submitted: Ledger) -> None:
-    for stage in ("accepted", "site-inspection", "reviewed"):
-        submitted.ok(
-            AGRICULTURE,
-            "service.record_stage",
-            government.CaseStep(case_number="C-2024-0001", stage=stage),
-        )
-    case = get_case(submitted, "C-2024-0001")
-    assert case is not None
-    assert (case.status, list(case.stages)) == (
-        "submitted",
-        ["accepted", "site-inspection", "reviewed"],
-    )
-
-
-def test_no_stage_before_submission(opened: Ledger) -> None:
-    step = government.CaseStep(case_number="C-2024-0001", stage="accepted")
-    opened.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, "is 'open'")
-
-
-def test_no_stage_after_the_result(submitted: Ledger) -> None:
-    result = government.CaseResult(case_number="C-2024-0001", result="rejected")
-    submitted.ok(AGRICULTURE, "service.record_result", result)
-    step = government.CaseStep(case_number="C-2024-0001", stage="reviewed")
-    submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, "'rejected'")
-
-
-@pytest.mark.parametrize("signer", [KIOSK, MARKET, STRANGER], ids=["terminal", "other", "none"])
-def test_only_the_implementing_department_records_stages(
-    submitted: Ledger, signer: nacl.signing.SigningKey
-) -> None:
-    step = government.CaseStep(case_number="C-2024-0001", stage="accepted")
-    submitted.refused(NOT_ALLOWED, signer, "service.record_stage", step)
-
-
-@pytest.mark.parametrize("stage", ["", "open", "submitted", "approved", "rejected", "x" * 65])
-def test_a_stage_needs_a_name_that_is_no_status(submitted: Ledger, stage: str) -> None:
-    step = government.CaseStep(case_number="C-2024-0001", stage=stage)
-    submitted.refused(BAD_PAYLOAD, AGRICULTURE, "service.record_stage", step, "stage")
-
-
-def test_stages_are_bounded(submitted: Ledger) -> None:
-    for i in range(STAGES_MAX):
-        submitted.ok(
-            AGRICULTURE,
-            "service.record_stage",
-            government.CaseStep(case_number="C-2024-0001", stage=f"s{i}"),
-        )
-    step = government.CaseStep(case_number="C-2024-0001", stage="one-too-many")
-    submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_stage", step, str(STAGES_MAX))
-
-
-def test_a_stage_for_an_unknown_case_is_not_found(submitted: Ledger) -> None:
-    step = government.CaseStep(case_number="C-9", stage="accepted")
-    submitted.refused(NOT_FOUND, AGRICULTURE, "service.record_stage", step)
-
-
-# ------------------------------------------------------------------ record_result
-
-
-def test_an_approval_issues_the_permit(submitted: Ledger) -> None:
-    result = government.CaseResult(
-        case_number="C-2024-0001", result="approved", license_id="NYJY-0001"
-    )
-    submitted.ok(AGRICULTURE, "service.record_result", result)
-    assert status(submitted) == "approved"
-    assert get_result(submitted, "C-2024-0001") == result
-
-
-def test_a_rejection_is_recorded(submitted: Ledger) -> None:
-    result = government.CaseResult(case_number="C-2024-0001", result="rejected")
-    submitted.ok(AGRICULTURE, "service.record_result", result)
-    assert status(submitted) == "rejected"
-    assert get_result(submitted, "C-2024-0001") == result
-
-
-def test_a_result_is_recorded_once(submitted: Ledger) -> None:
-    first = government.CaseResult(case_number="C-2024-0001", result="rejected")
-    submitted.ok(AGRICULTURE, "service.record_result", first)
-    second = government.CaseResult(
-        case_number="C-2024-0001", result="approved", license_id="NYJY-0001"
-    )
-    submitted.refused(INVALID_STATE, AGRICULTURE, "service.record_result", second, "'rejected'")
-    assert get_result(submitted, "C-2024-0001") == first
-
-
-def test_no_result_before_submission(opened: Ledger) -> None:
-    result = government.CaseResult(case_number="C-2024-0001", result="approved")
-    opened.refused(INVALID_STATE, AGRICULTURE, "service.record_result", result, "is 'open'")
-    assert get_result(opened, "C-2024-0001") is None
-
-
-@pytest.mark.parametrize("signer", [KIOSK, MARKET, STRANGER], ids=["terminal", "other", "none"])
-def test_only_the_implementing_department_records_the_result(
-    submitted: Ledger, signer: nacl.signing.SigningKey
-) -> None:
-    result = government.CaseResult(case_number="C-2024-0001", result="approved")
-    submitted.refused(NOT_ALLOWED, signer, "service.record_result", result)
-
-
-def test_a_result_for_an_unknown_case_is_not_found(submitted: Ledger) -> None:
-    result = government.CaseResult(case_number="C-9", result="approved")
-    submitted.refused(NOT_FOUND, AGRICULTURE, "service.record_result", result, "C-9")
-
-
-@pytest.mark.parametrize(
-    ("result", "part"),
-    [
-        (government.CaseResult(case_number="C-2024-0001", result="maybe"), "result 'maybe'"),
-        (government.CaseResult(case_number="C-2024-0001", result=""), "result ''"),
-        (
-            government.CaseResult(case_number="C-2024-0001", result="rejected", license_id="L"),
-            "license",
-        ),
-        (
-            government.CaseResult(case_number="C-2024-0001", result="approved", license_id="\x00"),
-            "print",
-        ),
-    ],
-)
-def test_a_result_with_a_bad_shape_is_a_bad_payload(
-    submitted: Ledger, result: government.CaseResult, part: str
-) -> None:
-    submitted.refused(BAD_PAYLOAD, AGRICULTURE, "service.record_result", result, part)
 
 
 # ------------------------------------------------------------------ types, payloads, check

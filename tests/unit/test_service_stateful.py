@@ -25,7 +25,7 @@ from chains.service import get_case, get_result
 from chains.service_shapes import RESULTS
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
-from tests.unit.test_service_app import (
+from tests.unit.service_permit import (
     AGRICULTURE,
     BUSINESS_LICENSE,
     KIOSK,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from consensus.actions import Action, FetchBlocks, SetTimer
 from consensus.events import Tick, Timer, TxsReady
 from protos import consensus_pb2 as pb
-from tests.unit.test_replica_rules import broadcasts, new_replica, received, txs
+from tests.unit.replica_events import broadcasts, new_replica, received, txs
 
 
 def status(by: int, height: int, view: int = 0, active: bool = True):
