@@ -27,6 +27,13 @@ NOW_MS = 1_700_000_000_000
 _nonces = itertools.count(1)
 
 
+def reset_nonces() -> None:
+    """Start nonces at 1 again: a test's tx ids then never depend on which tests ran
+    before it (tests/unit/conftest.py does this before each test)."""
+    global _nonces
+    _nonces = itertools.count(1)
+
+
 def signing_key(seed: int) -> nacl.signing.SigningKey:
     """A deterministic Ed25519 key: the seed byte repeated 32 times."""
     return nacl.signing.SigningKey(bytes([seed]) * 32)

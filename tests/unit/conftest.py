@@ -4,7 +4,9 @@ them):
 - storage and ledger (tests/unit/ledger_blocks.py): `store`, so each of those tests runs
   on the in-memory store and on LevelDB, and a `ledger` on it;
 - the service chain (tests/unit/service_permit.py): the pesticide permit `published`, a
-  case `opened` for it, and that case `submitted` with every material.
+  case `opened` for it, and that case `submitted` with every material;
+- before every test, the shared signer's nonces start again at 1 (`fresh_nonces`), so a
+  test's tx ids are the same whichever tests ran before it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from protos import government_pb2 as government
 from storage.ledger import ChannelLedger
 from storage.stores import ByteStore
+from tests.apps import reset_nonces
 from tests.unit.ledger_blocks import CHANNEL, GENESIS, open_store
 from tests.unit.service_permit import (
     AGRICULTURE,
@@ -29,6 +32,11 @@ from tests.unit.service_permit import (
     permit_item,
     permit_materials,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_nonces() -> None:
+    reset_nonces()
 
 
 @pytest.fixture(params=["memory", "leveldb"])

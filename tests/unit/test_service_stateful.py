@@ -325,9 +325,9 @@ def test_the_machine_reaches_submitted_and_decided_cases() -> None:
     """Not vacuous: many runs get a case past submission, some to a decision."""
     RUN_STATS.clear()
     case = ServiceMachine.TestCase("runTest")
-    case.settings = settings(TestServiceMachine.settings, max_examples=30)
+    case.settings = settings(TestServiceMachine.settings, max_examples=60)
     case.runTest()
     runs = RUN_STATS["runs"]
     assert runs >= 30, f"only {runs} runs finished"
     assert RUN_STATS["submitted"] >= runs // 4, RUN_STATS
-    assert RUN_STATS["decided"] >= 3, RUN_STATS
+    assert RUN_STATS["decided"] >= 3, RUN_STATS  # 60 runs decide 3+ (derandomized)
