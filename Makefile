@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # The main job: a 4-department testnet running the government applications, and the
 # pesticide-permit kiosk demo with the one-click pull.
 demo: $(STAMP)
-	$(PY) scripts/demo.py
+	$(PY) scripts/kiosk_demo.py
 
 # Load on a key-value testnet (./testnet-kv): committed tx/s and commit latency.
 kv-demo: $(STAMP)
