@@ -7,7 +7,8 @@ to govchain validators from outside the node.
 - state.py: typed reads of each application's committed state (`ChainState`);
 - pull_request.py, kiosk.py: the one-click pull seen from the requester.
 
-May import: chains (the tx type and the applications' key layouts and query helpers),
-protos. Never the node: a client runs where no
-validator does, and the node itself uses `tls` and `connection` to dial its peers.
+May import: chains (the tx type, the applications' key layouts and query helpers, the
+privacy functions that open and check pulled values) and protos. Never the node: a
+client runs where no validator does, and the node itself uses `tls` and `connection` to
+dial its peers.
 """

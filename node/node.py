@@ -1,6 +1,6 @@
 """A validator node: every channel it serves, one gRPC server, shared peers and verifier.
 
-Failures (DESIGN.md boundary 7) end here. Every background task is supervised
+Failures (docs/architecture.md, boundary 7) end here. Every background task is supervised
 (node/supervise.py) and reports to `on_task_failure`; a channel whose runtime fails
 reports to `on_channel_failure`. Either turns gRPC health to NOT_SERVING, is counted in
 `govchain_failures_total`, and shows in GetStatus. A storage failure is fail-stop:

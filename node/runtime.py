@@ -6,7 +6,7 @@ first send that follows them; timers become `loop.call_later`; fetches run as ta
 answers come back as events. One event is processed at a time, so the Replica needs no
 locks and sees the same sequence a simulator would give it.
 
-Failing (DESIGN.md boundary 7). A storage error while committing a batch means the node
+Failing (docs/architecture.md, boundary 7). A storage error while committing a batch means the node
 can no longer persist what it votes for: the runtime stops at once (the sends that
 followed the batch are never carried out), logs the cause (errno, path) and tells the
 node, which stops every channel and exits with code 75 for its supervisor. Any other

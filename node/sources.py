@@ -2,8 +2,10 @@
 
 "No change to existing systems": the chain holds only commitments; values stay with the
 issuing department. A node reads them through a `SourceAdapter` at pull time. The default
-`EmbeddedSource` keeps one JSON file per license in `<data_dir>/source/`, written by the
-department's tooling (`govchain source put`) and read-only for the node.
+`EmbeddedSource` keeps one JSON file per license, `<data_dir>/source/<license id>.json`
+= `{item code: {"salt": hex, "value": hex}}` (docs/operations.md), written by the
+department's own tooling through `EmbeddedSource.put` (the demo does so) and only read
+by the node.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class BatchVerifier:
         cache_entries_max: int = 16_384,
         metrics: NodeMetrics | None = None,
     ) -> None:
-        # The cache holds consensus signatures only (txs are cached by id in txcheck). A
+        # The cache holds consensus signatures only (txs are cached by id in tx_signatures.py). A
         # vote is looked up again while its block is in the window (certificates, NEW-VIEW):
         # 16 blocks x 5 channels x 2n votes is a few hundred; 16k is ample and costs ~3 MB.
         self.metrics = metrics

@@ -1,4 +1,4 @@
-"""A failing node stops, loudly (DESIGN.md boundary 7): faults injected into one node.
+"""A failing node stops, loudly (architecture.md, boundary 7): faults injected into one node.
 
 Each test breaks one component of a node running in the test's event loop and checks
 what an operator sees: the log line with its traceback or cause, gRPC health, GetStatus,

@@ -1,4 +1,4 @@
-"""Which package may import which: the design's arrows, held by a test (DESIGN.md, the
+"""Which package may import which: the design's arrows, held by a test (architecture.md, the
 purity test for consensus/ generalised). Arrows run one way, from the outside in:
 
     protos  <-  consensus  <-  sim

@@ -7,6 +7,10 @@
   labels (counters under their exposed `_total` name);
 - the CLI reference has a section for exactly each `govchain` subcommand, listing exactly
   its options and positionals (found by walking the argparse tree), with their defaults.
+
+And elsewhere: docs/node.md lists exactly the modules of node/; every `*.py` and `dir/`
+path README.md and docs/*.md name exists; docs/consensus.md shows each event and action
+of the core with exactly its fields. (docs/protocol.md has its own test.)
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import ast
 import dataclasses
 import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
+import consensus.actions
+import consensus.events
 import node.config
 import node.metrics
 from cli.main import build_parser
@@ -238,3 +245,56 @@ def test_node_doc_lists_exactly_the_node_modules() -> None:
     listed = [line.split()[0] for line in block.strip().splitlines()]
     modules = sorted(p.name for p in (ROOT / "node").glob("*.py") if p.name != "__init__.py")
     assert sorted(listed) == modules and len(listed) == len(set(listed))
+
+
+# ------------------------------------------------------------------ paths in the docs
+
+# Directories the docs name that a testnet or deployment script creates, not the tree.
+GENERATED_DIRS = {"genesis/", "deploy/net/"}
+SKIPPED_DIRS = {".git", ".venv", "testnet", "build", "node_modules"}
+PY_PATH = re.compile(r"(?<![\w/<>.*$-])([A-Za-z0-9_][\w./-]*\.py)\b")
+DIR_PATH = re.compile(r"(?<![\w/<>.*$-])([A-Za-z_][\w.-]*(?:/[\w.-]+)*/)(?![\w<>.*-])")
+
+
+def tree_files() -> set[str]:
+    """Every file of the source tree, relative to the root (caches and venvs skipped)."""
+    out = set()
+    for path in ROOT.rglob("*"):
+        parts = path.relative_to(ROOT).parts
+        if path.is_file() and not any(p in SKIPPED_DIRS or p.startswith(".") for p in parts):
+            out.add(path.relative_to(ROOT).as_posix())
+    return out
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    """A `dir/file.py` named in README.md or docs/*.md exists at that path, a bare
+    `file.py` somewhere in the tree, and a `dir/` is a directory: a rename that leaves a
+    document behind fails here."""
+    files = tree_files()
+    names = {f.rsplit("/", 1)[-1] for f in files}
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        for path in set(PY_PATH.findall(text)):
+            if path not in files if "/" in path else path not in names:
+                missing.append(f"{doc.name}: {path}")
+        for path in set(DIR_PATH.findall(text)) - GENERATED_DIRS:
+            if not (ROOT / path).is_dir():
+                missing.append(f"{doc.name}: {path}")
+    assert sorted(missing) == []
+
+
+# ------------------------------------------------------------------ the core's interface
+
+
+def test_the_consensus_doc_shows_each_event_and_action_with_its_fields() -> None:
+    """docs/consensus.md's events/actions table: `Name(field, …)` for each Event and Action
+    type, with exactly the dataclass's fields in order."""
+    text = (ROOT / "docs" / "consensus.md").read_text()
+    table = text[text.index("| events in | actions out |") :]
+    table = table[: table.index("\n\n")]
+    shown = {name: args.split(", ") for name, args in re.findall(r"`(\w+)\(([^)]*)\)`", table)}
+    types_ = [*typing.get_args(consensus.events.Event), *typing.get_args(consensus.actions.Action)]
+    assert set(shown) == {t.__name__ for t in types_}
+    for t in types_:
+        assert shown[t.__name__] == [f.name for f in dataclasses.fields(t)], t.__name__
