@@ -3,9 +3,10 @@
 - A person or company appears on chain only as `subject_ref` = HMAC-SHA256 under the
   consortium's subject key of the normalised ID number. A plain hash of an 18-character
   ID number can be brute-forced in minutes; without the key it cannot.
-- A license's data items are anchored as salted commitments SHA-256(0x00 | len-prefixed
-  salt | code | value). The salt and value stay with the issuing department; a requester
-  who receives (salt, value) checks them against the commitment on chain.
+- A license's data items are anchored as salted commitments SHA-256(0x00 | field(salt) |
+  field(code) | field(value)), each field its 4-byte big-endian length then its bytes
+  (docs/protocol.md has a worked example). The salt and value stay with the issuing
+  department; a requester who receives (salt, value) checks them against the commitment.
 - Values travel sealed to the requester's Ed25519 key, converted to X25519 (NaCl sealed
   box): only the requesting department can open them, and the sender stays anonymous to
   anyone in between.

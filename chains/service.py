@@ -229,7 +229,7 @@ def process_open_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext
     - the item exists and the signer is a terminal or its implementing department
     - `case_number` is not yet used
     - the item's materials are published
-    - shape (see the shape_* checks): 32-byte applicant_ref, known channel, no state-only fields
+    - shape (see the shape_* checks): 32-byte applicant_ref, known intake, no state-only fields
     - the case starts "open", with no attachments and no stages
     """
     dept = _signer_department(tx, ctx)

@@ -24,7 +24,7 @@ OPEN, SUBMITTED = "open", "submitted"
 RESULTS = frozenset({"approved", "rejected"})
 # Statuses are set by their own txs, so a stage may not borrow their names.
 RESERVED_STAGES = frozenset({OPEN, SUBMITTED}) | RESULTS
-CASE_CHANNELS = frozenset({"kiosk", "online", "counter"})
+CASE_INTAKES = frozenset({"kiosk", "online", "counter"})
 SCAN = "scan"
 CHAIN_LICENSE, CHAIN_CATALOG = "chain:license", "chain:catalog"
 
@@ -137,8 +137,8 @@ def shape_materials(msg: government.Materials) -> str | None:
 def shape_case(case: government.Case) -> str | None:
     if len(case.applicant_ref) != HASH_BYTES:
         return f"applicant_ref must be {HASH_BYTES} bytes, not {len(case.applicant_ref)}"
-    if case.channel not in CASE_CHANNELS:
-        return f"channel {case.channel!r} is not one of {sorted(CASE_CHANNELS)}"
+    if case.intake not in CASE_INTAKES:
+        return f"intake {case.intake!r} is not one of {sorted(CASE_INTAKES)}"
     if case.status or case.attachments or case.stages:
         return "status, attachments and stages are state only"
     return _first(

@@ -275,7 +275,7 @@ class Demo:
             "service",
             "service.open_case",
             government.Case(
-                case_number=case, item_code=ITEM, applicant_ref=self.company, channel="kiosk"
+                case_number=case, item_code=ITEM, applicant_ref=self.company, intake="kiosk"
             ),
             self.kiosk,
         )

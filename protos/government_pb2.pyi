@@ -353,22 +353,22 @@ class Materials(_message.Message):
     def __init__(self, item_code: _Optional[str] = ..., materials: _Optional[_Iterable[_Union[Material, _Mapping]]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_number", "item_code", "applicant_ref", "channel", "status", "attachments", "stages")
+    __slots__ = ("case_number", "item_code", "applicant_ref", "intake", "status", "attachments", "stages")
     CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_REF_FIELD_NUMBER: _ClassVar[int]
-    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     case_number: str
     item_code: str
     applicant_ref: bytes
-    channel: str
+    intake: str
     status: str
     attachments: _containers.RepeatedCompositeFieldContainer[Attachment]
     stages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, case_number: _Optional[str] = ..., item_code: _Optional[str] = ..., applicant_ref: _Optional[bytes] = ..., channel: _Optional[str] = ..., status: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., stages: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, case_number: _Optional[str] = ..., item_code: _Optional[str] = ..., applicant_ref: _Optional[bytes] = ..., intake: _Optional[str] = ..., status: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., stages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Attachment(_message.Message):
     __slots__ = ("case_number", "material", "source", "evidence_hash")

@@ -139,7 +139,7 @@ def new_case(number: str = "C-2024-0001", **changes: object) -> government.Case:
         "case_number": number,
         "item_code": PERMIT,
         "applicant_ref": APPLICANT,
-        "channel": "kiosk",
+        "intake": "kiosk",
     }
     fields.update(changes)
     return government.Case(**fields)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ def test_a_terminal_opens_a_case_for_the_applicant(opened: Ledger) -> None:
 
 
 def test_the_implementing_department_opens_a_case_at_its_counter(published: Ledger) -> None:
-    published.ok(AGRICULTURE, "service.open_case", new_case("C-2", channel="counter"))
+    published.ok(AGRICULTURE, "service.open_case", new_case("C-2", intake="counter"))
     assert status(published, "C-2") == "open"
 
 
@@ -79,7 +79,7 @@ def test_a_case_needs_published_materials() -> None:
     [
         ({"applicant_ref": b"\x01" * 31}, "32 bytes"),
         ({"applicant_ref": b""}, "32 bytes"),
-        ({"channel": "fax"}, "channel"),
+        ({"intake": "fax"}, "intake"),
         ({"case_number": ""}, "case_number is empty"),
         ({"item_code": ""}, "item_code is empty"),
         ({"status": "approved"}, "state only"),

@@ -165,7 +165,7 @@ class ServiceMachine(RuleBasedStateMachine):
         self, signer: nacl.signing.SigningKey, number: str, code: str, ref: bytes
     ) -> None:
         case = government.Case(
-            case_number=number, item_code=code, applicant_ref=ref, channel="kiosk"
+            case_number=number, item_code=code, applicant_ref=ref, intake="kiosk"
         )
         out = self.send(signer, "service.open_case", case)
         if out.code == OK:
