@@ -20,9 +20,6 @@ State layout (keys built with `chains.base.key`):
 from __future__ import annotations
 
 from chains.base import (
-    ALREADY_EXISTS,
-    NOT_ALLOWED,
-    NOT_FOUND,
     BlockContext,
     Refusal,
     StateReader,
@@ -33,6 +30,7 @@ from chains.base import (
     key,
     read_record,
 )
+from chains.codes import ALREADY_EXISTS, NOT_ALLOWED, NOT_FOUND
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
 

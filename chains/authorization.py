@@ -29,12 +29,6 @@ from collections.abc import Callable, Iterable
 
 from chains.authentication import HASH_BYTES, REF_BYTES, id_problem
 from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OUT_OF_SCOPE,
     BlockContext,
     Refusal,
     StateReader,
@@ -44,6 +38,14 @@ from chains.base import (
     dispatch_table,
     key,
     read_record,
+)
+from chains.codes import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government

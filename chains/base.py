@@ -18,17 +18,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
+from chains.codes import BAD_PAYLOAD, OK, UNKNOWN_TYPE
 from chains.tx import DecodedTx
-
-OK = 0
-# Codes shared by every application; each application adds its own from 100 up.
-BAD_PAYLOAD = 100
-UNKNOWN_TYPE = 101
-NOT_ALLOWED = 102  # the signer's department may not send this type / touch this record
-NOT_FOUND = 103  # a referenced record does not exist
-ALREADY_EXISTS = 104
-INVALID_STATE = 105  # e.g. revoked, expired, suspended, wrong status transition
-OUT_OF_SCOPE = 106  # items outside what is allowed
 
 M = TypeVar("M", bound=Message)
 

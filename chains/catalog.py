@@ -38,12 +38,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OUT_OF_SCOPE,
     BlockContext,
     Department,
     Refusal,
@@ -54,6 +48,14 @@ from chains.base import (
     dispatch_table,
     key,
     read_record,
+)
+from chains.codes import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government

@@ -8,8 +8,6 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from chains.base import (
-    BAD_PAYLOAD,
-    UNKNOWN_TYPE,
     BlockContext,
     Refusal,
     TxApplication,
@@ -18,6 +16,7 @@ from chains.base import (
     dispatch_table,
     is_node_key,
 )
+from chains.codes import BAD_PAYLOAD, UNKNOWN_TYPE
 from chains.tx import DecodedTx
 from protos import kv_pb2
 

@@ -47,12 +47,6 @@ from __future__ import annotations
 import re
 
 from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OUT_OF_SCOPE,
     BlockContext,
     Department,
     Refusal,
@@ -68,6 +62,14 @@ from chains.catalog import (
     check_data_items,
     is_ident,
     signer_department,
+)
+from chains.codes import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OUT_OF_SCOPE,
 )
 from chains.tx import DecodedTx
 from consensus.hashing import merkle_root

@@ -36,11 +36,6 @@ from typing import Any
 from google.protobuf.message import Message
 
 from chains.base import (
-    ALREADY_EXISTS,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OUT_OF_SCOPE,
     BlockContext,
     Department,
     Refusal,
@@ -52,6 +47,7 @@ from chains.base import (
     key,
     read_record,
 )
+from chains.codes import ALREADY_EXISTS, INVALID_STATE, NOT_ALLOWED, NOT_FOUND, OUT_OF_SCOPE
 from chains.service_shapes import (
     OPEN,
     STAGES_MAX,

@@ -22,7 +22,7 @@ from pathlib import Path
 import nacl.signing
 from google.protobuf.message import Message
 
-from chains.base import ALREADY_EXISTS
+from chains.codes import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
 from cli.testnet_files import tls_of_testnet
 from client.connection import client_tls, connect, load_signing_key, open_channel

@@ -18,7 +18,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chains.base import OK, Application, BlockContext, Departments, Outcome, is_node_key
+from chains.base import Application, BlockContext, Departments, Outcome, is_node_key
+from chains.codes import OK
 from chains.governance import (
     GOV_WRITE_POLICY,
     MEMBERSHIP_KEY,

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 import nacl.signing
 from google.protobuf.message import Message
 
-from chains.base import OK, Departments, Outcome
+from chains.base import Departments, Outcome
+from chains.codes import OK
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api
 

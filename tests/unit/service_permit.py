@@ -12,11 +12,8 @@ from dataclasses import dataclass, field
 import nacl.signing
 from google.protobuf.message import Message
 
-from chains.base import (
-    OK,
-    BlockContext,
-    Outcome,
-)
+from chains.base import BlockContext, Outcome
+from chains.codes import OK
 from chains.service import (
     ServiceApplication,
     get_case,

@@ -18,16 +18,8 @@ from chains.authentication import (
     get_terminal,
     session_valid,
 )
-from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OK,
-    UNKNOWN_TYPE,
-    BlockContext,
-    Outcome,
-)
+from chains.base import BlockContext, Outcome
+from chains.codes import ALREADY_EXISTS, BAD_PAYLOAD, NOT_ALLOWED, NOT_FOUND, OK, UNKNOWN_TYPE
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
 from tests.apps import NOW_MS, apply_outcome, departments, signed_tx, signing_key

@@ -23,7 +23,8 @@ from chains.authorization import (
     get_grant_issuer,
     grant_refusal,
 )
-from chains.base import (
+from chains.base import BlockContext, Outcome
+from chains.codes import (
     ALREADY_EXISTS,
     BAD_PAYLOAD,
     INVALID_STATE,
@@ -32,8 +33,6 @@ from chains.base import (
     OK,
     OUT_OF_SCOPE,
     UNKNOWN_TYPE,
-    BlockContext,
-    Outcome,
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government

@@ -27,7 +27,8 @@ from chains.authorization import (
     access_history,
     get_grant,
 )
-from chains.base import OK, BlockContext, Outcome
+from chains.base import BlockContext, Outcome
+from chains.codes import OK
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
 from tests.apps import apply_outcome

@@ -11,19 +11,7 @@ import nacl.signing
 import pytest
 from google.protobuf.message import Message
 
-from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    OK,
-    OUT_OF_SCOPE,
-    UNKNOWN_TYPE,
-    Application,
-    BlockContext,
-    Outcome,
-)
+from chains.base import Application, BlockContext, Outcome
 from chains.catalog import (
     APPLIED,
     APPROVED,
@@ -33,6 +21,16 @@ from chains.catalog import (
     get_duty,
     get_entry,
     is_share_approved,
+)
+from chains.codes import (
+    ALREADY_EXISTS,
+    BAD_PAYLOAD,
+    INVALID_STATE,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    OK,
+    OUT_OF_SCOPE,
+    UNKNOWN_TYPE,
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government

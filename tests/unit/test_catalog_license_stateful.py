@@ -24,8 +24,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from chains.base import OK, Application, BlockContext
+from chains.base import Application, BlockContext
 from chains.catalog import APPLIED, CatalogApplication, get_agreement, get_entry
+from chains.codes import OK
 from chains.license import (
     TERMINAL,
     LicenseApplication,

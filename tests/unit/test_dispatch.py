@@ -9,8 +9,6 @@ from collections.abc import Callable
 import pytest
 
 from chains.base import (
-    BAD_PAYLOAD,
-    UNKNOWN_TYPE,
     BlockContext,
     Departments,
     Refusal,
@@ -20,6 +18,7 @@ from chains.base import (
     dispatch_table,
     handler_name,
 )
+from chains.codes import BAD_PAYLOAD, UNKNOWN_TYPE
 from chains.registry import APPLICATIONS, make_application
 from chains.tx import DecodedTx, decode_tx, encode_tx
 from protos import api_pb2 as api

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import nacl.signing
 import pytest
 
-from chains.base import OK
+from chains.codes import OK
 from chains.kv import BAD_PAYLOAD, UNKNOWN_TYPE, KvApplication
 from chains.tx import encode_tx
 from client.txs import kv_put_tx

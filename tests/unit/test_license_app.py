@@ -9,7 +9,7 @@ import hashlib
 
 import pytest
 
-from chains.base import (
+from chains.codes import (
     ALREADY_EXISTS,
     BAD_PAYLOAD,
     INVALID_STATE,

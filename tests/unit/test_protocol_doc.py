@@ -20,6 +20,7 @@ import nacl.signing
 import pytest
 
 import chains.base
+import chains.codes
 import node.executor
 from chains import privacy
 from chains.governance import (
@@ -334,7 +335,7 @@ def refusal_codes(module: types.ModuleType) -> dict[str, int]:
 def test_the_result_code_table_lists_exactly_the_codes() -> None:
     documented = {int(r[0]): codes(r[1])[0] for r in rows(section("## 7."))[1:]}
     in_code = {v: k for k, v in int_constants(node.executor).items()}
-    in_code.update({v: k for k, v in int_constants(chains.base).items()})
+    in_code.update({v: k for k, v in int_constants(chains.codes).items()})
     for module, _ in APPLICATIONS.values():
         in_code.update({v: k for k, v in refusal_codes(importlib.import_module(module)).items()})
     assert documented == in_code

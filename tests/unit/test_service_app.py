@@ -10,13 +10,7 @@ from __future__ import annotations
 import nacl.signing
 import pytest
 
-from chains.base import (
-    ALREADY_EXISTS,
-    BAD_PAYLOAD,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNKNOWN_TYPE,
-)
+from chains.codes import ALREADY_EXISTS, BAD_PAYLOAD, NOT_ALLOWED, NOT_FOUND, UNKNOWN_TYPE
 from chains.service import (
     get_case,
     get_item,

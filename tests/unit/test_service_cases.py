@@ -8,7 +8,7 @@ from __future__ import annotations
 import nacl.signing
 import pytest
 
-from chains.base import (
+from chains.codes import (
     ALREADY_EXISTS,
     BAD_PAYLOAD,
     INVALID_STATE,

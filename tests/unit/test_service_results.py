@@ -8,12 +8,7 @@ from __future__ import annotations
 import nacl.signing
 import pytest
 
-from chains.base import (
-    BAD_PAYLOAD,
-    INVALID_STATE,
-    NOT_ALLOWED,
-    NOT_FOUND,
-)
+from chains.codes import BAD_PAYLOAD, INVALID_STATE, NOT_ALLOWED, NOT_FOUND
 from chains.service import (
     get_case,
     get_result,

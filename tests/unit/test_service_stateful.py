@@ -20,7 +20,8 @@ import nacl.signing
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from chains.base import OK, Outcome
+from chains.base import Outcome
+from chains.codes import OK
 from chains.service import get_case, get_result
 from chains.service_shapes import RESULTS
 from chains.tx import DecodedTx
