@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: demo kv-demo down sim-demo test lint sim protos clean
+.PHONY: demo kv-demo down sim-demo test lint sim protos clean system-deps
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -33,7 +33,11 @@ down: $(STAMP)
 sim-demo: $(STAMP)
 	$(PY) scripts/sim_demo.py
 
-test: $(STAMP)
+# Debian packages the tests need (a real browser for the web tests), where missing.
+system-deps:
+	scripts/system_deps.sh
+
+test: $(STAMP) system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

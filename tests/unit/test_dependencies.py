@@ -28,6 +28,7 @@ PACKAGES = (
     "cli",
     "bench",
     "demo",
+    "web",
     "scripts",
 )
 ALLOWED: dict[str, set[str]] = {
@@ -41,6 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     # the node dials its peers with the SDK's TLS identity and channel options
     "node": {"client", "consensus", "storage", "chains", "protos"},
     "cli": {"client", "node", "consensus", "storage", "chains", "protos"},
+    # the faces people meet; clients of the network like any other
+    "web": set(),
     "bench": {"cli", "client", "node", "protos"},
     "demo": {"cli", "client", "node", "chains", "protos"},
     "scripts": {"cli", "client", "node", "bench", "sim", "chains", "protos"},

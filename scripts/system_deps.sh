@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tests need, where they are missing (make test runs this).
+# A real browser for the web tests (chromium, its driver, a CJK font so Chinese renders);
+# later issues add softhsm2, postgresql and prometheus here.
+set -euo pipefail
+missing=()
+need() { # need PACKAGE CHECK-PATH
+  [ -e "$2" ] || missing+=("$1")
+}
+need chromium /usr/bin/chromium
+need chromium-driver /usr/bin/chromedriver
+need fonts-wqy-zenhei /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "missing system packages: ${missing[*]} (install them: apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
