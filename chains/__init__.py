@@ -13,10 +13,10 @@ here, below the node.
 The applications, one per channel: license.py (证照链), authentication.py (认证链),
 authorization.py (授权链), catalog.py (目录链), service.py (事项链, its payload checks in
 service_shapes.py), and kv.py (a generic key-value app for tests and benchmarks).
-Shared: base.py (the interface and dispatch), codes.py (result codes), registry.py (which app a channel runs),
-policy.py (who may submit which tx type), governance.py (the governance tx's format,
-shared by the node and the CLI), privacy.py (subject references, salted
-commitments, sealing: personal data never goes on chain in plaintext).
+Shared: base.py (the interface and dispatch), codes.py (result codes), registry.py
+(which app a channel runs), policy.py (who may submit which tx type), governance.py (the
+governance tx's format, shared by the node and the CLI), privacy.py (subject references,
+salted commitments, sealing: personal data never goes on chain in plaintext).
 
 May import: consensus (hashing, canonical encoding, membership types), protos and the
 standard library. Never node/: the node calls the applications, not the other way round.
