@@ -63,9 +63,7 @@ def test_a_testnet_directory_alone_gives_everything_and_a_private_token(tmp_path
     assert token.scopes == {"read", "write"}
     assert token.sha256 == hash_token(token_file.read_text().strip())
     assert load(root, None).tokens == config.tokens  # the same token next time
-    assert "gateway.token" in config.notes[0] and token_file.read_text().strip() not in repr(
-        config
-    )
+    assert "gateway.token" in config.notes[0] and token_file.read_text().strip() not in repr(config)
 
 
 def test_a_full_file_loads(tmp_path: Path) -> None:

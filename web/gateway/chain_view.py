@@ -143,7 +143,7 @@ def message_json(message: Message) -> dict[str, Any]:
     out = MessageToDict(message, preserving_proto_field_name=True)
     for f, value in message.ListFields():
         if f.type == f.TYPE_BYTES:
-            out[f.name] = [v.hex() for v in value] if f.label == f.LABEL_REPEATED else value.hex()
+            out[f.name] = [v.hex() for v in value] if f.is_repeated else value.hex()
     return out
 
 
