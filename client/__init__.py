@@ -5,7 +5,7 @@ to govchain validators from outside the node.
 - connection.py: gRPC channel options, connecting, loading a signing key;
 - txs.py: build and sign txs, submit, wait for commit, follow a channel's blocks;
 - state.py: typed reads of each application's committed state (`ChainState`: licenses,
-  grants, sessions, service items and materials, cases, catalog entries, access history,
+  grants, sessions, service items and their materials, cases, catalog entries, access history,
   the validator-set history and pending change);
 - pull_request.py, kiosk.py: the one-click pull seen from the requester (one provider);
 - hall.py: the kiosk flow, one call per step (`Network`, `Hall.start_session`, `plan`,

@@ -121,6 +121,17 @@ class ChainState:
         )
         return [lic for lic in found if lic is not None]
 
+    def service_items(self) -> list[government.ServiceItem]:
+        """Every published service item (what a kiosk offers), as it stands now."""
+        codes = dict.fromkeys(
+            i.code
+            for i in committed_payloads(
+                self._stub, "service", "service.publish_item", government.ServiceItem
+            )
+        )
+        found = (self.service_item(code) for code in codes)
+        return [item for item in found if item is not None]
+
     def catalog_entries(self) -> list[government.CatalogEntry]:
         """Every published catalog entry, in publication order, as it stands now."""
         codes = dict.fromkeys(

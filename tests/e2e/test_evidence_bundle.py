@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,9 @@ from demo.specs import ITEM, SPECS
 from demo.story import Demo
 from protos import datashare_pb2 as ds
 from tests.e2e.harness import Testnet
+from tests.e2e.test_one_click_pull import government_net  # noqa: F401 - the same testnet fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def government_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
-    net = Testnet(
-        tmp_path_factory.mktemp("evidence") / "net",
-        app="government",
-        view_change_timeout_ticks=20,
-        status_interval_ticks=5,
-    )
-    net.start_all()
-    try:
-        yield net
-    finally:
-        net.stop_all()
 
 
 def verify(path: Path) -> subprocess.CompletedProcess[str]:
@@ -49,12 +34,17 @@ def verify(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_pulled_material_s_evidence_verifies_offline_and_tampering_fails(
-    government_net: Testnet, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    demo = Demo(government_net.root, out=io.StringIO())
+    net: Testnet = request.getfixturevalue("government_net")
+    demo = Demo(net.root, out=io.StringIO())
     demo.seed()
     hall = demo.hall
     _, grant_id, case = demo.kiosk_session()
+    assert ITEM in [i.code for i in hall.state.service_items()]
+    assert {e.resource_code for e in hall.state.catalog_entries()} >= {
+        f"RES-{s.type_code}" for s in SPECS
+    }
     plan = hall.plan(ITEM, demo.company)
     assert [m.scan for m in plan] == [False] * len(SPECS) + [True]
     assert all(m.pullable for m in plan if not m.scan)
