@@ -13,7 +13,6 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from client.state import committed_payloads
 from protos import api_pb2 as api
 from protos import government_pb2 as government
 from web.gateway.access import Token, require
@@ -55,11 +54,8 @@ def entry_json(e: government.CatalogEntry) -> dict:
     }
 
 
-def item_json(gateway: Gateway, code: str) -> dict | None:
-    item = gateway.state.service_item(code)
-    if item is None:
-        return None
-    materials = gateway.state.materials(code)
+def item_json(gateway: Gateway, item: government.ServiceItem) -> dict:
+    materials = gateway.state.materials(item.code)
     return {
         "code": item.code,
         "name": item.name,
@@ -95,12 +91,7 @@ def get_catalog_entry(resource_code: Annotated[Id, Path()], _: Reader, gateway: 
 
 @router.get("/items", response_model=list[ServiceItemOut], summary="every service item")
 def list_items(_: Reader, gateway: Gw) -> list[dict]:
-    published = committed_payloads(
-        gateway.stub, "service", "service.publish_item", government.ServiceItem
-    )
-    codes = dict.fromkeys(i.code for i in published)
-    found = (item_json(gateway, code) for code in codes)
-    return [item for item in found if item is not None]
+    return [item_json(gateway, item) for item in gateway.state.service_items()]
 
 
 @router.get(
@@ -109,10 +100,10 @@ def list_items(_: Reader, gateway: Gw) -> list[dict]:
     summary="a service item and its materials, each on-chain or scan-required",
 )
 def get_item(code: Annotated[Id, Path()], _: Reader, gateway: Gw) -> dict:
-    item = item_json(gateway, code)
+    item = gateway.state.service_item(code)
     if item is None:
         raise HTTPException(404, f"no service item {code!r}")
-    return item
+    return item_json(gateway, item)
 
 
 @router.get("/cases/{case_number}", response_model=CaseOut, summary="a case's status")
