@@ -14,6 +14,7 @@ import grpc
 import structlog
 
 from cli.evidence import add_verify_evidence_parser
+from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
 from cli.testnet import (
     DEFAULT_CHAIN_ID,
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tool_parsers(sub)
     add_watch_parser(sub)
     add_verify_evidence_parser(sub)
+    add_gateway_parser(sub)
     return p
 
 

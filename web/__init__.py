@@ -16,6 +16,7 @@ Each face is a subpackage (kiosk/, console/, gateway/) with its own routes and t
 No front-end build step: templates are Jinja2, the little JavaScript there is and the
 CSS are vendored in static/, since kiosks in government networks have no internet.
 
-May import: no other govchain package yet; the faces add the SDK (client) and what
-their pages show (chains' record types, protos), each arrow in the dependency table.
+May import: client (the SDK: typed reads, the kiosk flow, evidence), chains (decoding a
+tx's payload by its type), consensus (a channel's validator set at a height, to check a
+commit certificate) and protos. Never the node: a face runs where no validator does.
 """
