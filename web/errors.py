@@ -23,6 +23,7 @@ LOG_INTERVAL_S = 10.0
 
 TITLES = {
     400: ("请求有误", "Bad request"),
+    401: ("未登录", "Unauthorized"),
     403: ("禁止访问", "Forbidden"),
     404: ("未找到", "Not found"),
     405: ("方法不允许", "Method not allowed"),
