@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.console_commands import add_console_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.governance import add_governance_parser
 from cli.testnet import (
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tool_parsers(sub)
     add_watch_parser(sub)
     add_verify_evidence_parser(sub)
+    add_console_parser(sub)
     return p
 
 
