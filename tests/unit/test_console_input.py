@@ -90,7 +90,7 @@ def test_a_decision_needs_the_department_key(root: Path) -> None:
     [
         ({"kind": "person", "id_number": PERSON[:-1]}, "17 digits"),
         ({"kind": "person", "id_number": PERSON[:-1] + "Y"}, "17 digits"),
-        ({"kind": "company", "id_number": "91110108MA01XYZ1I"}, "unified social credit"),
+        ({"kind": "company", "id_number": "91110108MA01XYZ1-K"}, "unified social credit"),
         ({"kind": "alien", "id_number": PERSON}, "person or company"),
     ],
 )
@@ -124,3 +124,30 @@ def test_a_login_form_without_fields_names_them(root: Path) -> None:
     token = csrf_of(client.get("/login", headers=HTML).text)
     r = client.post("/login", data={"csrf_token": token}, headers=HTML)
     assert r.status_code == 422 and "challenge" in r.text and "signature" in r.text
+
+
+def test_a_tx_is_shown_with_hex_bytes_and_named_enums() -> None:
+    from chains.tx import encode_tx
+    from protos import api_pb2 as api
+    from protos import government_pb2 as government
+    from web.console.ledger import decode_tx
+
+    grant = government.Grant(
+        grant_id="G1", subject_ref=b"\x01\x02", items=["A/b"], legal_basis=government.CONSENT
+    )
+    body = api.TxBody(
+        chain_id="c",
+        channel="authorization",
+        type="authorization.create_grant",
+        payload=grant.SerializeToString(),
+    )
+    import nacl.signing
+
+    shown = decode_tx(encode_tx(body, nacl.signing.SigningKey(bytes(32))))
+    assert shown["payload"] == {
+        "grant_id": "G1",
+        "subject_ref": "0102",
+        "items": ["A/b"],
+        "legal_basis": "CONSENT",
+    }
+    assert decode_tx(b"\xff\xff") == {"error": "the envelope does not parse"}

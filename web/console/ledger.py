@@ -175,7 +175,7 @@ def readable(message: Message) -> dict[str, Any]:
 
 
 def _field_value(field: Any, value: Any) -> Any:
-    if field.label == field.LABEL_REPEATED:
+    if field.is_repeated:
         return [_one(field, v) for v in value]
     return _one(field, value)
 

@@ -26,9 +26,9 @@ from web.console.records import case_view, department_cases, trail, when
 router = APIRouter()
 CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # 18 characters: a resident ID number (17 digits and a digit or X) or a unified social
-# credit code (digits and capitals without I, O, S, V, Z).
+# credit code (digits and capital letters).
 ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
-USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+USCC = re.compile(r"^[0-9A-Z]{18}$")
 DECISIONS = {"accept", "approve", "reject"}
 
 
