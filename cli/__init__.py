@@ -11,9 +11,11 @@
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
+- console_commands.py, console_proposals.py: `govchain console serve|sign-login`, a
+  department's web console (web/console/) and the proposal files it approves;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
-storage, consensus, protos. Not bench/ or demo/: `govchain bench` and `govchain demo`
+storage, consensus, protos, web (the faces `govchain console serve` runs). Not bench/ or demo/: `govchain bench` and `govchain demo`
 run them as their own processes, since both use this package's testnet files.
 """

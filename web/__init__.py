@@ -16,6 +16,9 @@ Each face is a subpackage (kiosk/, console/, gateway/) with its own routes and t
 No front-end build step: templates are Jinja2, the little JavaScript there is and the
 CSS are vendored in static/, since kiosks in government networks have no internet.
 
-May import: no other govchain package yet; the faces add the SDK (client) and what
-their pages show (chains' record types, protos), each arrow in the dependency table.
+May import: client (the SDK: every read and every signed tx goes through it), chains
+(record types, key layouts, the subject reference), consensus (the Merkle proof and
+commit certificate checks the console runs on what it shows) and protos. Never the node,
+and never the CLI: the CLI starts the faces and hands them what it owns (the governance
+proposal files, cli/console_proposals.py).
 """
