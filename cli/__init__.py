@@ -16,6 +16,7 @@
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
-storage, consensus, protos, web (the faces `govchain console serve` runs). Not bench/ or demo/: `govchain bench` and `govchain demo`
-run them as their own processes, since both use this package's testnet files.
+storage, consensus, protos, web (the faces `govchain console serve` runs). Not bench/ or
+demo/: `govchain bench` and `govchain demo` run them as their own processes, since both
+use this package's testnet files.
 """

@@ -29,6 +29,11 @@ from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 
 READ_TIMEOUT_S = 5.0
+ABSENT = (
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.INVALID_ARGUMENT,
+)
 PAYLOADS: dict[str, type[Message]] = {
     t.name: t.kind
     for module in (authentication, authorization, catalog, license, service)
@@ -102,14 +107,9 @@ class Ledger:
 
     def block(self, channel: str, height: int = 0) -> api.GetBlockResponse:
         """Block `height` of the channel (0: the latest); NotFound if there is none."""
-        try:
-            return self.stub.GetBlock(
-                api.GetBlockRequest(channel=channel, height=height), timeout=READ_TIMEOUT_S
-            )
-        except grpc.RpcError as e:
-            if e.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.OUT_OF_RANGE):
-                raise NotFound(f"no block {height or '(latest)'} on channel {channel}") from None
-            raise
+        request = api.GetBlockRequest(channel=channel, height=height)
+        missing = f"no block {height or '(latest)'} on channel {channel}"
+        return read_or_not_found(self.stub.GetBlock, request, missing)
 
     def latest_blocks(self, channel: str, count: int) -> list[api.GetBlockResponse]:
         try:
@@ -119,14 +119,9 @@ class Ledger:
         return [self.block(channel, h) for h in range(tip, max(0, tip - count), -1)]
 
     def tx(self, channel: str, tx_id: bytes) -> api.GetTransactionResponse:
-        try:
-            return self.stub.GetTransaction(
-                api.GetTransactionRequest(channel=channel, tx_id=tx_id), timeout=READ_TIMEOUT_S
-            )
-        except grpc.RpcError as e:
-            if e.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise NotFound(f"no tx {tx_id.hex()} on channel {channel}") from None
-            raise
+        request = api.GetTransactionRequest(channel=channel, tx_id=tx_id)
+        missing = f"no tx {tx_id.hex()} on channel {channel}"
+        return read_or_not_found(self.stub.GetTransaction, request, missing)
 
     # ------------------------------------------------------------------ signing
 
@@ -135,6 +130,16 @@ class Ledger:
     ) -> api.TxResult:
         """Sign as the department, submit, wait for the commit; TxRejected says why not."""
         return send_message(self.stub, self.network.chain_id, channel, tx_type, payload, key)
+
+
+def read_or_not_found(call: Any, request: Message, missing: str) -> Any:
+    """One read; a node's NOT_FOUND (or a height or id it cannot have) is NotFound."""
+    try:
+        return call(request, timeout=READ_TIMEOUT_S)
+    except grpc.RpcError as e:
+        if e.code() in ABSENT:
+            raise NotFound(missing) from None
+        raise
 
 
 def decode_tx(raw: bytes) -> dict[str, Any]:

@@ -33,11 +33,8 @@ TX_ID = re.compile(r"^[0-9a-fA-F]{64}$")
 
 def role(node_key: bytes, ch: api.ChannelStatus) -> str:
     """member or observer; joining or leaving while a scheduled set would change that."""
-    if ch.next_set_from_height:
-        if not ch.member and node_key in ch.next_validators:
-            return "joining"
-        if ch.member and node_key not in ch.next_validators:
-            return "leaving"
+    if ch.next_set_from_height and (node_key in ch.next_validators) != ch.member:
+        return "leaving" if ch.member else "joining"
     return "member" if ch.member else "observer"
 
 

@@ -31,23 +31,21 @@ def validator_set(
     """The set that orders `height` of `channel`, in the evidence bundle's form."""
     membership = state.membership(channel)
     if membership is not None:
+        raw = membership.SerializeToString(deterministic=True)
         keys = Membership.from_pb(membership).at(height).validators
-        return {
-            "keys": [k.hex() for k in keys],
-            "source": "membership",
-            "note": f"the channel's governance history, the set of height {height}",
-            "membership": membership.SerializeToString(deterministic=True).hex(),
-        }
+        note = f"the channel's governance history, the set of height {height}"
+        return {"keys": [k.hex() for k in keys], "source": "membership", "note": note,
+                "membership": raw.hex()}  # fmt: skip
     path = genesis_dir / f"{channel}.json" if genesis_dir else None
     if path is None or not path.exists():
         return {"keys": [], "source": "none", "note": "no genesis file for this channel"}
-    raw = path.read_bytes()
+    text = path.read_text()
     return {
-        "keys": [v["public_key"] for v in json.loads(raw)["validators"]],
+        "keys": [v["public_key"] for v in json.loads(text)["validators"]],
         "source": "genesis",
         "note": "no validator change ever committed: the genesis set orders every height",
-        "genesis": raw.decode(),
-        "genesis_sha256": hashlib.sha256(raw).hexdigest(),
+        "genesis": text,
+        "genesis_sha256": hashlib.sha256(text.encode()).hexdigest(),
     }
 
 
