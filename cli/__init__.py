@@ -12,6 +12,8 @@
 - status_view.py: `govchain status`, every node and channel at a glance;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
 - gateway_cli.py: `govchain gateway serve|token`, the JSON/HTTP gateway of web/gateway/;
+- console_commands.py, console_proposals.py: `govchain console serve|sign-login`, a
+  department's web console (web/console/) and the proposal files it approves;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,

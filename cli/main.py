@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.console_commands import add_console_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_watch_parser(sub)
     add_verify_evidence_parser(sub)
     add_gateway_parser(sub)
+    add_console_parser(sub)
     return p
 
 

@@ -16,7 +16,10 @@ Each face is a subpackage (kiosk/, console/, gateway/) with its own routes and t
 No front-end build step: templates are Jinja2, the little JavaScript there is and the
 CSS are vendored in static/, since kiosks in government networks have no internet.
 
-May import: client (the SDK: typed reads, the kiosk flow, evidence), chains (decoding a
-tx's payload by its type), consensus (a channel's validator set at a height, to check a
-commit certificate) and protos. Never the node: a face runs where no validator does.
+May import: client (the SDK: every read and every signed tx goes through it), chains
+(record types, key layouts, decoding a tx's payload by its type), consensus (a channel's
+validator set at a height, the Merkle proof and commit certificate checks a page shows)
+and protos. Never the node: a face runs where no validator does. Never the CLI: the CLI
+starts the faces and hands them what it owns (e.g. the governance proposal files,
+cli/console_proposals.py).
 """
