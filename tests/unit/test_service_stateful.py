@@ -323,12 +323,17 @@ TestServiceMachine.settings = settings(
 
 
 def test_the_machine_reaches_submitted_and_decided_cases() -> None:
-    """Not vacuous: many runs get a case past submission, some to a decision."""
+    """Not vacuous: runs get cases past submission, and some to a decision.
+
+    The bounds are loose on purpose: even derandomized, Hypothesis's path through the
+    rules depends on process state (which modules were imported before this test changes
+    the counts, e.g. 19 submitted / 7 decided alone against 5 / 4 in the full suite), so
+    this checks that the machine reaches those states at all, not how often."""
     RUN_STATS.clear()
     case = ServiceMachine.TestCase("runTest")
     case.settings = settings(TestServiceMachine.settings, max_examples=60)
     case.runTest()
     runs = RUN_STATS["runs"]
-    assert runs >= 30, f"only {runs} runs finished"
-    assert RUN_STATS["submitted"] >= runs // 4, RUN_STATS
-    assert RUN_STATS["decided"] >= 3, RUN_STATS  # 60 runs decide 3+ (derandomized)
+    assert runs >= 60, f"only {runs} runs finished"
+    assert RUN_STATS["submitted"] >= 3, RUN_STATS
+    assert RUN_STATS["decided"] >= 1, RUN_STATS
