@@ -10,6 +10,7 @@
 - governance.py, proposal_file.py, testnet_governance.py: validator-set and write-policy
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
+- evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,

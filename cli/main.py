@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.evidence import add_verify_evidence_parser
 from cli.governance import add_governance_parser
 from cli.testnet import (
     DEFAULT_CHAIN_ID,
@@ -271,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_parsers(sub)
     add_tool_parsers(sub)
     add_watch_parser(sub)
+    add_verify_evidence_parser(sub)
     return p
 
 

@@ -4,11 +4,27 @@ to govchain validators from outside the node.
 - tls.py: a party's TLS identity files (every connection is mutual TLS);
 - connection.py: gRPC channel options, connecting, loading a signing key;
 - txs.py: build and sign txs, submit, wait for commit, follow a channel's blocks;
-- state.py: typed reads of each application's committed state (`ChainState`);
-- pull_request.py, kiosk.py: the one-click pull seen from the requester.
+- state.py: typed reads of each application's committed state (`ChainState`: licenses,
+  grants, sessions, service items and materials, cases, catalog entries, access history,
+  the validator-set history and pending change);
+- pull_request.py, kiosk.py: the one-click pull seen from the requester (one provider);
+- hall.py: the kiosk flow, one call per step (`Network`, `Hall.start_session`, `plan`,
+  `consent`, `open_case`, `pull` — every material at once, events as they happen —
+  `attach_and_submit`); what the kiosk, the console and the gateway build on;
+- evidence.py, evidence_verify.py: a pulled material's evidence bundle (`collect_evidence`,
+  `read_evidence`, `write_evidence`) and its offline check (`verify_evidence`).
+
+The API in one breath: `hall = Hall(Network.from_testnet(dir), terminal_id, terminal_key,
+department, department_key, subject_key)`; `s = hall.start_session(id_number, True)`;
+`g = hall.consent(s, item, {dept: items}, valid_ms, subject=...)`; `case =
+hall.open_case(g)`; `for u in hall.pull(g, case, hall.plan(item, g.subject_ref)): ...`;
+`hall.attach_and_submit(case, obtained, {name: scan})`; `collect_evidence(hall.stub,
+chain_id, u.request, u.event, u.material.provider, genesis_dir)`. Refusals raise
+`txs.TxRejected` with a message fit for a screen.
 
 May import: chains (the tx type, the applications' key layouts and query helpers, the
-privacy functions that open and check pulled values) and protos. Never the node: a
-client runs where no validator does, and the node itself uses `tls` and `connection` to
-dial its peers.
+privacy functions that open and check pulled values), consensus (hashing, canonical
+decoding, certificates and membership: an evidence bundle is checked exactly as the
+validators check blocks) and protos. Never the node: a client runs where no validator
+does, and the node itself uses `tls` and `connection` to dial its peers.
 """

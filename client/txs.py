@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import grpc
 import nacl.signing
+from google.protobuf.message import Message
 
 from chains.tx import encode_tx
 from protos import api_pb2 as api
@@ -102,3 +103,36 @@ def signed_tx(
         nonce=int.from_bytes(os.urandom(8), "big"),
     )
     return encode_tx(body, key)
+
+
+class TxRejected(RuntimeError):
+    """A tx was refused at admission, did not commit in time, or committed with a non-zero
+    result code (`code`; None when it never reached a block). The message says which tx
+    and why, fit to show a user."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def send_message(
+    stub: api_grpc.ClientStub,
+    chain_id: str,
+    channel: str,
+    tx_type: str,
+    payload: Message,
+    key: nacl.signing.SigningKey,
+    ok_codes: Iterable[int] = (0,),
+) -> api.TxResult:
+    """Sign one application operation (its payload serialized deterministically), submit
+    it and wait for its commit; raise TxRejected unless its result code is in `ok_codes`."""
+    raw = signed_tx(key, chain_id, channel, tx_type, payload.SerializeToString(deterministic=True))
+    try:
+        result = submit_and_wait(stub, channel, raw)
+    except TxRefused as e:
+        raise TxRejected(f"{tx_type}: {e}") from e
+    if result.code not in tuple(ok_codes):
+        raise TxRejected(
+            f"{tx_type} rejected by the {channel} application: {result.reason}", result.code
+        )
+    return result

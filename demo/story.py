@@ -12,10 +12,8 @@ finally the audit trail answers "who used my data".
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,68 +21,67 @@ import nacl.signing
 from google.protobuf.message import Message
 
 from chains.codes import ALREADY_EXISTS
-from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
+from chains.privacy import SALT_BYTES, commit_item, items_root
 from cli.testnet_files import tls_of_testnet
-from client.connection import client_tls, connect, load_signing_key, open_channel
-from client.kiosk import open_items, pull, sign_request
-from client.txs import TxRefused, signed_tx, submit_and_wait
+from client.connection import client_tls, load_signing_key
+from client.hall import Hall, MaterialPlan, Network, PullUpdate
+from client.state import ChainState
+from client.txs import send_message
 from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, SPECS, LicenseSpec
 from node.config import load_config
 from node.sources import EmbeddedSource
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
-from protos import datashare_pb2_grpc as ds_grpc
 from protos import government_pb2 as government
+
+SCAN = "仓储设施照片 storage photos"
 
 
 class Demo:
     def __init__(self, root: Path, out=sys.stdout) -> None:
         self.root = root
         self.out = out
-        lines = (root / "nodes.txt").read_text().split("\n")
-        self.nodes = dict(line.split() for line in lines if line.strip())
-        first = next(iter(self.nodes))
-        self.chain_id = load_config(root / first / "config.toml").chain_id
-        self.tls = tls_of_testnet(root)
-        self.kiosk_tls = client_tls(root / "tls", "kiosk") if self.tls else None
-        self.stub = connect(self.nodes[first], self.tls)
+        self.network = Network.from_testnet(root)
+        self.nodes = self.network.nodes
+        self.chain_id = self.network.chain_id
+        self.tls = self.network.tls
+        # the kiosk pulls with its own certificate (a testnet's tls/kiosk.*), if it has TLS
+        self.kiosk_tls = client_tls(root / "tls", "kiosk") if tls_of_testnet(root) else None
         self.keys = {d: load_signing_key(root / "keys" / f"{d}.tx.key") for d in self.nodes}
         self.kiosk = load_signing_key(root / "keys" / "kiosk.key")
         self.subject_key = bytes.fromhex((root / "keys" / "subject.key").read_text().strip())
-        self.company = subject_ref(self.subject_key, COMPANY_ID)
+        self.hall = Hall(
+            self.network,
+            KIOSK,
+            self.kiosk,
+            "agriculture",
+            self.keys["agriculture"],
+            self.subject_key,
+            pull_tls=self.kiosk_tls,
+        )
+        self.stub = self.hall.stub
+        self.company = self.hall.subject_ref(COMPANY_ID)
         self.year = time.strftime("%Y")
         self.serial = int(time.time()) % 10**8
         self.sessions = 0
+        self.pulled: dict[str, list[PullUpdate]] = {}  # case -> its obtained materials
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     # ------------------------------------------------------------------ txs
 
-    def send(
-        self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
-    ) -> api.TxResult:
-        data = payload.SerializeToString(deterministic=True)
-        raw = signed_tx(key, self.chain_id, channel, tx_type, data)
-        try:
-            return submit_and_wait(self.stub, channel, raw)
-        except TxRefused as e:
-            raise RuntimeError(f"{tx_type}: {e}") from e
-
     def ensure(
         self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
     ) -> None:
         """Like `must`, but a record that already exists (a re-run of the demo) is fine."""
-        result = self.send(channel, tx_type, payload, key)
-        if result.code not in (0, ALREADY_EXISTS):
-            raise RuntimeError(f"{tx_type} rejected by the {channel} application: {result.reason}")
+        send_message(self.stub, self.chain_id, channel, tx_type, payload, key, (0, ALREADY_EXISTS))
 
     def must(
         self, channel: str, tx_type: str, payload: Message, key: nacl.signing.SigningKey
-    ) -> None:
-        result = self.send(channel, tx_type, payload, key)
-        if result.code != 0:
-            raise RuntimeError(f"{tx_type} rejected by the {channel} application: {result.reason}")
+    ) -> api.TxResult:
+        """Commit one operation; a refusal (a RuntimeError) stops the demo with its reason."""
+        return send_message(self.stub, self.chain_id, channel, tx_type, payload, key)
 
     # ------------------------------------------------------------------ steps
 
@@ -203,7 +200,7 @@ class Demo:
                 items=[f"{spec.type_code}/{c}" for c in spec.values],
             )
             for spec in SPECS
-        ] + [government.Material(name="仓储设施照片 storage photos", required=True, scan=True)]
+        ] + [government.Material(name=SCAN, required=True, scan=True)]
         self.must(
             "service",
             "service.publish_materials",
@@ -226,104 +223,63 @@ class Demo:
     def kiosk_session(
         self, items: list[str] | None = None, valid_ms: int = 30 * 60_000
     ) -> tuple[str, str, str]:
-        now = int(time.time() * 1000)
+        """Steps 4-5 through the SDK's kiosk calls: identity check, consent, case."""
         self.sessions += 1
         tag = f"{self.serial}{self.sessions:03d}"
-        session = f"S{tag}"
         self.say("4. kiosk: ID card + face check of the legal representative")
-        self.must(
-            "authentication",
-            "authentication.record_auth",
-            government.AuthRecord(
-                session_id=session,
-                subject_ref=subject_ref(self.subject_key, REP_ID),
-                method="id_card_face",
-                terminal_id=KIOSK,
-                level=3,
-                success=True,
-                evidence_hash=hashlib.sha256(b"face-match").digest(),
-                time_ms=now,
-                expires_ms=now + 15 * 60_000,
-            ),
-            self.kiosk,
-        )
-        grant_id, case = f"G{tag}", f"C{tag}"
-        items = items or [f"{s.type_code}/{c}" for s in SPECS for c in s.values]
+        session = self.hall.start_session(REP_ID, face_ok=True, session_id=f"S{tag}")
         self.say("5. consent: the company grants agriculture exactly the items the permit needs")
-        self.must(
-            "authorization",
-            "authorization.create_grant",
-            government.Grant(
-                grant_id=grant_id,
-                subject_ref=self.company,
-                auth_session=session,
-                grantee="agriculture",
-                service_item=ITEM,
-                case_number=case,
-                purpose="首次申请农药经营许可",
-                legal_basis=government.CONSENT,
-                items=items,
-                valid_from_ms=now - 1000,
-                valid_until_ms=now + valid_ms,
-                max_uses=len(SPECS),
-                consent_text_hash=hashlib.sha256("我同意…".encode()).digest(),
-                terminal_id=KIOSK,
-            ),
-            self.kiosk,
+        by_department: dict[str, list[str]] = {}
+        for s in SPECS:
+            by_department.setdefault(s.department, []).extend(
+                f"{s.type_code}/{c}" for c in s.values
+            )
+        if items:  # a narrower consent (the tests' refusals)
+            by_department = {"agriculture": items}
+        grant = self.hall.consent(
+            session,
+            ITEM,
+            by_department,
+            valid_ms,
+            subject=self.company,
+            purpose="首次申请农药经营许可",
+            consent_text="我同意…",
+            grant_id=f"G{tag}",
+            case_number=f"C{tag}",
+            max_uses=len(SPECS),
         )
-        self.must(
-            "service",
-            "service.open_case",
-            government.Case(
-                case_number=case, item_code=ITEM, applicant_ref=self.company, intake="kiosk"
-            ),
-            self.kiosk,
-        )
-        return session, grant_id, case
+        case = self.hall.open_case(grant)
+        return session.session_id, grant.grant_id, case
 
     def one_click_pull(
         self, grant_id: str, case: str, anchored: dict[str, government.License]
     ) -> float:
         self.say("6. one-click pull (一键拉取): four materials from four departments at once")
-        agri = self.keys["agriculture"]
-        lock = threading.Lock()
-        results: dict[str, str] = {}
-
-        def run(spec: LicenseSpec) -> None:
-            req = sign_request(
-                ds.PullRequest(
-                    case_number=case,
-                    grant_id=grant_id,
-                    requester="agriculture",
-                    materials=[
-                        ds.MaterialRequest(
-                            name=spec.name,
-                            license_id=anchored[spec.type_code].license_id,
-                            items=[f"{spec.type_code}/{c}" for c in spec.values],
-                        )
-                    ],
-                ),
-                agri,
+        plans = [
+            MaterialPlan(
+                spec.name,
+                True,
+                False,
+                spec.type_code,
+                tuple(f"{spec.type_code}/{c}" for c in spec.values),
+                anchored[spec.type_code],
             )
-            for ev in pull(self.nodes[spec.department], req, tls=self.kiosk_tls):
-                extra = f" — {ev.reason}" if ev.reason else ""
-                if ev.status == ds.OBTAINED:
-                    checked = open_items(ev, agri, anchored[spec.type_code])
-                    ok = all(i.verified for i in checked)
-                    extra = (
-                        f" ({len(checked)} items, commitments {'verified' if ok else 'MISMATCH'})"
-                    )
-                with lock:
-                    self.say(f"   {ev.material:44} {ev.label_zh} {ev.label_en}{extra}")
-                results[spec.name] = ds.PullStatus.Name(ev.status)
-
+            for spec in SPECS
+        ]
+        results: dict[str, str] = {}
+        obtained: list[PullUpdate] = []
         start = time.monotonic()
-        threads = [threading.Thread(target=run, args=(s,)) for s in SPECS]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for u in self.hall.pull(grant_id, case, plans):
+            ev = u.event
+            extra = f" — {ev.reason}" if ev.reason else ""
+            if ev.status == ds.OBTAINED:
+                ok = u.verified
+                extra = f" ({len(u.items)} items, commitments {'verified' if ok else 'MISMATCH'})"
+                obtained.append(u)
+            self.say(f"   {ev.material:44} {ev.label_zh} {ev.label_en}{extra}")
+            results[u.material.name] = ds.PullStatus.Name(ev.status)
         elapsed = time.monotonic() - start
+        self.pulled[case] = obtained
         self.say(
             "   仓储设施照片 storage photos                    需扫描 not on chain — scan required"
         )
@@ -333,18 +289,12 @@ class Demo:
         return elapsed
 
     def finish_case(self, case: str) -> None:
-        """Step 7: the kiosk completes and submits the case; agriculture takes it through
-        its stages, issues the permit and records the result."""
+        """Step 7: the kiosk attaches the pulled materials and the scan and submits the
+        case; agriculture takes it through its stages, issues the permit and records it."""
         self.say(
             "7. attach materials, scan the photos, submit; agriculture approves, issues the permit"
         )
-        self.attach_materials(case)
-        self.must(
-            "service",
-            "service.submit_case",
-            government.CaseStep(case_number=case, stage="submitted"),
-            self.kiosk,
-        )
+        self.hall.attach_and_submit(case, self.pulled.get(case, []), {SCAN: b"scan"})
         agri = self.keys["agriculture"]
         for stage in ("accepted", "reviewed"):
             self.must(
@@ -363,32 +313,6 @@ class Demo:
             agri,
         )
         self.say(f"   permit issued: {permit.license_id}")
-
-    def attach_materials(self, case: str) -> None:
-        """The four pulled materials (by the evidence of where they came from) and the scan."""
-        for spec in SPECS:
-            self.must(
-                "service",
-                "service.attach_material",
-                government.Attachment(
-                    case_number=case,
-                    material=spec.name,
-                    source="chain:license",
-                    evidence_hash=hashlib.sha256(spec.name.encode()).digest(),
-                ),
-                self.kiosk,
-            )
-        self.must(
-            "service",
-            "service.attach_material",
-            government.Attachment(
-                case_number=case,
-                material="仓储设施照片 storage photos",
-                source="scan",
-                evidence_hash=hashlib.sha256(b"scan").digest(),
-            ),
-            self.kiosk,
-        )
 
     def issue_permit(self) -> government.License:
         """Agriculture issues the permit as a new license on chain (its type first)."""
@@ -423,10 +347,8 @@ class Demo:
 
     def audit(self) -> None:
         self.say("8. audit trail — who used the company's data, when, for what:")
-        channel = open_channel(next(iter(self.nodes.values())), self.tls)
-        stub = ds_grpc.DataShareStub(channel)
-        history = stub.AccessHistory(ds.AccessHistoryRequest(subject_ref=self.company), timeout=5)
-        for r in history.records:
+        state = ChainState.connect(self.network.any_node(), self.tls)
+        for r in state.access_history(self.company):
             when = time.strftime("%H:%M:%S", time.localtime(r.time_ms / 1000))
             self.say(f"   {when} {r.requester} ← {r.provider}: {r.outcome} {', '.join(r.items)}")
 

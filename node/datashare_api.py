@@ -26,6 +26,7 @@ import structlog
 from chains.privacy import SALT_BYTES, commit_item, seal_to
 from client.pull_request import request_bytes
 from node.call_limits import guard_call
+from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import government_pb2
@@ -60,6 +61,18 @@ class _LedgerState:
         self.get = ledger.get_state
 
 
+def _pointers(
+    m: ds.MaterialRequest, access_id: str, done: tuple[bytes, api.TxResult] | None
+) -> dict[str, object]:
+    """The PullEvent fields that point at a material's RecordAccess tx (its id is empty
+    when the tx did not commit)."""
+    return {
+        "access_id": access_id,
+        "access_tx_id": done[0] if done else b"",
+        "license_id": m.license_id,
+    }
+
+
 class DataShareService(ds_grpc.DataShareServicer):
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -79,22 +92,20 @@ class DataShareService(ds_grpc.DataShareServicer):
             yield event(m.name, ds.PULLING, license_id=m.license_id)
             reason = why or self._check_material(request, m)
             if reason is not None:
-                access_id, _ = await self._record(request, m, "denied", reason)
+                access_id, done = await self._record(request, m, "denied", reason)
                 log.info("pull denied", material=m.name, reason=reason, requester=request.requester)
-                yield event(m.name, ds.DENIED, reason, access_id=access_id, license_id=m.license_id)
+                yield event(m.name, ds.DENIED, reason, **_pointers(m, access_id, done))
                 continue
-            access_id, result = await self._record(request, m, "granted", "")
-            if result is None or result.code != 0:
-                detail = "access could not be recorded" if result is None else result.reason
-                yield event(m.name, ds.DENIED, detail, access_id=access_id, license_id=m.license_id)
+            access_id, done = await self._record(request, m, "granted", "")
+            if done is None or done[1].code != 0:
+                detail = "access could not be recorded" if done is None else done[1].reason
+                yield event(m.name, ds.DENIED, detail, **_pointers(m, access_id, done))
                 continue
             sealed = self._read_and_seal(request, m)
             if isinstance(sealed, str):
-                yield event(m.name, ds.FAILED, sealed, access_id=access_id, license_id=m.license_id)
+                yield event(m.name, ds.FAILED, sealed, **_pointers(m, access_id, done))
                 continue
-            yield event(
-                m.name, ds.OBTAINED, items=sealed, access_id=access_id, license_id=m.license_id
-            )
+            yield event(m.name, ds.OBTAINED, items=sealed, **_pointers(m, access_id, done))
 
     # ------------------------------------------------------------------ checks
 
@@ -150,7 +161,9 @@ class DataShareService(ds_grpc.DataShareServicer):
 
     async def _record(
         self, request: ds.PullRequest, m: ds.MaterialRequest, outcome: str, reason: str
-    ):
+    ) -> tuple[str, tuple[bytes, api.TxResult] | None]:
+        """Commit the material's RecordAccess: its access id, and (tx id, result) once
+        committed (None if it was refused or did not commit in time)."""
         digest = hashlib.sha256(request_bytes(request) + m.SerializeToString(deterministic=True))
         access_id = f"acc-{digest.hexdigest()[:24]}-{outcome[0]}"
         record = government_pb2.AccessRecord(
@@ -164,10 +177,8 @@ class DataShareService(ds_grpc.DataShareServicer):
             outcome=outcome,
             reason=reason[:500],
         )
-        result = await self.node.submit_own_tx(
-            "authorization", "authorization.record_access", record
-        )
-        return access_id, result
+        done = await self.node.submit_own_tx("authorization", "authorization.record_access", record)
+        return access_id, done
 
     def _read_and_seal(
         self, request: ds.PullRequest, m: ds.MaterialRequest

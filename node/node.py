@@ -293,9 +293,10 @@ class Node:
 
     async def submit_own_tx(
         self, channel: str, tx_type: str, payload: Message, timeout_s: float = 10.0
-    ) -> api.TxResult | None:
+    ) -> tuple[bytes, api.TxResult] | None:
         """Sign a tx with the department key, admit and gossip it, and wait for its result
-        in a committed block; None if it was refused at admission or did not commit."""
+        in a committed block: (tx id, result), the id so a caller can point at the tx
+        (an evidence bundle fetches it); None if refused at admission or not committed."""
         ch = self.channels.get(channel)
         if ch is None or self.department_key is None:
             return None
@@ -322,7 +323,7 @@ class Node:
         except TimeoutError:
             return None
         height, index = ch.ledger.tx_location(tid)  # type: ignore[misc]
-        return ch.ledger.results(height).results[index]
+        return tid, ch.ledger.results(height).results[index]
 
     # ------------------------------------------------------------------ failures
 

@@ -60,7 +60,7 @@ class SealedItem(_message.Message):
     def __init__(self, code: _Optional[str] = ..., sealed: _Optional[bytes] = ...) -> None: ...
 
 class PullEvent(_message.Message):
-    __slots__ = ("material", "status", "label_zh", "label_en", "reason", "items", "access_id", "license_id")
+    __slots__ = ("material", "status", "label_zh", "label_en", "reason", "items", "access_id", "license_id", "access_tx_id")
     MATERIAL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,7 @@ class PullEvent(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     ACCESS_ID_FIELD_NUMBER: _ClassVar[int]
     LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TX_ID_FIELD_NUMBER: _ClassVar[int]
     material: str
     status: PullStatus
     label_zh: str
@@ -77,7 +78,8 @@ class PullEvent(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[SealedItem]
     access_id: str
     license_id: str
-    def __init__(self, material: _Optional[str] = ..., status: _Optional[_Union[PullStatus, str]] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., reason: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SealedItem, _Mapping]]] = ..., access_id: _Optional[str] = ..., license_id: _Optional[str] = ...) -> None: ...
+    access_tx_id: bytes
+    def __init__(self, material: _Optional[str] = ..., status: _Optional[_Union[PullStatus, str]] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., reason: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SealedItem, _Mapping]]] = ..., access_id: _Optional[str] = ..., license_id: _Optional[str] = ..., access_tx_id: _Optional[bytes] = ...) -> None: ...
 
 class AccessHistoryRequest(_message.Message):
     __slots__ = ("subject_ref",)

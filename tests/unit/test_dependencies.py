@@ -37,8 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "sim": {"consensus", "protos"},
     "storage": {"consensus", "protos"},  # the core's record types, for their codec
     "chains": {"consensus", "protos"},
-    # the SDK: a client runs where no validator does, so it never needs the node
-    "client": {"chains", "protos"},
+    # the SDK: a client runs where no validator does, so it never needs the node; it
+    # checks evidence bundles with the core's own hashing and certificate checks
+    "client": {"chains", "consensus", "protos"},
     # the node dials its peers with the SDK's TLS identity and channel options
     "node": {"client", "consensus", "storage", "chains", "protos"},
     "cli": {"client", "node", "consensus", "storage", "chains", "protos"},
