@@ -11,9 +11,11 @@
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
+- kiosk_config.py: `govchain kiosk serve`, the kiosk web app configured from a testnet
+  directory or a kiosk.toml;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
-May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
-storage, consensus, protos. Not bench/ or demo/: `govchain bench` and `govchain demo`
+May import: client (the SDK), node (its config, TLS helpers and the daemon), web (the
+faces it serves), chains, storage, consensus, protos. Not bench/ or demo/: `govchain bench` and `govchain demo`
 run them as their own processes, since both use this package's testnet files.
 """

@@ -16,6 +16,6 @@ Each face is a subpackage (kiosk/, console/, gateway/) with its own routes and t
 No front-end build step: templates are Jinja2, the little JavaScript there is and the
 CSS are vendored in static/, since kiosks in government networks have no internet.
 
-May import: no other govchain package yet; the faces add the SDK (client) and what
-their pages show (chains' record types, protos), each arrow in the dependency table.
+May import: client (the SDK: the kiosk flow, typed reads, evidence bundles) and protos
+(the records the pages show).
 """

@@ -42,9 +42,9 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"chains", "consensus", "protos"},
     # the node dials its peers with the SDK's TLS identity and channel options
     "node": {"client", "consensus", "storage", "chains", "protos"},
-    "cli": {"client", "node", "consensus", "storage", "chains", "protos"},
+    "cli": {"client", "node", "web", "consensus", "storage", "chains", "protos"},
     # the faces people meet; clients of the network like any other
-    "web": set(),
+    "web": {"client", "protos"},
     "bench": {"cli", "client", "node", "protos"},
     "demo": {"cli", "client", "node", "chains", "protos"},
     "scripts": {"cli", "client", "node", "bench", "sim", "chains", "protos"},
