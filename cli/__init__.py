@@ -16,6 +16,7 @@
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), web (the
-faces it serves), chains, storage, consensus, protos. Not bench/ or demo/: `govchain bench` and `govchain demo`
-run them as their own processes, since both use this package's testnet files.
+faces it serves), chains, storage, consensus, protos. Not bench/ or demo/: `govchain
+bench` and `govchain demo` run them as their own processes, since both use this
+package's testnet files.
 """

@@ -25,6 +25,7 @@ from client.hall import Hall
 from client.txs import TxRejected
 from web import errors
 from web.app import make_app, render
+from web.kiosk.catalog import DEPARTMENT_NAMES
 from web.kiosk.settings import KioskSettings
 from web.kiosk.visits import STEP_PATHS, Visit, Visits
 
@@ -90,6 +91,7 @@ def page(request: Request, name: str, step: str, status_code: int = 200, **ctx: 
         step=step,
         steps=STEP_LABELS,
         idle_ms=int(kiosk.settings.idle_timeout_s * 1000),
+        department_names=DEPARTMENT_NAMES,
         **ctx,
     )
 

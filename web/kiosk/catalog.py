@@ -10,6 +10,17 @@ from dataclasses import dataclass
 
 from client.state import ChainState
 
+# The departments' names in Chinese (their ids are what the chain knows them by).
+DEPARTMENT_NAMES = {
+    "public-security": "公安局",
+    "market-regulation": "市场监督管理局",
+    "civil-affairs": "民政局",
+    "agriculture": "农业农村局",
+    "human-resources": "人力资源和社会保障局",
+    "health": "卫生健康委员会",
+    "education": "教育委员会",
+}
+
 
 @dataclass(frozen=True)
 class MaterialInfo:

@@ -72,8 +72,13 @@ class MaterialRow:
     def time(self) -> str:
         return "" if self.elapsed_s is None else f"{self.elapsed_s:.2f} s"
 
+    @property
+    def reason_text(self) -> str:
+        prefix = {"denied": "拒绝原因 Reason: ", "failed": "失败原因 Reason: "}.get(self.state, "")
+        return f"{prefix}{self.reason}" if self.reason else ""
+
     def message(self) -> dict[str, Any]:
-        fields = {"label": self.label, "reason": self.reason, "time": self.time}
+        fields = {"label": self.label, "reason": self.reason_text, "time": self.time}
         return {"target": self.target, "state": self.state, "fields": fields}
 
 

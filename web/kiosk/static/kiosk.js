@@ -73,6 +73,7 @@
       if (detail.ended) { window.location.href = "/?ended=1"; return; }
       document.getElementById("pull").setAttribute("data-done", detail.ready ? "ready" : "incomplete");
       if (detail.ready) { document.getElementById("submit-button").disabled = false; }
+      else { document.getElementById("pull-hint").hidden = false; }
     });
   }
 
