@@ -7,8 +7,10 @@ serve`), polled until it answers and stopped with SIGTERM.
 
 from __future__ import annotations
 
+import http.cookiejar
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,16 +121,32 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def raw_request(url: str, cookie: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """One request with the given session cookie, redirects not followed: (status,
-    Location, body)."""
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    request = urllib.request.Request(
-        url, data=body, headers={"cookie": f"govchain_session={cookie}", "accept": "text/html"}
-    )
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(request, timeout=10) as r:
-            return r.status, r.headers.get("location", ""), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("location", ""), e.read().decode()
+class HttpVisit:
+    """A visit over plain HTTP, redirects not followed: no page script runs for it, so
+    no idle timer does either — only the server's own expiry can end it."""
+
+    def __init__(self, url: str, cookie: str | None = None) -> None:
+        self.url = url
+        self.cookie = cookie  # a fixed session cookie (one taken from the browser)
+        self.jar = http.cookiejar.CookieJar()
+        handlers = [NoRedirect()] + (
+            [] if cookie else [urllib.request.HTTPCookieProcessor(self.jar)]
+        )
+        self.opener = urllib.request.build_opener(*handlers)
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """(status, Location, body)."""
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        headers = {"accept": "text/html"}
+        if self.cookie:
+            headers["cookie"] = f"govchain_session={self.cookie}"
+        request = urllib.request.Request(self.url + path, data=body, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as r:
+                return r.status, r.headers.get("location", ""), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("location", ""), e.read().decode()
+
+    def csrf(self) -> str:
+        page = self.request("/")[2]
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]

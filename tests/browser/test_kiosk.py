@@ -26,10 +26,10 @@ from demo.specs import COMPANY_ID, ITEM, SPECS
 from demo.story import Demo
 from tests.browser.conftest import ROOT, wait_for
 from tests.browser.kiosk_net import (
+    HttpVisit,
     KioskProcess,
     SecondCompany,
     kiosk_process,
-    raw_request,
     second_company,
 )
 from tests.browser.kiosk_pages import (
@@ -179,9 +179,10 @@ def test_idle_timeout_returns_to_start_and_the_old_session_is_unusable(  # type:
     browser, shot, net, tmp_path
 ) -> None:
     with kiosk_process(net[0].root, tmp_path / "kiosk.log", idle_timeout_s=3) as short:
+        quiet = at_consent_over_http(short.url)  # goes idle while the browser works
         choose_item(browser, short.url, ITEM)
         prove_identity(browser, COMPANY_ID)
-        old_cookie = browser.get_cookie("govchain_session")["value"]
+        old = HttpVisit(short.url, cookie=browser.get_cookie("govchain_session")["value"])
         csrf = browser.find_element(By.NAME, "csrf_token").get_attribute("value")
         wait_for(
             lambda: "ended=idle" in browser.current_url and on_page(browser, "item"),
@@ -190,10 +191,24 @@ def test_idle_timeout_returns_to_start_and_the_old_session_is_unusable(  # type:
         )
         assert "会话已清除" in browser.find_element(By.ID, "notice").text
         shot("kiosk-7-idle")
-        status, location, _ = raw_request(short.url + "/consent", old_cookie)
-        assert (status, location) == (303, "/?ended=1")
+        # the cookie the browser held before the timeout reaches nothing any more
+        assert old.request("/consent")[:2] == (303, "/?ended=1")
         data = {"decision": "confirm", "csrf_token": csrf}
-        status, location, _ = raw_request(short.url + "/consent", old_cookie, data)
-        assert (status, location) == (303, "/?ended=1")
+        assert old.request("/consent", data)[:2] == (303, "/?ended=1")
         browser.get(short.url + "/consent")
         assert "没有进行中的办理" in browser.page_source and "有效期" not in browser.page_source
+        # the visit no script kept alive was wiped by the server itself
+        assert quiet.request("/consent")[:2] == (303, "/?ended=1")
+
+
+def at_consent_over_http(url: str) -> HttpVisit:
+    visit = HttpVisit(url)
+    csrf = visit.csrf()
+    assert visit.request("/item", {"item_code": ITEM, "csrf_token": csrf})[:2] == (
+        303,
+        "/identity",
+    )
+    data = {"id_number": PERSON_ID, "face_match": "yes", "csrf_token": csrf}
+    assert visit.request("/identity", data)[:2] == (303, "/consent")
+    assert visit.request("/consent")[0] == 200
+    return visit
