@@ -98,3 +98,11 @@ def status_of(browser: webdriver.Chrome, material: str) -> tuple[str, str, str]:
     label = row.find_element(By.CSS_SELECTOR, "[data-field=label]").text
     reason = row.find_element(By.CSS_SELECTOR, "[data-field=reason]").text
     return row.get_attribute("data-state") or "", label, reason
+
+
+def severe_log(browser: webdriver.Chrome, expected: str = "") -> list[str]:
+    """The browser's SEVERE console entries since the last read (a blocked script, a
+    failed request), less the one `expected` names; reading also clears them, so the
+    next test starts clean."""
+    entries = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    return [m for m in entries if not (expected and expected in m)]

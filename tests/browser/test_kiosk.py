@@ -39,6 +39,7 @@ from tests.browser.kiosk_pages import (
     consent,
     on_page,
     prove_identity,
+    severe_log,
     status_of,
     watch_pull,
 )
@@ -127,6 +128,7 @@ def test_the_whole_flow_from_item_to_receipt_live(browser, shot, kiosk, net, tmp
     assert submitted is not None and submitted.status == "submitted"
     assert len(submitted.attachments) == len(SPECS) + 1
     check_evidence_offline(browser, links[0].get_attribute("href"), tmp_path / "bundle.json")
+    assert severe_log(browser) == []  # nothing blocked by the CSP, no request failed
 
 
 def check_evidence_offline(browser, href: str, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +164,7 @@ def test_a_denial_is_shown_with_its_reason(browser, shot, kiosk, net) -> None:  
         status_of(browser, s.name)[0] == "obtained" for s in SPECS if s.type_code != "PREM01"
     ), seen.labels
     assert browser.find_element(By.ID, "submit-button").get_attribute("disabled")
+    assert severe_log(browser) == []
 
 
 def test_pull_time_median_of_three(browser, kiosk) -> None:  # type: ignore[no-untyped-def]
@@ -197,6 +200,7 @@ def test_idle_timeout_returns_to_start_and_the_old_session_is_unusable(  # type:
         assert old.request("/consent", data)[:2] == (303, "/?ended=1")
         browser.get(short.url + "/consent")
         assert "没有进行中的办理" in browser.page_source and "有效期" not in browser.page_source
+        assert severe_log(browser, expected="/consent - Failed to load resource") == []
         # the visit no script kept alive was wiped by the server itself
         assert quiet.request("/consent")[:2] == (303, "/?ended=1")
 
