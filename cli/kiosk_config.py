@@ -223,7 +223,6 @@ def cmd_kiosk_serve(args: argparse.Namespace) -> int:
     from web.kiosk.app import make_kiosk_app
     from web.serve import serve, split_listen
 
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     try:
         settings = load_kiosk_settings(args)
         listen = args.listen or settings.listen or DEFAULT_LISTEN
@@ -231,6 +230,7 @@ def cmd_kiosk_serve(args: argparse.Namespace) -> int:
     except (KioskConfigError, ValueError) as e:
         print(f"govchain: cannot start the kiosk: {e}", file=sys.stderr)
         return 2
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     print(f"kiosk for {settings.requester} as terminal {settings.terminal_id}: http://{listen}/")
     sys.stdout.flush()
     serve(make_kiosk_app(settings), listen)
