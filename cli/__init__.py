@@ -11,6 +11,8 @@
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - status_view.py: `govchain status`, every node and channel at a glance;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
+- kiosk_config.py: `govchain kiosk serve`, the kiosk web app configured from a testnet
+  directory or a kiosk.toml;
 - gateway_cli.py: `govchain gateway serve|token`, the JSON/HTTP gateway of web/gateway/;
 - console_commands.py, console_proposals.py: `govchain console serve|sign-login`, a
   department's web console (web/console/) and the proposal files it approves;

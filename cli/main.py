@@ -17,6 +17,7 @@ from cli.console_commands import add_console_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
+from cli.kiosk_config import add_kiosk_parser
 from cli.testnet import (
     DEFAULT_CHAIN_ID,
     cmd_testnet_add_node,
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tool_parsers(sub)
     add_watch_parser(sub)
     add_verify_evidence_parser(sub)
+    add_kiosk_parser(sub)
     add_gateway_parser(sub)
     add_console_parser(sub)
     return p

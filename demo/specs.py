@@ -20,7 +20,7 @@ class LicenseSpec:
 
 
 COMPANY_ID = "91110108MA01XYZ12K"  # unified social credit code of the demo company
-REP_ID = "110108198001011234"  # the legal representative's ID number (never on chain)
+REP_ID = "110108198001011237"  # the legal representative's ID number (valid check digit; never on chain)
 SPECS = (
     LicenseSpec(
         "BL01",
