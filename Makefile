@@ -24,8 +24,9 @@ demo: $(STAMP)
 kv-demo: $(STAMP)
 	$(PY) scripts/kv_demo.py
 
-# Stop the testnets the demos started.
+# Stop the testnets (and the web kiosk and console) the demos started.
 down: $(STAMP)
+	$(PY) scripts/kiosk_demo.py --stop-web
 	$(PY) -m cli.main testnet down --dir testnet
 	$(PY) -m cli.main testnet down --dir testnet-kv
 

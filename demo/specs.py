@@ -20,7 +20,8 @@ class LicenseSpec:
 
 
 COMPANY_ID = "91110108MA01XYZ12K"  # unified social credit code of the demo company
-REP_ID = "110108198001011237"  # the legal representative's ID number (valid check digit; never on chain)
+# The legal representative's ID number (a valid check digit: the kiosk checks it). Never on chain.
+REP_ID = "110108198001011237"
 SPECS = (
     LicenseSpec(
         "BL01",

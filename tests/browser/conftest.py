@@ -55,6 +55,13 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def fresh_console_log(browser: webdriver.Chrome) -> None:
+    """The browser is shared by the session: drop what earlier tests left in its console
+    log (e.g. an expected 404), so a test that checks for errors sees only its own."""
+    browser.get_log("browser")
+
+
 def wait_for(predicate: Callable[[], object], timeout_s: float = 15.0, what: str = "") -> object:
     """Poll until `predicate()` is truthy; its value, or a failure naming `what`."""
     deadline = time.monotonic() + timeout_s
