@@ -60,3 +60,25 @@ def console_process(net_root: Path, department: str, log: Path) -> Iterator[str]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def console_log_in(browser, url: str, net_root: Path, department: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in as staff do: read the page's challenge, sign it with `govchain console
+    sign-login` and the department's key file, paste the signature."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(url + "/login")
+    challenge = browser.find_element(By.ID, "challenge").text
+    key = net_root / "keys" / f"{department}.tx.key"
+    signature = cli_output(
+        "console",
+        "sign-login",
+        "--key",
+        str(key),
+        "--department",
+        department,
+        "--challenge",
+        challenge,
+    ).strip()
+    browser.find_element(By.ID, "signature").send_keys(signature)
+    browser.find_element(By.ID, "login-button").click()

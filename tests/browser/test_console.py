@@ -31,7 +31,7 @@ from demo.story import SCAN, Demo
 from protos import api_pb2 as api
 from protos import government_pb2 as government
 from tests.browser.conftest import wait_for
-from tests.browser.console_process import cli_output, console_process
+from tests.browser.console_process import console_log_in, console_process
 from tests.e2e.harness import Testnet
 
 DEPARTMENT = "agriculture"
@@ -57,20 +57,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def log_in(browser, world: dict[str, Any], signature: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    browser.get(world["url"] + "/login")
-    challenge = browser.find_element(By.ID, "challenge").text
     if signature is None:
-        key = world["net"].root / "keys" / f"{DEPARTMENT}.tx.key"
-        signature = cli_output(
-            "console",
-            "sign-login",
-            "--key",
-            str(key),
-            "--department",
-            DEPARTMENT,
-            "--challenge",
-            challenge,
-        ).strip()
+        console_log_in(browser, world["url"], world["net"].root, DEPARTMENT)
+        return
+    browser.get(world["url"] + "/login")
     browser.find_element(By.ID, "signature").send_keys(signature)
     browser.find_element(By.ID, "login-button").click()
 

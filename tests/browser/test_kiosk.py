@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from client.state import ChainState
 from demo.specs import COMPANY_ID, ITEM, SPECS
 from demo.story import Demo
 from tests.browser.conftest import ROOT, wait_for
+from tests.browser.console_process import console_log_in, console_process
 from tests.browser.kiosk_net import (
     HttpVisit,
     KioskProcess,
@@ -129,6 +131,28 @@ def test_the_whole_flow_from_item_to_receipt_live(browser, shot, kiosk, net, tmp
     assert len(submitted.attachments) == len(SPECS) + 1
     check_evidence_offline(browser, links[0].get_attribute("href"), tmp_path / "bundle.json")
     assert severe_log(browser) == []  # nothing blocked by the CSP, no request failed
+    PULLED["case"] = case
+
+
+PULLED: dict[str, str] = {}  # what the whole-flow test did, for the console to find
+
+
+def test_the_console_audit_shows_the_pull_the_kiosk_just_made(browser, net, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Staff of the requesting department, in their console on the same network, see the
+    pull the citizen just made at the kiosk: one granted access per material, by case."""
+    testnet, _ = net
+    assert PULLED, "runs after the whole-flow test"
+    with console_process(testnet.root, "agriculture", tmp_path / "console.log") as url:
+        console_log_in(browser, url, testnet.root, "agriculture")
+        wait_for(lambda: browser.current_url.endswith("/network"), what="the console")
+        browser.get(url + "/audit")
+        Select(browser.find_element(By.ID, "kind")).select_by_value("company")
+        browser.find_element(By.ID, "id_number").send_keys(COMPANY_ID)
+        browser.find_element(By.ID, "audit-button").click()
+        wait_for(lambda: browser.find_elements(By.ID, "trail"), what="the audit trail")
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr.access-row[data-outcome=granted]")
+        ours = [r for r in rows if PULLED["case"] in r.text]
+        assert len(ours) == len(SPECS), [r.text for r in rows]
 
 
 def check_evidence_offline(browser, href: str, path: Path) -> None:  # type: ignore[no-untyped-def]
