@@ -112,15 +112,19 @@ def collect_evidence(
                 {"body": c.body.hex(), "signature": c.signature.hex()} for c in block.block.commits
             ],
         },
-        "validators": validator_set(stub, tx.height, genesis_dir),
+        "validators": validator_set(ChainState(stub), CHANNEL, tx.height, genesis_dir),
     }
 
 
 def validator_set(
-    stub: api_grpc.ClientStub, height: int, genesis_dir: Path | None
+    state: ChainState, channel: str, height: int, genesis_dir: Path | None
 ) -> dict[str, Any]:
-    """The set that orders `height` of the authorization channel, and where it came from."""
-    membership = ChainState(stub).membership(CHANNEL)
+    """The set that orders `height` of `channel`, in the bundle's layout, and where it came
+    from: the channel's governance history if a validator change ever committed, else the
+    genesis file (with its hash, for a citizen to compare with the published one), else
+    what a node reports (said so: not checkable offline). The kiosk's bundles, the
+    console's and the gateway's checks all take the set from here."""
+    membership = state.membership(channel)
     if membership is not None:
         keys = Membership.from_pb(membership).at(height).validators
         return {
@@ -129,20 +133,19 @@ def validator_set(
             "note": f"the channel's MembershipState (GetState) read from a node, epoch of {height}",
             "membership": membership.SerializeToString(deterministic=True).hex(),
         }
-    genesis = genesis_dir / f"{CHANNEL}.json" if genesis_dir else None
-    if genesis is not None and genesis.exists():
+    genesis = genesis_dir / f"{channel}.json" if genesis_dir else None
+    if genesis is not None and genesis.is_file():
         raw = genesis.read_bytes()
-        data = json.loads(raw)
         return {
-            "keys": [v["public_key"] for v in data["validators"]],
+            "keys": [v["public_key"] for v in json.loads(raw)["validators"]],
             "source": "genesis",
             "note": "no validator change ever committed: the genesis set orders every height",
             "genesis": raw.decode(),
             "genesis_sha256": hashlib.sha256(raw).hexdigest(),
         }
-    status = ChainState(stub).channel_status(CHANNEL)
+    status = state.channel_status(channel)
     if status is None:
-        raise EvidenceError(f"the node serves no {CHANNEL} channel")
+        raise EvidenceError(f"the node serves no {channel} channel")
     return {
         "keys": [k.hex() for k in status.validators],
         "source": "node",

@@ -12,41 +12,14 @@ Asking to check a tx against another block (`at_height`) shows which checks then
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
+from client.evidence import validator_set
 from client.evidence_verify import STEPS, Check
-from client.state import ChainState
-from consensus.membership import Membership
 from protos import api_pb2 as api
 from web.console.ledger import Ledger
 
 NOT_TX_STEPS = {"access record"}  # about pulls; every other step holds for any tx
-
-
-def validator_set(
-    state: ChainState, channel: str, height: int, genesis_dir: Path | None
-) -> dict[str, Any]:
-    """The set that orders `height` of `channel`, in the evidence bundle's form."""
-    membership = state.membership(channel)
-    if membership is not None:
-        raw = membership.SerializeToString(deterministic=True)
-        keys = Membership.from_pb(membership).at(height).validators
-        note = f"the channel's governance history, the set of height {height}"
-        return {"keys": [k.hex() for k in keys], "source": "membership", "note": note,
-                "membership": raw.hex()}  # fmt: skip
-    path = genesis_dir / f"{channel}.json" if genesis_dir else None
-    if path is None or not path.exists():
-        return {"keys": [], "source": "none", "note": "no genesis file for this channel"}
-    text = path.read_text()
-    return {
-        "keys": [v["public_key"] for v in json.loads(text)["validators"]],
-        "source": "genesis",
-        "note": "no validator change ever committed: the genesis set orders every height",
-        "genesis": text,
-        "genesis_sha256": hashlib.sha256(text.encode()).hexdigest(),
-    }
 
 
 def check_tx(

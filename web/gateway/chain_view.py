@@ -13,9 +13,7 @@ the node reports (and the verdict says which).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,9 @@ from google.protobuf.message import DecodeError, Message
 
 from chains.registry import APPLICATIONS
 from chains.tx import tx_id
-from client.evidence import FORMAT, LAYOUT, VERSION
+from client.evidence import FORMAT, LAYOUT, VERSION, validator_set
 from client.evidence_verify import verify_evidence
 from client.state import ChainState
-from consensus.membership import Membership
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 
@@ -92,34 +89,6 @@ def tx_view(
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
         },
     }
-
-
-def validator_set(
-    state: ChainState, channel: str, height: int, genesis_dir: Path | None
-) -> dict[str, Any]:
-    """The validators that order `height` of `channel`, in the bundle's layout."""
-    membership = state.membership(channel)
-    if membership is not None:
-        keys = Membership.from_pb(membership).at(height).validators
-        return {
-            "keys": [k.hex() for k in keys],
-            "source": "membership",
-            "note": f"the channel's membership read from a node, epoch of height {height}",
-            "membership": membership.SerializeToString(deterministic=True).hex(),
-        }
-    genesis = genesis_dir / f"{channel}.json" if genesis_dir else None
-    if genesis is not None and genesis.is_file():
-        raw = genesis.read_bytes()
-        return {
-            "keys": [v["public_key"] for v in json.loads(raw)["validators"]],
-            "source": "genesis",
-            "note": "the gateway's copy of the channel's genesis file",
-            "genesis": raw.decode(),
-            "genesis_sha256": hashlib.sha256(raw).hexdigest(),
-        }
-    status = state.channel_status(channel)
-    keys = [k.hex() for k in status.validators] if status is not None else []
-    return {"keys": keys, "source": "node", "note": "the set the node reports (not checked)"}
 
 
 def decode_payload(channel: str, body: api.TxBody) -> dict[str, Any] | None:
