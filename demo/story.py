@@ -29,10 +29,10 @@ from client.state import ChainState
 from client.txs import send_message
 from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, SPECS, LicenseSpec
 from node.config import load_config
-from node.sources import EmbeddedSource
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
+from sources.embedded import EmbeddedSource
 
 SCAN = "仓储设施照片 storage photos"
 

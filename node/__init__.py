@@ -17,10 +17,11 @@ The modules by role:
 - between validators: transport.py (peer streams), fetching.py (block catch-up),
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
   validator keys);
-- after commit: executor.py (applies blocks through chains/), sources.py (a department's
-  own records, read at pull time);
+- after commit: executor.py (applies blocks through chains/); at pull time
+  datashare_api.py reads a department's own records through `sources/`;
 - staying well: supervise.py (no silent task death), stallwatch.py, malloc_arenas.py,
   logsampling.py, metrics.py.
 
-May import: client (TLS identity and channel options), consensus, storage, chains, protos.
+May import: client (TLS identity and channel options), consensus, storage, chains,
+sources (the department's own records), protos.
 """

@@ -43,6 +43,7 @@ LABELS = {
     ds.SCAN_REQUIRED: ("需扫描", "not on chain — scan required"),
     ds.DENIED: ("已拒绝", "denied"),
     ds.FAILED: ("失败", "failed"),
+    ds.SOURCE_CHANGED: ("源数据已变更", "source changed since anchoring"),
 }
 REQUEST_SKEW_MS = 5 * 60 * 1000
 
@@ -102,8 +103,10 @@ class DataShareService(ds_grpc.DataShareServicer):
                 yield event(m.name, ds.DENIED, detail, **_pointers(m, access_id, done))
                 continue
             sealed = self._read_and_seal(request, m)
-            if isinstance(sealed, str):
-                yield event(m.name, ds.FAILED, sealed, **_pointers(m, access_id, done))
+            if isinstance(sealed, tuple):
+                status, why = sealed
+                log.warning("pull not released", material=m.name, reason=why)
+                yield event(m.name, status, why, **_pointers(m, access_id, done))
                 continue
             yield event(m.name, ds.OBTAINED, items=sealed, **_pointers(m, access_id, done))
 
@@ -182,7 +185,11 @@ class DataShareService(ds_grpc.DataShareServicer):
 
     def _read_and_seal(
         self, request: ds.PullRequest, m: ds.MaterialRequest
-    ) -> list[ds.SealedItem] | str:
+    ) -> list[ds.SealedItem] | tuple[int, str]:
+        """The items sealed to the requester, or (status, reason) when the department's
+        records cannot back them: FAILED if an item is missing, SOURCE_CHANGED if its value
+        no longer matches the commitment anchored on chain (the record changed since):
+        nothing the chain never vouched for is released."""
         from chains import license
 
         lic = license.get_license(self._state("license"), m.license_id)
@@ -192,10 +199,15 @@ class DataShareService(ds_grpc.DataShareServicer):
             code = item.split("/", 1)[1] if "/" in item else item
             found = self.node.source.lookup(m.license_id, code)
             if found is None:
-                return f"the department's records hold no {code} for {m.license_id}"
+                why = f"the department's records hold no {code} for {m.license_id}"
+                return ds.FAILED, why
             salt, value = found
             if len(salt) != SALT_BYTES or commit_item(salt, code, value) != commitments.get(code):
-                return f"the department's record of {code} does not match the commitment on chain"
+                why = (
+                    f"the department's record of {code} changed since it was anchored: "
+                    "it no longer matches its commitment on chain"
+                )
+                return ds.SOURCE_CHANGED, why
             out.append(ds.SealedItem(code=item, sealed=seal_to(request.signer, salt + value)))
         return out
 

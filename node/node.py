@@ -42,13 +42,13 @@ from node.metrics import NodeMetrics
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.server import SERVICE_NAMES, build_server, listen
-from node.sources import EmbeddedSource
 from node.stallwatch import StallWatch
 from node.supervise import spawn
 from node.transport import PeerLink
 from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
+from sources.opening import open_source
 from storage.ledger import ChannelLedger
 from storage.stores import LevelDBStore
 
@@ -123,7 +123,7 @@ class Node:
         self.department_key: nacl.signing.SigningKey | None = None
         if config.department_key_file is not None:
             self.department_key = nacl.signing.SigningKey(load_key(config.department_key_file))
-        self.source = EmbeddedSource(config.data_dir / "source")
+        self.source = open_source(config.data_dir)
         self.server: grpc.aio.Server | None = None
 
     def _add_link(self, key: bytes, address: str, node_id: str) -> PeerLink:

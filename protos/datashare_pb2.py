@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos import government_pb2 as protos_dot_government__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16protos/datashare.proto\x12\x12govchain.datashare\x1a\x17protos/government.proto\"B\n\x0fMaterialRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nlicense_id\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\"\xb8\x01\n\x0bPullRequest\x12\x13\n\x0b\x63\x61se_number\x18\x01 \x01(\t\x12\x10\n\x08grant_id\x18\x02 \x01(\t\x12\x11\n\trequester\x18\x03 \x01(\t\x12\x36\n\tmaterials\x18\x04 \x03(\x0b\x32#.govchain.datashare.MaterialRequest\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12\x0e\n\x06signer\x18\x06 \x01(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"*\n\nSealedItem\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06sealed\x18\x02 \x01(\x0c\"\xed\x01\n\tPullEvent\x12\x10\n\x08material\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.govchain.datashare.PullStatus\x12\x10\n\x08label_zh\x18\x03 \x01(\t\x12\x10\n\x08label_en\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12-\n\x05items\x18\x06 \x03(\x0b\x32\x1e.govchain.datashare.SealedItem\x12\x11\n\taccess_id\x18\x07 \x01(\t\x12\x12\n\nlicense_id\x18\x08 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_tx_id\x18\t \x01(\x0c\"+\n\x14\x41\x63\x63\x65ssHistoryRequest\x12\x13\n\x0bsubject_ref\x18\x01 \x01(\x0c\"[\n\x15\x41\x63\x63\x65ssHistoryResponse\x12\x32\n\x07records\x18\x01 \x03(\x0b\x32!.govchain.government.AccessRecord\x12\x0e\n\x06height\x18\x02 \x01(\x04*_\n\nPullStatus\x12\x0b\n\x07PENDING\x10\x00\x12\x0b\n\x07PULLING\x10\x01\x12\x0c\n\x08OBTAINED\x10\x02\x12\x11\n\rSCAN_REQUIRED\x10\x03\x12\n\n\x06\x44\x45NIED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x32\xc4\x01\n\tDataShare\x12Q\n\rPullMaterials\x12\x1f.govchain.datashare.PullRequest\x1a\x1d.govchain.datashare.PullEvent0\x01\x12\x64\n\rAccessHistory\x12(.govchain.datashare.AccessHistoryRequest\x1a).govchain.datashare.AccessHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16protos/datashare.proto\x12\x12govchain.datashare\x1a\x17protos/government.proto\"B\n\x0fMaterialRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nlicense_id\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\"\xb8\x01\n\x0bPullRequest\x12\x13\n\x0b\x63\x61se_number\x18\x01 \x01(\t\x12\x10\n\x08grant_id\x18\x02 \x01(\t\x12\x11\n\trequester\x18\x03 \x01(\t\x12\x36\n\tmaterials\x18\x04 \x03(\x0b\x32#.govchain.datashare.MaterialRequest\x12\x14\n\x0ctimestamp_ms\x18\x05 \x01(\x04\x12\x0e\n\x06signer\x18\x06 \x01(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"*\n\nSealedItem\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06sealed\x18\x02 \x01(\x0c\"\xed\x01\n\tPullEvent\x12\x10\n\x08material\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.govchain.datashare.PullStatus\x12\x10\n\x08label_zh\x18\x03 \x01(\t\x12\x10\n\x08label_en\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12-\n\x05items\x18\x06 \x03(\x0b\x32\x1e.govchain.datashare.SealedItem\x12\x11\n\taccess_id\x18\x07 \x01(\t\x12\x12\n\nlicense_id\x18\x08 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_tx_id\x18\t \x01(\x0c\"+\n\x14\x41\x63\x63\x65ssHistoryRequest\x12\x13\n\x0bsubject_ref\x18\x01 \x01(\x0c\"[\n\x15\x41\x63\x63\x65ssHistoryResponse\x12\x32\n\x07records\x18\x01 \x03(\x0b\x32!.govchain.government.AccessRecord\x12\x0e\n\x06height\x18\x02 \x01(\x04*s\n\nPullStatus\x12\x0b\n\x07PENDING\x10\x00\x12\x0b\n\x07PULLING\x10\x01\x12\x0c\n\x08OBTAINED\x10\x02\x12\x11\n\rSCAN_REQUIRED\x10\x03\x12\n\n\x06\x44\x45NIED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x12\x12\n\x0eSOURCE_CHANGED\x10\x06\x32\xc4\x01\n\tDataShare\x12Q\n\rPullMaterials\x12\x1f.govchain.datashare.PullRequest\x1a\x1d.govchain.datashare.PullEvent0\x01\x12\x64\n\rAccessHistory\x12(.govchain.datashare.AccessHistoryRequest\x1a).govchain.datashare.AccessHistoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.datashare_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PULLSTATUS']._serialized_start=748
-  _globals['_PULLSTATUS']._serialized_end=843
+  _globals['_PULLSTATUS']._serialized_end=863
   _globals['_MATERIALREQUEST']._serialized_start=71
   _globals['_MATERIALREQUEST']._serialized_end=137
   _globals['_PULLREQUEST']._serialized_start=140
@@ -46,6 +46,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCESSHISTORYREQUEST']._serialized_end=653
   _globals['_ACCESSHISTORYRESPONSE']._serialized_start=655
   _globals['_ACCESSHISTORYRESPONSE']._serialized_end=746
-  _globals['_DATASHARE']._serialized_start=846
-  _globals['_DATASHARE']._serialized_end=1042
+  _globals['_DATASHARE']._serialized_start=866
+  _globals['_DATASHARE']._serialized_end=1062
 # @@protoc_insertion_point(module_scope)

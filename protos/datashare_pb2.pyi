@@ -16,12 +16,14 @@ class PullStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SCAN_REQUIRED: _ClassVar[PullStatus]
     DENIED: _ClassVar[PullStatus]
     FAILED: _ClassVar[PullStatus]
+    SOURCE_CHANGED: _ClassVar[PullStatus]
 PENDING: PullStatus
 PULLING: PullStatus
 OBTAINED: PullStatus
 SCAN_REQUIRED: PullStatus
 DENIED: PullStatus
 FAILED: PullStatus
+SOURCE_CHANGED: PullStatus
 
 class MaterialRequest(_message.Message):
     __slots__ = ("name", "license_id", "items")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tests need, where they are missing (make test runs this).
 # A real browser for the web tests (chromium, its driver, a CJK font so Chinese renders);
-# later issues add softhsm2, postgresql and prometheus here.
+# PostgreSQL for the SQL source tests; later issues add softhsm2 and prometheus here.
 set -euo pipefail
 missing=()
 need() { # need PACKAGE CHECK-PATH
@@ -10,6 +10,8 @@ need() { # need PACKAGE CHECK-PATH
 need chromium /usr/bin/chromium
 need chromium-driver /usr/bin/chromedriver
 need fonts-wqy-zenhei /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# a real PostgreSQL server for the SQL source tests (tests/pg.py starts a throwaway cluster)
+need postgresql /usr/lib/postgresql
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "missing system packages: ${missing[*]} (install them: apt-get install -y ${missing[*]})" >&2

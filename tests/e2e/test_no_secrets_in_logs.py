@@ -38,9 +38,9 @@ from demo import story as demo_story
 from demo.specs import COMPANY_ID, REP_ID, SPECS
 from demo.story import Demo
 from node.config import load_config
-from node.sources import EmbeddedSource
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
+from sources.embedded import EmbeddedSource
 from tests.e2e.harness import Testnet
 
 ED25519_KEY = "Ed25519 private key"

@@ -36,6 +36,7 @@ LABELS = {
     "scan": ("需扫描", "scan required"),
     "scanned": ("已扫描", "scanned"),
     "denied": ("已拒绝", "denied"),
+    "changed": ("源数据已变更", "source changed since anchoring"),
     "failed": ("失败", "failed"),
 }
 STATES = {
@@ -45,8 +46,15 @@ STATES = {
     ds.SCAN_REQUIRED: "scan",
     ds.DENIED: "denied",
     ds.FAILED: "failed",
+    ds.SOURCE_CHANGED: "changed",
 }
-FINAL = {"obtained", "scan", "scanned", "denied", "failed"}
+FINAL = {"obtained", "scan", "scanned", "denied", "failed", "changed"}
+# a source changed since anchoring is refused like a denial (styled so, too)
+REASON_PREFIX = {
+    "denied": "拒绝原因 Reason: ",
+    "changed": "拒绝原因 Reason: ",
+    "failed": "失败原因 Reason: ",
+}
 
 
 @dataclass
@@ -74,7 +82,7 @@ class MaterialRow:
 
     @property
     def reason_text(self) -> str:
-        prefix = {"denied": "拒绝原因 Reason: ", "failed": "失败原因 Reason: "}.get(self.state, "")
+        prefix = REASON_PREFIX.get(self.state, "")
         return f"{prefix}{self.reason}" if self.reason else ""
 
     def message(self) -> dict[str, Any]:

@@ -1,7 +1,5 @@
-"""Source adapters: where a department's own records (license item values) live.
+"""The embedded source: a department without a database of its own (the demo, tests).
 
-"No change to existing systems": the chain holds only commitments; values stay with the
-issuing department. A node reads them through a `SourceAdapter` at pull time. The default
 `EmbeddedSource` keeps one JSON file per license, `<data_dir>/source/<license id>.json`
 = `{item code: {"salt": hex, "value": hex}}` (docs/operations.md), written by the
 department's own tooling through `EmbeddedSource.put` (the demo does so) and only read
@@ -12,17 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
-from typing import Protocol
 
-LICENSE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-
-class SourceAdapter(Protocol):
-    def lookup(self, license_id: str, item: str) -> tuple[bytes, bytes] | None:
-        """(salt, value) of one data item of a license this department issued."""
-        ...
+from sources.base import LICENSE_ID
 
 
 class EmbeddedSource:

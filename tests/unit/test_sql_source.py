@@ -1,0 +1,157 @@
+"""SqlSource over a department's own tables, the same suite on SQLite and on a real
+PostgreSQL server (tests/pg.py): the mapping of docs/operations.md's worked example, the
+lookups, a write refused by the database itself, and a value changed since anchoring."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from chains.privacy import commit_item
+from sources.anchor import anchor_commitments
+from sources.mapping import SourceMapping, parse_mapping
+from sources.sidecar import Sidecar
+from sources.sql import SqlSource
+from tests.pg import PgServer, pg_server
+
+ROOT = Path(__file__).resolve().parents[2]
+LICENSE = "91330100MA27XYZ12K"
+SCHEMA = """
+CREATE TABLE t_yyzz (
+    tyshxydm VARCHAR(18) PRIMARY KEY,
+    qymc TEXT NOT NULL,
+    fddbr TEXT,
+    zczb NUMERIC(18, 2),
+    djzt VARCHAR(2) NOT NULL,
+    yxqz DATE
+)"""
+ROWS = f"""
+INSERT INTO t_yyzz VALUES
+  ('{LICENSE}', '杭州绿野农资有限公司', '王建国', 1000000, '1', '2046-05-01'),
+  ('91330100MA27OTHER1', '另一家公司', NULL, 500000, '1', '2030-01-01')"""
+
+
+def doc_example() -> str:
+    """The TOML of docs/operations.md's worked example, verbatim."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("## Department data sources", 1)[1]
+    return re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+
+
+def example_mapping(url: str) -> SourceMapping:
+    toml = re.sub(r'(?m)^database = ".*"$', f'database = "{url}"', doc_example())
+    return parse_mapping(toml)
+
+
+@dataclass
+class Department:
+    """A department's database: the URL the node reads with, and its own admin's SQL."""
+
+    url: str
+    admin: Callable[[str], None]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PgServer]:
+    with pg_server() as server:
+        server.psql(SCHEMA)
+        server.psql(ROWS)
+        server.psql("CREATE ROLE govchain_reader LOGIN")
+        server.psql("GRANT SELECT ON t_yyzz TO govchain_reader")
+        yield server
+
+
+def _sqlite(tmp_path: Path) -> Department:
+    path = tmp_path / "scjg.db"
+
+    def admin(sql: str) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute(sql)
+
+    admin(SCHEMA)
+    admin(ROWS)
+    return Department(f"sqlite:///{path}", admin)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def department(request, tmp_path: Path) -> Iterator[Department]:
+    if request.param == "sqlite":
+        yield _sqlite(tmp_path)
+        return
+    server: PgServer = request.getfixturevalue("postgres")
+    yield Department(server.url("govchain_reader"), server.psql)
+    server.psql(f"UPDATE t_yyzz SET fddbr = '王建国' WHERE tyshxydm = '{LICENSE}'")
+
+
+@pytest.fixture
+def source(department: Department, tmp_path: Path) -> Iterator[SqlSource]:
+    sidecar = Sidecar(tmp_path / "sidecar.sqlite")
+    src = SqlSource(example_mapping(department.url), sidecar)
+    yield src
+    src.close()
+    sidecar.close()
+
+
+def test_the_worked_example_maps_the_business_license_table() -> None:
+    lic = example_mapping("sqlite:////tmp/x.db").licenses["BL"]
+    assert (lic.table, lic.id, lic.holder, lic.status, lic.valid_until) == (
+        "t_yyzz",
+        "tyshxydm",
+        "qymc",
+        "djzt",
+        "yxqz",
+    )
+    assert lic.items == {"name": "qymc", "legal_rep": "fddbr", "capital": "zczb"}
+
+
+def test_the_record_reads_the_departments_own_columns(source: SqlSource) -> None:
+    record = source.record("BL", LICENSE)
+    assert record.holder == "杭州绿野农资有限公司" and record.status == "1"
+    assert str(record.valid_until).startswith("2046-05-01")
+    assert record.items["legal_rep"] == "王建国".encode()
+    assert source.record("BL", "91330100MA27NOPE00") is None
+
+
+def test_lookups_return_anchored_values_that_match_their_commitments(source: SqlSource) -> None:
+    assert source.lookup(LICENSE, "name") is None, "never anchored: no salt, nothing served"
+    commitments = anchor_commitments(source, "BL", LICENSE)
+    assert set(commitments) == {"name", "legal_rep", "capital"}
+    for code, commitment in commitments.items():
+        salt, value = source.lookup(LICENSE, code)
+        assert commit_item(salt, code, value) == commitment
+    assert source.lookup(LICENSE, "name")[1] == "杭州绿野农资有限公司".encode()
+    assert anchor_commitments(source, "BL", LICENSE) == commitments, "salts are kept"
+
+
+def test_a_null_column_is_not_served(source: SqlSource) -> None:
+    anchor_commitments(source, "BL", "91330100MA27OTHER1")
+    assert source.lookup("91330100MA27OTHER1", "legal_rep") is None
+
+
+def test_a_write_through_the_adapters_connection_fails(source: SqlSource) -> None:
+    with pytest.raises(sa.exc.DBAPIError), source.connect() as conn:
+        conn.exec_driver_sql(f"UPDATE t_yyzz SET qymc = 'x' WHERE tyshxydm = '{LICENSE}'")
+
+
+def test_even_a_superuser_url_gets_a_read_only_transaction(postgres: PgServer, tmp_path) -> None:
+    """The read-only transaction holds on its own, not only through the role's grants."""
+    src = SqlSource(example_mapping(postgres.url("postgres")), Sidecar(tmp_path / "s.sqlite"))
+    with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"), src.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t_govchain (x INT)")
+    src.close()
+
+
+def test_a_value_changed_after_anchoring_no_longer_matches(
+    source: SqlSource, department: Department
+) -> None:
+    commitments = anchor_commitments(source, "BL", LICENSE)
+    department.admin(f"UPDATE t_yyzz SET fddbr = '李四' WHERE tyshxydm = '{LICENSE}'")
+    salt, value = source.lookup(LICENSE, "legal_rep")
+    assert value == "李四".encode()
+    assert commit_item(salt, "legal_rep", value) != commitments["legal_rep"]
