@@ -51,3 +51,14 @@ def test_docs_is_a_reference_page_without_inline_or_remote_script() -> None:
     assert page.status_code == 200
     assert "/v1/pulls/{pull_id}/events" in page.text and "SessionIn" in page.text
     assert "<script>" not in page.text and "cdn" not in page.text.lower()
+
+
+def test_a_material_state_can_be_every_pull_status_the_nodes_send() -> None:
+    """A status the gateway's model lacks would turn a provider's event into a 500."""
+    from typing import get_args
+
+    from protos import datashare_pb2 as ds
+    from web.gateway.models import MaterialState
+
+    allowed = set(get_args(MaterialState.model_fields["status"].annotation))
+    assert allowed == set(ds.PullStatus.keys())

@@ -79,7 +79,9 @@ class PulledValue(BaseModel):
 
 class MaterialState(BaseModel):
     name: str
-    status: Literal["PENDING", "PULLING", "OBTAINED", "SCAN_REQUIRED", "DENIED", "FAILED"]
+    status: Literal[
+        "PENDING", "PULLING", "OBTAINED", "SCAN_REQUIRED", "DENIED", "FAILED", "SOURCE_CHANGED"
+    ]
     label_zh: str
     label_en: str
     reason: str = ""
