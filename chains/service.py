@@ -15,7 +15,19 @@ every required material is attached, then staged and decided by the implementing
 department. Applicants are 32-byte refs (keyed hashes of their ID number), never names.
 
     open ──attach*──► open ──submit──► submitted ──record_stage*──► submitted
-                                            └──record_result──► approved | rejected
+                            │               └──record_result──► approved | rejected
+                            └── rule met (秒批) ──► approved, in the submitting block
+
+秒批 (instant approval): the implementing department may set an approval rule on an item
+(`service.set_rule`; each change bumps its version). `submit_case` then judges the case
+by the rule in force, in the same tx, from the case's own record and the block context
+only, so every validator decides alike: met, the case is approved with a result naming
+the rule's version and hash and the block height; not met, it stays "submitted" for
+manual review with the rule's failures recorded on it. The service channel cannot read
+the license or authorization channels, so the rule judges the facts the kiosk committed
+with each attachment (the access record's tx id and outcome, the license's validity
+window), not those channels' state; the providing node checked the real state at pull
+time, and the attachment's facts are the terminal's word on what it saw.
 
 State layout (`chains.base.key` joins the parts with 0x00; codes are printable, so they
 never contain it and two kinds of record never share a key):
@@ -25,12 +37,14 @@ never contain it and two kinds of record never share a key):
     key("materials-version", code)    8-byte big-endian count of publications of that list
     key("case", case_number)          Case: status, attachments (one per material), stages
     key("result", case_number)        CaseResult: the decision and the issued license id
+    key("rule", item_code)            ApprovalRule: the rule in force, with its version
 
 Every refusal returns a shared result code with a precise reason and no writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from google.protobuf.message import Message
@@ -49,16 +63,19 @@ from chains.base import (
 )
 from chains.codes import ALREADY_EXISTS, INVALID_STATE, NOT_ALLOWED, NOT_FOUND, OUT_OF_SCOPE
 from chains.service_shapes import (
+    APPROVED,
     OPEN,
     STAGES_MAX,
     SUBMITTED,
     TERMINAL_ROLE,
     allowed_sources,
+    rule_failures,
     shape_attachment,
     shape_case,
     shape_item,
     shape_materials,
     shape_result,
+    shape_rule,
     shape_stage,
     shape_submit,
 )
@@ -88,6 +105,10 @@ def result_key(case_number: str) -> bytes:
     return key("result", case_number)
 
 
+def rule_key(item_code: str) -> bytes:
+    return key("rule", item_code)
+
+
 def get_item(state: StateReader, code: str) -> government.ServiceItem | None:
     return read_record(state, item_key(code), government.ServiceItem)
 
@@ -115,6 +136,10 @@ def get_case(state: StateReader, case_number: str) -> government.Case | None:
 
 def get_result(state: StateReader, case_number: str) -> government.CaseResult | None:
     return read_record(state, result_key(case_number), government.CaseResult)
+
+
+def get_rule(state: StateReader, item_code: str) -> government.ApprovalRule | None:
+    return read_record(state, rule_key(item_code), government.ApprovalRule)
 
 
 def missing_materials(case: government.Case, materials: government.Materials) -> list[str]:
@@ -219,6 +244,24 @@ def process_publish_materials(state: TxState, tx: DecodedTx, msg: Any, ctx: Bloc
     state.put_raw(materials_version_key(msg.item_code), version.to_bytes(8, "big"))
 
 
+def process_set_rule(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
+    """service.set_rule (ApprovalRule).
+
+    - the item exists, and the signer is its implementing department
+    - shape (see shape_rule): at least one condition; `version` is state only
+    - the rule replaces the item's rule with version + 1 (1 for the first); cases are
+      judged by the rule in force when they are submitted, so earlier decisions stand
+    """
+    dept = _signer_department(tx, ctx)
+    item = _item(state, msg.item_code)
+    _require_implementer(dept, item, "set its approval rule")
+    previous = state.read(rule_key(item.code), government.ApprovalRule)
+    rule = government.ApprovalRule()
+    rule.CopyFrom(msg)
+    rule.version = (previous.version if previous is not None else 0) + 1
+    state.put(rule_key(item.code), rule)
+
+
 def process_open_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.open_case (Case).
 
@@ -282,21 +325,55 @@ def process_submit_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockConte
     - the case is "open"
     - every required material of the current list has an attachment (the refusal lists
       the missing ones)
-    - the case becomes "submitted"
+    - the case becomes "submitted"; if the item has an approval rule, the case is judged
+      by it in this tx: met, it is "approved" with a result under result/<case number>
+      (decision, rule version and hash, block height); not met, it stays "submitted"
+      with `rule_version` and `rule_failures` recorded on it
     """
     dept = _signer_department(tx, ctx)
     case = _case(state, msg.case_number)
     item = _item(state, case.item_code)
     _require_applicant_side(dept, item, "submit a case")
     _require_status(case, OPEN, "submitting")
-    missing = missing_materials(case, _materials(state, item.code))
+    materials = _materials(state, item.code)
+    missing = missing_materials(case, materials)
     if missing:
         raise Refusal(
             INVALID_STATE,
             f"case {case.case_number!r} misses required materials: {', '.join(missing)}",
         )
     case.status = SUBMITTED
+    rule = state.read(rule_key(item.code), government.ApprovalRule)
+    if rule is not None:
+        _judge(state, case, rule, rule_failures(rule, case, materials, ctx.timestamp_ms), ctx)
     state.put(case_key(case.case_number), case)
+
+
+def _judge(
+    state: TxState,
+    case: government.Case,
+    rule: government.ApprovalRule,
+    failures: list[str],
+    ctx: BlockContext,
+) -> None:
+    """秒批: a rule met approves the case now, with the result a manual decision writes plus
+    the rule's version and hash and the block; a rule not met leaves it for a person."""
+    case.rule_version = rule.version
+    if failures:
+        case.rule_failures.extend(failures)
+        return
+    case.status = APPROVED
+    state.put(
+        result_key(case.case_number),
+        government.CaseResult(
+            case_number=case.case_number,
+            result=APPROVED,
+            decision=f"auto-approved by rule v{rule.version}",
+            rule_version=rule.version,
+            rule_hash=hashlib.sha256(rule.SerializeToString(deterministic=True)).digest(),
+            height=ctx.height,
+        ),
+    )
 
 
 def process_record_stage(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
@@ -341,6 +418,7 @@ def process_record_result(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockCon
 TX_TYPES = (
     TxType("service.publish_item", government.ServiceItem, shape_item),
     TxType("service.publish_materials", government.Materials, shape_materials),
+    TxType("service.set_rule", government.ApprovalRule, shape_rule),
     TxType("service.open_case", government.Case, shape_case),
     TxType("service.attach_material", government.Attachment, shape_attachment),
     TxType("service.submit_case", government.CaseStep, shape_submit),

@@ -20,13 +20,14 @@ ITEMS_PER_MATERIAL_MAX = 128  # data items (and catalog items) per material
 STAGES_MAX = 32  # stages recorded per case
 HASH_BYTES = 32  # applicant_ref, evidence_hash
 
-OPEN, SUBMITTED = "open", "submitted"
-RESULTS = frozenset({"approved", "rejected"})
+OPEN, SUBMITTED, APPROVED = "open", "submitted", "approved"
+RESULTS = frozenset({APPROVED, "rejected"})
 # Statuses are set by their own txs, so a stage may not borrow their names.
 RESERVED_STAGES = frozenset({OPEN, SUBMITTED}) | RESULTS
 CASE_INTAKES = frozenset({"kiosk", "online", "counter"})
 SCAN = "scan"
 CHAIN_LICENSE, CHAIN_CATALOG = "chain:license", "chain:catalog"
+GRANTED, DENIED = "granted", "denied"  # an access record's outcomes
 
 
 # ------------------------------------------------------------------ payload shape (stateless)
@@ -139,8 +140,8 @@ def shape_case(case: government.Case) -> str | None:
         return f"applicant_ref must be {HASH_BYTES} bytes, not {len(case.applicant_ref)}"
     if case.intake not in CASE_INTAKES:
         return f"intake {case.intake!r} is not one of {sorted(CASE_INTAKES)}"
-    if case.status or case.attachments or case.stages:
-        return "status, attachments and stages are state only"
+    if case.status or case.attachments or case.stages or case.rule_version or case.rule_failures:
+        return "status, attachments, stages and the rule's verdict are state only"
     return _first(
         _bad_code("case_number", case.case_number), _bad_code("item_code", case.item_code)
     )
@@ -160,7 +161,25 @@ def shape_attachment(a: government.Attachment) -> str | None:
         return f"source {a.source!r} is not 'scan', 'chain:license' or 'chain:catalog'"
     if len(a.evidence_hash) != HASH_BYTES:
         return f"evidence_hash must be {HASH_BYTES} bytes, not {len(a.evidence_hash)}"
-    return _first(_bad_code("case_number", a.case_number), _bad_name("material", a.material))
+    return _first(
+        _bad_pull_facts(a),
+        _bad_code("case_number", a.case_number),
+        _bad_name("material", a.material),
+    )
+
+
+def _bad_pull_facts(a: government.Attachment) -> str | None:
+    """The facts of a pull: only on a chain attachment, well formed when given."""
+    pulled = a.access_tx_id or a.access_outcome or a.valid_from_ms or a.valid_until_ms
+    if a.source == SCAN and pulled:
+        return "a scan carries no access record or license validity"
+    if a.access_tx_id and len(a.access_tx_id) != HASH_BYTES:
+        return f"access_tx_id must be {HASH_BYTES} bytes, not {len(a.access_tx_id)}"
+    if a.access_outcome not in ("", GRANTED, DENIED):
+        return f"access_outcome {a.access_outcome!r} is not {GRANTED!r} or {DENIED!r}"
+    if a.valid_until_ms and a.valid_until_ms <= a.valid_from_ms:
+        return "valid_until_ms must be after valid_from_ms"
+    return None
 
 
 def shape_submit(step: government.CaseStep) -> str | None:
@@ -184,7 +203,69 @@ def shape_result(r: government.CaseResult) -> str | None:
         return f"result {r.result!r} is not one of {sorted(RESULTS)}"
     if r.license_id and r.result != "approved":
         return "only an approved case issues a license"
+    if r.decision or r.rule_version or r.rule_hash or r.height:
+        return "decision, rule_version, rule_hash and height are state only"
     return _first(
         _bad_code("case_number", r.case_number),
         _bad_code("license_id", r.license_id) if r.license_id else None,
     )
+
+
+def shape_rule(rule: government.ApprovalRule) -> str | None:
+    """A rule checks something: a rule with no condition would approve every complete case
+    by accident (withdrawing a rule is not a tx type yet)."""
+    if rule.version:
+        return "version is state only"
+    conditions = (rule.require_all_materials, rule.require_chain_sources)
+    if not any(conditions) and not rule.require_licenses_valid:
+        return "a rule needs at least one condition"
+    return _bad_code("item_code", rule.item_code)
+
+
+# ------------------------------------------------------------------ approval rules (秒批)
+#
+# Stateless too: a rule is judged on the case's own record and the block time alone, so
+# every validator reaches the same verdict.
+
+
+def rule_failures(
+    rule: government.ApprovalRule,
+    case: government.Case,
+    materials: government.Materials,
+    now_ms: int,
+) -> list[str]:
+    """Why `rule` does not approve `case` at block time `now_ms`, in material-list order
+    ([]: it does). At most three reasons per material, so bounded by MATERIALS_MAX."""
+    attached = {a.material: a for a in case.attachments}
+    failures = []
+    for m in materials.materials:
+        a = attached.get(m.name)
+        if a is None:
+            if rule.require_all_materials:
+                failures.append(f"{m.name}: not attached")
+            continue
+        failures.extend(f"{m.name}: {why}" for why in _attachment_failures(rule, m, a, now_ms))
+    return failures
+
+
+def _attachment_failures(
+    rule: government.ApprovalRule, m: government.Material, a: government.Attachment, now_ms: int
+) -> list[str]:
+    out = []
+    if a.access_outcome == DENIED:  # "no refusal", whatever else the rule asks
+        out.append("a refusal is recorded for its pull")
+    pulled = a.source != SCAN and a.access_outcome == GRANTED and a.access_tx_id
+    if rule.require_chain_sources and not m.scan and not pulled and a.access_outcome != DENIED:
+        out.append(
+            "scanned, not pulled from its chain"
+            if a.source == SCAN
+            else "no granted access record for its pull"
+        )
+    if rule.require_licenses_valid and m.license_type:
+        if a.source != CHAIN_LICENSE or not a.valid_from_ms:
+            out.append("no license validity recorded")
+        elif now_ms < a.valid_from_ms:
+            out.append(f"license valid only from {a.valid_from_ms}, block time {now_ms}")
+        elif a.valid_until_ms and now_ms >= a.valid_until_ms:
+            out.append(f"license validity ended at {a.valid_until_ms}, block time {now_ms}")
+    return out

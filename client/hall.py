@@ -93,6 +93,10 @@ class Session:
     success: bool
 
 
+# A pull's final status as the access record's outcome on an attachment.
+PULL_OUTCOMES = {ds.OBTAINED: "granted", ds.DENIED: "denied"}
+
+
 @dataclass(frozen=True)
 class MaterialPlan:
     """One material of a service item, as the kiosk shows it before the pull. On-chain
@@ -364,9 +368,13 @@ class Hall:
         self, case_number: str, pulled: Iterable[PullUpdate], scanned: dict[str, bytes]
     ) -> None:
         """Attach each obtained material (its evidence: the hash of its access tx id, or of
-        its access id) and each scanned one (the hash of the scan), then submit the case."""
+        its access id) and each scanned one (the hash of the scan), then submit the case.
+        A pull's facts (its access record and the license's validity window) go with it:
+        an item's approval rule (秒批) judges them, as the service chain sees no other."""
         for u in pulled:
             pointer = u.event.access_tx_id or u.event.access_id.encode()
+            lic = u.material.license or government.License()
+            outcome = PULL_OUTCOMES.get(u.event.status, "") if u.event.access_tx_id else ""
             self._send(
                 "service",
                 "service.attach_material",
@@ -375,6 +383,10 @@ class Hall:
                     material=u.material.name,
                     source="chain:license",
                     evidence_hash=hashlib.sha256(pointer).digest(),
+                    access_tx_id=u.event.access_tx_id,
+                    access_outcome=outcome,
+                    valid_from_ms=lic.valid_from_ms,
+                    valid_until_ms=lic.valid_until_ms,
                 ),
             )
         for name, scan in scanned.items():

@@ -353,7 +353,7 @@ class Materials(_message.Message):
     def __init__(self, item_code: _Optional[str] = ..., materials: _Optional[_Iterable[_Union[Material, _Mapping]]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_number", "item_code", "applicant_ref", "intake", "status", "attachments", "stages")
+    __slots__ = ("case_number", "item_code", "applicant_ref", "intake", "status", "attachments", "stages", "rule_version", "rule_failures")
     CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_REF_FIELD_NUMBER: _ClassVar[int]
@@ -361,6 +361,8 @@ class Case(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ATTACHMENTS_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
+    RULE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RULE_FAILURES_FIELD_NUMBER: _ClassVar[int]
     case_number: str
     item_code: str
     applicant_ref: bytes
@@ -368,19 +370,29 @@ class Case(_message.Message):
     status: str
     attachments: _containers.RepeatedCompositeFieldContainer[Attachment]
     stages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, case_number: _Optional[str] = ..., item_code: _Optional[str] = ..., applicant_ref: _Optional[bytes] = ..., intake: _Optional[str] = ..., status: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., stages: _Optional[_Iterable[str]] = ...) -> None: ...
+    rule_version: int
+    rule_failures: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, case_number: _Optional[str] = ..., item_code: _Optional[str] = ..., applicant_ref: _Optional[bytes] = ..., intake: _Optional[str] = ..., status: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., stages: _Optional[_Iterable[str]] = ..., rule_version: _Optional[int] = ..., rule_failures: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Attachment(_message.Message):
-    __slots__ = ("case_number", "material", "source", "evidence_hash")
+    __slots__ = ("case_number", "material", "source", "evidence_hash", "access_tx_id", "access_outcome", "valid_from_ms", "valid_until_ms")
     CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     MATERIAL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_HASH_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TX_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
     case_number: str
     material: str
     source: str
     evidence_hash: bytes
-    def __init__(self, case_number: _Optional[str] = ..., material: _Optional[str] = ..., source: _Optional[str] = ..., evidence_hash: _Optional[bytes] = ...) -> None: ...
+    access_tx_id: bytes
+    access_outcome: str
+    valid_from_ms: int
+    valid_until_ms: int
+    def __init__(self, case_number: _Optional[str] = ..., material: _Optional[str] = ..., source: _Optional[str] = ..., evidence_hash: _Optional[bytes] = ..., access_tx_id: _Optional[bytes] = ..., access_outcome: _Optional[str] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ...) -> None: ...
 
 class CaseStep(_message.Message):
     __slots__ = ("case_number", "stage", "note")
@@ -393,11 +405,33 @@ class CaseStep(_message.Message):
     def __init__(self, case_number: _Optional[str] = ..., stage: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class CaseResult(_message.Message):
-    __slots__ = ("case_number", "result", "license_id")
+    __slots__ = ("case_number", "result", "license_id", "decision", "rule_version", "rule_hash", "height")
     CASE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    RULE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RULE_HASH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
     case_number: str
     result: str
     license_id: str
-    def __init__(self, case_number: _Optional[str] = ..., result: _Optional[str] = ..., license_id: _Optional[str] = ...) -> None: ...
+    decision: str
+    rule_version: int
+    rule_hash: bytes
+    height: int
+    def __init__(self, case_number: _Optional[str] = ..., result: _Optional[str] = ..., license_id: _Optional[str] = ..., decision: _Optional[str] = ..., rule_version: _Optional[int] = ..., rule_hash: _Optional[bytes] = ..., height: _Optional[int] = ...) -> None: ...
+
+class ApprovalRule(_message.Message):
+    __slots__ = ("item_code", "require_all_materials", "require_chain_sources", "require_licenses_valid", "version")
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_ALL_MATERIALS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_CHAIN_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_LICENSES_VALID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    item_code: str
+    require_all_materials: bool
+    require_chain_sources: bool
+    require_licenses_valid: bool
+    version: int
+    def __init__(self, item_code: _Optional[str] = ..., require_all_materials: _Optional[bool] = ..., require_chain_sources: _Optional[bool] = ..., require_licenses_valid: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...
