@@ -38,6 +38,10 @@ def sample_app():  # type: ignore[no-untyped-def]
     async def form(id_number: str = Form(..., min_length=18, max_length=18)):  # type: ignore[no-untyped-def]
         return {"ok": True}
 
+    @app.post("/size")
+    async def size(request: Request):  # type: ignore[no-untyped-def]
+        return {"bytes": len(await request.body())}
+
     @app.get("/boom")
     async def boom():  # type: ignore[no-untyped-def]
         raise ValueError(f"failed for {PERSONAL}")

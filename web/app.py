@@ -20,10 +20,19 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 from web import errors
-from web.security import CSRF_FIELD, CSRF_HEADER, SecurityHeaders, csrf_ok, csrf_token
+from web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    BodyLimit,
+    SecurityHeaders,
+    csrf_ok,
+    csrf_token,
+)
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "govchain_session"
+# Forms and JSON bodies here are small (an ID number, a consent, a grant request).
+BODY_BYTES_MAX = 64 << 10
 
 
 def make_app(
@@ -50,6 +59,7 @@ def make_app(
         same_site="strict",
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
     app.add_middleware(errors.CatchAll)
     errors.install(app, errors.SampledRefusals())
     dirs = [str(d) for d in template_dirs] + [str(HERE / "templates")]

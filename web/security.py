@@ -64,3 +64,48 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `bytes_max` is refused with 413, whether it
+    says its length (refused before a byte is read) or streams without one (cut off when
+    the count passes the bound). Every form and JSON body here is small; without this a
+    client could make a face buffer any number of bytes."""
+
+    def __init__(self, app: ASGIApp, bytes_max: int) -> None:
+        self.app = app
+        self.bytes_max = bytes_max
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.bytes_max):
+                await self._refuse(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.bytes_max:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from web.errors import error_response
+
+        detail = f"the request body is over {self.bytes_max} bytes"
+        await error_response(Request(scope, receive), 413, detail)(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised inside the app's receive when a streamed body passes the bound."""

@@ -350,3 +350,17 @@ def test_reset_wipes_the_visit_and_names_why(kiosk) -> None:  # type: ignore[no-
     assert client.app.state.kiosk.visits._visits == {}
     r = post(client, "/reset", {"reason": "<script>", "csrf_token": csrf})
     assert r.headers["location"] == "/?ended=reset"
+
+
+def test_visits_are_bounded_and_a_full_kiosk_says_it_is_busy() -> None:
+    """Each request without a cookie may start a visit: a flood must not grow memory."""
+    from fastapi import HTTPException
+
+    from web.kiosk.visits import Visits
+
+    visits = Visits(idle_s=120, max_visits=3)
+    for _ in range(3):
+        visits.new()
+    with pytest.raises(HTTPException) as refused:
+        visits.new()
+    assert refused.value.status_code == 503 and len(visits) == 3

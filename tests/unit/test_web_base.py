@@ -101,3 +101,24 @@ def test_listen_addresses_parse(listen: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_addresses_say_so(listen: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         split_listen(listen)
+
+
+def test_a_body_over_the_bound_is_413_before_it_is_read(client: TestClient) -> None:
+    """Any client can send any number of bytes: a face reads at most BODY_BYTES_MAX."""
+    from web.app import BODY_BYTES_MAX
+
+    big = {"id_number": "1" * 18, "csrf_token": token_of(client), "pad": "x" * BODY_BYTES_MAX}
+    r = client.post("/form", data=big, headers=HTML)
+    assert r.status_code == 413 and "内容过大" in r.text
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_bound_too(client: TestClient) -> None:
+    from web.app import BODY_BYTES_MAX
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(BODY_BYTES_MAX // 4096 + 2):
+            yield b"x" * 4096
+
+    r = client.post("/size", content=chunks(), headers={**HTML, "content-type": "text/plain"})
+    assert r.status_code == 413
+    assert client.post("/size", content=b"x" * 100).json() == {"bytes": 100}

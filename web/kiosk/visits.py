@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fastapi import HTTPException
+
 from client.hall import MaterialPlan, Session
 from protos import government_pb2 as government
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from web.kiosk.catalog import ItemView
     from web.kiosk.pulling import PullRun
 
+VISITS_MAX = 1000  # live visits at once; a kiosk serves one person at a time
 STEPS = ("item", "identity", "consent", "pull", "receipt")
 STEP_PATHS = {
     "item": "/",
@@ -61,8 +64,14 @@ class Visit:
 class Visits:
     """Visits by id, each wiped after `idle_s` without a request."""
 
-    def __init__(self, idle_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        idle_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_visits: int = VISITS_MAX,
+    ) -> None:
         self.idle_s = idle_s
+        self.max_visits = max_visits
         self.clock = clock
         self._visits: dict[str, Visit] = {}
         self._lock = threading.Lock()
@@ -71,8 +80,13 @@ class Visits:
         return len(self._visits)
 
     def new(self) -> Visit:
+        """A new visit; 503 when `max_visits` are live (every request without a cookie may
+        start one, so a flood must meet a bound, not grow memory; a real kiosk has one)."""
+        self.sweep()
         visit = Visit(secrets.token_urlsafe(24), self.clock())
         with self._lock:
+            if len(self._visits) >= self.max_visits:
+                raise HTTPException(503, "the kiosk is busy; please try again in a minute")
             self._visits[visit.id] = visit
         return visit
 
