@@ -419,12 +419,7 @@ class AuthenticationMachine(RuleBasedStateMachine):
         fresh: dict[bytes, bytes] = {}
         for tx, height, now_ms in self.accepted:
             out = self.app.apply(fresh, tx, BlockContext(height, now_ms, DEPARTMENTS))
-            assert out.code == OK, out
-            for k, v in out.writes.items():
-                if v is None:
-                    fresh.pop(k, None)
-                else:
-                    fresh[k] = v
+            assert apply_outcome(fresh, out).code == OK, out
         assert fresh == self.state
 
 

@@ -338,12 +338,7 @@ class AuthorizationMachine(RuleBasedStateMachine):
         fresh: dict[bytes, bytes] = {}
         for height, (tx, now_ms) in enumerate(self.accepted, start=1):
             out = self.app.apply(fresh, tx, BlockContext(height, now_ms, DEPARTMENTS))
-            assert out.code == OK, out
-            for k, v in out.writes.items():
-                if v is None:
-                    fresh.pop(k, None)
-                else:
-                    fresh[k] = v
+            assert apply_outcome(fresh, out).code == OK, out
         assert fresh == self.state
 
 
