@@ -14,9 +14,24 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def serve(app: FastAPI, listen: str) -> None:
+# Requests in progress at once, event streams included; beyond it uvicorn answers 503.
+CONNECTIONS_MAX = 256
+
+
+def server_config(
+    app: FastAPI, listen: str, connections_max: int = CONNECTIONS_MAX
+) -> uvicorn.Config:
     host, port = split_listen(listen)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", access_log=False, server_header=False
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,  # a query string or path could carry an id; refusals log sampled
+        server_header=False,
+        limit_concurrency=connections_max + 1,  # uvicorn counts the one arriving too
     )
-    uvicorn.Server(config).run()
+
+
+def serve(app: FastAPI, listen: str) -> None:
+    uvicorn.Server(server_config(app, listen)).run()
