@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: demo kv-demo down sim-demo test lint sim protos clean system-deps
+.PHONY: demo kv-demo down sim-demo test lint sim protos clean system-deps bench-anchoring
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -48,6 +48,12 @@ lint: $(STAMP)
 # Long seeded simulation campaign: make sim SEEDS=1000 [FIRST_SEED=5000]
 sim: $(STAMP)
 	$(PY) scripts/sim_campaign.py --seeds $(SEEDS) --first-seed $(FIRST_SEED)
+
+# The watcher's anchoring rate (a 100,000-row backlog) and lag (row committed in
+# PostgreSQL -> license on chain): make bench-anchoring [ROWS=100000]
+ROWS ?= 100000
+bench-anchoring: $(STAMP) system-deps
+	$(PY) -m bench.anchoring --rows $(ROWS)
 
 # Regenerate protobuf code after editing protos/*.proto (a test checks it is in sync).
 protos: $(STAMP)

@@ -9,7 +9,11 @@ Figures are for reports, never asserted in tests.
 - figures.py: a run's figures (throughput, latency), its Markdown table and chart;
 - load.py: load-client processes that pre-sign their txs and submit in batches;
 - observe.py: commits seen on every node, and the nodes' CPU and memory;
-- fault.py: the fault run (kill the primary under load, restart it, time what follows).
+- fault.py: the fault run (kill the primary under load, restart it, time what follows);
+- anchoring.py: the watcher's anchoring rate for a backlog and its lag from a row
+  committed in PostgreSQL to its license committed on chain (`python -m bench.anchoring`);
+- postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests).
 
-May import: cli (the testnet manager), client, node (config, verifier), protos.
+May import: cli (the testnet manager), client, node (config, verifier), chains (subject
+references), protos.
 """

@@ -48,14 +48,20 @@ def verification_baseline(items: int = 4000, threads: int = 2) -> float:
     return items / elapsed
 
 
-def start_testnet(
-    root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
-) -> NodeProcesses:
+def init_testnet(
+    root: Path,
+    validators: int,
+    channels: list[str],
+    block_txs_max: int,
+    insecure: bool = False,
+    app: str = "kv",
+) -> None:
+    """`govchain testnet init` on free local ports, with metrics endpoints."""
     from cli.main import main as cli
     from cli.ports import free_port_block
 
     base = free_port_block(validators)
-    args = ["testnet", "init", "--app", "kv", "--validators", str(validators), "--out", str(root)]
+    args = ["testnet", "init", "--app", app, "--validators", str(validators), "--out", str(root)]
     args += [
         "--base-port",
         str(base),
@@ -69,6 +75,12 @@ def start_testnet(
     args += ["--metrics-base-port", str(free_port_block(validators))]
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
+
+
+def start_testnet(
+    root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
+) -> NodeProcesses:
+    init_testnet(root, validators, channels, block_txs_max, insecure)
     nodes = NodeProcesses.of_testnet(root)
     nodes.start_all()
     return nodes

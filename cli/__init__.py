@@ -16,10 +16,12 @@
 - gateway_cli.py: `govchain gateway serve|token`, the JSON/HTTP gateway of web/gateway/;
 - console_commands.py, console_proposals.py: `govchain console serve|sign-login`, a
   department's web console (web/console/) and the proposal files it approves;
+- source_watch.py: `govchain source watch|status`, the department's watcher
+  (sources/watcher.py) linked to its node over gRPC;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
-storage, consensus, protos, web (the faces it serves). Not bench/ or demo/: `govchain
-bench` and `govchain demo` run them as their own processes, since both use this
-package's testnet files.
+storage, consensus, sources (the watcher), protos, web (the faces it serves). Not bench/
+or demo/: `govchain bench` and `govchain demo` run them as their own processes, since
+both use this package's testnet files.
 """

@@ -18,6 +18,7 @@ from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
 from cli.kiosk_config import add_kiosk_parser
+from cli.source_watch import add_source_parser
 from cli.testnet import (
     DEFAULT_CHAIN_ID,
     cmd_testnet_add_node,
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_parsers(sub)
     add_tool_parsers(sub)
     add_watch_parser(sub)
+    add_source_parser(sub)
     add_verify_evidence_parser(sub)
     add_kiosk_parser(sub)
     add_gateway_parser(sub)

@@ -7,6 +7,7 @@ to govchain validators from outside the node.
 - state.py: typed reads of each application's committed state (`ChainState`: licenses,
   grants, sessions, service items and their materials, cases, catalog entries, access history,
   the validator-set history and pending change);
+- departments.py: a department's setup for a license type (duty, catalog entry, type);
 - pull_request.py, kiosk.py: the one-click pull seen from the requester (one provider);
 - hall.py: the kiosk flow, one call per step (`Network`, `Hall.start_session`, `plan`,
   `consent`, `open_case`, `pull` — every material at once, events as they happen —

@@ -24,6 +24,7 @@ from chains.codes import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root
 from cli.testnet_files import tls_of_testnet
 from client.connection import client_tls, load_signing_key
+from client.departments import publish_license_type
 from client.hall import Hall, MaterialPlan, Network, PullUpdate
 from client.state import ChainState
 from client.txs import send_message
@@ -104,47 +105,15 @@ class Demo:
 
     def publish_license_type(self, spec: LicenseSpec) -> None:
         """The issuing department's duty, catalog entry and license type for one license."""
-        key = self.keys[spec.department]
-        items = [
-            government.DataItem(code=c, name=c, type="string", sensitivity=3) for c in spec.values
-        ]
-        resource = f"RES-{spec.type_code}"
-        self.ensure(
-            "catalog",
-            "catalog.register_duty",
-            government.RegisterDuty(
-                code=f"DUTY-{spec.type_code}", name=spec.name, legal_basis="statute"
-            ),
-            key,
-        )
-        self.ensure(
-            "catalog",
-            "catalog.publish_entry",
-            government.CatalogEntry(
-                resource_code=resource,
-                name=spec.name,
-                provider=spec.department,
-                duties=[f"DUTY-{spec.type_code}"],
-                items=items,
-                sharing=government.CONDITIONAL,
-                sharing_conditions="with the holder's consent",
-                update_cycle="realtime",
-                source_endpoint=f"{spec.department}/licenses",
-            ),
-            key,
-        )
-        self.ensure(
-            "license",
-            "license.register_type",
-            government.LicenseType(
-                code=spec.type_code,
-                name=spec.name,
-                department=spec.department,
-                holder_type=spec.holder,
-                items=items,
-                catalog_resource=resource,
-            ),
-            key,
+        publish_license_type(
+            self.stub,
+            self.chain_id,
+            self.keys[spec.department],
+            spec.department,
+            spec.type_code,
+            spec.name,
+            spec.holder,
+            list(spec.values),
         )
 
     def anchor_license(self, spec: LicenseSpec, now: int) -> government.License:

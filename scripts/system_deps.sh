@@ -10,7 +10,7 @@ need() { # need PACKAGE CHECK-PATH
 need chromium /usr/bin/chromium
 need chromium-driver /usr/bin/chromedriver
 need fonts-wqy-zenhei /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
-# a real PostgreSQL server for the SQL source tests (tests/pg.py starts a throwaway cluster)
+# a real PostgreSQL server for the SQL source tests (bench/postgres.py starts a throwaway cluster)
 need postgresql /usr/lib/postgresql
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then

@@ -9,11 +9,15 @@ The modules:
   types and item codes, checked with a clear error for each bad field;
 - sql.py: `SqlSource`, read-only over SQLAlchemy Core (SQLite or PostgreSQL), SELECTs only;
 - sidecar.py: govchain's own data beside the department's (the salt behind each item's
-  commitment), in a small SQLite file of the node's data dir, never in the department's
-  tables;
-- anchor.py: the commitments of a license read from its source (salts made and kept in
-  the sidecar);
+  commitment, which row each chain license stands for, the watcher's journal), in a small
+  SQLite file of the node's data dir, never in the department's tables;
+- validity.py: the department's validity dates as the chain's millisecond window;
+- watch_plan.py: what a row asks of the license chain (anchor, supersede, set a status),
+  as pure functions of the row, the sidecar's state of it and the time;
+- watcher.py: the watcher's passes, its journaled submissions and its crash recovery,
+  reaching the chain through a small interface the CLI implements over gRPC;
 - opening.py: which adapter a node's data dir configures.
 
-May import: chains (the privacy commitment formula, for anchoring).
+May import: chains (the privacy commitment formula, license ids), protos (the license
+chain's messages the watcher builds).
 """

@@ -19,16 +19,20 @@ from sources.base import LICENSE_ID, value_bytes
 from sources.mapping import LicenseMapping, SourceMapping
 from sources.sidecar import Sidecar
 
+SCAN_BATCH_ROWS = 2_000  # rows fetched per round trip while scanning a table
+
 
 @dataclass(frozen=True)
 class LicenseRecord:
     """One license as the department's records hold it now."""
 
     type_code: str
-    license_id: str
+    key: str  # the department's own key of the license (its id column)
     holder: str
-    status: str
-    valid_until: object  # as the database returns it (a date, a timestamp, text)
+    subject: str  # the holder's ID number or credit code (hashed before it goes on chain)
+    status: str  # the department's own status code
+    valid_from: object  # as the database returns it (a date, a timestamp, text); or None
+    valid_until: object
     items: dict[str, bytes]  # item code -> value bytes (items with NULL left out)
 
 
@@ -49,10 +53,24 @@ def read_only_engine(url: str) -> sa.Engine:
 
 
 def _source(m: LicenseMapping) -> sa.FromClause:
-    columns = {m.id, m.holder, m.status, m.valid_until, *m.items.values()}
+    columns = [sa.column(c) for c in m.columns()]
     if m.query is not None:
-        return sa.text(m.query).columns(*[sa.column(c) for c in sorted(columns)]).subquery("src")
-    return sa.table(m.table, *[sa.column(c) for c in sorted(columns)], schema=m.schema)
+        return sa.text(m.query).columns(*columns).subquery("src")
+    return sa.table(m.table, *columns, schema=m.schema)
+
+
+def _record(m: LicenseMapping, row: sa.RowMapping) -> LicenseRecord:
+    items = {code: value_bytes(row[col]) for code, col in m.items.items()}
+    return LicenseRecord(
+        type_code=m.type_code,
+        key=str(row[m.id]),
+        holder=str(row[m.holder]),
+        subject=str(row[m.subject] or ""),
+        status=str(row[m.status]),
+        valid_from=row[m.valid_from] if m.valid_from else None,
+        valid_until=row[m.valid_until],
+        items={code: v for code, v in items.items() if v is not None},
+    )
 
 
 class SqlSource:
@@ -74,46 +92,46 @@ class SqlSource:
             yield conn
             tx.rollback()
 
-    def _row(self, type_code: str, license_id: str) -> sa.RowMapping | None:
+    def _row(self, type_code: str, key: str) -> sa.RowMapping | None:
         m = self.mapping.licenses[type_code]
         src = self._sources[type_code]
-        query = sa.select(src).where(src.c[m.id] == license_id).limit(2)
+        query = sa.select(src).where(src.c[m.id] == key).limit(2)
         with self.connect() as conn:
             rows = conn.execute(query).mappings().all()
         if len(rows) > 1:
-            raise LookupError(f"{type_code} {license_id}: more than one row in the source")
+            raise LookupError(f"{type_code}: more than one row in the source for one key")
         return rows[0] if rows else None
 
-    def record(self, type_code: str, license_id: str) -> LicenseRecord | None:
-        """The license as the source holds it now (None if it holds no such license)."""
-        if not LICENSE_ID.match(license_id):
-            raise ValueError(f"not a license id: {license_id!r}")
-        row = self._row(type_code, license_id)
-        if row is None:
-            return None
+    def record(self, type_code: str, key: str) -> LicenseRecord | None:
+        """The license the source keeps under its own key now (None if there is none)."""
+        row = self._row(type_code, key)
+        return None if row is None else _record(self.mapping.licenses[type_code], row)
+
+    def scan(self, type_code: str) -> Iterator[LicenseRecord]:
+        """Every license of a type as the source holds it now, streamed in batches (a
+        table of 100,000 rows is never held as rows at once)."""
         m = self.mapping.licenses[type_code]
-        items = {code: value_bytes(row[col]) for code, col in m.items.items()}
-        return LicenseRecord(
-            type_code=type_code,
-            license_id=str(row[m.id]),
-            holder=str(row[m.holder]),
-            status=str(row[m.status]),
-            valid_until=row[m.valid_until],
-            items={code: v for code, v in items.items() if v is not None},
-        )
+        src = self._sources[type_code]
+        with self.connect() as conn:
+            result = conn.execution_options(yield_per=SCAN_BATCH_ROWS).execute(sa.select(src))
+            for row in result.mappings():
+                yield _record(m, row)
 
     def lookup(self, license_id: str, item: str) -> tuple[bytes, bytes] | None:
-        """(salt, current value): the salt from the sidecar (None if never anchored), the
-        value from the department's table as it is now, so a changed record shows as a
-        mismatch with its commitment, never as a silently different release."""
-        salt = self.sidecar.salt(license_id, item) if LICENSE_ID.match(license_id) else None
-        if salt is None:
+        """(salt, current value) of an item of a license anchored from this source: the
+        sidecar says which of the department's rows the chain's license id stands for
+        and keeps the salt; the value is read from that row as it is now, so a changed
+        record shows as a mismatch with its commitment, never as a silently different
+        release."""
+        if not LICENSE_ID.match(license_id):
             return None
-        for type_code, m in self.mapping.licenses.items():
-            if item not in m.items:
-                continue
-            row = self._row(type_code, license_id)
-            value = None if row is None else value_bytes(row[m.items[item]])
-            if value is not None:
-                return salt, value
-        return None
+        anchored = self.sidecar.anchored(license_id)
+        salt = self.sidecar.salt(license_id, item)
+        if anchored is None or salt is None:
+            return None
+        m = self.mapping.licenses.get(anchored.type_code)
+        if m is None or item not in m.items:
+            return None
+        row = self._row(anchored.type_code, anchored.source_key)
+        value = None if row is None else value_bytes(row[m.items[item]])
+        return None if value is None else (salt, value)

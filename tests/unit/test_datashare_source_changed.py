@@ -13,9 +13,9 @@ from chains.license import license_key
 from node.datashare_api import DataShareService, event
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
-from sources.anchor import anchor_commitments
 from sources.sidecar import Sidecar
 from sources.sql import SqlSource
+from tests.source_rows import anchor_row
 from tests.unit.test_sql_source import LICENSE, _sqlite, example_mapping
 
 
@@ -29,16 +29,11 @@ def service_over(source: SqlSource, lic: government.License) -> DataShareService
 def test_a_record_changed_since_anchoring_is_source_changed(tmp_path: Path) -> None:
     department = _sqlite(tmp_path)
     source = SqlSource(example_mapping(department.url), Sidecar(tmp_path / "sidecar.sqlite"))
-    commitments = anchor_commitments(source, "BL", LICENSE)
-    lic = government.License(
-        license_id=LICENSE,
-        type_code="BL",
-        items=[government.ItemCommitment(code=c, commitment=v) for c, v in commitments.items()],
-    )
+    lic = anchor_row(source, "BL", LICENSE)
     service = service_over(source, lic)
     requester = nacl.signing.SigningKey.generate().verify_key.encode()
     request = ds.PullRequest(signer=requester)
-    material = ds.MaterialRequest(license_id=LICENSE, items=["BL/name", "BL/legal_rep"])
+    material = ds.MaterialRequest(license_id=lic.license_id, items=["BL/name", "BL/legal_rep"])
 
     sealed = service._read_and_seal(request, material)
     assert [s.code for s in sealed] == ["BL/name", "BL/legal_rep"]

@@ -43,12 +43,12 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"chains", "consensus", "protos"},
     # the node dials its peers with the SDK's TLS identity and channel options
     # a department's own records: read-only adapters, commitments made with chains' formula
-    "sources": {"chains"},
+    "sources": {"chains", "protos"},
     "node": {"client", "consensus", "storage", "chains", "sources", "protos"},
-    "cli": {"client", "node", "consensus", "storage", "chains", "protos", "web"},
+    "cli": {"client", "node", "consensus", "storage", "chains", "sources", "protos", "web"},
     # the faces people meet; clients of the network like any other
     "web": {"client", "chains", "consensus", "protos"},
-    "bench": {"cli", "client", "node", "protos"},
+    "bench": {"cli", "client", "node", "chains", "protos"},
     "demo": {"cli", "client", "node", "chains", "sources", "protos"},
     "scripts": {"cli", "client", "node", "bench", "sim", "chains", "protos"},
 }

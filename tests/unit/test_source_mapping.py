@@ -55,3 +55,25 @@ def test_no_items_and_no_licenses_are_refused() -> None:
 def test_a_query_maps_like_a_table() -> None:
     text = GOOD.replace('table = "t_yyzz"', "query = \"SELECT * FROM t_yyzz WHERE djzt = '1'\"")
     assert parse_mapping(text).licenses["BL"].query.startswith("SELECT")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('subject = "tyshxydm"\n', "", "licenses.BL.subject: required"),
+        ('"3" = "REVOKED"', '"3" = "GONE"', "licenses.BL.statuses.3: 'GONE' is not one of VALID"),
+        ('"1" = "VALID"', '"1" = "EXPIRED"', "licenses.BL.statuses: no code means VALID"),
+        ('database = "', 'timezone = "Mars/Olympus"\ndatabase = "', "timezone: 'Mars/Olympus'"),
+    ],
+)
+def test_subject_statuses_and_timezone_are_checked(old: str, new: str, message: str) -> None:
+    assert old in GOOD
+    with pytest.raises(MappingError, match=re.escape(message)):
+        parse_mapping(GOOD.replace(old, new, 1))
+
+
+def test_without_statuses_nothing_is_guessed() -> None:
+    start = GOOD.index("[licenses.BL.statuses]")
+    with pytest.raises(MappingError, match=r"licenses\.BL\.statuses: required"):
+        parse_mapping(GOOD[:start])
+    assert parse_mapping(GOOD).timezone == "Asia/Shanghai"

@@ -1,5 +1,5 @@
 """SqlSource over a department's own tables, the same suite on SQLite and on a real
-PostgreSQL server (tests/pg.py): the mapping of docs/operations.md's worked example, the
+PostgreSQL server (bench/postgres.py): the mapping of docs/operations.md's worked example, the
 lookups, a write refused by the database itself, and a value changed since anchoring."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bench.postgres import PgServer, pg_server
 from chains.privacy import commit_item
-from sources.anchor import anchor_commitments
 from sources.mapping import SourceMapping, parse_mapping
 from sources.sidecar import Sidecar
 from sources.sql import SqlSource
-from tests.pg import PgServer, pg_server
+from tests.source_rows import anchor_row
 
 ROOT = Path(__file__).resolve().parents[2]
 LICENSE = "91330100MA27XYZ12K"
@@ -118,20 +118,26 @@ def test_the_record_reads_the_departments_own_columns(source: SqlSource) -> None
     assert source.record("BL", "91330100MA27NOPE00") is None
 
 
+def commitments_of(lic) -> dict[str, bytes]:
+    return {c.code: c.commitment for c in lic.items}
+
+
 def test_lookups_return_anchored_values_that_match_their_commitments(source: SqlSource) -> None:
-    assert source.lookup(LICENSE, "name") is None, "never anchored: no salt, nothing served"
-    commitments = anchor_commitments(source, "BL", LICENSE)
+    lic = anchor_row(source, "BL", LICENSE)
+    assert source.lookup(LICENSE, "name") is None, "the department's key is not a chain id"
+    commitments = commitments_of(lic)
     assert set(commitments) == {"name", "legal_rep", "capital"}
     for code, commitment in commitments.items():
-        salt, value = source.lookup(LICENSE, code)
+        salt, value = source.lookup(lic.license_id, code)
         assert commit_item(salt, code, value) == commitment
-    assert source.lookup(LICENSE, "name")[1] == "杭州绿野农资有限公司".encode()
-    assert anchor_commitments(source, "BL", LICENSE) == commitments, "salts are kept"
+    assert source.lookup(lic.license_id, "name")[1] == "杭州绿野农资有限公司".encode()
+    assert source.lookup("BL-market-regulation-2026-999999", "name") is None, "never anchored"
 
 
 def test_a_null_column_is_not_served(source: SqlSource) -> None:
-    anchor_commitments(source, "BL", "91330100MA27OTHER1")
-    assert source.lookup("91330100MA27OTHER1", "legal_rep") is None
+    lic = anchor_row(source, "BL", "91330100MA27OTHER1")
+    assert "legal_rep" not in commitments_of(lic), "a NULL is not committed either"
+    assert source.lookup(lic.license_id, "legal_rep") is None
 
 
 def test_a_write_through_the_adapters_connection_fails(source: SqlSource) -> None:
@@ -150,8 +156,8 @@ def test_even_a_superuser_url_gets_a_read_only_transaction(postgres: PgServer, t
 def test_a_value_changed_after_anchoring_no_longer_matches(
     source: SqlSource, department: Department
 ) -> None:
-    commitments = anchor_commitments(source, "BL", LICENSE)
+    lic = anchor_row(source, "BL", LICENSE)
     department.admin(f"UPDATE t_yyzz SET fddbr = '李四' WHERE tyshxydm = '{LICENSE}'")
-    salt, value = source.lookup(LICENSE, "legal_rep")
+    salt, value = source.lookup(lic.license_id, "legal_rep")
     assert value == "李四".encode()
-    assert commit_item(salt, "legal_rep", value) != commitments["legal_rep"]
+    assert commit_item(salt, "legal_rep", value) != commitments_of(lic)["legal_rep"]

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: Debian's `postgresql` (scripts/system_deps.sh),
+"""A throwaway PostgreSQL server for the SQL source tests and the anchoring benchmark:
+Debian's `postgresql` (scripts/system_deps.sh),
 a cluster in a temp dir listening only on a unix socket in that dir, on a free port
 number (the socket's name), stopped and removed after.
 
@@ -60,7 +61,9 @@ def _run(argv: list[str], as_postgres: bool) -> None:
 
 
 @contextmanager
-def pg_server() -> Iterator[PgServer]:
+def pg_server(fsync: bool = False) -> Iterator[PgServer]:
+    """A running cluster, removed after. Tests run without fsync (nothing to keep); the
+    benchmark with it, as a department's server runs."""
     as_postgres = os.geteuid() == 0
     root = Path(tempfile.mkdtemp(prefix="govchain-pg-"))
     if as_postgres:
@@ -68,7 +71,7 @@ def pg_server() -> Iterator[PgServer]:
     data, bin_dir, port = root / "data", pg_bin(), _free_port()
     superuser = "postgres"
     _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", superuser], as_postgres)
-    options = f"-p {port} -k {root} -c listen_addresses='' -c fsync=off"
+    options = f"-p {port} -k {root} -c listen_addresses='' -c fsync={'on' if fsync else 'off'}"
     start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60"]
     _run([*start, "-l", str(root / "log"), "start"], as_postgres)
     try:
