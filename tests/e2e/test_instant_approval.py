@@ -44,11 +44,15 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
 
 
 @pytest.fixture(scope="module")
-def demo(net: Testnet) -> Demo:
+def seeded(net: Testnet) -> tuple[Demo, dict[str, government.License]]:
     """The demo's departments, licenses, item and kiosk on chain; no rule yet."""
-    seeded = Demo(net.root, out=io.StringIO())
-    seeded.seed()
-    return seeded
+    story = Demo(net.root, out=io.StringIO())
+    return story, story.seed()
+
+
+@pytest.fixture(scope="module")
+def demo(seeded: tuple[Demo, dict[str, government.License]]) -> Demo:
+    return seeded[0]
 
 
 def set_rule(demo: Demo, **conditions: bool) -> government.ApprovalRule:
@@ -177,3 +181,20 @@ def test_a_withdrawn_rule_leaves_the_next_case_to_a_person(net: Testnet, demo: D
             government.WithdrawRule(item_code=ITEM),
             demo.keys["agriculture"],
         )
+
+
+def test_the_demo_story_ends_with_the_case_approved_in_the_block_that_completed_it(
+    seeded: tuple[Demo, dict[str, government.License]],
+) -> None:
+    """The demo's own steps: agriculture's rule, the kiosk session, the pull, step 7."""
+    story, anchored = seeded
+    version = story.publish_rule()
+    _, grant_id, case = story.kiosk_session()
+    story.one_click_pull(grant_id, case, anchored)
+    story.finish_case(case)
+    result = ChainState(story.stub).case_result(case)
+    assert result is not None and result.rule_version == version
+    told = story.out.getvalue()  # type: ignore[attr-defined]
+    assert f"approved instantly (秒批) in block {result.height}" in told
+    assert f"by rule v{version}" in told and "permit issued" in told
+    assert "approves by hand" not in told
