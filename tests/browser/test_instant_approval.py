@@ -7,7 +7,7 @@ receipt telling why in plain Chinese and English. Agriculture's console (its own
 shows the first case's decision, block and rule, and the second's failures with the
 manual decision still open.
 
-Screenshots: kiosk-7-instant-approval, kiosk-8-rule-not-met, console-case-instant,
+Screenshots: kiosk-instant-approval, kiosk-rule-not-met, console-case-instant,
 console-case-rule-not-met (into docs/screenshots/ with GOVCHAIN_SCREENSHOTS=docs).
 """
 
@@ -99,7 +99,7 @@ def test_the_receipt_says_approved_instantly_in_which_block_by_which_rule(
     assert shown.get_attribute("data-height") == str(result.height)
     expected = f"approved instantly (秒批) in block {result.height} by rule v{world['rule']}"
     assert expected in shown.text and "已秒批" in shown.text
-    shot("kiosk-7-instant-approval")
+    shot("kiosk-instant-approval")
     assert severe_log(browser) == []
     world["cases"]["instant"] = case
     click(browser, "#finish")
@@ -119,7 +119,7 @@ def test_the_receipt_tells_why_the_rule_did_not_approve(browser, shot, world) ->
     assert [f.get_attribute("data-material") for f in failures] == [REPORT]
     assert "未提交" in failures[0].text and "not handed in" in failures[0].text
     assert f"Rule v{world['rule']} did not approve it" in shown.text
-    shot("kiosk-8-rule-not-met")
+    shot("kiosk-rule-not-met")
     found = ChainState(demo.stub).case(case)
     assert found is not None and found.status == "submitted"
     world["cases"]["manual"] = case
