@@ -43,31 +43,25 @@ from tests.e2e.harness import Testnet
 
 REPORT = "年度报告 annual report"  # optional, scanned: the rule wants every material
 DEPARTMENT = "agriculture"
+FAST = {"view_change_timeout_ticks": 20, "status_interval_ticks": 5}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The demo's chain with agriculture's rule (v1), the kiosk and agriculture's console."""
     base = tmp_path_factory.mktemp("instant")
-    net = Testnet(
-        base / "net", app="government", view_change_timeout_ticks=20, status_interval_ticks=5
-    )
+    net = Testnet(base / "net", app="government", **FAST)
     net.start_all()
     try:
         demo = Demo(net.root, out=io.StringIO())
         demo.seed()
-        version = demo.publish_rule()
+        rule = demo.publish_rule()
         with (
             kiosk_process(net.root, base / "kiosk.log", idle_timeout_s=120) as kiosk,
             console_process(net.root, DEPARTMENT, base / "console.log") as console,
         ):
-            yield {
-                "net": net,
-                "demo": demo,
-                "rule": version,
-                "kiosk": kiosk.url,
-                "console": console,
-                "cases": {},
-            }
+            faces = {"kiosk": kiosk.url, "console": console}
+            yield {"net": net, "demo": demo, "rule": rule, "cases": {}, **faces}
     finally:
         net.stop_all()
 

@@ -28,31 +28,30 @@ from tests.e2e.harness import Testnet, wait_for
 BUSINESS_LICENSE = SPECS[0].name  # 营业执照 business license
 
 
+FAST = {"view_change_timeout_ticks": 20, "status_interval_ticks": 5}
+Seeded = tuple[Testnet, Demo, dict[str, government.License]]
+
+
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
-    testnet = Testnet(
-        tmp_path_factory.mktemp("instant") / "net",
-        app="government",
-        view_change_timeout_ticks=20,
-        status_interval_ticks=5,
-    )
-    testnet.start_all()
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """A running testnet with the demo's departments, licenses, item and kiosk; no rule."""
+    net = Testnet(tmp_path_factory.mktemp("instant") / "net", app="government", **FAST)
+    net.start_all()
     try:
-        yield testnet
+        story = Demo(net.root, out=io.StringIO())
+        yield net, story, story.seed()
     finally:
-        testnet.stop_all()
+        net.stop_all()
 
 
 @pytest.fixture(scope="module")
-def seeded(net: Testnet) -> tuple[Demo, dict[str, government.License]]:
-    """The demo's departments, licenses, item and kiosk on chain; no rule yet."""
-    story = Demo(net.root, out=io.StringIO())
-    return story, story.seed()
-
-
-@pytest.fixture(scope="module")
-def demo(seeded: tuple[Demo, dict[str, government.License]]) -> Demo:
+def net(seeded: Seeded) -> Testnet:
     return seeded[0]
+
+
+@pytest.fixture(scope="module")
+def demo(seeded: Seeded) -> Demo:
+    return seeded[1]
 
 
 def set_rule(demo: Demo, **conditions: bool) -> government.ApprovalRule:
@@ -184,10 +183,10 @@ def test_a_withdrawn_rule_leaves_the_next_case_to_a_person(net: Testnet, demo: D
 
 
 def test_the_demo_story_ends_with_the_case_approved_in_the_block_that_completed_it(
-    seeded: tuple[Demo, dict[str, government.License]],
+    seeded: Seeded,
 ) -> None:
     """The demo's own steps: agriculture's rule, the kiosk session, the pull, step 7."""
-    story, anchored = seeded
+    _, story, anchored = seeded
     version = story.publish_rule()
     _, grant_id, case = story.kiosk_session()
     story.one_click_pull(grant_id, case, anchored)
