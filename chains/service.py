@@ -19,7 +19,9 @@ department. Applicants are 32-byte refs (keyed hashes of their ID number), never
                             └── rule met (秒批) ──► approved, in the submitting block
 
 秒批 (instant approval): the implementing department may set an approval rule on an item
-(`service.set_rule`; each change bumps its version). `submit_case` then judges the case
+(`service.set_rule`; each change bumps its version) and withdraw it
+(`service.withdraw_rule`: a change too, with its own version, after which the item is
+decided by hand again). `submit_case` then judges the case
 by the rule in force, in the same tx, from the case's own record and the block context
 only, so every validator decides alike: met, the case is approved with a result naming
 the rule's version and hash and the block height; not met, it stays "submitted" for
@@ -37,7 +39,8 @@ never contain it and two kinds of record never share a key):
     key("materials-version", code)    8-byte big-endian count of publications of that list
     key("case", case_number)          Case: status, attachments (one per material), stages
     key("result", case_number)        CaseResult: the decision and the issued license id
-    key("rule", item_code)            ApprovalRule: the rule in force, with its version
+    key("rule", item_code)            ApprovalRule: the latest rule, with its version
+                                      (`withdrawn`: no rule in force)
 
 Every refusal returns a shared result code with a precise reason and no writes.
 """
@@ -78,6 +81,7 @@ from chains.service_shapes import (
     shape_rule,
     shape_stage,
     shape_submit,
+    shape_withdraw_rule,
 )
 from chains.tx import DecodedTx
 from protos import government_pb2 as government
@@ -139,7 +143,14 @@ def get_result(state: StateReader, case_number: str) -> government.CaseResult | 
 
 
 def get_rule(state: StateReader, item_code: str) -> government.ApprovalRule | None:
+    """The item's latest rule record, a withdrawn one included (its version counts on)."""
     return read_record(state, rule_key(item_code), government.ApprovalRule)
+
+
+def rule_in_force(state: StateReader, item_code: str) -> government.ApprovalRule | None:
+    """The rule that judges the item's cases now (None: no rule, or it was withdrawn)."""
+    rule = get_rule(state, item_code)
+    return None if rule is None or rule.withdrawn else rule
 
 
 def missing_materials(case: government.Case, materials: government.Materials) -> list[str]:
@@ -262,6 +273,27 @@ def process_set_rule(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext)
     state.put(rule_key(item.code), rule)
 
 
+def process_withdraw_rule(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
+    """service.withdraw_rule (WithdrawRule).
+
+    - the item exists, and the signer is its implementing department
+    - the item has a rule in force (not none, not already withdrawn)
+    - the rule record becomes a withdrawn one with version + 1 and no conditions: the
+      version counts every change, so a case's `rule_version` names one rule for good;
+      later cases are decided by hand, earlier decisions stand; the reason is in the tx
+    """
+    dept = _signer_department(tx, ctx)
+    item = _item(state, msg.item_code)
+    _require_implementer(dept, item, "withdraw its approval rule")
+    current = state.read(rule_key(item.code), government.ApprovalRule)
+    if current is None or current.withdrawn:
+        raise Refusal(INVALID_STATE, f"service item {item.code!r} has no approval rule in force")
+    withdrawn = government.ApprovalRule(
+        item_code=item.code, version=current.version + 1, withdrawn=True
+    )
+    state.put(rule_key(item.code), withdrawn)
+
+
 def process_open_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockContext) -> None:
     """service.open_case (Case).
 
@@ -344,7 +376,7 @@ def process_submit_case(state: TxState, tx: DecodedTx, msg: Any, ctx: BlockConte
         )
     case.status = SUBMITTED
     rule = state.read(rule_key(item.code), government.ApprovalRule)
-    if rule is not None:
+    if rule is not None and not rule.withdrawn:
         _judge(state, case, rule, rule_failures(rule, case, materials, ctx.timestamp_ms), ctx)
     state.put(case_key(case.case_number), case)
 
@@ -419,6 +451,7 @@ TX_TYPES = (
     TxType("service.publish_item", government.ServiceItem, shape_item),
     TxType("service.publish_materials", government.Materials, shape_materials),
     TxType("service.set_rule", government.ApprovalRule, shape_rule),
+    TxType("service.withdraw_rule", government.WithdrawRule, shape_withdraw_rule),
     TxType("service.open_case", government.Case, shape_case),
     TxType("service.attach_material", government.Attachment, shape_attachment),
     TxType("service.submit_case", government.CaseStep, shape_submit),

@@ -213,13 +213,17 @@ def shape_result(r: government.CaseResult) -> str | None:
 
 def shape_rule(rule: government.ApprovalRule) -> str | None:
     """A rule checks something: a rule with no condition would approve every complete case
-    by accident (withdrawing a rule is not a tx type yet)."""
-    if rule.version:
-        return "version is state only"
+    by accident (a department that wants no rule withdraws it: service.withdraw_rule)."""
+    if rule.version or rule.withdrawn:
+        return "version and withdrawn are state only"
     conditions = (rule.require_all_materials, rule.require_chain_sources)
     if not any(conditions) and not rule.require_licenses_valid:
         return "a rule needs at least one condition"
     return _bad_code("item_code", rule.item_code)
+
+
+def shape_withdraw_rule(msg: government.WithdrawRule) -> str | None:
+    return _first(_bad_code("item_code", msg.item_code), _bad_text("reason", msg.reason))
 
 
 # ------------------------------------------------------------------ approval rules (秒批)

@@ -12,6 +12,8 @@ to govchain validators from outside the node.
 - hall.py: the kiosk flow, one call per step (`Network`, `Hall.start_session`, `plan`,
   `consent`, `open_case`, `pull` — every material at once, events as they happen —
   `attach_and_submit`); what the kiosk, the console and the gateway build on;
+- approval.py: what the chain decided on submission (秒批: approved in that block by the
+  item's rule, or the rule's failures in plain Chinese and English: `Hall.decision`);
 - evidence.py, evidence_verify.py: a pulled material's evidence bundle (`collect_evidence`,
   `read_evidence`, `write_evidence`) and its offline check (`verify_evidence`).
 

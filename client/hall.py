@@ -14,7 +14,10 @@ steps, each recorded on chain before the next may start:
 5. `pull`: every on-chain material from its issuing department at once (a thread per
    material), each status event delivered the moment it arrives, with the time since the
    pull began; obtained values are opened and checked against the license commitments.
-6. `attach_and_submit` -> `service.attach_material` per material, `service.submit_case`.
+6. `attach_and_submit` -> `service.attach_material` per material, `service.submit_case`;
+   it returns the block that holds the submission. An item with an approval rule (秒批)
+   is decided in that very block: `decision` reads what the chain decided
+   (client/approval.py).
 
 Every step raises `client.txs.TxRejected` with a message fit for the citizen's screen if
 the chain refuses it.
@@ -38,11 +41,13 @@ from google.protobuf.message import Message
 
 from chains.license import effective_status
 from chains.privacy import subject_ref
+from client.approval import Decision, decision_of
 from client.connection import client_tls, connect
 from client.kiosk import PulledItem, open_items, pull, sign_request
 from client.state import ChainState
 from client.tls import TlsFiles
-from client.txs import send_message
+from client.txs import TxRefused, TxRejected, signed_tx, status_name, submit, wait_committed
+from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
 
@@ -180,10 +185,25 @@ class Hall:
         """The keyed hash a person or company is known by on chain."""
         return subject_ref(self._subject_key, id_number)
 
-    def _send(self, channel: str, tx_type: str, payload: Message) -> None:
-        send_message(
-            self.stub, self.network.chain_id, channel, tx_type, payload, self._terminal_key
-        )
+    def _send(self, channel: str, tx_type: str, payload: Message) -> api.GetTransactionResponse:
+        """Sign with the terminal's key, submit, wait for the commit; the committed tx
+        (its height and result). Raises TxRejected, worded for the citizen's screen."""
+        body = payload.SerializeToString(deterministic=True)
+        raw = signed_tx(self._terminal_key, self.network.chain_id, channel, tx_type, body)
+        (admitted,) = submit(self.stub, [raw])
+        if admitted.status != api.ACCEPTED:
+            raise TxRejected(f"{tx_type}: {status_name(admitted.status)}: {admitted.detail}")
+        try:
+            committed = wait_committed(self.stub, channel, admitted.tx_id)
+        except TxRefused as e:
+            raise TxRejected(f"{tx_type}: {e}") from e
+        if committed.result.code != 0:
+            reason = committed.result.reason
+            raise TxRejected(
+                f"{tx_type} rejected by the {channel} application: {reason}",
+                committed.result.code,
+            )
+        return committed
 
     # ------------------------------------------------------------------ steps
 
@@ -366,11 +386,13 @@ class Hall:
 
     def attach_and_submit(
         self, case_number: str, pulled: Iterable[PullUpdate], scanned: dict[str, bytes]
-    ) -> None:
+    ) -> int:
         """Attach each obtained material (its evidence: the hash of its access tx id, or of
         its access id) and each scanned one (the hash of the scan), then submit the case.
         A pull's facts (its access record and the license's validity window) go with it:
-        an item's approval rule (秒批) judges them, as the service chain sees no other."""
+        an item's approval rule (秒批) judges them, as the service chain sees no other.
+        Returns the height of the block that holds the submission (and, under a rule,
+        the decision)."""
         for u in pulled:
             pointer = u.event.access_tx_id or u.event.access_id.encode()
             lic = u.material.license or government.License()
@@ -401,4 +423,9 @@ class Hall:
                 ),
             )
         submitted = government.CaseStep(case_number=case_number, stage="submitted")
-        self._send("service", "service.submit_case", submitted)
+        return self._send("service", "service.submit_case", submitted).height
+
+    def decision(self, case_number: str) -> Decision | None:
+        """What the chain decided on submission: approved by the item's rule in that
+        block (秒批), or left for a person, with the rule's failures in plain words."""
+        return decision_of(self.state, case_number)

@@ -1,6 +1,6 @@
-"""The demo's cast: the service item, the kiosk, the company, its representative and the
-four licenses its permit needs (values stay with each issuing department; only their
-commitments go on chain)."""
+"""The demo's cast: the service item and its approval rule, the kiosk, the company, its
+representative and the four licenses its permit needs (values stay with each issuing
+department; only their commitments go on chain)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from dataclasses import dataclass
 
 ITEM = "PEST-FIRST"
 KIOSK = "haidian-kiosk-01"
+# 秒批: agriculture's approval rule for ITEM (government.ApprovalRule's conditions). A case
+# with every material attached, each license pulled from its chain with a granted access
+# record and valid at the block time, is approved in the block that submits it.
+RULE = {
+    "require_all_materials": True,
+    "require_chain_sources": True,
+    "require_licenses_valid": True,
+}
 
 
 @dataclass(frozen=True)

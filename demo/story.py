@@ -6,8 +6,10 @@ chain, values in each issuing department's own records); agriculture publishes t
 service item and its materials; the legal representative logs in at the kiosk with ID
 card and face check, consents, and the kiosk pulls the four on-chain materials from the
 four departments at once, showing each move from 拉取中 to 区块链获取; the fifth material is
-scanned; the case is submitted, approved, and the permit is issued as a new license;
-finally the audit trail answers "who used my data".
+scanned; the case is submitted and, under agriculture's approval rule (秒批), approved in
+the very block that holds the submission (without a rule, or when the rule is not met,
+agriculture approves it by hand); the permit is issued as a new license; finally the
+audit trail answers "who used my data".
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from google.protobuf.message import Message
 
 from chains.codes import ALREADY_EXISTS
 from chains.privacy import SALT_BYTES, commit_item, items_root
+from chains.service import get_rule
 from cli.testnet_files import tls_of_testnet
 from client.connection import client_tls, load_signing_key
 from client.departments import publish_license_type
 from client.hall import Hall, MaterialPlan, Network, PullUpdate
 from client.state import ChainState
 from client.txs import send_message
-from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, SPECS, LicenseSpec
+from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, RULE, SPECS, LicenseSpec
 from node.config import load_config
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
@@ -257,13 +260,38 @@ class Demo:
         self.say(f"   all four on-chain materials obtained in {elapsed:.2f} s")
         return elapsed
 
+    def publish_rule(self) -> int:
+        """Agriculture's approval rule for the item (秒批); returns its version (each
+        change, a re-run of the demo too, bumps it)."""
+        self.say("3b. agriculture sets the item's approval rule (秒批): every material,")
+        self.say("    each license pulled from its chain and valid at the block time")
+        rule = government.ApprovalRule(item_code=ITEM, **RULE)
+        self.must("service", "service.set_rule", rule, self.keys["agriculture"])
+        stored = get_rule(self.hall.state.on("service"), ITEM)
+        assert stored is not None
+        self.say(f"    rule v{stored.version} in force")
+        return stored.version
+
     def finish_case(self, case: str) -> None:
         """Step 7: the kiosk attaches the pulled materials and the scan and submits the
-        case; agriculture takes it through its stages, issues the permit and records it."""
-        self.say(
-            "7. attach materials, scan the photos, submit; agriculture approves, issues the permit"
-        )
-        self.hall.attach_and_submit(case, self.pulled.get(case, []), {SCAN: b"scan"})
+        case. Under the item's rule the chain approves it in that block (秒批) and
+        agriculture issues the permit; otherwise agriculture takes it through its
+        stages by hand, issues the permit and records it."""
+        self.say("7. attach materials, scan the photos, submit")
+        height = self.hall.attach_and_submit(case, self.pulled.get(case, []), {SCAN: b"scan"})
+        decision = self.hall.decision(case)
+        if decision is not None and decision.instant:
+            assert decision.result is not None
+            self.say(
+                f"   approved instantly (秒批) in block {decision.height}, the block that holds"
+                f" the submission ({height}), by rule v{decision.result.rule_version}"
+            )
+            self.say(f"   permit issued: {self.issue_permit().license_id}")
+            return
+        if decision is not None:
+            for f in decision.failures:
+                self.say(f"   rule v{decision.rule_version} not met — {f.material}: {f.en}")
+        self.say("   agriculture approves by hand and issues the permit")
         agri = self.keys["agriculture"]
         for stage in ("accepted", "reviewed"):
             self.must(
@@ -323,6 +351,7 @@ class Demo:
 
     def run(self) -> float:
         anchored = self.seed()
+        self.publish_rule()
         _, grant_id, case = self.kiosk_session()
         elapsed = self.one_click_pull(grant_id, case, anchored)
         self.finish_case(case)

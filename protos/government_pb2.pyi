@@ -423,15 +423,25 @@ class CaseResult(_message.Message):
     def __init__(self, case_number: _Optional[str] = ..., result: _Optional[str] = ..., license_id: _Optional[str] = ..., decision: _Optional[str] = ..., rule_version: _Optional[int] = ..., rule_hash: _Optional[bytes] = ..., height: _Optional[int] = ...) -> None: ...
 
 class ApprovalRule(_message.Message):
-    __slots__ = ("item_code", "require_all_materials", "require_chain_sources", "require_licenses_valid", "version")
+    __slots__ = ("item_code", "require_all_materials", "require_chain_sources", "require_licenses_valid", "version", "withdrawn")
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_ALL_MATERIALS_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_CHAIN_SOURCES_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_LICENSES_VALID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     item_code: str
     require_all_materials: bool
     require_chain_sources: bool
     require_licenses_valid: bool
     version: int
-    def __init__(self, item_code: _Optional[str] = ..., require_all_materials: _Optional[bool] = ..., require_chain_sources: _Optional[bool] = ..., require_licenses_valid: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...
+    withdrawn: bool
+    def __init__(self, item_code: _Optional[str] = ..., require_all_materials: _Optional[bool] = ..., require_chain_sources: _Optional[bool] = ..., require_licenses_valid: _Optional[bool] = ..., version: _Optional[int] = ..., withdrawn: _Optional[bool] = ...) -> None: ...
+
+class WithdrawRule(_message.Message):
+    __slots__ = ("item_code", "reason")
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    item_code: str
+    reason: str
+    def __init__(self, item_code: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from client.approval import Decision
 from client.hall import MaterialPlan, Network, PullUpdate, Session
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
@@ -84,6 +85,10 @@ class FakeHall:
 
     def attach_and_submit(self, case_number: str, pulled: list, scanned: dict) -> None:
         self.calls.append(f"submit:{len(pulled)}:{len(scanned)}")
+
+    def decision(self, case_number: str) -> Decision:
+        """The item has no rule here: the case waits for the department."""
+        return Decision(case_number, "submitted", 0, (), None)
 
 
 class Clock:
@@ -304,6 +309,7 @@ def test_the_whole_flow_pull_events_scan_submit_receipt(kiosk) -> None:  # type:
     assert r.status_code == 303 and r.headers["location"] == "/receipt"
     receipt = client.get("/receipt", headers=HTML).text
     assert "C1" in receipt and 'href="/evidence/0"' in receipt and "/evidence/1" not in receipt
+    assert 'data-decision="submitted"' in receipt and "等待部门审批" in receipt
     assert client.get("/evidence/1", headers=HTML).status_code == 404
     assert hall.calls == [
         "record_auth:True",

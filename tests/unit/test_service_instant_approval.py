@@ -13,8 +13,8 @@ import hashlib
 import nacl.signing
 import pytest
 
-from chains.codes import BAD_PAYLOAD, NOT_ALLOWED, NOT_FOUND, OK
-from chains.service import get_case, get_result, get_rule
+from chains.codes import BAD_PAYLOAD, INVALID_STATE, NOT_ALLOWED, NOT_FOUND, OK
+from chains.service import get_case, get_result, get_rule, rule_in_force
 from chains.service_shapes import rule_failures
 from protos import government_pb2 as government
 from tests.apps import NOW_MS
@@ -238,6 +238,46 @@ def test_a_rule_needs_an_item(published: Ledger) -> None:
     published.refused(NOT_FOUND, AGRICULTURE, "service.set_rule", rule, "no service item")
 
 
+# ------------------------------------------------------------------ withdrawing the rule
+
+WITHDRAW = government.WithdrawRule(item_code=PERMIT, reason="政策调整 policy change")
+
+
+def test_a_withdrawn_rule_leaves_later_cases_to_a_person() -> None:
+    ledger = with_rule()
+    assert submit(ledger, "C-1").status == "approved"
+    ledger.ok(AGRICULTURE, "service.withdraw_rule", WITHDRAW)
+    record = get_rule(ledger, PERMIT)
+    assert record == government.ApprovalRule(item_code=PERMIT, version=2, withdrawn=True)
+    assert rule_in_force(ledger, PERMIT) is None
+    case = submit(ledger, "C-2")  # would meet the old rule: decided by hand now
+    assert (case.status, case.rule_version, list(case.rule_failures)) == ("submitted", 0, [])
+    assert get_result(ledger, "C-2") is None
+    first = get_result(ledger, "C-1")  # the earlier decision stands
+    assert first is not None and first.rule_version == 1
+    # A new rule counts on from the withdrawal, so a version names one rule for good.
+    ledger.ok(AGRICULTURE, "service.set_rule", STRICT)
+    assert submit(ledger, "C-3").rule_version == 3 and status(ledger, "C-3") == "approved"
+
+
+@pytest.mark.parametrize("signer", [MARKET, KIOSK, STRANGER], ids=["other", "terminal", "none"])
+def test_only_the_implementing_department_withdraws_the_rule(
+    signer: nacl.signing.SigningKey,
+) -> None:
+    ledger = with_rule()
+    ledger.refused(NOT_ALLOWED, signer, "service.withdraw_rule", WITHDRAW)
+    assert rule_in_force(ledger, PERMIT) == get_rule(ledger, PERMIT)
+
+
+def test_withdrawing_needs_a_rule_in_force(published: Ledger) -> None:
+    published.refused(INVALID_STATE, AGRICULTURE, "service.withdraw_rule", WITHDRAW, "no approval")
+    published.ok(AGRICULTURE, "service.set_rule", STRICT)
+    published.ok(AGRICULTURE, "service.withdraw_rule", WITHDRAW)
+    published.refused(INVALID_STATE, AGRICULTURE, "service.withdraw_rule", WITHDRAW, "in force")
+    missing = government.WithdrawRule(item_code="no-such-item")
+    published.refused(NOT_FOUND, AGRICULTURE, "service.withdraw_rule", missing, "no service item")
+
+
 # ------------------------------------------------------------------ shapes
 
 BAD = {
@@ -246,6 +286,17 @@ BAD = {
         "service.set_rule",
         government.ApprovalRule(item_code=PERMIT, require_all_materials=True, version=3),
         "state only",
+    ),
+    "rule-withdrawn": (
+        "service.set_rule",
+        government.ApprovalRule(item_code=PERMIT, require_all_materials=True, withdrawn=True),
+        "state only",
+    ),
+    "withdraw-no-item": ("service.withdraw_rule", government.WithdrawRule(), "item_code"),
+    "withdraw-long-reason": (
+        "service.withdraw_rule",
+        government.WithdrawRule(item_code=PERMIT, reason="x" * 4097),
+        "reason",
     ),
     "scan-with-access": (
         "service.attach_material",

@@ -1,15 +1,17 @@
 """A hypothesis state machine over the service-item chain (chains.service): random
-publish / set rule / open / attach / submit / stage / result txs from every kind of signer, valid
-and invalid, on small pools of codes so that references collide and cases get far.
+publish / set or withdraw rule / open / attach / submit / stage / result txs from every
+kind of signer, valid and invalid, on small pools of codes so that references collide
+and cases get far.
 
 Checked after every step, independently of the application's own bookkeeping:
 - a refused tx changes nothing (and writes nothing: `Ledger.apply_tx` asserts it);
 - a case is never submitted with a required material missing, by a model of the
   materials lists and attachments built from the accepted txs alone;
 - a result is recorded at most once, and a decided case never changes status again;
-- only the implementing department sets an item's rule, each change bumps its version,
-  and a case of an item with a rule is judged by the version in force at submission
-  (秒批: approved exactly when the rule records no failure);
+- only the implementing department sets or withdraws an item's rule, each change (a
+  withdrawal too) bumps its version, and a case of an item with a rule in force is
+  judged by that version at submission (秒批: approved exactly when the rule records no
+  failure), with no rule in force by hand;
 - replaying every tx on a fresh state gives the same result codes and byte-identical state.
 """
 
@@ -228,6 +230,20 @@ class ServiceMachine(RuleBasedStateMachine):
             stored = get_rule(self.ledger, code)
             assert stored is not None and stored.version == self.rule_versions[code]
 
+    @rule(signer=SIGNERS, code=ITEM_CODES)
+    def withdraw_rule(self, signer: nacl.signing.SigningKey, code: str) -> None:
+        msg = government.WithdrawRule(item_code=code, reason="policy change")
+        out = self.send(signer, "service.withdraw_rule", msg)
+        owner = self.item_departments.get(code)
+        mine = owner is not None and owner == DEPARTMENT_OF.get(signer)
+        assert (out.code == OK) == (mine and code in self.rules), out
+        if out.code == OK:
+            self.rule_versions[code] += 1
+            del self.rules[code]
+            stored = get_rule(self.ledger, code)
+            assert stored is not None and stored.withdrawn
+            assert stored.version == self.rule_versions[code]
+
     @rule(code=ITEM_CODES, flags=RULE_FLAGS)
     def department_sets_a_rule(self, code: str, flags: tuple[bool, bool, bool]) -> None:
         """The implementing department sets (or changes) the item's rule."""
@@ -256,7 +272,8 @@ class ServiceMachine(RuleBasedStateMachine):
         (the machine's pulls carry no access record, so the other conditions fail)."""
         code = self.case_items[number]
         case = get_case(self.ledger, number)
-        assert case is not None and case.rule_version == self.rule_versions[code]
+        in_force = self.rule_versions[code] if code in self.rules else 0  # 0: withdrawn
+        assert case is not None and case.rule_version == in_force
         assert (case.status == "approved") == (bool(case.rule_version) and not case.rule_failures)
         if self.rules.get(code) == (True, False, False):
             every = {m.name for m in self.materials[code]} <= self.attached[number]

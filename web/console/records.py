@@ -2,7 +2,9 @@
 
 Cases: the service cases of the items this department implements (found by walking the
 service channel's committed open_case txs: the world state has no index of them), each
-with its materials, attachments, stages, result, and the pulls made for it (the access
+with its materials, attachments, stages, result (by a person, or by the item's approval
+rule in the block that submitted it: 秒批, with the rule's failures when it did not),
+and the pulls made for it (the access
 records of the grants naming the case). Audit: for one subject reference, every grant it
 gave and every access recorded about it, granted or denied, by whom, when, for which
 case. Subject references are keyed hashes; this module never sees an ID number.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from client.approval import Decision, decision_from
 from client.state import ChainState, committed_payloads
 from protos import government_pb2 as government
 
@@ -35,6 +38,12 @@ class CaseView:
     @property
     def attached(self) -> dict[str, government.Attachment]:
         return {a.material: a for a in self.case.attachments}
+
+    @property
+    def decision(self) -> Decision:
+        """秒批: approved by the item's rule in the submitting block, or the rule's
+        failures in plain words (rule_version 0: no rule judged it)."""
+        return decision_from(self.case, self.result)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The kiosk's last steps: the one-click pull with its live event stream, the scan of
-paper materials, submitting the case, the receipt and its evidence bundles.
+paper materials, submitting the case, the receipt (with the chain's decision: 秒批 in the
+submitting block, or the rule's failures in plain words) and its evidence bundles.
 
 The event stream is server-sent events in live.js's shape; it opens when the pull page
 loads and ends when the pull is done or the visit is wiped. A receipt's evidence link
@@ -110,7 +111,8 @@ def scanned(request: Request, index: int = Form(..., ge=0, le=99)) -> Response:
 @router.post("/submit", dependencies=CSRF)
 def submit(request: Request) -> Response:
     """Attach every material (pulled: the evidence of its access; scanned: the scan's
-    hash) and submit the case on the service chain."""
+    hash) and submit the case on the service chain; then read what the chain decided in
+    that block (an item with an approval rule: approved there, 秒批, or why not)."""
     visit = visit_at(request, "pull")
     run = visit.run
     assert run is not None
@@ -120,7 +122,9 @@ def submit(request: Request) -> Response:
         raise HTTPException(409, "正在处理，请稍候 already in progress; please wait")
     try:
         pulled = [update for _, update in run.obtained()]
-        kiosk_of(request).hall.attach_and_submit(visit.case_number, pulled, dict(visit.scanned))
+        hall = kiosk_of(request).hall
+        hall.attach_and_submit(visit.case_number, pulled, dict(visit.scanned))
+        visit.decision = hall.decision(visit.case_number)
         visit.step = "receipt"
     finally:
         visit.busy.release()
@@ -138,6 +142,7 @@ def receipt(request: Request) -> Response:
         item=visit.item,
         run=visit.run,
         case_number=visit.case_number,
+        decision=visit.decision,
     )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 
+from client.approval import Decision
 from client.hall import MaterialPlan, Session
 from protos import government_pb2 as government
 
@@ -55,6 +56,7 @@ class Visit:
     case_number: str = ""
     run: PullRun | None = None
     scanned: dict[str, bytes] = field(default_factory=dict)
+    decision: Decision | None = None  # what the chain decided on submission (秒批 or not)
     busy: threading.Lock = field(default_factory=threading.Lock)
 
     def __repr__(self) -> str:  # never print the id (the cookie's secret) or the subject
