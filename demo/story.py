@@ -14,7 +14,9 @@ audit trail answers "who used my data".
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,12 +33,11 @@ from client.departments import publish_license_type
 from client.hall import Hall, MaterialPlan, Network, PullUpdate
 from client.state import ChainState
 from client.txs import send_message
+from demo.departments import connect_sources, issue, row_of
 from demo.specs import COMPANY_ID, ITEM, KIOSK, REP_ID, RULE, SPECS, LicenseSpec
-from node.config import load_config
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
-from sources.embedded import EmbeddedSource
 
 SCAN = "仓储设施照片 storage photos"
 
@@ -89,19 +90,15 @@ class Demo:
 
     # ------------------------------------------------------------------ steps
 
-    def license_id(self, spec: LicenseSpec) -> str:
-        return f"{spec.type_code}-{spec.department}-{self.year}-{self.serial:08d}"
-
     def seed(self) -> dict[str, government.License]:
         """Everything on chain before the applicant arrives (steps 1-3). Returns the
         company's anchored licenses by type code."""
         self.say("1. departments publish their catalog entries and license types")
         for spec in SPECS:
             self.publish_license_type(spec)
-        self.say("2. the demo company's licenses are anchored: salted commitments on chain,")
-        self.say("   values kept in each issuing department's own records")
-        now = int(time.time() * 1000)
-        anchored = {spec.type_code: self.anchor_license(spec, now) for spec in SPECS}
+        self.say("2. each department's own system (its own database and tables) records the")
+        self.say("   company's license; its watcher anchors it: salted commitments on chain")
+        anchored = self.anchor_company(COMPANY_ID, SPECS[0].values["name"])
         self.say("3. agriculture publishes the service item and the materials it needs")
         self.publish_service_item()
         return anchored
@@ -119,33 +116,54 @@ class Demo:
             list(spec.values),
         )
 
-    def anchor_license(self, spec: LicenseSpec, now: int) -> government.License:
-        """Anchor one of the company's licenses (salted commitments only) and put its
-        values, with their salts, in the issuing department's own records."""
-        salts = {c: os.urandom(SALT_BYTES) for c in spec.values}
-        commitments = [
-            government.ItemCommitment(code=c, commitment=commit_item(salts[c], c, v.encode()))
-            for c, v in spec.values.items()
-        ]
-        lic = government.License(
-            license_id=self.license_id(spec),
-            type_code=spec.type_code,
-            issuer=spec.department,
-            subject_ref=self.company,
-            valid_from_ms=now - 86_400_000,
-            valid_until_ms=now + 365 * 86_400_000,
-            status=government.VALID,
-            items=commitments,
-            items_root=items_root([c.commitment for c in commitments]),
-            source_ref=f"{spec.department}:{self.serial}",
-        )
-        self.must("license", "license.anchor", lic, self.keys[spec.department])
-        data_dir = load_config(self.root / spec.department / "config.toml").data_dir
-        EmbeddedSource(data_dir / "source").put(
-            lic.license_id, {c: (salts[c], v.encode()) for c, v in spec.values.items()}
-        )
-        self.say(f"   {spec.name:44} {lic.license_id}")
-        return lic
+    def anchor_company(self, company_id: str, company_name: str) -> dict[str, government.License]:
+        """Each issuing department's own system records one license for the company (a
+        row in its own table), then each department's watcher anchors it; the company's
+        licenses in force on chain, by type code."""
+        connect_sources(self.root)
+        serial = int.from_bytes(hashlib.sha256(company_id.encode()).digest()[:4], "big")
+        for spec in SPECS:
+            issue(self.root, spec, row_of(spec, company_id, company_name, serial))
+        self.run_watchers()
+        ref = self.hall.subject_ref(company_id)
+        state = ChainState.connect(self.network.any_node(), self.tls)
+        anchored = {}
+        for spec in SPECS:
+            live = [lic for lic in state.licenses_of(ref, spec.type_code) if lic.status == 1]
+            if not live:
+                raise RuntimeError(f"the watcher anchored no {spec.type_code} for the company")
+            anchored[spec.type_code] = live[-1]
+            self.say(f"   {spec.name:44} {live[-1].license_id}")
+        return anchored
+
+    def run_watchers(self) -> None:
+        """`govchain source watch --once` for every issuing department, side by side."""
+        procs = {
+            department: subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli.main",
+                    "source",
+                    "watch",
+                    "--once",
+                    "--config",
+                    str(self.root / department / "config.toml"),
+                    "--subject-key",
+                    str(self.root / "keys" / "subject.key"),
+                    "--interval",
+                    "0.2",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for department in sorted({spec.department for spec in SPECS})
+        }
+        for department, proc in procs.items():
+            out, _ = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{department}'s watcher failed:\n{out[-2000:]}")
 
     def publish_service_item(self) -> None:
         """Agriculture's service item, the materials it needs (four from chain, one

@@ -48,6 +48,7 @@ from node.transport import PeerLink
 from node.tx_signatures import NodeTxChecker
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
+from sources.mapping import MappingError
 from sources.opening import open_source
 from storage.ledger import ChannelLedger
 from storage.stores import LevelDBStore
@@ -123,7 +124,10 @@ class Node:
         self.department_key: nacl.signing.SigningKey | None = None
         if config.department_key_file is not None:
             self.department_key = nacl.signing.SigningKey(load_key(config.department_key_file))
-        self.source = open_source(config.data_dir)
+        try:
+            self.source = open_source(config.data_dir)
+        except MappingError as e:  # the department's source.toml: refused like the config
+            raise ConfigError(str(e)) from None
         self.server: grpc.aio.Server | None = None
 
     def _add_link(self, key: bytes, address: str, node_id: str) -> PeerLink:

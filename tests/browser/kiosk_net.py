@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,12 +53,12 @@ class SecondCompany:
 
 
 def second_company(root: Path, first: Demo) -> SecondCompany:
-    """The demo's anchoring, for COMPANY2 and with license ids of its own."""
+    """The demo's anchoring (rows in each department's own table, anchored by its
+    watcher), for COMPANY2."""
     demo = Demo(root, out=io.StringIO())
     demo.company = demo.hall.subject_ref(COMPANY2)
     demo.serial = (first.serial + 1) % 10**8
-    now = int(time.time() * 1000)
-    return SecondCompany(COMPANY2, demo, {s.type_code: demo.anchor_license(s, now) for s in SPECS})
+    return SecondCompany(COMPANY2, demo, demo.anchor_company(COMPANY2, "第二家公司"))
 
 
 class KioskProcess:

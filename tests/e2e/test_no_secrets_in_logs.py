@@ -24,6 +24,7 @@ import base64
 import io
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,9 @@ from demo.story import Demo
 from node.config import load_config
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
-from sources.embedded import EmbeddedSource
+from sources.mapping import load_mapping
+from sources.sidecar import Sidecar
+from sources.sql import SqlSource
 from tests.e2e.harness import Testnet
 
 ED25519_KEY = "Ed25519 private key"
@@ -243,18 +246,24 @@ def collect_secrets(net: Testnet, recorder: CommitRecorder) -> list[Secret]:
         add(random_bytes_secret(kind, f"keys/{path.name}", seed))
     for path in sorted((net.root / "tls").glob("*.key")):
         add(tls_key_secret(path))
-    # The salts and values the nodes serve, from each department's source records on disk.
+    # The salts and values the nodes serve: salts in each department's sidecar, values in
+    # its own database (read through the same adapter the node uses).
     for d in net.dirs:
-        source = load_config(d / "config.toml").data_dir / "source"
-        store = EmbeddedSource(source)
-        for record in sorted(source.glob("*.json")):
-            license_id = record.stem
-            for code in json.loads(record.read_text()):
-                found = store.lookup(license_id, code)
-                assert found is not None, f"{record}: unreadable item {code}"
-                salt, value = found
-                add(random_bytes_secret(SALT, f"salt of {license_id}/{code}", salt))
-                add(text_secret(PERSONAL, f"value of {license_id}/{code}", value.decode()))
+        data_dir = load_config(d / "config.toml").data_dir
+        if not (data_dir / "source.toml").exists():
+            continue
+        source = SqlSource(
+            load_mapping(data_dir / "source.toml"), Sidecar(data_dir / "sidecar.sqlite")
+        )
+        with sqlite3.connect(data_dir / "sidecar.sqlite") as db:
+            salts = db.execute("SELECT license_id, item FROM salts").fetchall()
+        for license_id, code in salts:
+            found = source.lookup(license_id, code)
+            assert found is not None, f"{d.name}: unreadable item {license_id}/{code}"
+            salt, value = found
+            add(random_bytes_secret(SALT, f"salt of {license_id}/{code}", salt))
+            add(text_secret(PERSONAL, f"value of {license_id}/{code}", value.decode()))
+        source.close()
     # The salts the demo drew, including the permit's, which no source record keeps.
     for i, (salt, code, value) in enumerate(recorder.seen):
         add(random_bytes_secret(SALT, f"salt of committed item #{i} ({code})", salt))

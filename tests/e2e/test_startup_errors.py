@@ -70,6 +70,17 @@ def test_missing_key_is_refused_and_names_the_key_file(tmp_path: Path) -> None:
     assert "key file not found" in proc.stderr and key_file.name in proc.stderr
 
 
+def test_a_bad_source_mapping_is_refused_with_its_field_named(tmp_path: Path) -> None:
+    out = init(tmp_path)
+    config = next(out.glob("*/config.toml"))
+    data_dir = load_config(config).data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "source.toml").write_text('database = "sqlite:////tmp/x.db"\n[licenses.BL]\n')
+    proc = start(config)
+    assert proc.returncode == 2
+    assert "cannot start" in proc.stderr and "source.toml: licenses.BL.table" in proc.stderr
+
+
 def test_port_in_use_is_refused(tmp_path: Path) -> None:
     out = init(tmp_path)
     config = next(out.glob("*/config.toml"))
