@@ -59,8 +59,17 @@ DEFAULT_SECRET = "env:GOVCHAIN_KEY_SECRET"  # what the CLI reads when not told o
 _warned: set[str] = set()
 
 
-class KeyCustodyError(Exception):
-    """A key cannot be loaded; the message names the file or URI, never key or secret."""
+class KeyCustodyError(ValueError):
+    """A key cannot be loaded; the message names the file or URI, never key or secret.
+    A ValueError, as a bad key file always was for callers of `load_signing_key`."""
+
+
+class KeyFileUnreadable(KeyCustodyError, OSError):
+    """The key file cannot be read (also an OSError with `strerror`, as it always was)."""
+
+    def __init__(self, message: str, strerror: str | None) -> None:
+        super().__init__(message)
+        self.strerror = strerror
 
 
 class Signer(Protocol):
@@ -190,12 +199,12 @@ def load_seed(path: Path, secret: str | None) -> bytes:
     """The seed of a key file, plaintext (warned about) or encrypted (needs `secret`)."""
     try:
         raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise KeyCustodyError(
-            f"{path}: key file not found (create one with `govchain keygen`)"
+    except FileNotFoundError as e:
+        raise KeyFileUnreadable(
+            f"{path}: key file not found (create one with `govchain keygen`)", e.strerror
         ) from None
     except OSError as e:
-        raise KeyCustodyError(f"{path}: cannot read key file: {e.strerror}") from None
+        raise KeyFileUnreadable(f"{path}: cannot read key file: {e.strerror}", e.strerror) from None
     if is_encrypted(raw):
         return decrypt_seed(path, raw, read_secret(secret, str(path)))
     try:  # never chain the cause: it could quote key material

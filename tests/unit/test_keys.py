@@ -152,3 +152,15 @@ def test_keygen_encrypt_then_import(
         capsys.readouterr().out.strip()
     )
     assert main(["keygen", "--encrypt"]) == 2
+
+
+def test_errors_keep_the_shape_callers_catch(tmp_path: Path) -> None:
+    """ValueError for a bad key, OSError (with strerror) for an unreadable file: what
+    `client.connection.load_signing_key` raised before key custody existed."""
+    bad = tmp_path / "bad.key"
+    bad.write_text("zz\n")
+    with pytest.raises(ValueError, match="not hex"):
+        load_signing_key(bad)
+    with pytest.raises(OSError, match="key file not found") as e:
+        load_signing_key(tmp_path / "absent.key")
+    assert e.value.strerror
