@@ -6,6 +6,8 @@ neither they nor the keys appear in any log."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import grpc
 import nacl.signing
 import pytest
 
+from cli.processes import node_command
 from client.connection import load_signing_key
 from client.txs import kv_put_tx, submit
 from protos import api_pb2 as api
@@ -24,11 +27,12 @@ from tests.softhsm import PIN, init_token, softhsm_env
 PASSPHRASE = "e2e passphrase, not a real one"
 
 
-def keygen(args: list[str]) -> str:
+def keygen(args: list[str], env: dict[str, str] | None = None) -> str:
     """`govchain keygen …` as its own process (SoftHSM reads its config once per process)."""
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "keygen", *args],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,3 +111,42 @@ def test_a_token_key_and_an_encrypted_key_sign_votes_that_commit(
     warned = [line for i in range(3) for line in net.log(i).splitlines() if "PLAINTEXT" in line]
     assert any(Path(net.configs[2].key_file).name in line for line in warned)
     assert not [line for line in warned if key0.name in line or key1.name in line]
+
+
+def start_fails(net: Testnet, node: int, env: dict[str, str]) -> str:
+    """`node start` of `node`, which must refuse with status 2; its stderr."""
+    proc = subprocess.run(
+        node_command(net.dirs[node] / "config.toml"),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def test_a_wrong_secret_or_a_tampered_key_stops_the_node_with_one_line(
+    net: Testnet, tmp_path: Path
+) -> None:
+    pin_file = tmp_path / "token.pin"
+    pin_file.write_text("000000\n")  # not the token's PIN
+    uri = "pkcs11:token=govchain-e2e;object=validator-0"
+    keygen(
+        ["--token", uri, "--secret", "env:GOVCHAIN_E2E_PASSPHRASE"],
+        {"GOVCHAIN_E2E_PASSPHRASE": PIN},
+    )
+    use_key(net.dirs[0] / "config.toml", uri, f"file:{pin_file}")
+    err = start_fails(net, 0, {})
+    assert "validator key" in err and "wrong PIN" in err and "000000" not in err
+    sealed = tmp_path / "validator-1.key"
+    keygen(["--out", str(sealed), "--encrypt", "--secret", "env:GOVCHAIN_E2E_PASSPHRASE"])
+    use_key(net.dirs[1] / "config.toml", str(sealed), "env:GOVCHAIN_E2E_PASSPHRASE")
+    err = start_fails(net, 1, {"GOVCHAIN_E2E_PASSPHRASE": "not it"})
+    assert str(sealed) in err and "wrong passphrase" in err and "not it" not in err
+    data = json.loads(sealed.read_text())
+    data["ciphertext"] = ("1" if data["ciphertext"][0] == "0" else "0") + data["ciphertext"][1:]
+    sealed.write_text(json.dumps(data))
+    assert "cannot decrypt" in start_fails(net, 1, {})
