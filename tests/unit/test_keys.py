@@ -14,6 +14,7 @@ from cli.main import main
 from client import keys
 from client.keys import KeyCustodyError, load_seed, load_signer, load_signing_key
 from node.config import ConfigError, load_config
+from tests.unit.test_tls import _config as tls_config
 
 FAST = {
     "opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN,
@@ -104,12 +105,10 @@ def test_secret_errors(spec: str, message: str) -> None:
         keys.read_secret(spec, "k")
 
 
-def _config(tmp_path: Path, extra: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        'node_id = "n0"\nchain_id = "c"\nlisten = "127.0.0.1:1"\ndata_dir = "d"\n'
-        'genesis_dir = "g"\nchannels = ["license"]\ninsecure = true\n' + extra
-    )
+def _config(tmp_path: Path, key_file: str, extra: str) -> Path:
+    """test_tls's minimal config, insecure, with this key_file and `extra` lines."""
+    path = tls_config(tmp_path, "insecure = true\n" + extra)
+    path.write_text(path.read_text().replace('key_file = "k"', f'key_file = "{key_file}"'))
     return path
 
 
@@ -117,7 +116,8 @@ def test_config_key_fields(tmp_path: Path) -> None:
     c = load_config(
         _config(
             tmp_path,
-            'key_file = "pkcs11:token=govchain;object=validator"\nkey_secret = "file:pin"\n'
+            "pkcs11:token=govchain;object=validator",
+            'key_secret = "file:pin"\n'
             'department_key_file = "tx.key"\ndepartment_key_secret = "env:TX_PASS"\n',
         )
     )
@@ -129,7 +129,7 @@ def test_config_key_fields(tmp_path: Path) -> None:
 
 def test_config_refuses_a_secret_written_into_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="never the secret itself"):
-        load_config(_config(tmp_path, 'key_file = "k"\nkey_secret = "hunter2"\n'))
+        load_config(_config(tmp_path, "k", 'key_secret = "hunter2"\n'))
 
 
 def test_keygen_encrypt_then_import(
