@@ -11,10 +11,12 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
+from chains.tx import decode_tx, encode_tx
 from cli.main import main
 from client import pkcs11_token
 from client.keys import KeyCustodyError, SignerKey, load_signer, load_signing_key
 from client.pkcs11_token import TokenError, create_token_key, mechanism_names, parse_uri
+from protos import api_pb2 as api
 from tests.softhsm import PIN, init_token, softhsm_env
 
 TOKEN = "govchain-unit"
@@ -56,6 +58,11 @@ def test_an_imported_key_signs_as_the_file_did(token: str) -> None:
     assert isinstance(key, SignerKey) and bytes(key.verify_key) == public
     # Ed25519 is deterministic: the token's signature is the one nacl makes from the seed.
     assert key.sign(b"tx").signature == nacl.signing.SigningKey(SEED).sign(b"tx").signature
+    # A token key signs txs through chains.tx.encode_tx exactly as a nacl key does.
+    body = api.TxBody(chain_id="c", channel="license", type="kv.put", payload=b"p", nonce=1)
+    tx = decode_tx(encode_tx(body, key), "c", 1 << 16)
+    assert tx.signer == public
+    nacl.signing.VerifyKey(public).verify(tx.body_bytes, tx.signature)
     key.signer.close()
     with pytest.raises(TokenError, match="already holds"):
         create_token_key(uri, PIN)
