@@ -17,6 +17,7 @@ from cli.console_commands import add_console_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
+from cli.keygen import add_keygen_parser
 from cli.kiosk_config import add_kiosk_parser
 from cli.source_watch import add_source_parser
 from cli.testnet import (
@@ -26,19 +27,10 @@ from cli.testnet import (
     cmd_testnet_init,
     cmd_testnet_up,
 )
-from cli.testnet_files import node_address, node_dirs, tls_of_testnet, write_key
+from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from cli.testnet_governance import add_testnet_governance_parsers
 from client.tls import TlsFiles
 from node.config import CHANNELS, ConfigError, load_config
-
-
-def cmd_keygen(args: argparse.Namespace) -> int:
-    if args.out.exists() and not args.force:
-        print(f"{args.out} exists; use --force to overwrite", file=sys.stderr)
-        return 2
-    public = write_key(args.out)
-    print(public.hex())
-    return 0
 
 
 def _configure_logging(json_logs: bool) -> None:
@@ -282,13 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_gateway_parser(sub)
     add_console_parser(sub)
     return p
-
-
-def add_keygen_parser(sub: argparse._SubParsersAction) -> None:
-    k = sub.add_parser("keygen", help="create an Ed25519 key file (hex seed, mode 0600)")
-    k.add_argument("--out", type=Path, required=True)
-    k.add_argument("--force", action="store_true")
-    k.set_defaults(func=cmd_keygen)
 
 
 def add_testnet_parser(sub: argparse._SubParsersAction) -> None:

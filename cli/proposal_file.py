@@ -28,8 +28,10 @@ from chains.governance import (
     policy_problem,
 )
 from chains.tx import encode_tx
+from client.keys import DEFAULT_SECRET, KeyCustodyError, SignerKey
+from client.keys import load_signing_key as load_key_spec
 from consensus.membership import approval_bytes
-from node.config import CHANNELS, ConfigError, load_key
+from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 
@@ -92,11 +94,15 @@ def make_proposal(
     return proposal
 
 
-def load_signing_key(path: Path) -> nacl.signing.SigningKey:
-    """A key file (hex Ed25519 seed); errors name the file, never its content."""
+def load_signing_key(
+    path: Path | str, secret: str | None = DEFAULT_SECRET
+) -> nacl.signing.SigningKey | SignerKey:
+    """A key spec (hex or encrypted key file, or `pkcs11:` token URI; an encrypted file's
+    passphrase or the token's PIN from `secret`, by default $GOVCHAIN_KEY_SECRET); errors
+    name the file, never its content."""
     try:
-        return nacl.signing.SigningKey(load_key(Path(path)))
-    except ConfigError as e:
+        return load_key_spec(path, secret)
+    except KeyCustodyError as e:
         raise ProposalError(str(e)) from None
 
 

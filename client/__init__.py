@@ -3,6 +3,9 @@ to govchain validators from outside the node.
 
 - tls.py: a party's TLS identity files (every connection is mutual TLS);
 - connection.py: gRPC channel options, connecting, loading a signing key;
+- keys.py, pkcs11_token.py: key custody behind one interface (a key file, plaintext or
+  encrypted with a passphrase, or a key in a PKCS#11 token that signs and never lets the
+  key out), for the node's validator and department keys and the CLI's;
 - txs.py: build and sign txs, submit, wait for commit, follow a channel's blocks;
 - state.py: typed reads of each application's committed state (`ChainState`: licenses,
   grants, sessions, service items and their materials, cases, catalog entries, access history,

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import nacl.signing
 
+from client import keys
 from client.tls import TlsFiles
 from protos import api_pb2_grpc as api_grpc
 
@@ -51,6 +52,10 @@ def client_tls(directory: str | os.PathLike[str], name: str = "client") -> TlsFi
     return TlsFiles(d / "ca.crt", d / f"{name}.crt", d / f"{name}.key")
 
 
-def load_signing_key(path: str | os.PathLike[str]) -> nacl.signing.SigningKey:
-    with open(path) as f:
-        return nacl.signing.SigningKey(bytes.fromhex(f.read().strip()))
+def load_signing_key(
+    path: str | os.PathLike[str], secret: str | None = keys.DEFAULT_SECRET
+) -> nacl.signing.SigningKey | keys.SignerKey:
+    """A tx-signing key from a key spec (client/keys.py: a hex or encrypted key file, or a
+    `pkcs11:` token URI); `secret` names where a passphrase or PIN comes from. Raises
+    keys.KeyCustodyError, naming the file, never its content."""
+    return keys.load_signing_key(os.fspath(path), secret)

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.keys import KeyCustodyError, check_secret_spec, is_token_uri
 from client.tls import TlsFiles
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
@@ -107,7 +108,7 @@ class Genesis:
 class NodeConfig:
     node_id: str
     chain_id: str
-    key_file: Path
+    key_file: Path | str  # a key file, or a `pkcs11:` URI (client/keys.py)
     listen: str
     data_dir: Path
     genesis_dir: Path
@@ -115,7 +116,9 @@ class NodeConfig:
     peers: tuple[Peer, ...] = ()
     limits: Limits = field(default_factory=Limits)
     log_json: bool = False
-    department_key_file: Path | None = None  # the department's tx key (data sharing)
+    department_key_file: Path | str | None = None  # the department's tx key (data sharing)
+    key_secret: str | None = None  # env:NAME / file:PATH: the key's passphrase or token PIN
+    department_key_secret: str | None = None
     tls: TlsFiles | None = None  # None only with insecure = true
     metrics_listen: str | None = None  # host:port of the Prometheus endpoint
 
@@ -155,6 +158,27 @@ def _require(table: dict, key: str, kind: type, where: str) -> object:
     value = table[key]
     if not isinstance(value, kind):
         raise ConfigError(f"{where}: `{key}` must be a {kind.__name__}")
+    return value
+
+
+def _key_spec(value: object, base: Path) -> Path | str:
+    """A key file (relative to the config's directory) or a `pkcs11:` token URI as is."""
+    return str(value) if is_token_uri(value) else base / str(value)
+
+
+def _secret_spec(value: object, base: Path, where: str) -> str | None:
+    """Where a key's passphrase or PIN comes from: `env:NAME` or `file:PATH` (relative to
+    the config's directory). Never the secret itself: anything else is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string (env:NAME or file:PATH)")
+    try:
+        check_secret_spec(value, where)
+    except KeyCustodyError as e:
+        raise ConfigError(str(e)) from None
+    if value.startswith("file:"):
+        return f"file:{base / value[len('file:') :]}"
     return value
 
 
@@ -242,7 +266,7 @@ def load_config(path: Path) -> NodeConfig:
     return NodeConfig(
         node_id=str(_require(data, "node_id", str, where)),
         chain_id=str(_require(data, "chain_id", str, where)),
-        key_file=base / str(_require(data, "key_file", str, where)),
+        key_file=_key_spec(_require(data, "key_file", str, where), base),
         listen=str(_require(data, "listen", str, where)),
         data_dir=base / str(_require(data, "data_dir", str, where)),
         genesis_dir=base / str(_require(data, "genesis_dir", str, where)),
@@ -251,7 +275,11 @@ def load_config(path: Path) -> NodeConfig:
         limits=limits,
         log_json=log_json,
         department_key_file=(
-            base / str(data["department_key_file"]) if "department_key_file" in data else None
+            _key_spec(data["department_key_file"], base) if "department_key_file" in data else None
+        ),
+        key_secret=_secret_spec(data.get("key_secret"), base, f"{where}: `key_secret`"),
+        department_key_secret=_secret_spec(
+            data.get("department_key_secret"), base, f"{where}: `department_key_secret`"
         ),
         tls=_tls(data, base, where),
         metrics_listen=metrics_listen,

@@ -27,12 +27,13 @@ from chains.governance import WRITE_POLICY_KEY
 from chains.policy import PolicyError, WritePolicy
 from chains.registry import UnknownApplication, make_application
 from chains.tx import encode_tx
+from client.keys import KeyCustodyError, SignerKey, load_signer, load_signing_key
 from client.tls import TlsError
-from consensus.crypto import Ed25519Signer
+from consensus.crypto import Signer
 from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
 from node.call_limits import CallLimits
-from node.config import ConfigError, Genesis, NodeConfig, load_genesis, load_key
+from node.config import ConfigError, Genesis, NodeConfig, load_genesis
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
 from node.integrity import check_channel
@@ -72,7 +73,10 @@ class Channel:
 class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
-        self.signer = Ed25519Signer(load_key(config.key_file))
+        try:  # a key file (plaintext: warned; encrypted) or a PKCS#11 token key
+            self.signer: Signer = load_signer(config.key_file, config.key_secret)
+        except KeyCustodyError as e:
+            raise ConfigError(f"validator key: {e}") from None
         self.public_key = self.signer.public_key
         self.metrics = NodeMetrics()
         # Failures: counts by kind (channel, storage, task, loop) for the metrics; what
@@ -121,9 +125,14 @@ class Node:
             if ch.genesis.app.get("departments"):
                 self.departments = Departments.from_params(ch.genesis.app["departments"])
                 break
-        self.department_key: nacl.signing.SigningKey | None = None
+        self.department_key: nacl.signing.SigningKey | SignerKey | None = None
         if config.department_key_file is not None:
-            self.department_key = nacl.signing.SigningKey(load_key(config.department_key_file))
+            try:
+                self.department_key = load_signing_key(
+                    config.department_key_file, config.department_key_secret
+                )
+            except KeyCustodyError as e:
+                raise ConfigError(f"department key: {e}") from None
         try:
             self.source = open_source(config.data_dir)
         except MappingError as e:  # the department's source.toml: refused like the config

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tests need, where they are missing (make test runs this).
 # A real browser for the web tests (chromium, its driver, a CJK font so Chinese renders);
-# PostgreSQL for the SQL source tests; later issues add softhsm2 and prometheus here.
+# PostgreSQL for the SQL source tests; SoftHSM2 for the key-custody tests; later issues add
+# prometheus here.
 set -euo pipefail
 missing=()
 need() { # need PACKAGE CHECK-PATH
@@ -12,6 +13,8 @@ need chromium-driver /usr/bin/chromedriver
 need fonts-wqy-zenhei /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 # a real PostgreSQL server for the SQL source tests (bench/postgres.py starts a throwaway cluster)
 need postgresql /usr/lib/postgresql
+# SoftHSM2, a software PKCS#11 token, for the key-custody tests (tests/softhsm.py)
+need softhsm2 /usr/bin/softhsm2-util
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "missing system packages: ${missing[*]} (install them: apt-get install -y ${missing[*]})" >&2
