@@ -1,10 +1,11 @@
 """SM2 signatures and encryption through the system's OpenSSL 3 (libcrypto), by ctypes.
 
-Why this way (docs/compliance.md, "Crypto suites: implementations measured"): OpenSSL is
-the best-kept SM2 implementation reachable from here, it is the fastest one measured, and
-ctypes drops the GIL around every foreign call, so two verifier threads give twice one
-thread's rate (the C extension `gmalglib` holds the GIL: two threads give one's rate).
-`cryptography` links its own OpenSSL but exposes only SM3 and SM4, not SM2.
+Why this way (docs/compliance.md, "Crypto suites: implementations measured"): the system's
+OpenSSL is the best-kept SM2 implementation reachable from here (Debian's security
+updates reach it), it is as fast as any candidate measured, and ctypes drops the GIL
+around every foreign call, so verifier threads on free cores verify in parallel (the C
+extension `gmalglib` holds the GIL: two threads give one's rate). `cryptography` links
+its own OpenSSL but exposes only SM3 and SM4, not SM2.
 
 Keys and signatures cross this module as fixed-length bytes: a private key is the scalar
 d (32 bytes big-endian, 1 <= d <= n - 2), a public key the uncompressed point 04 | X | Y

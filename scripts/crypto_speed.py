@@ -59,6 +59,26 @@ def sm2_openssl_ctypes() -> Candidate:
     )
 
 
+def sm2_tongsuopy() -> Candidate:
+    from tongsuopy.crypto import hashes
+    from tongsuopy.crypto.asymciphers import ec
+
+    private = ec.generate_private_key(ec.SM2())
+    public, scheme = private.public_key(), ec.ECDSA(hashes.SM3())
+    signature = private.sign(MESSAGE, scheme)
+
+    def verify() -> bool:
+        public.verify(signature, MESSAGE, scheme)  # raises if invalid
+        return True
+
+    def sm3(data: bytes) -> bytes:
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(data)
+        return digest.finalize()
+
+    return (lambda: private.sign(MESSAGE, scheme), verify, sm3)
+
+
 def sm2_gmalglib() -> Candidate:
     import gmalglib
 
@@ -114,6 +134,7 @@ def sm2_gmssl_pure() -> Candidate:
 CANDIDATES: dict[str, Callable[[], Candidate]] = {
     "Ed25519, PyNaCl (libsodium)": ed25519_pynacl,
     "SM2, OpenSSL 3 via ctypes (crypto/openssl_sm2.py)": sm2_openssl_ctypes,
+    "SM2, tongsuopy (Tongsuo, cffi)": sm2_tongsuopy,
     "SM2, gmalglib (C extension)": sm2_gmalglib,
     "SM2, gmssl-fast (GmSSL, static)": sm2_gmssl_fast,
     "SM2, smcryptopy (Rust, cffi)": sm2_smcryptopy,
@@ -121,8 +142,11 @@ CANDIDATES: dict[str, Callable[[], Candidate]] = {
 }
 
 
-def rate(work: Callable[[], object], seconds: float, threads: int = 1) -> float:
-    """Calls per second of `work` run in `threads` threads for about `seconds`."""
+def rate(work: Callable[[], object], seconds: float, threads: int = 1) -> tuple[float, float]:
+    """(calls per wall second, calls per CPU second of this process) of `work` run in
+    `threads` threads for about `seconds`. On a machine shared with other jobs the CPU
+    rate is the steadier figure of a library's speed; whether it releases the GIL shows
+    only in wall time (two threads' rate over one's), and only while two cores are free."""
     counts = [0] * threads
 
     def loop(slot: int, deadline: float) -> None:
@@ -130,51 +154,86 @@ def rate(work: Callable[[], object], seconds: float, threads: int = 1) -> float:
             work()
             counts[slot] += 1
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     workers = [threading.Thread(target=loop, args=(i, start + seconds)) for i in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return sum(counts) / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return sum(counts) / wall, sum(counts) / cpu
 
 
-def median_rate(work: Callable[[], object], seconds: float, runs: int, threads: int = 1) -> float:
-    return statistics.median(rate(work, seconds, threads) for _ in range(runs))
+def figures(candidate: Candidate, seconds: float) -> list[float]:
+    """One round: verify/s per CPU second and per wall second on one thread, verify/s
+    (wall) on two threads, sign/s and hash MB/s per CPU second (SHA-256 where the
+    candidate has no SM3)."""
+    sign, verify, sm3 = candidate
+    hash_ = sm3 or (lambda data: hashlib.sha256(data).digest())
+    one_wall, one_cpu = rate(verify, seconds)
+    two_wall = rate(verify, seconds, threads=2)[0]
+    return [
+        one_cpu,
+        one_wall,
+        two_wall,
+        rate(sign, seconds)[1],
+        rate(lambda: hash_(HASH_INPUT), seconds)[1] * len(HASH_INPUT) / 2**20,
+    ]
 
 
-def measure(name: str, make: Callable[[], Candidate], seconds: float, runs: int) -> str:
-    try:
-        sign, verify, sm3 = make()
-    except (ImportError, OSError) as error:
-        return f"| {name} | not installed ({type(error).__name__}: {error}) | | | | |"
-    assert verify(), f"{name}: its own signature does not verify"
-    one = median_rate(verify, seconds, runs)
-    two = median_rate(verify, seconds, runs, threads=2)
-    signs = median_rate(sign, seconds, runs)
-    if sm3 is None:
-        hashing = "SHA-256 %.0f" % (
-            median_rate(lambda: hashlib.sha256(HASH_INPUT).digest(), seconds, runs) * 64 / 1024
-        )
-    else:
-        hashing = "%.1f" % (median_rate(lambda: sm3(HASH_INPUT), seconds, runs) * 64 / 1024)
-    return f"| {name} | {one:,.0f} | {two:,.0f} | {two / one:.2f} | {signs:,.0f} | {hashing} |"
+def measure(chosen: dict[str, Candidate], seconds: float, runs: int) -> dict[str, list[float]]:
+    """Medians over `runs` rounds. Rounds go over every candidate in turn, so a burst of
+    load from a neighbour on a shared machine falls on all of them rather than on one."""
+    rounds: dict[str, list[list[float]]] = {name: [] for name in chosen}
+    for _ in range(runs):
+        for name, candidate in chosen.items():
+            rounds[name].append(figures(candidate, seconds))
+    return {
+        name: [statistics.median(column) for column in zip(*rows, strict=True)]
+        for name, rows in rounds.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one run")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median kept)")
-    parser.add_argument("--only", default="", help="measure only candidates containing this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only candidates whose name contains one of these comma-separated words",
+    )
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"median of {args.runs} runs of {args.seconds} s; message {len(MESSAGE)} bytes\n")
-    columns = ("verify/s, 1 thread", "verify/s, 2 threads", "ratio", "sign/s", "SM3 MB/s")
-    print("| implementation | " + " | ".join(columns) + " |")
-    print("|---|---|---|---|---|---|")
+    chosen: dict[str, Candidate] = {}
     for name, make in CANDIDATES.items():
-        if args.only.lower() in name.lower():
-            print(measure(name, make, args.seconds, args.runs), flush=True)
+        if not any(word.strip().lower() in name.lower() for word in args.only.split(",")):
+            continue
+        try:
+            chosen[name] = make()
+        except (ImportError, OSError) as error:
+            print(f"{name}: not installed ({type(error).__name__}: {error})")
+            continue
+        assert chosen[name][1](), f"{name}: its own signature does not verify"
+    columns = (
+        "verify/CPU-s",
+        "verify/s (wall), 1 thread",
+        "verify/s (wall), 2 threads",
+        "2 threads / 1",
+        "sign/CPU-s",
+        "hash MB/CPU-s",
+    )
+    print("\n| implementation | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name, row in measure(chosen, args.seconds, args.runs).items():
+        one_cpu, one_wall, two_wall, signs, hashing = row
+        kind = "SM3" if chosen[name][2] else "SHA-256"
+        print(
+            f"| {name} | {one_cpu:,.0f} | {one_wall:,.0f} | {two_wall:,.0f} | "
+            f"{two_wall / one_wall:.2f} | {signs:,.0f} | {kind} {hashing:,.0f} |"
+        )
+    print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
