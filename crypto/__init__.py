@@ -9,9 +9,11 @@ algorithms SM2/SM3 as well as on Ed25519/SHA-256 (issue 14, docs/compliance.md).
 - openssl_sm2.py: SM2 through the system's OpenSSL 3 by ctypes (releases the GIL).
 - merkle.py: the Merkle tree over any suite's hash.
 
-Nothing here keeps state beyond caches of parsed keys, reads a clock or does I/O, so the
-consensus core can be handed a suite as it is handed a verifier today. May import: nothing
-of govchain's (the standard library, PyNaCl and the system's libcrypto only).
+Nothing here keeps state beyond caches of parsed keys, reads a clock or does I/O (beyond
+loading libcrypto once), and only key generation and SM2's per-signature nonce draw
+randomness, so the consensus core can be handed a suite as it is handed a verifier today.
+May import: nothing of govchain's (the standard library, PyNaCl and the system's
+libcrypto only).
 """
 
 from crypto.suite import Item, Suite, suite_by_name

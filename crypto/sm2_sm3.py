@@ -30,6 +30,9 @@ from crypto.suite import SEED_BYTES, Suite
 
 SEAL_VERSION = b"\x01"
 
+if "sm3" not in hashlib.algorithms_available:
+    raise ImportError("the sm2-sm3 suite needs SM3 from OpenSSL 3, through Python's hashlib")
+
 
 def sm3(data: bytes) -> bytes:
     return hashlib.new("sm3", data).digest()

@@ -3,8 +3,10 @@
 A chain's genesis names its suite (`ed25519-sha256`, today's and the default, or
 `sm2-sm3`), and everything that hashes, signs, verifies, keys a hash or seals a value asks
 that suite rather than a library. Keys and signatures are plain bytes of fixed length,
-so they travel and are stored as they are today: a private key is what a key file holds
-(32 bytes), a public key what the validator set lists.
+so they travel and are stored as they are today. A key file holds a 32-byte seed, and
+`private_key_from_seed` turns it into the suite's private key (for Ed25519 the seed
+itself, for SM2 the scalar d), which `sign`, `public_key` and `open_sealed` take; a
+public key is what the validator set lists.
 """
 
 from __future__ import annotations
@@ -83,11 +85,14 @@ class Suite(ABC):
 
 
 def suite_by_name(name: str) -> Suite:
-    """The suite a genesis names; ValueError for any other name."""
-    from crypto.ed25519_sha256 import ED25519_SHA256
-    from crypto.sm2_sm3 import SM2_SM3
+    """The suite a genesis names; ValueError for any other name. Each suite's module is
+    imported only when asked for, so a Python without SM3 still runs `ed25519-sha256`."""
+    if name == "ed25519-sha256":
+        from crypto.ed25519_sha256 import ED25519_SHA256
 
-    suites = {suite.name: suite for suite in (ED25519_SHA256, SM2_SM3)}
-    if name not in suites:
-        raise ValueError(f"unknown crypto suite {name!r}; known: {', '.join(sorted(suites))}")
-    return suites[name]
+        return ED25519_SHA256
+    if name == "sm2-sm3":
+        from crypto.sm2_sm3 import SM2_SM3
+
+        return SM2_SM3
+    raise ValueError(f"unknown crypto suite {name!r}; known: ed25519-sha256, sm2-sm3")
