@@ -161,3 +161,24 @@ def test_a_value_changed_after_anchoring_no_longer_matches(
     salt, value = source.lookup(lic.license_id, "legal_rep")
     assert value == "李四".encode()
     assert commit_item(salt, "legal_rep", value) != commitments_of(lic)["legal_rep"]
+
+
+def test_a_query_mapping_reads_what_its_select_gives(
+    department: Department, tmp_path: Path
+) -> None:
+    """`query =` instead of `table =`: the department's own SELECT (here only registered
+    companies, status 1) is what is read,
+    scanned and looked up, on SQLite and PostgreSQL alike."""
+    query = "SELECT tyshxydm, qymc, fddbr, zczb, djzt, yxqz FROM t_yyzz WHERE djzt = '1'"
+    toml = doc_example().replace('table = "t_yyzz"', f'query = "{query}"')
+    toml = re.sub(r'(?m)^database = ".*"$', f'database = "{department.url}"', toml)
+    department.admin("UPDATE t_yyzz SET djzt = '3' WHERE tyshxydm = '91330100MA27OTHER1'")
+    src = SqlSource(parse_mapping(toml), Sidecar(tmp_path / "q.sqlite"))
+    try:
+        assert [r.key for r in src.scan("BL")] == [LICENSE], "the WHERE of the query holds"
+        assert src.record("BL", "91330100MA27OTHER1") is None
+        lic = anchor_row(src, "BL", LICENSE)
+        assert src.lookup(lic.license_id, "name")[1] == "杭州绿野农资有限公司".encode()
+    finally:
+        src.close()
+        department.admin("UPDATE t_yyzz SET djzt = '1' WHERE tyshxydm = '91330100MA27OTHER1'")
