@@ -10,6 +10,7 @@ NULL or empty text means no bound (0 on chain: no expiry).
 from __future__ import annotations
 
 import datetime
+import functools
 import zoneinfo
 
 
@@ -19,7 +20,7 @@ def validity_ms(value: object, timezone: str, *, end: bool) -> int:
         return 0
     if isinstance(value, str):
         value = _parse(value.strip())
-    zone = zoneinfo.ZoneInfo(timezone)
+    zone = _zone(timezone)
     if isinstance(value, datetime.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=zone)
     elif isinstance(value, datetime.date):
@@ -28,6 +29,11 @@ def validity_ms(value: object, timezone: str, *, end: bool) -> int:
     else:
         raise ValueError(f"a validity bound must be a date or a timestamp, not {value!r}")
     return max(0, int(moment.timestamp() * 1000))
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 def _parse(text: str) -> datetime.date | datetime.datetime:

@@ -2,8 +2,10 @@
 functions of the row as it is now, what the sidecar knows of it, and the time.
 
 A row's *content* is what a license commits to (the subject, the validity window and each
-item's value); its *fingerprint* adds the department's status code. A row whose
-fingerprint is the one last handled costs nothing. Otherwise:
+item's value). Its *fingerprint* is a hash of the row's mapped values as the database
+returns them, status code included, with no date arithmetic: a rescan of an unchanged row
+costs its reading and one hash. Only a row whose fingerprint is not the one last handled
+is planned:
 
 | the row's chain license              | the row now                         | change       |
 |--------------------------------------|-------------------------------------|--------------|
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from chains.license import make_license_id
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
 from protos import government_pb2 as government
+from sources.base import value_bytes
 from sources.mapping import LicenseMapping
 from sources.sidecar import RowState
 from sources.sql import LicenseRecord
@@ -87,8 +90,16 @@ def content_of(record: LicenseRecord, timezone: str) -> tuple[bytes, int, int]:
     return hashlib.sha256(b"".join(_field(p) for p in parts)).digest(), valid_from, valid_until
 
 
-def fingerprint(content: bytes, status_code: str) -> bytes:
-    return hashlib.sha256(_field(content) + _field(status_code.encode())).digest()
+def row_fingerprint(record: LicenseRecord, timezone: str) -> bytes:
+    """A hash of the row's mapped values as read (and of the zone they are read in)."""
+    h = hashlib.sha256()
+    for value in (record.subject, record.status, timezone):
+        h.update(_field(value.encode()))
+    for bound in (record.valid_from, record.valid_until):
+        h.update(_field(b"\xff" if bound is None else b"\x00" + (value_bytes(bound) or b"")))
+    for code in sorted(record.items):
+        h.update(_field(code.encode()) + _field(record.items[code]))
+    return h.digest()
 
 
 def _is_live(state: RowState | None, now_ms: int) -> bool:

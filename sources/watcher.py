@@ -30,10 +30,9 @@ from sources.watch_plan import (
     Change,
     PlanContext,
     Settled,
-    content_of,
-    fingerprint,
     plan_removed,
     plan_row,
+    row_fingerprint,
 )
 
 # TxStatus values (protos/api.proto) a submission can get back
@@ -212,8 +211,7 @@ class Watcher:
         self, record: LicenseRecord, state: RowState | None, ctx: PlanContext
     ) -> tuple[Change | Settled | None, bytes]:
         """(what the row needs, or None if this version was handled; its fingerprint)."""
-        content, _, _ = content_of(record, ctx.timezone)
-        seen = fingerprint(content, record.status)
+        seen = row_fingerprint(record, ctx.timezone)
         if state is not None and state.seen == seen:
             return None, seen
         return plan_row(record, state, ctx), seen

@@ -10,7 +10,7 @@ import itertools
 from protos import government_pb2 as government
 from sources.sidecar import Intent
 from sources.sql import SqlSource
-from sources.watch_plan import Change, PlanContext, content_of, fingerprint, plan_row
+from sources.watch_plan import Change, PlanContext, plan_row, row_fingerprint
 
 SUBJECT_KEY = bytes(range(32))
 NOW_MS = 1_790_000_000_000  # 2026-09-21
@@ -36,7 +36,6 @@ def anchor_row(source: SqlSource, type_code: str, key: str) -> government.Licens
     state = source.sidecar.row_states(type_code).get(key)
     change = plan_row(record, state, plan_context(source, type_code))
     assert isinstance(change, Change) and change.kind in ("anchor", "supersede"), change
-    content, _, _ = content_of(record, source.mapping.timezone)
     intent = Intent(
         tx_id=hashlib.sha256(change.license_id.encode()).digest(),
         type_code=type_code,
@@ -46,7 +45,7 @@ def anchor_row(source: SqlSource, type_code: str, key: str) -> government.Licens
         chain_status=change.chain_status,
         content=change.content,
         valid_until_ms=change.valid_until_ms,
-        seen=fingerprint(content, record.status),
+        seen=row_fingerprint(record, source.mapping.timezone),
         tx=b"",
     )
     source.sidecar.journal([intent], {change.license_id: change.salts})

@@ -20,9 +20,9 @@ from sources.watch_plan import (
     PlanContext,
     Settled,
     content_of,
-    fingerprint,
     plan_removed,
     plan_row,
+    row_fingerprint,
 )
 from tests.unit.test_sql_source import doc_example
 
@@ -160,11 +160,17 @@ def test_a_row_removed_from_the_table_cancels_its_live_license() -> None:
     assert plan_removed(RowState(None, None, None, 0, b"x"), NOW) is None
 
 
-def test_fingerprints_change_with_content_and_status_only() -> None:
+def test_contents_and_fingerprints_change_with_what_they_cover() -> None:
     content, _, _ = content_of(row(), "Asia/Shanghai")
     assert content == content_of(row(), "Asia/Shanghai")[0]
     assert content != content_of(row(capital=b"1"), "Asia/Shanghai")[0]
-    assert fingerprint(content, "1") != fingerprint(content, "2")
+    assert content == content_of(row(status="2"), "Asia/Shanghai")[0], "status is not content"
+    seen = row_fingerprint(row(), "Asia/Shanghai")
+    assert seen == row_fingerprint(row(), "Asia/Shanghai")
+    for other in (row(status="2"), row(capital=b"1"), row(until=None), row(until="")):
+        assert row_fingerprint(other, "Asia/Shanghai") != seen
+    assert row_fingerprint(row(until=None), "UTC") != row_fingerprint(row(until=""), "UTC")
+    assert row_fingerprint(row(), "UTC") != seen, "another zone reads the dates otherwise"
 
 
 @pytest.mark.parametrize(
