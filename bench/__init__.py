@@ -12,8 +12,10 @@ Figures are for reports, never asserted in tests.
 - fault.py: the fault run (kill the primary under load, restart it, time what follows);
 - anchoring.py: the watcher's anchoring rate for a backlog and its lag from a row
   committed in PostgreSQL to its license committed on chain (`python -m bench.anchoring`);
+- rescan.py: the watcher's rescan of an unchanged table, in-process (`python -m
+  bench.rescan`): the part of the anchoring lag that grows with the table;
 - postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests).
 
 May import: cli (the testnet manager), client, node (config, verifier), chains (subject
-references), protos.
+references), sources (the watcher, for the rescan figure), protos.
 """

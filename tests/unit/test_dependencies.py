@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"client", "node", "consensus", "storage", "chains", "sources", "protos", "web"},
     # the faces people meet; clients of the network like any other
     "web": {"client", "chains", "consensus", "protos"},
-    "bench": {"cli", "client", "node", "chains", "protos"},
+    "bench": {"cli", "client", "node", "chains", "sources", "protos"},
     "demo": {"cli", "client", "node", "chains", "protos"},
     "scripts": {"cli", "client", "node", "bench", "sim", "chains", "protos", "crypto"},
 }
