@@ -120,6 +120,7 @@ def _log_pass(report: PassReport) -> None:
 def open_watcher(args: argparse.Namespace) -> tuple[Watcher, SqlSource]:
     from sources.mapping import load_mapping
     from sources.opening import MAPPING_FILE, SIDECAR_FILE
+    from sources.sealing import Sealer, sealing_key
     from sources.sidecar import Sidecar
     from sources.sql import SqlSource
     from sources.watcher import Watcher
@@ -128,8 +129,9 @@ def open_watcher(args: argparse.Namespace) -> tuple[Watcher, SqlSource]:
     if config.department_key_file is None:
         raise ConfigError(f"{args.config}: no department_key_file (it signs the license txs)")
     mapping = load_mapping(config.data_dir / MAPPING_FILE)
-    source = SqlSource(mapping, Sidecar(config.data_dir / SIDECAR_FILE))
-    key = load_signing_key(config.department_key_file)
+    key = load_signing_key(config.department_key_file, config.department_key_secret)
+    sealer = Sealer(sealing_key(key))
+    source = SqlSource(mapping, Sidecar(config.data_dir / SIDECAR_FILE, sealer))
     subject_key = bytes.fromhex(args.subject_key.read_text().strip())
     link = GrpcChainLink(config.listen, config.tls)
 
@@ -149,7 +151,7 @@ def cmd_source_watch(args: argparse.Namespace) -> int:
     _configure_logging(args.json)
     try:
         watcher, source = open_watcher(args)
-    except (ConfigError, MappingError, LookupError, OSError, ValueError) as e:
+    except (ConfigError, MappingError, LookupError, OSError, ValueError) as e:  # SidecarError too
         print(f"govchain: cannot watch: {e}", file=sys.stderr)
         return 2
     except grpc.RpcError as e:
@@ -170,11 +172,43 @@ def cmd_source_watch(args: argparse.Namespace) -> int:
 def cmd_source_status(args: argparse.Namespace) -> int:
     """What the sidecar knows: rows by chain status, open intents, notes."""
     from sources.opening import SIDECAR_FILE
-    from sources.sidecar import Sidecar
+    from sources.sealing import PlainSealer, Sealer, sealing_key
+    from sources.sidecar import Sidecar, SidecarError
 
     config = load_config(args.config)
-    sidecar = Sidecar(config.data_dir / SIDECAR_FILE)
+    sealer: Sealer | PlainSealer = PlainSealer()
+    if config.department_key_file is not None:
+        key = load_signing_key(config.department_key_file, config.department_key_secret)
+        sealer = Sealer(sealing_key(key))
+    try:
+        sidecar = Sidecar(config.data_dir / SIDECAR_FILE, sealer)
+    except SidecarError as e:
+        print(f"govchain: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(sidecar.summary(), ensure_ascii=False, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_source_rekey(args: argparse.Namespace) -> int:
+    """After a department key rotation: the sidecar's data key, unwrapped with the old
+    department key, is wrapped under the config's current one (no salt is re-encrypted)."""
+    from sources.opening import SIDECAR_FILE
+    from sources.sealing import Sealer, sealing_key
+    from sources.sidecar import Sidecar, SidecarError
+
+    config = load_config(args.config)
+    if config.department_key_file is None:
+        print(f"govchain: {args.config}: no department_key_file", file=sys.stderr)
+        return 2
+    try:
+        old = load_signing_key(args.old_key, args.old_key_secret)
+        new = load_signing_key(config.department_key_file, config.department_key_secret)
+        sidecar = Sidecar(config.data_dir / SIDECAR_FILE, Sealer(sealing_key(old)))
+        sidecar.rewrap(Sealer(sealing_key(new)))
+    except (SidecarError, OSError, ValueError) as e:
+        print(f"govchain: cannot rekey: {e}", file=sys.stderr)
+        return 2
+    print(f"{config.data_dir / SIDECAR_FILE}: data key now wrapped under the current key")
     return 0
 
 
@@ -192,3 +226,8 @@ def add_source_parser(sub: argparse._SubParsersAction) -> None:
     st = actions.add_parser("status", help="what the watcher has anchored (from the sidecar)")
     st.add_argument("--config", type=Path, required=True)
     st.set_defaults(func=cmd_source_status)
+    rk = actions.add_parser("rekey", help="rewrap the sidecar's key after a key rotation")
+    rk.add_argument("--config", type=Path, required=True, help="config naming the new key")
+    rk.add_argument("--old-key", required=True, help="the department key before rotation")
+    rk.add_argument("--old-key-secret", help="env:NAME or file:PATH, if the old key needs one")
+    rk.set_defaults(func=cmd_source_rekey)

@@ -51,6 +51,8 @@ from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from sources.mapping import MappingError
 from sources.opening import open_source
+from sources.sealing import Sealer, sealing_key
+from sources.sidecar import SidecarError
 from storage.ledger import ChannelLedger
 from storage.stores import LevelDBStore
 
@@ -133,9 +135,10 @@ class Node:
                 )
             except KeyCustodyError as e:
                 raise ConfigError(f"department key: {e}") from None
+        sealer = Sealer(sealing_key(self.department_key)) if self.department_key else None
         try:
-            self.source = open_source(config.data_dir)
-        except MappingError as e:  # the department's source.toml: refused like the config
+            self.source = open_source(config.data_dir, sealer)
+        except (MappingError, SidecarError) as e:  # the department's source: like the config
             raise ConfigError(str(e)) from None
         self.server: grpc.aio.Server | None = None
 

@@ -11,6 +11,8 @@ The modules:
 - sidecar.py: govchain's own data beside the department's (the salt behind each item's
   commitment, which row each chain license stands for, the watcher's journal), in a small
   SQLite file of the node's data dir, never in the department's tables;
+- sealing.py: the sidecar's encryption at rest (salts sealed, row keys hashed) under a key
+  derived from the department's key, held however that key is held (file, token);
 - validity.py: the department's validity dates as the chain's millisecond window;
 - watch_plan.py: what a row asks of the license chain (anchor, supersede, set a status),
   as pure functions of the row, the sidecar's state of it and the time;

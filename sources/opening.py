@@ -19,7 +19,8 @@ import structlog
 from sources.base import SourceAdapter
 from sources.embedded import EmbeddedSource
 from sources.mapping import MappingError, load_mapping
-from sources.sidecar import Sidecar
+from sources.sealing import PlainSealer, Sealer
+from sources.sidecar import Sidecar, SidecarError
 from sources.sql import SqlSource
 
 MAPPING_FILE = "source.toml"
@@ -27,11 +28,11 @@ SIDECAR_FILE = "sidecar.sqlite"
 log = structlog.get_logger("source")
 
 
-def _open(data_dir: Path) -> SourceAdapter:
+def _open(data_dir: Path, sealer: Sealer | PlainSealer | None) -> SourceAdapter:
     mapping_path = data_dir / MAPPING_FILE
     if not mapping_path.exists():
         return EmbeddedSource(data_dir / "source")
-    return SqlSource(load_mapping(mapping_path), Sidecar(data_dir / SIDECAR_FILE))
+    return SqlSource(load_mapping(mapping_path), Sidecar(data_dir / SIDECAR_FILE, sealer))
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -45,12 +46,13 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 class ConfiguredSource:
     """The adapter `<data_dir>/source.toml` names now (see the module docstring)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, sealer: Sealer | PlainSealer | None = None) -> None:
         self.data_dir = data_dir
+        self.sealer = sealer
         self._path = data_dir / MAPPING_FILE
         self._lock = threading.Lock()
         self._stamp = _stamp(self._path)
-        self._adapter: SourceAdapter | None = _open(data_dir)  # a bad mapping raises here
+        self._adapter: SourceAdapter | None = _open(data_dir, sealer)  # a bad mapping raises
         self.error: str | None = None
 
     def _current(self) -> SourceAdapter | None:
@@ -62,9 +64,9 @@ class ConfiguredSource:
                 if isinstance(old, SqlSource):
                     old.close()
                 try:
-                    self._adapter, self.error = _open(self.data_dir), None
+                    self._adapter, self.error = _open(self.data_dir, self.sealer), None
                     log.info("source opened", mapping=stamp is not None)
-                except MappingError as e:
+                except (MappingError, SidecarError) as e:
                     self.error = str(e)
                     log.error("source mapping unusable; pulls fail until it is fixed", why=str(e))
             return self._adapter
@@ -74,7 +76,8 @@ class ConfiguredSource:
         return None if adapter is None else adapter.lookup(license_id, item)
 
 
-def open_source(data_dir: Path) -> ConfiguredSource:
-    """The node's source (a bad mapping raises MappingError: the node does not start on a
-    mapping it cannot use)."""
-    return ConfiguredSource(data_dir)
+def open_source(data_dir: Path, sealer: Sealer | PlainSealer | None = None) -> ConfiguredSource:
+    """The node's source, its sidecar sealed by `sealer` (a bad mapping raises
+    MappingError, a sidecar sealed under another key SidecarError: the node does not start
+    on a source it cannot use)."""
+    return ConfiguredSource(data_dir, sealer)

@@ -1,13 +1,13 @@
 """govchain's own data beside a department's records, never written into the department's
 tables (its schema and its backups stay its own):
 
-- `salts`: the salt behind each item's commitment, by chain license id;
-- `rows`: per department row (license type, the department's own key), which chain
+- `salts`: the salt behind each item's commitment, by chain license id (sealed);
+- `rows`: per department row (license type, a keyed hash of the department's own key), which chain
   license stands for it now, that license's status and content as anchored, and the
   fingerprint of the last row version the watcher finished with (so an unchanged row
   costs one comparison per scan);
-- `anchored`: per chain license id anchored from the source, which row it stands for (the
-  pull path reads the value behind a chain id through this);
+- `anchored`: per chain license id anchored from the source, which row it stands for
+  (its key sealed; the pull path reads the value behind a chain id through this);
 - `intents`: the watcher's journal. An intent holds the exact signed tx bytes of one
   change, written (with the salts of a new license) before the tx is submitted, and
   removed in the same transaction that records its committed result. After a crash the
@@ -15,18 +15,25 @@ tables (its schema and its backups stay its own):
   again: the chain admits one tx id once, so nothing is anchored twice and nothing is lost.
 
 It is one SQLite file in the node's data dir, in WAL mode so the node reads salts while the
-watcher (another process) writes. Values are opaque bytes behind a few methods, so
-encrypting it at rest later is a small step (seal on the way in, open on the way out).
+watcher (another process) writes. Salts and row keys are sealed under the file's own
+random data key, which is kept in the file wrapped under a key derived from the
+department's key (sources/sealing.py): without that key the file opens nothing, and a
+department key rotation only rewraps the data key (`Sidecar.rewrap`).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from sources.sealing import PlainSealer, Sealer, SealingError
+
+DEK_BOUND = b"govchain-sidecar data key"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS salts (
@@ -50,7 +57,7 @@ CREATE TABLE IF NOT EXISTS rows (
 CREATE TABLE IF NOT EXISTS anchored (
     license_id TEXT PRIMARY KEY,
     type_code TEXT NOT NULL,
-    source_key TEXT NOT NULL
+    source_key BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS intents (
     tx_id BLOB PRIMARY KEY,
@@ -101,10 +108,16 @@ class Intent:
     tx: bytes
 
 
+class SidecarError(ValueError):
+    """A sidecar that cannot be used with the key given (sealed under another key, or
+    written in plaintext and now opened with a key)."""
+
+
 class Sidecar:
     """Salts, row states, the license-id index and the watcher's journal."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sealer: Sealer | PlainSealer | None = None) -> None:
+        self.sealer = sealer or PlainSealer()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=30.0
@@ -113,6 +126,46 @@ class Sidecar:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._check_sealing(path)
+
+    def _check_sealing(self, path: Path) -> None:
+        """Unwrap the file's data key with the key given (or make one for a new file)."""
+        kek = self.sealer
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM progress WHERE name = 'dek'").fetchone()
+            plain = db.execute("SELECT 1 FROM progress WHERE name = 'plain'").fetchone()
+            used = db.execute("SELECT COUNT(*) FROM salts").fetchone()[0]
+            if row is None and not plain and not used:  # a new file: sealed iff given a key
+                if isinstance(kek, Sealer):
+                    row = (kek.seal(os.urandom(32), DEK_BOUND),)
+                    db.execute("INSERT INTO progress (name, value) VALUES ('dek', ?)", row)
+                else:
+                    db.execute("INSERT INTO progress (name, value) VALUES ('plain', x'01')")
+        if row is None:
+            if isinstance(kek, Sealer):
+                raise SidecarError(f"{path}: its salts are in plaintext; a key cannot read them")
+            return
+        if not isinstance(kek, Sealer):
+            raise SidecarError(f"{path}: its salts are sealed; give the department key")
+        try:
+            self.sealer = Sealer(kek.open(bytes(row[0]), DEK_BOUND))
+        except SealingError:
+            raise SidecarError(
+                f"{path}: its salts are sealed under another department key"
+            ) from None
+
+    def rewrap(self, new_kek: Sealer) -> None:
+        """Seal the file's data key under a new key (after a department key rotation):
+        the salts stay as they are, only the wrapping of their key changes."""
+        if not isinstance(self.sealer, Sealer):
+            raise SidecarError("a plaintext sidecar has no data key to rewrap")
+        wrapped = new_kek.seal(self.sealer.key_bytes(), DEK_BOUND)
+        with self._transaction() as db:
+            db.execute("UPDATE progress SET value = ? WHERE name = 'dek'", (wrapped,))
+
+    def ref(self, type_code: str, key: str) -> str:
+        """How a department row is named in the sidecar (a keyed hash when sealed)."""
+        return self.sealer.ref(type_code, key)
 
     def close(self) -> None:
         self._db.close()
@@ -136,14 +189,19 @@ class Sidecar:
             row = self._db.execute(
                 "SELECT salt FROM salts WHERE license_id = ? AND item = ?", (license_id, item)
             ).fetchone()
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        return self.sealer.open(bytes(row[0]), _bound(license_id, item))
 
     def anchored(self, license_id: str) -> Anchored | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT type_code, source_key FROM anchored WHERE license_id = ?", (license_id,)
             ).fetchone()
-        return None if row is None else Anchored(row[0], row[1])
+        if row is None:
+            return None
+        key = self.sealer.open(_blob_of(row[1]), _bound(license_id, "row"))
+        return Anchored(row[0], key.decode())
 
     # ---- progress markers
 
@@ -187,10 +245,19 @@ class Sidecar:
         intents: list[Intent],
         salts: dict[str, dict[str, bytes]],
         counters: dict[str, int] | None = None,
+        rows: dict[str, tuple[str, str]] | None = None,
     ) -> None:
-        """Write intents, the salts of the licenses they create and the counters their ids
-        used, in one transaction, before the txs are submitted."""
+        """Write intents, the salts of the licenses they create, which department row each
+        new license stands for (`rows`: license id -> (type code, the row's own key)) and
+        the counters their ids used, in one transaction, before the txs are submitted."""
         with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO anchored VALUES (?, ?, ?)",
+                [
+                    (lid, type_code, self.sealer.seal(key.encode(), _bound(lid, "row")))
+                    for lid, (type_code, key) in (rows or {}).items()
+                ],
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO progress (name, value) VALUES (?, ?)",
                 [(name, str(v).encode()) for name, v in (counters or {}).items()],
@@ -216,7 +283,7 @@ class Sidecar:
             db.executemany(
                 "INSERT OR REPLACE INTO salts (license_id, item, salt) VALUES (?, ?, ?)",
                 [
-                    (lid, item, salt)
+                    (lid, item, self.sealer.seal(salt, _bound(lid, item)))
                     for lid, by_item in salts.items()
                     for item, salt in by_item.items()
                 ],
@@ -254,10 +321,6 @@ class Sidecar:
                         i.valid_until_ms,
                     ),
                 )
-                db.execute(
-                    "INSERT OR IGNORE INTO anchored VALUES (?, ?, ?)",
-                    (i.license_id, i.type_code, i.source_key),
-                )
             for i, note, retry in refused:
                 db.execute(
                     "INSERT INTO rows (type_code, source_key, seen, note) VALUES (?, ?, ?, ?) "
@@ -292,11 +355,14 @@ class Sidecar:
             "open_intents": intents,
         }
 
-    # ---- for tests and for the pull path of the embedded demo tooling
 
-    def put_salts(self, license_id: str, salts: dict[str, bytes]) -> None:
-        """Record a license's salts in one transaction (all or none)."""
-        self.journal([], {license_id: salts})
+def _bound(license_id: str, what: str) -> bytes:
+    """What a sealed value is bound to: its license id and item code (or "row")."""
+    return f"{license_id}\x00{what}".encode()
+
+
+def _blob_of(value: object) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
 
 
 def _blob(value: object) -> bytes | None:

@@ -179,13 +179,14 @@ class Watcher:
         states = self.sidecar.row_states(type_code)
         pending = {i.source_key for i, _ in self.in_flight.values() if i.type_code == type_code}
         present: set[str] = set()
-        changes: list[tuple[Change, str, bytes]] = []
+        changes: list[tuple[Change, str, bytes, str]] = []
         settled: list[tuple[str, bytes, str | None]] = []
         for record in self.source.scan(type_code):
             report.rows += 1
-            present.add(record.key)
-            state = states.get(record.key)
-            if record.key in pending:
+            ref = self.sidecar.ref(type_code, record.key)  # a keyed hash: no ID in the file
+            present.add(ref)
+            state = states.get(ref)
+            if ref in pending:
                 continue
             try:
                 outcome, seen = self._plan(record, state, ctx)
@@ -194,11 +195,11 @@ class Watcher:
             if outcome is None:
                 continue
             if isinstance(outcome, Settled):
-                settled.append((record.key, seen, outcome.note))
+                settled.append((ref, seen, outcome.note))
                 if outcome.note:
                     report.notes[outcome.note] = report.notes.get(outcome.note, 0) + 1
             else:
-                changes.append((outcome, record.key, seen))
+                changes.append((outcome, ref, seen, record.key))
             if len(changes) >= self.batch:
                 self._submit(type_code, changes, report)
                 changes = []
@@ -223,7 +224,7 @@ class Watcher:
         present: set[str],
         pending: set[str],
         ctx: PlanContext,
-        changes: list[tuple[Change, str, bytes]],
+        changes: list[tuple[Change, str, bytes, str]],
     ) -> None:
         gone = [k for k in states if k not in present and k not in pending]
         live = [(k, c) for k in gone if (c := plan_removed(states[k], ctx.now_ms)) is not None]
@@ -234,24 +235,26 @@ class Watcher:
                 would_cancel=len(live),
             )
             return
-        changes.extend((change, key, b"removed") for key, change in live)
+        changes.extend((change, ref, b"removed", "") for ref, change in live)
 
     # ---- submitting and settling
 
     def _submit(
-        self, type_code: str, changes: list[tuple[Change, str, bytes]], report: PassReport
+        self, type_code: str, changes: list[tuple[Change, str, bytes, str]], report: PassReport
     ) -> None:
+        """Sign, journal and send changes: (change, the row's sidecar ref, its fingerprint,
+        the row's own key)."""
         if not changes:
             return
-        intents, salts = [], {}
-        for change, key, seen in changes:
+        intents, salts, rows = [], {}, {}
+        for change, ref, seen, key in changes:
             payload = change.payload.SerializeToString(deterministic=True)  # type: ignore[attr-defined]
             raw = self.sign(change.tx_type, payload)
             intents.append(
                 Intent(
                     tx_id(raw),
                     type_code,
-                    key,
+                    ref,
                     change.kind,
                     change.license_id,
                     change.chain_status,
@@ -263,8 +266,9 @@ class Watcher:
             )
             if change.salts:
                 salts[change.license_id] = change.salts
+                rows[change.license_id] = (type_code, key)
             report.count(change.kind)
-        self.sidecar.journal(intents, salts, dict(self._counters))
+        self.sidecar.journal(intents, salts, dict(self._counters), rows)
         self._send(intents)
 
     def _send(self, intents: list[Intent]) -> None:

@@ -33,13 +33,13 @@ def anchor_row(source: SqlSource, type_code: str, key: str) -> government.Licens
     """Plan the row's change, journal it and settle it as committed; the license."""
     record = source.record(type_code, key)
     assert record is not None, f"no row {key}"
-    state = source.sidecar.row_states(type_code).get(key)
+    state = source.sidecar.row_states(type_code).get(source.sidecar.ref(type_code, key))
     change = plan_row(record, state, plan_context(source, type_code))
     assert isinstance(change, Change) and change.kind in ("anchor", "supersede"), change
     intent = Intent(
         tx_id=hashlib.sha256(change.license_id.encode()).digest(),
         type_code=type_code,
-        source_key=key,
+        source_key=source.sidecar.ref(type_code, key),
         kind=change.kind,
         license_id=change.license_id,
         chain_status=change.chain_status,
@@ -48,7 +48,9 @@ def anchor_row(source: SqlSource, type_code: str, key: str) -> government.Licens
         seen=row_fingerprint(record, source.mapping.timezone),
         tx=b"",
     )
-    source.sidecar.journal([intent], {change.license_id: change.salts})
+    source.sidecar.journal(
+        [intent], {change.license_id: change.salts}, rows={change.license_id: (type_code, key)}
+    )
     source.sidecar.settle([intent], [])
     payload = change.payload
     return payload if isinstance(payload, government.License) else payload.successor

@@ -34,6 +34,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from client.connection import load_signing_key
 from client.kiosk import pull, sign_request
 from demo import story as demo_story
 from demo.specs import COMPANY_ID, REP_ID, SPECS
@@ -42,6 +43,7 @@ from node.config import load_config
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
 from sources.mapping import load_mapping
+from sources.sealing import Sealer, sealing_key
 from sources.sidecar import Sidecar
 from sources.sql import SqlSource
 from tests.e2e.harness import Testnet
@@ -252,9 +254,10 @@ def collect_secrets(net: Testnet, recorder: CommitRecorder) -> list[Secret]:
         data_dir = load_config(d / "config.toml").data_dir
         if not (data_dir / "source.toml").exists():
             continue
-        source = SqlSource(
-            load_mapping(data_dir / "source.toml"), Sidecar(data_dir / "sidecar.sqlite")
-        )
+        config = load_config(d / "config.toml")
+        sealer = Sealer(sealing_key(load_signing_key(config.department_key_file)))
+        sidecar = Sidecar(data_dir / "sidecar.sqlite", sealer)
+        source = SqlSource(load_mapping(data_dir / "source.toml"), sidecar)
         with sqlite3.connect(data_dir / "sidecar.sqlite") as db:
             salts = db.execute("SELECT license_id, item FROM salts").fetchall()
         for license_id, code in salts:

@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 
 from chains.privacy import commit_item, subject_ref
+from client.connection import load_signing_key
 from client.state import ChainState, committed_payloads
 from demo.specs import SPECS
 from demo.story import Demo
 from protos import government_pb2 as government
 from sources.mapping import load_mapping
+from sources.sealing import Sealer, sealing_key
 from sources.sidecar import Sidecar
 from sources.sql import SqlSource
 from tests.e2e.harness import ROOT, Testnet, wait_for
@@ -197,7 +199,9 @@ def test_rows_are_anchored_superseded_revoked_and_cancelled_as_they_change(
 
 def _sidecar(w: Watched) -> Sidecar:
     data_dir = w.net.configs[w.net.dirs.index(w.config.parent)].data_dir
-    return Sidecar(data_dir / "sidecar.sqlite")
+    config = w.net.configs[w.net.dirs.index(w.config.parent)]
+    key = load_signing_key(config.department_key_file)
+    return Sidecar(data_dir / "sidecar.sqlite", Sealer(sealing_key(key)))
 
 
 def _mapping(w: Watched):
