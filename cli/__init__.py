@@ -3,6 +3,7 @@
 - main.py: the command and its subcommands (`node start` runs the validator daemon of
   node/; `status`, `tx`, `query`, `watch`, `demo`, `bench`);
 - keygen.py: `govchain keygen`, a key file (hex or encrypted) or a key in a PKCS#11 token;
+- ca.py: `govchain ca revoke|crl`, the consortium CA's certificate revocation list;
 - testnet.py: `testnet init|up|down|status|add-node`;
 - testnet_files.py: a testnet directory as a library (node dirs, addresses, TLS, keys),
   for the commands, bench/, scripts and the demos;

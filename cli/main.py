@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.ca import add_ca_parser
 from cli.console_commands import add_console_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="govchain", description="govchain validator node and tools")
     sub = p.add_subparsers(dest="command", required=True)
     add_keygen_parser(sub)
+    add_ca_parser(sub)
     add_testnet_parser(sub)
     add_governance_parser(sub)
     add_node_parser(sub)

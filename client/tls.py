@@ -19,11 +19,14 @@ class TlsError(Exception):
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """PEM paths: the consortium CA certificate, and this party's certificate and key."""
+    """PEM paths: the consortium CA certificate, and this party's certificate and key;
+    for a node, optionally the CA's revocation list it refuses revoked callers by
+    (node/crl.py; gRPC's credentials cannot take one)."""
 
     ca: Path
     cert: Path
     key: Path
+    crl: Path | None = None
 
     def read(self) -> tuple[bytes, bytes, bytes]:
         out = []

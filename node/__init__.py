@@ -16,7 +16,7 @@ The modules by role:
   it commits; verifier.py is the batched Ed25519 pool under all of these;
 - between validators: transport.py (peer streams), fetching.py (block catch-up),
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
-  validator keys);
+  validator keys), crl.py (revoked certificates refused on every call);
 - after commit: executor.py (applies blocks through chains/); at pull time
   datashare_api.py reads a department's own records through `sources/`;
 - staying well: supervise.py (no silent task death), stallwatch.py, malloc_arenas.py,

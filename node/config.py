@@ -140,12 +140,14 @@ def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
         raise ConfigError(f"{where}: both [tls] and `insecure = true`; choose one")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: `tls` must be a table")
-    unknown = set(table) - {"ca", "cert", "key"}
+    unknown = set(table) - {"ca", "cert", "key", "crl"}
     if unknown:
         raise ConfigError(f"{where}: unknown tls fields {sorted(unknown)}")
     paths = [
         base / str(_require(table, name, str, f"{where}: [tls]")) for name in ("ca", "cert", "key")
     ]
+    if "crl" in table:  # optional: the consortium CA's revocation list (node/crl.py)
+        paths.append(base / str(_require(table, "crl", str, f"{where}: [tls]")))
     for path in paths:
         if not path.is_file():
             raise ConfigError(f"{where}: [tls] file {path} not found")

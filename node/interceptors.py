@@ -2,12 +2,14 @@
 
 gRPC asks an interceptor for every call's handler; the servicers hand out the same handler
 object each time, so the wrapped form is kept per method (and rebuilt only if the handler
-changes). Subclasses say how to wrap: node/call_limits.py (calls in flight per caller) and
+changes). Subclasses say how to wrap: node/call_limits.py (calls in flight per caller),
+node/crl.py (revoked certificates, through CheckingInterceptor) and
 node/grpc_decode.py (requests that do not decode).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -35,3 +37,48 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
             cached = (handler, self.wrap(handler, details.method))
             self._wrapped[details.method] = cached
         return cached[1]
+
+
+class CheckingInterceptor(WrappingInterceptor):
+    """Runs `check` before every call's handler and again on each streamed message (a
+    request received, a response about to be sent), so a long-lived stream is held to
+    what is true now, not only to what was true when it opened. `check` refuses by
+    aborting the call; it must be cheap."""
+
+    async def check(self, context: grpc.aio.ServicerContext, method: str) -> None:
+        raise NotImplementedError
+
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        attr = ("stream_" if handler.request_streaming else "unary_") + (
+            "stream" if handler.response_streaming else "unary"
+        )
+        inner = getattr(handler, attr)
+        check = self.check
+
+        def requests_of(request, context):  # each request of a stream checked as it arrives
+            if not handler.request_streaming:
+                return request
+
+            async def checked():
+                async for item in request:
+                    await check(context, method)
+                    yield item
+
+            return checked()
+
+        if inspect.isasyncgenfunction(inner):
+
+            async def generate(request, context):
+                await check(context, method)
+                async for response in inner(requests_of(request, context), context):
+                    await check(context, method)
+                    yield response
+
+            return handler._replace(**{attr: generate})
+
+        async def call(request, context):
+            await check(context, method)
+            return await inner(requests_of(request, context), context)
+
+        assert inspect.iscoroutinefunction(inner), f"{method}: not an async handler"
+        return handler._replace(**{attr: call})

@@ -81,6 +81,7 @@ class NodeCollector(Collector):
         yield from _peers(node)
         yield from _process(node)
         yield from _calls(node)
+        yield from _revocation(node)
 
 
 def _positions(channels: Channels) -> Iterator[Family]:
@@ -276,6 +277,35 @@ def _calls(node: Node) -> Iterator[Family]:
         in_flight.add_metric([name], pool.total)
     yield refused
     yield in_flight
+
+
+def _revocation(node: Node) -> Iterator[Family]:
+    """Calls refused for a revoked TLS certificate and the CRL in force (node/crl.py);
+    nothing when the node has no `[tls] crl`."""
+    guard = node.revocation_guard
+    if guard is None:
+        return
+    refused = CounterMetricFamily(
+        "govchain_tls_revoked_refused",
+        "Calls and stream frames refused for a revoked TLS certificate, by caller",
+        labels=["caller"],
+    )
+    for caller, count in sorted(guard.refused.items()):
+        refused.add_metric([caller], count)
+    revoked = GaugeMetricFamily("govchain_tls_crl_revoked", "Certificates the CRL in force revokes")
+    revoked.add_metric([], guard.crl.revoked_count)
+    next_update = GaugeMetricFamily(
+        "govchain_tls_crl_next_update_seconds",
+        "Unix time of the CRL's next update (0: none); past it, re-sign the CRL",
+    )
+    when = guard.crl.next_update
+    next_update.add_metric([], when.timestamp() if when is not None else 0)
+    failures = CounterMetricFamily(
+        "govchain_tls_crl_reload_failures",
+        "Changed CRL files refused at reload (the previous CRL stayed in force)",
+    )
+    failures.add_metric([], guard.crl.reload_failures)
+    yield from (refused, revoked, next_update, failures)
 
 
 def _failures(node: Node) -> Iterator[Family]:

@@ -34,6 +34,7 @@ from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
 from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis
+from node.crl import revocation_guard
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
 from node.integrity import check_channel
@@ -100,6 +101,7 @@ class Node:
             link_credentials = config.tls.channel_credentials() if config.tls else None
         except TlsError as e:
             raise ConfigError(str(e)) from e
+        self.revocation_guard = revocation_guard(config.tls, self.refusals)
         limits = config.limits
         self.tx_limiter = RateLimiter("client txs/s", limits.client_txs_per_s)
         self.call_limiter = RateLimiter("calls/s per connection", limits.connection_calls_per_s)

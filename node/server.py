@@ -59,9 +59,11 @@ def build_server(node: Node) -> tuple[grpc.aio.Server, health.aio.HealthServicer
     # could fill. Calls are counted per caller instead (node.call_limits), before
     # anything else; then garbage bytes are INVALID_ARGUMENT with one sampled log
     # line, not UNKNOWN with a traceback per request.
+    # A revoked certificate (node/crl.py) is refused before anything else.
+    guards = [node.revocation_guard] if node.revocation_guard is not None else []
     server = grpc.aio.server(
         options=server_options(node.config.limits),
-        interceptors=[node.call_limits, StrictDecoding(node.undecodable, node.refusals)],
+        interceptors=[*guards, node.call_limits, StrictDecoding(node.undecodable, node.refusals)],
     )
     api_grpc.add_ClientServicer_to_server(ClientService(node), server)
     api_grpc.add_PeerServicer_to_server(PeerService(node), server)
