@@ -20,8 +20,10 @@ an outage of a bookkeeping slip. `govchain ca crl --renew` re-signs it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
+import ssl
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from client.tls import TlsFiles
 from node.config import ConfigError
 from node.interceptors import CheckingInterceptor
 from node.logsampling import SampledLog
-from node.tls import Authority, peer_common_name, validator_key_of_peer
+from node.tls import Authority, peer_common_name, validator_dns_name, validator_key_of_peer
 
 log = structlog.get_logger("crl")
 
@@ -276,3 +278,51 @@ def revocation_guard(tls: TlsFiles | None, refusals: SampledLog) -> RevocationGu
         return RevocationGuard(RevocationList(tls.crl, tls.ca), refusals)
     except CrlError as e:
         raise ConfigError(f"[tls] crl: {e}") from None
+
+
+# --------------------------------------------------------------------- outgoing links
+
+
+class OutboundRevocation:
+    """The other direction: before a peer link sends anything, and whenever the CRL
+    changes while it sends, the certificate the peer shows is checked too. gRPC's client
+    does not expose the server's certificate, so the link makes one TLS handshake of its
+    own (mutual, ALPN h2, the peer's key-bound name) to read it. Without this a revoked
+    validator, refused when it calls, would still be sent every block."""
+
+    PROBE_TIMEOUT_S = 5.0
+
+    def __init__(self, crl: RevocationList, tls: TlsFiles) -> None:
+        self.crl = crl
+        self.tls = tls
+
+    async def certificate(self, address: str, public_key: bytes) -> bytes | None:
+        """The PEM certificate the peer at `address` shows, or None if it cannot be
+        reached (the link's own connection attempt then fails and backs off as usual)."""
+        context = ssl.create_default_context(cafile=str(self.tls.ca))
+        context.load_cert_chain(str(self.tls.cert), str(self.tls.key))
+        context.set_alpn_protocols(["h2"])
+        host, _, port = address.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    host, int(port), ssl=context, server_hostname=validator_dns_name(public_key)
+                ),
+                self.PROBE_TIMEOUT_S,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ValueError):
+            return None
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        finally:
+            writer.close()
+        return ssl.DER_cert_to_PEM_cert(der).encode() if der else None
+
+    def why_revoked(self, pem: bytes) -> str | None:
+        return self.crl.why_revoked(pem)
+
+
+def outbound_revocation(
+    guard: RevocationGuard | None, tls: TlsFiles | None
+) -> OutboundRevocation | None:
+    return None if guard is None or tls is None else OutboundRevocation(guard.crl, tls)

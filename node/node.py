@@ -34,7 +34,7 @@ from consensus.membership import Membership
 from node.admission import ChannelAdmission, Unavailable, admit
 from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, load_genesis
-from node.crl import revocation_guard
+from node.crl import outbound_revocation, revocation_guard
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
 from node.integrity import check_channel
@@ -156,6 +156,7 @@ class Node:
             queue_frames_max=self.config.limits.peer_queue_frames_max,
             queue_bytes_max=self.config.limits.peer_queue_bytes_max,
             receive_bytes_max=self.config.limits.fetch_answer_bytes_max,
+            revocation=outbound_revocation(self.revocation_guard, self.config.tls),
         )
         link.on_failure = self.on_task_failure
         self.links[key] = link

@@ -19,6 +19,7 @@ import structlog
 
 from client.connection import channel_options
 from consensus.crypto import Signer
+from node.crl import OutboundRevocation
 from node.supervise import OnFailure, spawn
 from node.tls import validator_dns_name
 from node.verifier import BatchVerifier
@@ -78,6 +79,7 @@ class PeerLink:
     gRPC receive bound is `receive_bytes_max` (Limits.fetch_answer_bytes_max)."""
 
     BATCH_ENVELOPES_MAX = 256
+    REVOKED_RECHECK_S = 10.0  # how often a link to a revoked peer looks again
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class PeerLink:
         queue_frames_max: int = 20_000,
         queue_bytes_max: int = 4 << 20,
         receive_bytes_max: int | None = None,
+        revocation: OutboundRevocation | None = None,
     ) -> None:
         """`credentials` None means plaintext (insecure mode); otherwise TLS must show the
         certificate the consortium CA issued for `public_key` (its DNS name is derived
@@ -113,6 +116,10 @@ class PeerLink:
         self.channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
         self.on_failure: OnFailure = lambda _n, _r: None  # set by the node
+        self.revocation = revocation
+        self.peer_certificate: bytes | None = None  # as the peer showed it at connect
+        self.revoked: str | None = None  # why this peer's certificate is refused
+        self._refusal_logged = False
 
     def start(self) -> None:
         # Runs until stopped: a bug that ends it would leave the peer undialled for good.
@@ -170,6 +177,8 @@ class PeerLink:
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
+            if self._now_revoked():
+                return  # ends the stream; `_run` finds the peer revoked and holds off
             for table, make in ((self.consensus, _consensus_frame), (self.txs, _tx_frame)):
                 for channel, queue in list(table.items()):  # may grow while we yield
                     while queue:
@@ -190,6 +199,11 @@ class PeerLink:
             while not self._has_frames():
                 self.wakeup.clear()
                 await self.wakeup.wait()
+            if await self._refuse_revoked():
+                await asyncio.sleep(backoff)  # unreachable: as a failed connection would
+                backoff = min(backoff * 2, 2.0)
+                self.wakeup.set()
+                continue
             try:
                 await self.stub().Stream(self._frames())
             except asyncio.CancelledError:
@@ -203,6 +217,40 @@ class PeerLink:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
             self.wakeup.set()
+
+    def _now_revoked(self) -> bool:
+        """Whether the CRL (re-read if it changed) now lists the certificate this link
+        saw at connect."""
+        if self.revocation is None or self.peer_certificate is None:
+            return False
+        self.revoked = self.revocation.why_revoked(self.peer_certificate)
+        return self.revoked is not None
+
+    async def _refuse_revoked(self) -> bool:
+        """Before connecting: read the peer's certificate. Unreachable: do not connect
+        yet (a stream opened without the certificate seen could not be cut when it is
+        revoked). Revoked: send it nothing (its queued frames dropped), say so once, and
+        look again later."""
+        if self.revocation is None:
+            return False
+        self.peer_certificate = await self.revocation.certificate(self.address, self.public_key)
+        if self.peer_certificate is None:
+            return True
+        if not self._now_revoked():
+            self._refusal_logged = False
+            return False
+        if not self._refusal_logged:
+            self._refusal_logged = True
+            log.warning(
+                "not sending to a peer whose certificate is revoked",
+                peer=self.node_id,
+                why=self.revoked,
+            )
+        for table in (self.consensus, self.txs):
+            table.clear()
+        await asyncio.sleep(self.REVOKED_RECHECK_S)
+        self.wakeup.set()
+        return True
 
 
 class _Queue(deque[bytes]):

@@ -73,14 +73,21 @@ def test_revoked_client_and_validator_certificates_are_refused(net: Testnet) -> 
             30,
             f"node {i} refusing {revoked}",
         )
+    for i in range(3):  # nor do they send it anything: it stops following the chain
+        wait_for(
+            lambda i=i: "not sending to a peer whose certificate is revoked" in net.log(i),
+            30,
+            f"node {i} no longer sending to {revoked}",
+        )
+
+    def height(i: int) -> int:
+        stub = connect(net.address(i), client_tls(net.root / "tls", "other"))
+        return stub.GetStatus(api.GetStatusRequest(), timeout=5).channels[0].height
+
+    cut_off_at = height(3)
     for n in range(3, 6):
         tx = kv_put_tx(key, net.chain_id, CHANNEL, b"after%d" % n, b"v", nonce=n)
         assert submit_and_wait(other, CHANNEL, tx, timeout_s=60).code == 0
-    heights = [
-        connect(net.address(i), client_tls(net.root / "tls", "other"))
-        .GetStatus(api.GetStatusRequest(), timeout=5)
-        .channels[0]
-        .height
-        for i in range(3)
-    ]
+    heights = [height(i) for i in range(3)]
     assert min(heights) >= 4
+    assert height(3) == cut_off_at < min(heights), "the revoked validator learns no block"
