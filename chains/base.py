@@ -3,11 +3,12 @@ every application uses (`TxApplication`, see "dispatch" below), and shared helpe
 
 An application sees one committed tx at a time, with read access to its channel's world
 state as of that point in the block and a `BlockContext` (height, the block's timestamp,
-the consortium's departments from the channel genesis). It returns a result code and the
-writes to make. Applications read only their own channel: channels are separate ledgers
-with separate consensus, so another channel's state is not deterministic at execution
-time. Rules that span channels are checked by the providing node at pull time, on
-committed state, and that decision is itself a transaction (see node/datashare_api.py).
+the consortium's departments with their tx keys as of the block's start). It returns a
+result code and the writes to make. Applications read only their own channel: channels
+are separate ledgers with separate consensus, so another channel's state is not
+deterministic at execution time. Rules that span channels are checked by the providing
+node at pull time, on committed state, and that decision is itself a transaction (see
+node/datashare_api.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Department:
 
 @dataclass(frozen=True)
 class Departments:
-    """The consortium's departments and their tx-signing keys, from the channel genesis."""
+    """The consortium's departments and their tx-signing keys: the channel genesis's, with
+    the keys rotated since on this channel (chains/registry.py)."""
 
     by_id: Mapping[str, Department] = field(default_factory=dict)
 
@@ -57,6 +59,16 @@ class Departments:
             if key in dept.keys:
                 return dept
         return None
+
+    def with_keys(self, keys: Mapping[str, frozenset[bytes]]) -> Departments:
+        """These departments with the tx keys of those named in `keys` replaced (a key
+        rotation, chains/registry.py); names and roles stay those of the genesis."""
+        out = dict(self.by_id)
+        for dept_id, dept_keys in keys.items():
+            if dept_id in out:
+                d = out[dept_id]
+                out[dept_id] = Department(d.id, d.name, frozenset(dept_keys), d.roles)
+        return Departments(out)
 
 
 @dataclass(frozen=True)

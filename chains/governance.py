@@ -115,6 +115,12 @@ def describe(proposal: pb.GovernanceProposal) -> str:
     if change == "add_validator":
         add = proposal.add_validator
         return f"add validator {add.public_key.hex()} at {_printable(add.address)} to {where}"
+    if change == "replace_validator":
+        old, new = proposal.replace_validator.old_key, proposal.replace_validator.replacement
+        return (
+            f"replace validator {old.hex()} by {new.public_key.hex()} at "
+            f"{_printable(new.address)} in {where}"
+        )
     if change == "remove_validator":
         return f"remove validator {proposal.remove_validator.hex()} from {where}"
     policy = _printable(proposal.write_policy.decode(errors="replace"))

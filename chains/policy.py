@@ -34,6 +34,7 @@ class WritePolicy:
         self, rules: Mapping[str, frozenset[str]] | None, departments: Departments
     ) -> None:
         self.rules = dict(rules) if rules is not None else None
+        self.departments = departments  # rebuilt when a key rotates (node/executor.py)
         self._roles_of = {
             key: dept.roles for dept in departments.by_id.values() for key in dept.keys
         }

@@ -11,6 +11,7 @@
   stop, kill, restart, logs), used by `testnet up|down`, bench/ and the e2e/multi-host tests;
 - governance.py, proposal_file.py, testnet_governance.py: validator-set and write-policy
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
+- department.py: `department rotate-key`, a department's tx key replaced on every channel;
 - status_view.py: `govchain status`, every node and channel at a glance;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
 - kiosk_config.py: `govchain kiosk serve`, the kiosk web app configured from a testnet

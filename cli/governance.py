@@ -1,5 +1,6 @@
-"""`govchain governance propose | approve | submit`: change a channel's validator set or
-write policy by a proposal a quorum of its validators approves.
+"""`govchain governance propose | approve | submit`: change a channel's validator set (add,
+remove, or replace one key by another: a validator's key rotation) or write policy by a
+proposal a quorum of its validators approves.
 
 `propose` writes a proposal file (cli/proposal_file.py) naming the channel's current
 governance sequence; each validator's operator runs `approve` where their validator key
@@ -134,13 +135,19 @@ def _stub(args: argparse.Namespace) -> api_grpc.ClientStub:
 
 
 def _change(args: argparse.Namespace) -> dict[str, object]:
-    if args.add_validator is not None:
+    if (args.with_key is not None) != (args.replace_validator is not None):
+        raise ProposalError("--replace-validator OLD goes with --with NEW (and --address)")
+    if args.add_validator is not None or args.replace_validator is not None:
+        flag = "--add-validator" if args.add_validator is not None else "--with"
         if not args.address:
-            raise ProposalError("--add-validator needs --address HOST:PORT (where it listens)")
-        key = parse_public_key(args.add_validator, "--add-validator")
-        return {"add": (key, parse_address(args.address))}
+            raise ProposalError(f"{flag} needs --address HOST:PORT (where it listens)")
+        key = parse_public_key(args.add_validator or args.with_key, flag)
+        if args.add_validator is not None:
+            return {"add": (key, parse_address(args.address))}
+        old = parse_public_key(args.replace_validator, "--replace-validator")
+        return {"replace": (old, key, parse_address(args.address))}
     if args.address:
-        raise ProposalError("--address goes with --add-validator")
+        raise ProposalError("--address goes with --add-validator or --replace-validator")
     if args.remove_validator is not None:
         return {"remove": parse_public_key(args.remove_validator, "--remove-validator")}
     try:
@@ -148,6 +155,16 @@ def _change(args: argparse.Namespace) -> dict[str, object]:
     except OSError as e:
         raise ProposalError(f"{args.write_policy}: cannot read: {e.strerror}") from None
     return {"policy": canonical_policy(raw, str(args.write_policy))}
+
+
+def _keys_of(change: dict[str, object]) -> tuple[bytes | None, bytes | None]:
+    """The key a validator change brings in and the one it takes out (None: none)."""
+    if "add" in change:
+        return change["add"][0], None  # type: ignore[index]
+    if "replace" in change:
+        old, new, _ = change["replace"]  # type: ignore[misc]
+        return new, old
+    return None, change.get("remove")  # type: ignore[return-value]
 
 
 def _warnings(status: api.ChannelStatus, change: dict[str, object]) -> list[str]:
@@ -161,9 +178,10 @@ def _warnings(status: api.ChannelStatus, change: dict[str, object]) -> list[str]
             f"{status.next_set_from_height}); submit this one after it"
         )
     latest = list(status.next_validators or status.validators)
-    if "add" in change and change["add"][0] in latest:  # type: ignore[index]
+    joining, leaving = _keys_of(change)
+    if joining is not None and joining in latest:
         out.append("the key is already a validator of the channel")
-    if "remove" in change and change["remove"] not in latest:
+    if leaving is not None and leaving not in latest:
         out.append("the key is not a validator of the channel")
     return out
 
@@ -243,7 +261,9 @@ def add_governance_parser(sub: argparse._SubParsersAction) -> None:
     change.add_argument("--add-validator", metavar="KEYHEX")
     change.add_argument("--remove-validator", metavar="KEYHEX")
     change.add_argument("--write-policy", type=Path, metavar="FILE.json")
-    p.add_argument("--address", metavar="HOST:PORT", help="where the added validator listens")
+    change.add_argument("--replace-validator", metavar="KEYHEX", help="with --with NEW")
+    p.add_argument("--with", dest="with_key", metavar="KEYHEX", help="the replacing key")
+    p.add_argument("--address", metavar="HOST:PORT", help="where the new validator listens")
     p.add_argument("--sequence", type=int, help="default: the node's governance sequence")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=guarded(cmd_propose))

@@ -15,6 +15,7 @@ import structlog
 
 from cli.ca import add_ca_parser
 from cli.console_commands import add_console_parser
+from cli.department import add_department_parser
 from cli.evidence import add_verify_evidence_parser
 from cli.gateway_cli import add_gateway_parser
 from cli.governance import add_governance_parser
@@ -266,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ca_parser(sub)
     add_testnet_parser(sub)
     add_governance_parser(sub)
+    add_department_parser(sub)
     add_node_parser(sub)
     add_client_parsers(sub)
     add_tool_parsers(sub)

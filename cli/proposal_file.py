@@ -76,9 +76,11 @@ def make_proposal(
     add: tuple[bytes, str] | None = None,
     remove: bytes | None = None,
     policy: bytes | None = None,
+    replace: tuple[bytes, bytes, str] | None = None,
 ) -> pb.GovernanceProposal:
-    """Exactly one change: add (key, address), remove key, or a write policy (JSON)."""
-    if sum(x is not None for x in (add, remove, policy)) != 1:
+    """Exactly one change: add (key, address), remove key, a write policy (JSON), or
+    replace (old key, new key, new address)."""
+    if sum(x is not None for x in (add, remove, policy, replace)) != 1:
         raise ProposalError("a proposal makes exactly one change")
     if channel not in CHANNELS:
         raise ProposalError(f"unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
@@ -89,6 +91,11 @@ def make_proposal(
         proposal.add_validator.CopyFrom(pb.ValidatorAdd(public_key=add[0], address=add[1]))
     elif remove is not None:
         proposal.remove_validator = remove
+    elif replace is not None:
+        new = pb.ValidatorAdd(public_key=replace[1], address=replace[2])
+        proposal.replace_validator.CopyFrom(
+            pb.ValidatorReplace(old_key=replace[0], replacement=new)
+        )
     else:
         proposal.write_policy = canonical_policy(policy or b"", "write policy")
     return proposal

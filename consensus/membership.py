@@ -15,6 +15,9 @@ must switch sets at the same height and must know a height's set before voting t
   sets; the new set takes over once the checkpoint at E is stable (a quorum of the old set
   vouches for the state the new set starts from).
 
+A replacement (`replace_validator`) puts a new key in an old one's place, so the set keeps
+its size and quorum: how a validator's consensus key is rotated, or a lost one retired.
+
 The proposal's `sequence` must equal the channel's governance sequence, which every
 accepted proposal increments: an approval cannot be replayed, and two proposals approved
 against the same state cannot both apply.
@@ -147,16 +150,22 @@ def _new_set(
     proposal: pb.GovernanceProposal, latest: Epoch
 ) -> tuple[tuple[bytes, ...], tuple[str, ...]] | str:
     keys, addresses = list(latest.validators), list(latest.addresses)
-    if proposal.WhichOneof("change") == "add_validator":
+    change = proposal.WhichOneof("change")
+    if change == "replace_validator":  # a key for another in the same place: same size
+        old, add = proposal.replace_validator.old_key, proposal.replace_validator.replacement
+        if old not in keys:
+            return "the replaced key is not a validator"
+        why = _addition_problem(add, keys, len(keys))
+        if why is not None:
+            return why
+        i = keys.index(old)
+        keys[i], addresses[i] = add.public_key, add.address
+        return tuple(keys), tuple(addresses)
+    if change == "add_validator":
         add = proposal.add_validator
-        if len(add.public_key) != 32:
-            return "the new validator key must be 32 bytes"
-        if add.public_key in keys:
-            return "already a validator"
-        if len(keys) >= VALIDATORS_MAX:
-            return f"a channel has at most {VALIDATORS_MAX} validators"
-        if not _is_address(add.address):
-            return "the new validator needs an address: host:port, printable, at most 255"
+        why = _addition_problem(add, keys, len(keys) + 1)
+        if why is not None:
+            return why
         keys.append(add.public_key)
         addresses.append(add.address)
         return tuple(keys), tuple(addresses)
@@ -168,6 +177,19 @@ def _new_set(
     i = keys.index(key)
     del keys[i], addresses[i]
     return tuple(keys), tuple(addresses)
+
+
+def _addition_problem(add: pb.ValidatorAdd, keys: list[bytes], size: int) -> str | None:
+    """Why `add` cannot join `keys` in a set of `size` validators, or None."""
+    if len(add.public_key) != 32:
+        return "the new validator key must be 32 bytes"
+    if add.public_key in keys:
+        return "already a validator"
+    if size > VALIDATORS_MAX:
+        return f"a channel has at most {VALIDATORS_MAX} validators"
+    if not _is_address(add.address):
+        return "the new validator needs an address: host:port, printable, at most 255"
+    return None
 
 
 def _is_address(address: str) -> bool:

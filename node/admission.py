@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from chains.base import Application, Departments
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
+from chains.registry import ROTATE_KEY, rotation_problem
 from chains.tx import DecodedTx, TxError, decode_tx, tx_id
 from node.governance import admission_problem
 from node.mempool import Mempool
@@ -118,20 +119,40 @@ def _screen(
         if all_or_nothing:
             raise Unavailable(f"channel {name!r} has failed: {failed}")
         return ch, api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=failed), None
-    why = ch.policy.denies(tx)
+    why = _denied(ch, tx)
     if why is not None:
         return ch, api.SubmitResult(tx_id=tid, status=api.PERMISSION_DENIED, detail=why), None
     if name not in members:  # asked once per channel and call, not per tx
         members[name] = ch.member()
     if not members[name]:
         return ch, api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER), None
-    reason = admission_problem(tx) if tx.body.type in GOVERNANCE_KINDS else ch.app.check(tx)
+    reason = _problem(ch, tx)
     refused = (
         (api.REJECTED, reason) if reason else ch.mempool.check(tx, ch.next_height(), ch.committed)
     )
     if refused is not None:
         return ch, api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]), None  # type: ignore[arg-type]
     return ch, api.SubmitResult(tx_id=tid, status=api.ACCEPTED), tx
+
+
+def _denied(ch: ChannelAdmission, tx: DecodedTx) -> str | None:
+    """Why the signer may not send this tx here. A key rotation is any channel's, whatever
+    its policy, but only a current department key sends one (which key is the executor's
+    rule, chains/registry.py)."""
+    if tx.body.type != ROTATE_KEY:
+        return ch.policy.denies(tx)
+    if ch.policy.departments.of_signer(tx.signer) is None:
+        return "the signer is not a department key; only a department rotates its key"
+    return None
+
+
+def _problem(ch: ChannelAdmission, tx: DecodedTx) -> str | None:
+    """The stateless check of the tx's type: governance's, a rotation's or the app's."""
+    if tx.body.type in GOVERNANCE_KINDS:
+        return admission_problem(tx)
+    if tx.body.type == ROTATE_KEY:
+        return rotation_problem(tx)
+    return ch.app.check(tx)
 
 
 async def _verify_and_add(

@@ -8,7 +8,10 @@ of this block's writes, so equal roots mean equal state histories.
 
 Governance txs are judged by the consensus core, which owns the validator sets; the
 executor records its verdicts, stores the membership it hands over, and applies an
-accepted write policy from the next tx on. The membership and write policy live in the
+accepted write policy from the next tx on. A department's key rotation
+(`registry.rotate_key`, chains/registry.py) is run here too, whatever the application,
+and rules from the next block on: the departments the applications see and the write
+policy admission checks. The membership, write policy and department keys live in the
 world state, so the checkpoints every validator signs cover them too.
 """
 
@@ -28,6 +31,7 @@ from chains.governance import (
 )
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
+from chains.registry import DEPARTMENT_KEYS_KEY, ROTATE_KEY, apply_rotation, departments_in
 from chains.tx import TxError, decode_tx, tx_id
 from consensus.hashing import sha256
 from consensus.membership import Membership
@@ -92,6 +96,7 @@ class Executor:
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
         self.on_policy: Callable[[WritePolicy], None] = lambda _policy: None
+        self.on_departments: Callable[[Departments], None] = lambda _departments: None
 
     def execute(
         self,
@@ -128,6 +133,8 @@ class Executor:
             if outcome.code == OK:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
+        if DEPARTMENT_KEYS_KEY in writes:  # a key rotated: from the next block on
+            self.set_departments(departments_in(writes[DEPARTMENT_KEYS_KEY], self.departments))
         if membership is not None:
             writes[MEMBERSHIP_KEY] = membership.to_pb().SerializeToString(deterministic=True)
         root = state_root(previous_root, height, writes)
@@ -153,6 +160,12 @@ class Executor:
         self.policy = policy
         self.on_policy(policy)
 
+    def set_departments(self, departments: Departments) -> None:
+        """The departments' keys changed: the write policy follows (and admission with it)."""
+        self.departments = departments
+        self.set_policy(WritePolicy(self.policy.rules, departments))
+        self.on_departments(departments)
+
     def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
         height = ctx.height
         try:
@@ -165,6 +178,8 @@ class Executor:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
         if tx.body.type in GOVERNANCE_KINDS:  # not judged by the core: another channel's
             return Outcome(GOVERNANCE_REFUSED, "not a governance tx of this channel")
+        if tx.body.type == ROTATE_KEY:  # its own rule, stricter than any role: the signer
+            return apply_rotation(state, tx, ctx.departments)  # is the department's key
         denied = self.policy.denies(tx)
         if denied is not None:
             return Outcome(NOT_PERMITTED, denied)

@@ -25,7 +25,12 @@ from grpc_health.v1 import health_pb2
 from chains.base import Departments
 from chains.governance import WRITE_POLICY_KEY
 from chains.policy import PolicyError, WritePolicy
-from chains.registry import UnknownApplication, make_application
+from chains.registry import (
+    DEPARTMENT_KEYS_KEY,
+    UnknownApplication,
+    departments_in,
+    make_application,
+)
 from chains.tx import encode_tx
 from client.keys import KeyCustodyError, SignerKey, load_signer, load_signing_key
 from client.tls import TlsError
@@ -125,9 +130,10 @@ class Node:
         # Data sharing: this department's identity, tx key and own records.
         self.department_id = config.node_id
         self.departments = Departments()
-        for ch in self.channels.values():
+        for ch in self.channels.values():  # with the keys rotated on that channel since
             if ch.genesis.app.get("departments"):
-                self.departments = Departments.from_params(ch.genesis.app["departments"])
+                self.departments = ch.runtime.executor.departments
+                ch.runtime.executor.on_departments = lambda d: setattr(self, "departments", d)
                 break
         self.department_key: nacl.signing.SigningKey | SignerKey | None = None
         if config.department_key_file is not None:
@@ -203,6 +209,8 @@ class Node:
             app, departments = make_application(genesis.app)
         except (UnknownApplication, ImportError, KeyError, ValueError) as e:
             raise ConfigError(f"channel {name}: genesis `app`: {e}") from e
+        # Keys rotated since genesis (chains/registry.py).
+        departments = departments_in(ledger.get_state(DEPARTMENT_KEYS_KEY), departments)
         try:
             policy = WritePolicy.from_params(genesis.app.get("write_policy"), departments)
         except PolicyError as e:

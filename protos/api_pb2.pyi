@@ -63,6 +63,28 @@ class TxEnvelope(_message.Message):
     signer: bytes
     def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signer: _Optional[bytes] = ...) -> None: ...
 
+class RotateKey(_message.Message):
+    __slots__ = ("new_key", "proof")
+    NEW_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    new_key: bytes
+    proof: bytes
+    def __init__(self, new_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class DepartmentKeys(_message.Message):
+    __slots__ = ("departments",)
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    departments: _containers.RepeatedCompositeFieldContainer[DepartmentKeySet]
+    def __init__(self, departments: _Optional[_Iterable[_Union[DepartmentKeySet, _Mapping]]] = ...) -> None: ...
+
+class DepartmentKeySet(_message.Message):
+    __slots__ = ("id", "keys")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, id: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class SubmitRequest(_message.Message):
     __slots__ = ("txs",)
     TXS_FIELD_NUMBER: _ClassVar[int]

@@ -147,20 +147,30 @@ class CertifiedBlock(_message.Message):
     def __init__(self, block: _Optional[_Union[Block, _Mapping]] = ..., commits: _Optional[_Iterable[_Union[SignedMessage, _Mapping]]] = ...) -> None: ...
 
 class GovernanceProposal(_message.Message):
-    __slots__ = ("chain_id", "channel", "sequence", "add_validator", "remove_validator", "write_policy")
+    __slots__ = ("chain_id", "channel", "sequence", "add_validator", "remove_validator", "write_policy", "replace_validator")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ADD_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
     REMOVE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
     WRITE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_VALIDATOR_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     channel: str
     sequence: int
     add_validator: ValidatorAdd
     remove_validator: bytes
     write_policy: bytes
-    def __init__(self, chain_id: _Optional[str] = ..., channel: _Optional[str] = ..., sequence: _Optional[int] = ..., add_validator: _Optional[_Union[ValidatorAdd, _Mapping]] = ..., remove_validator: _Optional[bytes] = ..., write_policy: _Optional[bytes] = ...) -> None: ...
+    replace_validator: ValidatorReplace
+    def __init__(self, chain_id: _Optional[str] = ..., channel: _Optional[str] = ..., sequence: _Optional[int] = ..., add_validator: _Optional[_Union[ValidatorAdd, _Mapping]] = ..., remove_validator: _Optional[bytes] = ..., write_policy: _Optional[bytes] = ..., replace_validator: _Optional[_Union[ValidatorReplace, _Mapping]] = ...) -> None: ...
+
+class ValidatorReplace(_message.Message):
+    __slots__ = ("old_key", "replacement")
+    OLD_KEY_FIELD_NUMBER: _ClassVar[int]
+    REPLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    old_key: bytes
+    replacement: ValidatorAdd
+    def __init__(self, old_key: _Optional[bytes] = ..., replacement: _Optional[_Union[ValidatorAdd, _Mapping]] = ...) -> None: ...
 
 class ValidatorAdd(_message.Message):
     __slots__ = ("public_key", "address")

@@ -72,6 +72,10 @@ def test_propose_writes_the_exact_proposal_bytes_and_a_summary(tmp_path: Path) -
         (["--add-validator", NEW.hex(), "--address", "h:70000"], "expected host:port"),
         (["--remove-validator", NEW.hex(), "--address", "h:1"], "goes with --add-validator"),
         (["--remove-validator", "ab"], "32 bytes (64 hex), not 1"),
+        (["--replace-validator", NEW.hex()], "goes with --with NEW"),
+        (["--remove-validator", NEW.hex(), "--with", NEW.hex()], "goes with --with NEW"),
+        (["--replace-validator", NEW.hex(), "--with", NEW.hex()], "--with needs --address"),
+        (["--replace-validator", "ab", "--with", NEW.hex(), "--address", "h:1"], "not 1"),
     ],
 )
 def test_propose_refuses_bad_input_clearly(
@@ -214,3 +218,27 @@ def test_add_node_makes_keys_certificate_and_config(tmp_path: Path, insecure: bo
     assert load_config(root / "health" / "config.toml").listen == "127.0.0.1:7055"
     assert cli(["testnet", "add-node", str(root), "--name", "health"]) == 2  # exists
     assert {p.name: p.read_bytes() for p in (root / "genesis").iterdir()} == before
+
+
+def test_a_replacement_proposal_is_one_change_the_core_applies_in_place(
+    tmp_path: Path, validators: list[Path]
+) -> None:
+    keys = [signing(p) for p in validators]
+    public = tuple(bytes(k.verify_key) for k in keys)
+    old = public[1].hex()
+    replace = ["--replace-validator", old, "--with", NEW.hex(), "--address", "10.0.0.6:7050"]
+    code, out = propose(tmp_path, *replace, sequence="0")
+    assert code == 0
+    pf = ProposalFile.load(out)
+    assert pf.summary.startswith(f"replace validator {old} by {NEW.hex()} at 10.0.0.6:7050")
+    assert pf.tx_type == GOV_VALIDATORS
+    for k in keys[:3]:
+        pf.add_approval(k)
+    gtx = read_governance(pf.tx(keys[0], 1000, 1), "govchain-testnet", "license", 64 << 10)
+    assert gtx is not None and not gtx.problem
+    cfg = ConsensusConfig(
+        channel="license", validators=public, checkpoint_interval_blocks=4, log_window_blocks=8
+    )
+    membership, why = decide(Membership.genesis(public), gtx, 5, cfg, Ed25519Verifier())
+    assert why == ""
+    assert membership.epochs[-1].validators == (public[0], NEW, public[2], public[3])

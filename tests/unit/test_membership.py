@@ -291,3 +291,28 @@ def test_at_most_validators_max() -> None:
     gtx = GovernanceTx(KIND_VALIDATORS, add(4), approvals)
     new, why = decide(full, gtx, 1, cfg, Everyone())
     assert new is full and f"at most {VALIDATORS_MAX}" in why
+
+
+def replace(old: int, new: int, address: str = "", sequence: int = 0) -> bytes:
+    va = pb.ValidatorAdd(public_key=KEYS[new], address=address or f"node{new}:7000")
+    return proposal(
+        sequence, replace_validator=pb.ValidatorReplace(old_key=KEYS[old], replacement=va)
+    )
+
+
+def test_a_replacement_takes_the_old_keys_place_and_keeps_the_size() -> None:
+    new, why = decide(GENESIS, approved(replace(1, 5), [0, 1, 2]), 5, config(), VERIFIER)
+    assert why == "" and new.sequence == 1
+    assert new.epochs[-1] == Epoch(
+        17, (KEYS[0], KEYS[5], KEYS[2], KEYS[3]), ("", "node5:7000", "", "")
+    )
+    assert new.at(16).validators == tuple(KEYS[:4])
+    assert quorum_of(len(new.at(17).validators)) == quorum_of(4)
+
+
+def test_refused_replacements() -> None:
+    assert refused(approved(replace(6, 5), [0, 1, 2])) == "the replaced key is not a validator"
+    assert refused(approved(replace(1, 2), [0, 1, 2])) == "already a validator"
+    assert "needs an address" in refused(approved(replace(1, 5, address="no-port"), [0, 1, 2]))
+    pending, _ = decide(GENESIS, approved(add(4), [0, 1, 2]), 5, config(), VERIFIER)
+    assert "pending" in refused(approved(replace(1, 5, sequence=1), [0, 1, 2]), pending, 6)

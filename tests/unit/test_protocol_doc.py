@@ -30,7 +30,7 @@ from chains.governance import (
     WRITE_POLICY_KEY,
 )
 from chains.policy import ANY, government_write_policy
-from chains.registry import APPLICATIONS
+from chains.registry import APPLICATIONS, DEPARTMENT_KEYS_KEY, ROTATE_KEY, possession_bytes
 from chains.tx import decode_tx, encode_tx
 from client.pull_request import request_bytes
 from consensus.config import quorum_of
@@ -408,3 +408,18 @@ def test_governance_limits_and_reserved_keys_are_documented() -> None:
         assert f"`\\0{reserved[1:].decode()}`" in text
     governance = [codes(r[0])[0] for r in rows(section("### Governance"))[1:]]
     assert sorted(governance) == sorted(node.executor.GOVERNANCE_KINDS)
+
+
+def test_key_rotation_is_documented_as_the_code_does_it() -> None:
+    text = DOC.read_text()
+    assert f"`\\0{DEPARTMENT_KEYS_KEY[1:].decode()}`" in text
+    table = [r for r in rows(section("### Department keys")) if r[0].startswith("`")]
+    assert [(codes(r[0])[0], codes(r[1])[0].split()[0]) for r in table] == [
+        (ROTATE_KEY, api.RotateKey.DESCRIPTOR.name)
+    ]
+    # The possession proof's bytes, built as section 6 says.
+    old, new = bytes(KEY.verify_key), bytes(range(32))
+    parts = (b"govchain-test", b"license", old, new)
+    documented = b"govchain-rotate-key" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    assert possession_bytes("govchain-test", "license", old, new) == documented
+    assert '"govchain-rotate-key"' in section("## 6.")
