@@ -11,7 +11,6 @@ grants) then voids the grants it signed, too.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import nacl.signing
@@ -25,24 +24,15 @@ from demo.story import Demo
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
 from tests.e2e.harness import Testnet, wait_for
-from tests.e2e.test_one_click_pull import material, pull_one
+from tests.e2e.test_one_click_pull import government_net, material, pull_one  # noqa: F401
 
 STOLEN = "haidian-kiosk-02"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    net = Testnet(
-        tmp_path_factory.mktemp("stolen") / "net",
-        app="government",
-        view_change_timeout_ticks=20,
-        status_interval_ticks=5,
-    )
-    net.start_all()
-    try:
-        yield Demo(net.root, out=io.StringIO())
-    finally:
-        net.stop_all()
+def demo(government_net: Testnet) -> Demo:  # noqa: F811 (the imported fixture)
+    """A fresh government testnet of its own (this module's), driven as in the demo."""
+    return Demo(government_net.root, out=io.StringIO())
 
 
 def terminal_cli(demo: Demo, *args: str) -> int:
