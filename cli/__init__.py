@@ -21,6 +21,8 @@
   department's web console (web/console/) and the proposal files it approves;
 - source_watch.py: `govchain source watch|status`, the department's watcher
   (sources/watcher.py) linked to its node over gRPC;
+- terminal.py: `govchain terminal register|revoke`, a department's kiosk terminals and
+  their own keys on the authentication chain;
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,

@@ -22,6 +22,7 @@ from cli.governance import add_governance_parser
 from cli.keygen import add_keygen_parser
 from cli.kiosk_config import add_kiosk_parser
 from cli.source_watch import add_source_parser
+from cli.terminal import add_terminal_parser
 from cli.testnet import (
     DEFAULT_CHAIN_ID,
     cmd_testnet_add_node,
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kiosk_parser(sub)
     add_gateway_parser(sub)
     add_console_parser(sub)
+    add_terminal_parser(sub)
     return p
 
 

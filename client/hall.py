@@ -20,7 +20,8 @@ steps, each recorded on chain before the next may start:
    (client/approval.py).
 
 Every step raises `client.txs.TxRejected` with a message fit for the citizen's screen if
-the chain refuses it.
+the chain refuses it; `TerminalRevoked` (a TxRejected) if the refusal is because this very
+terminal has been revoked (`govchain terminal revoke`): the kiosk can do nothing more.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import grpc
 import nacl.signing
 from google.protobuf.message import Message
 
+from chains.authentication import revocation
 from chains.license import effective_status
 from chains.privacy import subject_ref
 from client.approval import Decision, decision_of
@@ -151,6 +153,16 @@ class PullUpdate:
         return self.event.status == ds.OBTAINED and all(i.verified for i in self.items)
 
 
+class TerminalRevoked(TxRejected):
+    """This kiosk's terminal is revoked on chain: nothing it signs is accepted any more."""
+
+
+REVOKED_SCREEN = (
+    "本终端已停用，请到其他终端或窗口办理 this kiosk is out of service; please use another kiosk"
+    " or a counter"
+)
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}{os.urandom(6).hex()}"
 
@@ -199,11 +211,18 @@ class Hall:
             raise TxRejected(f"{tx_type}: {e}") from e
         if committed.result.code != 0:
             reason = committed.result.reason
+            revoked = self.revoked()
+            if revoked:
+                raise TerminalRevoked(f"{REVOKED_SCREEN} ({revoked})", committed.result.code)
             raise TxRejected(
                 f"{tx_type} rejected by the {channel} application: {reason}",
                 committed.result.code,
             )
         return committed
+
+    def revoked(self) -> str | None:
+        """Why this terminal is revoked on the authentication chain, or None."""
+        return revocation(self.state.terminal(self.terminal_id))
 
     # ------------------------------------------------------------------ steps
 

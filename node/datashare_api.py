@@ -4,7 +4,8 @@ For each material of a pull, on the committed state of this node's channels:
 1. the request is signed by a key of the requesting department;
 2. the license exists, was issued by this department and is valid now;
 3. the grant exists, is active, in its validity window, below its max uses, names the
-   requester as grantee and covers the items;
+   requester as grantee and covers the items; no terminal that brokered it (recorded its
+   identity check, is named in it, or signed it) is revoked on the authentication chain;
 4. the items are within what the grant's service item needs (minimal disclosure, checked
    against the service chain);
 5. a `RecordAccess` tx is committed on the authorization chain, whose application checks
@@ -74,6 +75,44 @@ def _pointers(
     }
 
 
+def revoked_identity(auth_state: _LedgerState, dept) -> str | None:
+    """Why a genesis "terminal" entry (a department whose keys a kiosk signs grants and
+    pulls with) is revoked: a terminal of the same id, registered with one of its keys,
+    was revoked on the authentication chain. None for anything else."""
+    from chains import authentication
+
+    if dept is None:
+        return None
+    terminal = authentication.get_terminal(auth_state, dept.id)
+    if terminal is None or terminal.public_key not in dept.keys:
+        return None
+    return authentication.revocation(terminal)
+
+
+def revoked_broker(auth_state: _LedgerState, grant, session, issuer) -> str | None:
+    """Why the grant is void because a terminal that brokered it is revoked, or None.
+
+    The authorization channel cannot read the authentication channel, so it cannot know;
+    this node can, on its own committed copy. The terminals checked: the one that recorded
+    the grant's identity check (its key signed the session), the one the grant names, and
+    the one that signed the grant (`issuer`, its issuing department, see
+    `revoked_identity`).
+    """
+    from chains import authentication
+
+    named = [
+        (session.terminal_id, "recorded the grant's identity check"),
+        (grant.terminal_id, "is named in the grant"),
+    ]
+    for terminal_id, part in named:
+        terminal = authentication.get_terminal(auth_state, terminal_id) if terminal_id else None
+        why = authentication.revocation(terminal)
+        if why:
+            return f"{why} (it {part}): nothing it brokered is honoured"
+    why = revoked_identity(auth_state, issuer)
+    return f"{why} (it signed the grant): nothing it brokered is honoured" if why else None
+
+
 class DataShareService(ds_grpc.DataShareServicer):
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -119,6 +158,9 @@ class DataShareService(ds_grpc.DataShareServicer):
             return f"unknown requester {request.requester!r}"
         if request.signer not in dept.keys:
             return "the request is not signed by a key of the requesting department"
+        revoked = revoked_identity(self._state("authentication"), dept)
+        if revoked:
+            return f"{revoked}: the request is signed with its key"
         if not node.verifier.verify(request.signer, request_bytes(request), request.signature):
             return "bad request signature"
         if abs(int(time.time() * 1000) - request.timestamp_ms) > REQUEST_SKEW_MS:
@@ -145,6 +187,11 @@ class DataShareService(ds_grpc.DataShareServicer):
         session = authentication.get_session(self._state("authentication"), grant.auth_session)
         if session is None or not session.success:
             return f"the grant's authentication session {grant.auth_session!r} is not on chain"
+        issuer_id = authorization.get_grant_issuer(self._state("authorization"), grant.grant_id)
+        issuer = self.node.departments.by_id.get(issuer_id or "")
+        why = revoked_broker(self._state("authentication"), grant, session, issuer)
+        if why is not None:
+            return why
         why = authorization.check_grant(grant, request.requester, list(m.items), now)
         if why is not None:
             return why

@@ -201,18 +201,32 @@ class Supersede(_message.Message):
     def __init__(self, license_id: _Optional[str] = ..., successor: _Optional[_Union[License, _Mapping]] = ...) -> None: ...
 
 class Terminal(_message.Message):
-    __slots__ = ("terminal_id", "kind", "department", "public_key", "location")
+    __slots__ = ("terminal_id", "kind", "department", "public_key", "location", "status", "revoked_height", "revoke_reason")
     TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_REASON_FIELD_NUMBER: _ClassVar[int]
     terminal_id: str
     kind: str
     department: str
     public_key: bytes
     location: str
-    def __init__(self, terminal_id: _Optional[str] = ..., kind: _Optional[str] = ..., department: _Optional[str] = ..., public_key: _Optional[bytes] = ..., location: _Optional[str] = ...) -> None: ...
+    status: str
+    revoked_height: int
+    revoke_reason: str
+    def __init__(self, terminal_id: _Optional[str] = ..., kind: _Optional[str] = ..., department: _Optional[str] = ..., public_key: _Optional[bytes] = ..., location: _Optional[str] = ..., status: _Optional[str] = ..., revoked_height: _Optional[int] = ..., revoke_reason: _Optional[str] = ...) -> None: ...
+
+class RevokeTerminal(_message.Message):
+    __slots__ = ("terminal_id", "reason")
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    terminal_id: str
+    reason: str
+    def __init__(self, terminal_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AuthRecord(_message.Message):
     __slots__ = ("session_id", "subject_ref", "method", "terminal_id", "level", "success", "evidence_hash", "time_ms", "expires_ms")
