@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from chains.privacy import commit_item, subject_ref
+from cli.main import main as cli
 from client.connection import load_signing_key
 from client.state import ChainState, committed_payloads
 from demo.specs import SPECS
 from demo.story import Demo
+from node.config import load_config
 from protos import government_pb2 as government
 from sources.mapping import load_mapping
 from sources.sealing import Sealer, sealing_key
@@ -244,3 +246,27 @@ def test_a_watcher_killed_mid_backlog_anchors_every_row_exactly_once(watched: Wa
     assert counts == {1: len(rows)}, f"rows by number of anchors: {dict(counts)}"
     for n in rows[:: len(rows) // 10]:
         assert [lic.status for lic in w.licenses(uscc(n))] == [government.VALID]
+
+
+def test_after_a_department_key_rotation_rekey_rewraps_the_sidecar(watched: Watched) -> None:
+    """`govchain source rekey`: the sidecar's data key moves from the old department key
+    to the new one; the old key then opens nothing."""
+    w = watched
+    new_key = w.net.root / "keys" / "market-regulation.new.tx.key"
+    assert cli(["keygen", "--out", str(new_key)]) == 0
+    old_key = load_config(w.config).department_key_file
+    rotated = w.config.with_name("config.rotated.toml")
+    rotated.write_text(
+        w.config.read_text().replace("market-regulation.tx.key", "market-regulation.new.tx.key")
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "cli.main", "source", *args]
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert run("status", "--config", str(rotated)).returncode == 2, "not rewrapped yet"
+    done = run("rekey", "--config", str(rotated), "--old-key", str(old_key))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(run("status", "--config", str(rotated)).stdout)["open_intents"] == 0
+    refused = run("status", "--config", str(w.config))
+    assert refused.returncode == 2 and "another department key" in refused.stderr
