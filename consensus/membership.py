@@ -149,8 +149,8 @@ def _new_set(
     keys, addresses = list(latest.validators), list(latest.addresses)
     if proposal.WhichOneof("change") == "add_validator":
         add = proposal.add_validator
-        if len(add.public_key) != 32:
-            return "the new validator key must be 32 bytes"
+        if len(add.public_key) != len(keys[0]):  # the channel's suite's key length
+            return f"the new validator key must be {len(keys[0])} bytes"
         if add.public_key in keys:
             return "already a validator"
         if len(keys) >= VALIDATORS_MAX:
