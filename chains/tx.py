@@ -22,8 +22,9 @@ from protos import api_pb2 as api
 if TYPE_CHECKING:
     from crypto import Suite
 
-# The default suite's (ed25519-sha256) lengths.
+# The default suite's (ed25519-sha256) lengths, and every suite's (signer, signature) shape.
 PUBLIC_KEY_BYTES, SIGNATURE_BYTES = SIGNATURE_SHAPES["ed25519-sha256"]
+_ANY_SHAPE = tuple(SIGNATURE_SHAPES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +71,7 @@ def decode_tx(
         raise TxError(api.MALFORMED, "not a TxEnvelope") from e
     if not (is_canonical(env, raw) and is_canonical(body, env.body)):
         raise TxError(api.MALFORMED, f"{NON_CANONICAL}: re-encode the tx deterministically")
-    shapes = (
-        [(suite.public_key_bytes, suite.signature_bytes)]
-        if suite is not None
-        else list(SIGNATURE_SHAPES.values())
-    )
+    shapes = ((suite.public_key_bytes, suite.signature_bytes),) if suite else _ANY_SHAPE
     if (len(env.signer), len(env.signature)) not in shapes:
         key_bytes, sig_bytes = shapes[0]
         raise TxError(api.MALFORMED, f"signer must be {key_bytes} bytes and signature {sig_bytes}")
