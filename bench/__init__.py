@@ -17,5 +17,6 @@ Figures are for reports, never asserted in tests.
 - postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests).
 
 May import: cli (the testnet manager), client, node (config, verifier), chains (subject
-references), sources (the watcher, for the rescan figure), protos.
+references), crypto (the suite clients sign with), sources (the watcher, for the rescan
+figure), protos.
 """

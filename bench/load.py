@@ -16,6 +16,7 @@ from typing import Any
 import nacl.signing
 
 from client.tls import TlsFiles
+from crypto import DEFAULT_SUITE, SuiteSigner, suite_by_name
 
 
 @dataclass
@@ -31,12 +32,15 @@ class ClientPlan:
     start_at: float  # time.time() when submitting starts (set at the start signal)
     duration_s: float
     tls: TlsFiles | None = None  # the testnet's client certificate; None if insecure
+    crypto_suite: str = DEFAULT_SUITE  # the genesis's: which keys the client signs with
 
 
 def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
     from client.txs import kv_put_tx
 
-    key = nacl.signing.SigningKey.generate()
+    key: nacl.signing.SigningKey | SuiteSigner = nacl.signing.SigningKey.generate()
+    if plan.crypto_suite != DEFAULT_SUITE:
+        key = SuiteSigner.from_seed(suite_by_name(plan.crypto_suite), os.urandom(32))
     value = os.urandom(plan.payload_bytes)
     out = []
     for i in range(plan.txs):

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from queue import Empty
 
-import nacl.signing
-
 from bench.fault import FaultRun, primary_index
 from bench.figures import chart, markdown, report
 from bench.load import ClientPlan, run_client
@@ -29,17 +27,21 @@ from bench.observe import (
     scrape_internals,
 )
 from cli.processes import NodeExited, NodeProcesses, NotReady
+from crypto import DEFAULT_SUITE, SUITE_NAMES, SuiteSigner, suite_by_name
 from node.config import CHANNELS, load_config
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 
 
-def verification_baseline(items: int = 4000, threads: int = 2) -> float:
-    """Ed25519 verifications per second through the node's verifier pool, on this machine."""
-    key = nacl.signing.SigningKey.generate()
-    public = bytes(key.verify_key)
-    batch = [(public, b"tx-%d" % i, key.sign(b"tx-%d" % i).signature) for i in range(items)]
-    verifier = BatchVerifier(threads=threads, cache_entries_max=1)
+def verification_baseline(
+    items: int = 4000, threads: int = 2, crypto_suite: str = DEFAULT_SUITE
+) -> float:
+    """Verifications per second through the node's verifier pool, on this machine, in the
+    crypto suite the testnet's genesis names."""
+    suite = suite_by_name(crypto_suite)
+    key = SuiteSigner.from_seed(suite, os.urandom(32))
+    batch = [(key.public_key, b"tx-%d" % i, key.sign(b"tx-%d" % i)) for i in range(items)]
+    verifier = BatchVerifier(threads=threads, cache_entries_max=1, suite=suite)
     start = time.perf_counter()
     ok = asyncio.run(verifier.verify_batch(batch))
     elapsed = time.perf_counter() - start
@@ -55,6 +57,7 @@ def init_testnet(
     block_txs_max: int,
     insecure: bool = False,
     app: str = "kv",
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> None:
     """`govchain testnet init` on free local ports, with metrics endpoints."""
     from cli.main import main as cli
@@ -71,6 +74,7 @@ def init_testnet(
         *channels,
     ]
     args += ["--insecure"] if insecure else []
+    args += ["--crypto-suite", crypto_suite]
     # Metrics on their own free ports: the report ends with what each node holds.
     args += ["--metrics-base-port", str(free_port_block(validators))]
     if cli(args) != 0:
@@ -78,9 +82,14 @@ def init_testnet(
 
 
 def start_testnet(
-    root: Path, validators: int, channels: list[str], block_txs_max: int, insecure: bool = False
+    root: Path,
+    validators: int,
+    channels: list[str],
+    block_txs_max: int,
+    insecure: bool = False,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> NodeProcesses:
-    init_testnet(root, validators, channels, block_txs_max, insecure)
+    init_testnet(root, validators, channels, block_txs_max, insecure, crypto_suite=crypto_suite)
     nodes = NodeProcesses.of_testnet(root)
     nodes.start_all()
     return nodes
@@ -100,14 +109,15 @@ def wait_ready(nodes: NodeProcesses, timeout_s: float = 30.0) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    print("baseline: Ed25519 verifications/s through the verifier pool ...", flush=True)
-    verify_rate = verification_baseline(threads=2)
+    suite = args.crypto_suite
+    print(f"baseline: {suite} verifications/s through the verifier pool ...", flush=True)
+    verify_rate = verification_baseline(threads=2, crypto_suite=suite)
     bound = verify_rate / args.validators
     print(f"  {verify_rate:,.0f} verifications/s: at most {bound:,.0f} tx/s on {args.validators}")
     channels = list(CHANNELS[: args.channels])
     workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
     nodes = start_testnet(
-        workdir / "net", args.validators, channels, args.block_txs_max, args.insecure
+        workdir / "net", args.validators, channels, args.block_txs_max, args.insecure, suite
     )
     try:
         configs = [load_config(spec.config) for spec in nodes.specs]
@@ -199,6 +209,7 @@ def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list
             start_at,
             args.duration,
             tls,
+            args.crypto_suite,
         )
         for i in range(args.clients)
     ]
@@ -306,6 +317,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=200, help="txs per SubmitTransactions call")
     p.add_argument("--payload", type=int, default=100, help="value bytes per tx")
     p.add_argument("--block-txs-max", type=int, default=1000)
+    p.add_argument(
+        "--crypto-suite",
+        choices=SUITE_NAMES,
+        default=DEFAULT_SUITE,
+        help="the testnet's genesis crypto_suite; clients sign with its keys",
+    )
     p.add_argument("--fault", choices=("kill-primary",), help="kill the primary at mid-run")
     p.add_argument("--sweep", action="store_true", help="n in {1,4,7} x channels in {1,5}")
     p.add_argument("--sweep-payloads", default="", help="also sweep payload sizes, e.g. 100,1000")

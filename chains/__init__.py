@@ -18,6 +18,7 @@ Shared: base.py (the interface and dispatch), codes.py (result codes), registry.
 governance tx's format, shared by the node and the CLI), privacy.py (subject references,
 salted commitments, sealing: personal data never goes on chain in plaintext).
 
-May import: consensus (hashing, canonical encoding, membership types), protos and the
-standard library. Never node/: the node calls the applications, not the other way round.
+May import: consensus (hashing, canonical encoding, membership types), crypto (the
+suites' key and signature lengths), protos and the standard library. Never node/: the
+node calls the applications, not the other way round.
 """

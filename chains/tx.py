@@ -10,15 +10,21 @@ a new id, so replay protection by id cannot be sidestepped without the signer's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
 from consensus.canonical import NON_CANONICAL, is_canonical
 from consensus.hashing import sha256
+from crypto import SIGNATURE_SHAPES
 from protos import api_pb2 as api
 
-PUBLIC_KEY_BYTES = 32
-SIGNATURE_BYTES = 64
+if TYPE_CHECKING:
+    from crypto import Suite
+
+# The default suite's (ed25519-sha256) lengths, and every suite's (signer, signature) shape.
+PUBLIC_KEY_BYTES, SIGNATURE_BYTES = SIGNATURE_SHAPES["ed25519-sha256"]
+_ANY_SHAPE = tuple(SIGNATURE_SHAPES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +52,14 @@ def tx_id(raw: bytes) -> bytes:
     return sha256(raw)
 
 
-def decode_tx(raw: bytes, chain_id: str, tx_bytes_max: int) -> DecodedTx:
-    """Parse and check one serialized TxEnvelope; raise TxError with the status to report."""
+def decode_tx(
+    raw: bytes, chain_id: str, tx_bytes_max: int, suite: Suite | None = None
+) -> DecodedTx:
+    """Parse and check one serialized TxEnvelope; raise TxError with the status to report.
+    The signer and signature must have the lengths of the channel's crypto suite, so a
+    key of another suite is MALFORMED before any check runs. Without a suite (admission,
+    before it knows the tx's channel; committed txs, already verified) any suite's shape
+    passes here and the suite's verifier refuses a foreign one (BAD_SIGNATURE)."""
     if len(raw) > tx_bytes_max:
         raise TxError(api.TOO_LARGE, f"{len(raw)} bytes > tx_bytes_max {tx_bytes_max}")
     env = api.TxEnvelope()
@@ -59,8 +71,10 @@ def decode_tx(raw: bytes, chain_id: str, tx_bytes_max: int) -> DecodedTx:
         raise TxError(api.MALFORMED, "not a TxEnvelope") from e
     if not (is_canonical(env, raw) and is_canonical(body, env.body)):
         raise TxError(api.MALFORMED, f"{NON_CANONICAL}: re-encode the tx deterministically")
-    if len(env.signer) != PUBLIC_KEY_BYTES or len(env.signature) != SIGNATURE_BYTES:
-        raise TxError(api.MALFORMED, "signer must be 32 bytes and signature 64")
+    shapes = ((suite.public_key_bytes, suite.signature_bytes),) if suite else _ANY_SHAPE
+    if (len(env.signer), len(env.signature)) not in shapes:
+        key_bytes, sig_bytes = shapes[0]
+        raise TxError(api.MALFORMED, f"signer must be {key_bytes} bytes and signature {sig_bytes}")
     if not env.body:
         raise TxError(api.MALFORMED, "empty body")
     if body.chain_id != chain_id:
@@ -71,9 +85,15 @@ def decode_tx(raw: bytes, chain_id: str, tx_bytes_max: int) -> DecodedTx:
 
 
 def encode_tx(body: api.TxBody, signer_key: object) -> bytes:
-    """Sign a body with a nacl SigningKey and return the serialized envelope (client side)."""
+    """Sign a body and return the serialized envelope (client side). The key is a nacl
+    SigningKey (or one in its shape: `sign(m).signature`, `verify_key`), or a Signer of
+    any suite (`sign(m)` giving the signature, `public_key`: crypto.SuiteSigner)."""
     body_bytes = body.SerializeToString(deterministic=True)
-    signature = signer_key.sign(body_bytes).signature  # type: ignore[attr-defined]
-    public = bytes(signer_key.verify_key)  # type: ignore[attr-defined]
+    if hasattr(signer_key, "verify_key"):  # nacl's shape: today's path, unchanged
+        signature = signer_key.sign(body_bytes).signature  # type: ignore[attr-defined]
+        public = bytes(signer_key.verify_key)  # type: ignore[attr-defined]
+    else:
+        signature = signer_key.sign(body_bytes)  # type: ignore[attr-defined]
+        public = signer_key.public_key  # type: ignore[attr-defined]
     env = api.TxEnvelope(body=body_bytes, signature=signature, signer=public)
     return env.SerializeToString(deterministic=True)

@@ -26,7 +26,7 @@
 - ports.py: free local ports for testnets made on one machine (tests, benchmark).
 
 May import: client (the SDK), node (its config, TLS helpers and the daemon), chains,
-storage, consensus, sources (the watcher), protos, web (the faces it serves). Not bench/
-or demo/: `govchain bench` and `govchain demo` run them as their own processes, since
-both use this package's testnet files.
+storage, consensus, crypto (the testnet's keys), sources (the watcher), protos, web (the
+faces it serves). Not bench/ or demo/: `govchain bench` and `govchain demo` run them as
+their own processes, since both use this package's testnet files.
 """

@@ -33,6 +33,7 @@ from cli.testnet import (
 from cli.testnet_files import node_address, node_dirs, tls_of_testnet
 from cli.testnet_governance import add_testnet_governance_parsers
 from client.tls import TlsFiles
+from crypto import DEFAULT_SUITE, SUITE_NAMES
 from node.config import CHANNELS, ConfigError, load_config
 
 
@@ -157,7 +158,7 @@ def cmd_tx_send(args: argparse.Namespace) -> int:
     from client.connection import connect, load_signing_key
     from client.txs import kv_put_tx, status_name, submit
 
-    key = load_signing_key(args.key_file)
+    key = load_signing_key(args.key_file, suite=args.crypto_suite)
     txs = [
         kv_put_tx(
             key,
@@ -321,6 +322,7 @@ def _add_testnet_init_parser(t: argparse._SubParsersAction) -> None:
     )
     ti.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
     ti.add_argument("--block-txs-max", type=int, default=1000)
+    ti.add_argument("--crypto-suite", choices=SUITE_NAMES, default=DEFAULT_SUITE)
     ti.add_argument("--hosts", type=Path, help="file with one host address per validator")
     ti.add_argument(
         "--app",
@@ -363,6 +365,7 @@ def add_client_parsers(sub: argparse._SubParsersAction) -> None:
     ts.add_argument("--key", required=True)
     ts.add_argument("--value", required=True)
     ts.add_argument("--count", type=int, default=1)
+    ts.add_argument("--crypto-suite", choices=SUITE_NAMES, default=DEFAULT_SUITE)
     ts.set_defaults(func=cmd_tx_send)
 
     q = sub.add_parser("query", help="read a block, tx or state key")

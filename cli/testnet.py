@@ -34,22 +34,23 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
         return 2
     ids = node_ids(args.validators)
     keys = {}
+    suite = args.crypto_suite
     for i, nid in enumerate(ids):
-        keys[nid] = write_key(out / "keys" / f"{nid}.key")
+        keys[nid] = write_key(out / "keys" / f"{nid}.key", suite)
         print(f"[{i + 1}/{len(ids)}] key for {nid}", flush=True)
     write_key(out / "keys" / "client.key")
     if not args.insecure:
         _issue_certificates(out, args.chain_id, keys, hosts)
     validators = [(nid, keys[nid]) for nid in ids]
     consensus = {"block_txs_max": args.block_txs_max}
-    departments = _department_keys(out, ids)
+    departments = _department_keys(out, ids, suite)
     for ch in args.channels:
         app: dict[str, object] = {"name": "kv" if args.app == "kv" else ch}
         app["departments"] = departments
         if args.app == "government":
             app["write_policy"] = government_write_policy(ch)
         (out / "genesis").mkdir(parents=True, exist_ok=True)
-        genesis = make_genesis(args.chain_id, ch, validators, consensus, app)
+        genesis = make_genesis(args.chain_id, ch, validators, consensus, app, suite)
         (out / "genesis" / f"{ch}.json").write_bytes(genesis)
     addresses = {
         nid: f"{hosts[i] if hosts else '127.0.0.1'}:{args.base_port + (0 if hosts else i)}"
@@ -107,14 +108,15 @@ def _tls_section(nid: str, insecure: bool) -> str:
     return f'\n[tls]\nca = "../tls/ca.crt"\ncert = "../tls/{nid}.crt"\nkey = "../tls/{nid}.key"\n'
 
 
-def _department_keys(out: Path, ids: list[str]) -> list[dict[str, object]]:
+def _department_keys(out: Path, ids: list[str], suite: str) -> list[dict[str, object]]:
     """Each department's tx-signing key (apart from its node key), and one kiosk terminal
-    that signs on citizens' behalf; the public halves go into every channel's genesis."""
+    that signs on citizens' behalf; the public halves (the channels' crypto suite's) go
+    into every channel's genesis."""
     entries: list[dict[str, object]] = []
     for nid in ids:
-        public = write_key(out / "keys" / f"{nid}.tx.key")
+        public = write_key(out / "keys" / f"{nid}.tx.key", suite)
         entries.append({"id": nid, "name": nid, "keys": [public.hex()], "roles": ["department"]})
-    kiosk = write_key(out / "keys" / "kiosk.key")
+    kiosk = write_key(out / "keys" / "kiosk.key", suite)
     # The consortium's subject key: terminals and issuing departments compute subject
     # references with it; it never goes on chain.
     write_key(out / "keys" / "subject.key")

@@ -3,7 +3,7 @@ material are, and the key file format.
 
 `govchain testnet init` lays out a directory a department operator can read:
 
-    keys/<node>.key        validator key (Ed25519 seed, 0600)     never leaves the node
+    keys/<node>.key        validator key (a 32-byte seed, 0600)   never leaves the node
     keys/<node>.tx.key     the department's tx-signing key
     tls/ca.crt, ca.key     the consortium CA (keep ca.key offline in production)
     tls/<node>.crt/.key    the node's TLS certificate, bound to its validator key
@@ -25,6 +25,7 @@ from pathlib import Path
 import nacl.signing
 
 from client.tls import TlsFiles
+from crypto import DEFAULT_SUITE, suite_by_name
 from node.config import load_config
 
 DEPARTMENTS = (
@@ -43,14 +44,23 @@ def node_ids(count: int) -> list[str]:
     return [DEPARTMENTS[i] if i < len(DEPARTMENTS) else f"node-{i}" for i in range(count)]
 
 
-def write_key(path: Path) -> bytes:
-    """A new Ed25519 key as a hex seed in a file only its owner can read; the public key."""
+def write_key(path: Path, suite: str = DEFAULT_SUITE) -> bytes:
+    """A new key as a hex 32-byte seed in a file only its owner can read; its public key
+    in the crypto suite `suite` (for sm2-sm3 the SM2 key the seed derives, 65 bytes)."""
     key = nacl.signing.SigningKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(bytes(key).hex() + "\n")
-    return bytes(key.verify_key)
+    return public_key_of(bytes(key), suite)
+
+
+def public_key_of(seed: bytes, suite: str = DEFAULT_SUITE) -> bytes:
+    """The public key a key file's seed stands for in `suite`."""
+    if suite == DEFAULT_SUITE:
+        return bytes(nacl.signing.SigningKey(seed).verify_key)
+    s = suite_by_name(suite)
+    return s.public_key(s.private_key_from_seed(seed))
 
 
 def node_dirs(root: Path) -> list[Path]:

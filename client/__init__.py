@@ -31,6 +31,7 @@ chain_id, u.request, u.event, u.material.provider, genesis_dir)`. Refusals raise
 May import: chains (the tx type, the applications' key layouts and query helpers, the
 privacy functions that open and check pulled values), consensus (hashing, canonical
 decoding, certificates and membership: an evidence bundle is checked exactly as the
-validators check blocks) and protos. Never the node: a client runs where no validator
-does, and the node itself uses `tls` and `connection` to dial its peers.
+validators check blocks), crypto (signing with the channel's suite) and protos. Never
+the node: a client runs where no validator does, and the node itself uses `tls` and
+`connection` to dial its peers.
 """

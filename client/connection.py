@@ -14,6 +14,7 @@ import nacl.signing
 
 from client import keys
 from client.tls import TlsFiles
+from crypto import DEFAULT_SUITE, SuiteSigner, suite_by_name
 from protos import api_pb2_grpc as api_grpc
 
 MESSAGE_BYTES_MAX = 64 << 20
@@ -53,9 +54,22 @@ def client_tls(directory: str | os.PathLike[str], name: str = "client") -> TlsFi
 
 
 def load_signing_key(
-    path: str | os.PathLike[str], secret: str | None = keys.DEFAULT_SECRET
-) -> nacl.signing.SigningKey | keys.SignerKey:
+    path: str | os.PathLike[str],
+    secret: str | None = keys.DEFAULT_SECRET,
+    suite: str = DEFAULT_SUITE,
+) -> nacl.signing.SigningKey | keys.SignerKey | SuiteSigner:
     """A tx-signing key from a key spec (client/keys.py: a hex or encrypted key file, or a
     `pkcs11:` token URI); `secret` names where a passphrase or PIN comes from. Raises
-    keys.KeyCustodyError, naming the file, never its content."""
-    return keys.load_signing_key(os.fspath(path), secret)
+    keys.KeyCustodyError, naming the file, never its content. On a channel whose genesis
+    names another crypto suite than ed25519-sha256, the file's seed gives that suite's key
+    (a SuiteSigner, which `chains.tx.encode_tx` signs with); a token key is Ed25519 only."""
+    if suite == DEFAULT_SUITE:
+        return keys.load_signing_key(os.fspath(path), secret)
+    return suite_signer(path, secret, suite)
+
+
+def suite_signer(path: str | os.PathLike[str], secret: str | None, suite: str) -> SuiteSigner:
+    """The signer of a key file's seed in crypto suite `suite` (votes, hellos, txs)."""
+    if keys.is_token_uri(path):
+        raise keys.KeyCustodyError(f"a token key signs Ed25519 only, not {suite}")
+    return SuiteSigner.from_seed(suite_by_name(suite), keys.load_seed(Path(path), secret))

@@ -15,13 +15,18 @@ import nacl.signing
 from google.protobuf.message import Message
 
 from chains.tx import encode_tx
+from crypto import SuiteSigner
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import kv_pb2
 
+# What signs a tx: a nacl key (or one in its shape) on an ed25519-sha256 channel, a
+# SuiteSigner of the channel's suite on any other (client.connection.load_signing_key).
+TxKey = nacl.signing.SigningKey | SuiteSigner
+
 
 def kv_put_tx(
-    key: nacl.signing.SigningKey,
+    key: TxKey,
     chain_id: str,
     channel: str,
     k: bytes,
@@ -92,9 +97,7 @@ def subscribe(
     return stub.StreamBlocks(api.StreamBlocksRequest(channel=channel, from_height=from_height))
 
 
-def signed_tx(
-    key: nacl.signing.SigningKey, chain_id: str, channel: str, tx_type: str, payload: bytes
-) -> bytes:
+def signed_tx(key: TxKey, chain_id: str, channel: str, tx_type: str, payload: bytes) -> bytes:
     body = api.TxBody(
         chain_id=chain_id,
         channel=channel,
@@ -121,7 +124,7 @@ def send_message(
     channel: str,
     tx_type: str,
     payload: Message,
-    key: nacl.signing.SigningKey,
+    key: TxKey,
     ok_codes: Iterable[int] = (0,),
 ) -> api.TxResult:
     """Sign one application operation (its payload serialized deterministically), submit

@@ -60,8 +60,8 @@ class ConsensusConfig:
             raise ValueError("a channel needs at least one validator")
         if len(set(self.validators)) != len(self.validators):
             raise ValueError("validator keys must be distinct")
-        if any(len(v) != 32 for v in self.validators):
-            raise ValueError("validator keys must be 32-byte Ed25519 public keys")
+        if {len(v) for v in self.validators} not in ({32}, {65}):  # one suite's keys
+            raise ValueError("validator keys must be 32-byte Ed25519 or 65-byte SM2 public keys")
         if self.log_window_blocks < 2 * self.checkpoint_interval_blocks:
             raise ValueError("log_window_blocks must be at least 2 * checkpoint_interval_blocks")
         if not 1 <= self.in_flight_blocks_max <= self.log_window_blocks:

@@ -1,10 +1,13 @@
 """Signing and verification interfaces the core is given, and their Ed25519 implementation.
 
 The core signs its own votes (they become parts of certificates other replicas verify)
-and checks the signatures nested inside certificates. Both are pure computations
-(Ed25519 signatures are deterministic), so they are injected rather than imported as
-I/O. The node passes Ed25519 objects backed by its batched, caching verifier; the
-simulator may pass a cheaper scheme with the same unforgeability property.
+and checks the signatures nested inside certificates. Both are injected rather than
+imported: the node passes a signer of its channels' crypto suite (Ed25519 here, or
+crypto.SuiteSigner for any suite) and its batched, caching verifier over that suite; the
+simulator may pass a cheaper scheme with the same unforgeability property, or a real suite.
+A suite's signatures may be randomised (SM2 draws a fresh nonce per signature), so the
+core never compares signature bytes: one vote signed twice gives two valid signatures,
+and equivocation is two votes with different digests, not different signatures.
 """
 
 from __future__ import annotations

@@ -181,8 +181,8 @@ def _new_set(
 
 def _addition_problem(add: pb.ValidatorAdd, keys: list[bytes], size: int) -> str | None:
     """Why `add` cannot join `keys` in a set of `size` validators, or None."""
-    if len(add.public_key) != 32:
-        return "the new validator key must be 32 bytes"
+    if keys and len(add.public_key) != len(keys[0]):  # the channel's suite's key length
+        return f"the new validator key must be {len(keys[0])} bytes"
     if add.public_key in keys:
         return "already a validator"
     if size > VALIDATORS_MAX:

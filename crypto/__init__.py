@@ -3,7 +3,7 @@ by the suite its genesis names, so a department can run a chain on the national 
 algorithms SM2/SM3 as well as on Ed25519/SHA-256 (issue 14, docs/compliance.md).
 
 - suite.py: the `Suite` interface (hash, Merkle tree, keyed hash, keys from a seed,
-  sign, verify, batched verify, seal) and `suite_by_name`.
+  sign, verify, batched verify, seal), `SuiteSigner` (one key) and `suite_by_name`.
 - ed25519_sha256.py: `ed25519-sha256`, today's behaviour byte for byte.
 - sm2_sm3.py: `sm2-sm3`, SM2 (GB/T 32918) signatures and encryption, SM3 hashing.
 - openssl_sm2.py: SM2 through the system's OpenSSL 3 by ctypes (releases the GIL).
@@ -16,8 +16,22 @@ May import: nothing of govchain's (the standard library, PyNaCl and the system's
 libcrypto only).
 """
 
-from crypto.suite import Item, Suite, suite_by_name
+from crypto.suite import Item, Suite, SuiteSigner, suite_by_name
 
 SUITE_NAMES = ("ed25519-sha256", "sm2-sm3")
 
-__all__ = ["SUITE_NAMES", "Item", "Suite", "suite_by_name"]
+DEFAULT_SUITE = "ed25519-sha256"
+# (public key, signature) lengths per suite, without loading a suite's library: what a tx
+# decoder that does not know its channel's suite yet accepts as a shape (a test holds
+# these equal to the suites' own).
+SIGNATURE_SHAPES = {"ed25519-sha256": (32, 64), "sm2-sm3": (65, 64)}
+
+__all__ = [
+    "DEFAULT_SUITE",
+    "SIGNATURE_SHAPES",
+    "SUITE_NAMES",
+    "Item",
+    "Suite",
+    "SuiteSigner",
+    "suite_by_name",
+]

@@ -84,6 +84,32 @@ class Suite(ABC):
         return f"suite_by_name({self.name!r})"
 
 
+class SuiteSigner:
+    """Signs as one key of a suite: the shape of the core's `Signer` (consensus/crypto.py)
+    and of what `chains.tx.encode_tx` takes, so votes, hellos and txs sign through the
+    suite without the core importing this package."""
+
+    def __init__(self, suite: Suite, private_key: bytes) -> None:
+        self.suite = suite
+        self._private = private_key
+        self._public = suite.public_key(private_key)
+
+    @classmethod
+    def from_seed(cls, suite: Suite, seed: bytes) -> SuiteSigner:
+        """The signer a key file's 32-byte seed stands for in `suite`."""
+        return cls(suite, suite.private_key_from_seed(seed))
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        return self.suite.sign(self._private, data)
+
+    def __repr__(self) -> str:  # never print key material
+        return f"SuiteSigner({self.suite.name}, public_key={self._public.hex()[:16]}…)"
+
+
 def suite_by_name(name: str) -> Suite:
     """The suite a genesis names; ValueError for any other name. Each suite's module is
     imported only when asked for, so a Python without SM3 still runs `ed25519-sha256`."""

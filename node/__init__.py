@@ -22,6 +22,6 @@ The modules by role:
 - staying well: supervise.py (no silent task death), stallwatch.py, malloc_arenas.py,
   logsampling.py, metrics.py.
 
-May import: client (TLS identity and channel options), consensus, storage, chains,
-sources (the department's own records), protos.
+May import: client (TLS identity and channel options), consensus, crypto (the channels'
+suite), storage, chains, sources (the department's own records), protos.
 """

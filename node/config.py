@@ -18,6 +18,7 @@ from client.keys import KeyCustodyError, check_secret_spec, is_token_uri
 from client.tls import TlsFiles
 from consensus.config import ConsensusConfig
 from consensus.hashing import sha256
+from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES
 
 CHANNELS = ("license", "authentication", "authorization", "catalog", "service")
 
@@ -90,6 +91,8 @@ class Genesis:
     consensus: dict[str, int]
     raw: bytes
     app: dict = field(default_factory=dict)  # {"name": ..., "departments": [...]}
+    # Signs and verifies the channel's votes, hellos and txs (docs/compliance.md).
+    crypto_suite: str = DEFAULT_SUITE
 
     @property
     def hash(self) -> bytes:
@@ -184,13 +187,17 @@ def _secret_spec(value: object, base: Path, where: str) -> str | None:
     return value
 
 
-def _hex_key(text: object, where: str) -> bytes:
+# A peer's key in a node config: any suite's (the genesis holds each channel to its own).
+_ANY_SUITE_KEY_BYTES = tuple(sorted({k for k, _ in SIGNATURE_SHAPES.values()}))
+
+
+def _hex_key(text: object, where: str, sizes: tuple[int, ...] = (32,)) -> bytes:
     try:
         key = bytes.fromhex(str(text))
     except ValueError as e:
         raise ConfigError(f"{where}: public key is not hex") from e
-    if len(key) != 32:
-        raise ConfigError(f"{where}: public key must be 32 bytes")
+    if len(key) not in sizes:
+        raise ConfigError(f"{where}: public key must be {' or '.join(f'{n} bytes' for n in sizes)}")
     return key
 
 
@@ -255,7 +262,7 @@ def load_config(path: Path) -> NodeConfig:
             Peer(
                 str(_require(p, "node_id", str, pw)),
                 str(_require(p, "address", str, pw)),
-                _hex_key(_require(p, "public_key", str, pw), pw),
+                _hex_key(_require(p, "public_key", str, pw), pw, _ANY_SUITE_KEY_BYTES),
             )
         )
     limits = _limits(data.get("limits", {}), where)
@@ -299,6 +306,11 @@ def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
         raise ConfigError(f"{where}: genesis must be a JSON object")
     if data.get("chain_id") != chain_id or data.get("channel") != channel:
         raise ConfigError(f"{where}: genesis is for {data.get('chain_id')}/{data.get('channel')}")
+    suite = data.get("crypto_suite", DEFAULT_SUITE)
+    if suite not in SIGNATURE_SHAPES:
+        known = ", ".join(SIGNATURE_SHAPES)
+        raise ConfigError(f"{where}: `crypto_suite` {suite!r} is not one of {known}")
+    key_bytes = (SIGNATURE_SHAPES[suite][0],)
     entries = data.get("validators", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{where}: `validators` must be a list")
@@ -308,7 +320,8 @@ def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
         if not isinstance(v, dict):
             raise ConfigError(f"{vw} must be an object")
         node_id = _require(v, "node_id", str, vw)
-        validators.append((str(node_id), _hex_key(_require(v, "public_key", str, vw), vw)))
+        key = _hex_key(_require(v, "public_key", str, vw), vw, key_bytes)
+        validators.append((str(node_id), key))
     consensus = data.get("consensus", {})
     if not isinstance(consensus, dict) or not all(
         isinstance(x, int) and not isinstance(x, bool) for x in consensus.values()
@@ -317,12 +330,30 @@ def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:
     app = data.get("app", {})
     if not isinstance(app, dict):
         raise ConfigError(f"{where}: `app` must be an object")
-    genesis = Genesis(chain_id, channel, tuple(validators), dict(consensus), text.encode(), app)
+    genesis = Genesis(
+        chain_id, channel, tuple(validators), dict(consensus), text.encode(), app, suite
+    )
     try:
         genesis.consensus_config()
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: {e}") from e
     return genesis
+
+
+def channels_suite(config: NodeConfig) -> str:
+    """The crypto suite of the channels this node serves. A node has one validator key and
+    one peer identity (its hellos and TLS certificate carry that key), so every channel it
+    serves must name the same suite: a chain chooses its suite, each genesis states it."""
+    names = {
+        load_genesis(config.genesis_dir / f"{c}.json", config.chain_id, c).crypto_suite
+        for c in config.channels
+    }
+    if len(names) > 1:
+        raise ConfigError(
+            f"{config.genesis_dir}: the channels' genesis files name different"
+            f" `crypto_suite`s ({', '.join(sorted(names))}); a node serves one"
+        )
+    return names.pop() if names else DEFAULT_SUITE
 
 
 def make_genesis(
@@ -331,8 +362,10 @@ def make_genesis(
     validators: list[tuple[str, bytes]],
     consensus: dict[str, int],
     app: dict | None = None,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> bytes:
-    """Canonical genesis bytes (sorted keys, fixed separators) for `testnet init`."""
+    """Canonical genesis bytes (sorted keys, fixed separators) for `testnet init`. The
+    default suite is left out, so a default genesis is byte for byte what it was."""
     data: dict[str, object] = {
         "chain_id": chain_id,
         "channel": channel,
@@ -341,6 +374,8 @@ def make_genesis(
     }
     if app:
         data["app"] = app
+    if crypto_suite != DEFAULT_SUITE:
+        data["crypto_suite"] = crypto_suite
     return json.dumps(data, sort_keys=True, indent=2).encode() + b"\n"
 
 

@@ -32,13 +32,15 @@ from chains.registry import (
     make_application,
 )
 from chains.tx import encode_tx
-from client.keys import KeyCustodyError, SignerKey, load_signer, load_signing_key
+from client.connection import load_signing_key, suite_signer
+from client.keys import KeyCustodyError, SignerKey, load_signer
 from client.tls import TlsError
 from consensus.crypto import Signer
 from consensus.membership import Membership
+from crypto import DEFAULT_SUITE, SuiteSigner, suite_by_name
 from node.admission import ChannelAdmission, Unavailable, admit
 from node.call_limits import CallLimits
-from node.config import ConfigError, Genesis, NodeConfig, load_genesis
+from node.config import ConfigError, Genesis, NodeConfig, channels_suite, load_genesis
 from node.crl import outbound_revocation, revocation_guard
 from node.executor import Executor
 from node.fetching import FetchFailed, check_reply
@@ -81,8 +83,15 @@ class Channel:
 class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
+        # The channels' crypto suite signs and verifies votes, hellos and txs.
+        self.suite_name = channels_suite(config)
+        self.suite = suite_by_name(self.suite_name)
         try:  # a key file (plaintext: warned; encrypted) or a PKCS#11 token key
-            self.signer: Signer = load_signer(config.key_file, config.key_secret)
+            self.signer: Signer = (
+                load_signer(config.key_file, config.key_secret)
+                if self.suite_name == DEFAULT_SUITE
+                else suite_signer(config.key_file, config.key_secret, self.suite_name)
+            )
         except KeyCustodyError as e:
             raise ConfigError(f"validator key: {e}") from None
         self.public_key = self.signer.public_key
@@ -100,7 +109,9 @@ class Node:
             structlog.get_logger("services"), config.limits.refusal_log_interval_ms / 1000
         )
         self.unrouted_counts: Counter[str] = Counter()  # statuses of txs with no known channel
-        self.verifier = BatchVerifier(threads=config.limits.verify_threads, metrics=self.metrics)
+        self.verifier = BatchVerifier(
+            threads=config.limits.verify_threads, metrics=self.metrics, suite=self.suite
+        )
         try:
             self.server_credentials = config.tls.server_credentials() if config.tls else None
             link_credentials = config.tls.channel_credentials() if config.tls else None
@@ -135,11 +146,11 @@ class Node:
                 self.departments = ch.runtime.executor.departments
                 ch.runtime.executor.on_departments = lambda d: setattr(self, "departments", d)
                 break
-        self.department_key: nacl.signing.SigningKey | SignerKey | None = None
+        self.department_key: nacl.signing.SigningKey | SignerKey | SuiteSigner | None = None
         if config.department_key_file is not None:
             try:
                 self.department_key = load_signing_key(
-                    config.department_key_file, config.department_key_secret
+                    config.department_key_file, config.department_key_secret, self.suite_name
                 )
             except KeyCustodyError as e:
                 raise ConfigError(f"department key: {e}") from None

@@ -38,8 +38,8 @@ CERT_DAYS = 3650
 
 def validator_dns_name(public_key: bytes) -> str:
     """The DNS SAN bound to a validator key (two labels: a label holds at most 63 chars)."""
-    h = public_key.hex()
-    return f"{h[:32]}.{h[32:]}{VALIDATOR_DNS_SUFFIX}"
+    h = public_key.hex()  # 32-hex-char labels: two for Ed25519, five for an SM2 key
+    return ".".join(h[i : i + 32] for i in range(0, len(h), 32)) + VALIDATOR_DNS_SUFFIX
 
 
 # --------------------------------------------------------------------- peer identity
@@ -55,7 +55,7 @@ def validator_key_of_peer(context: grpc.aio.ServicerContext) -> bytes | None:
                 key = bytes.fromhex(text[len(VALIDATOR_URI_PREFIX) :])
             except ValueError:
                 return None
-            return key if len(key) == 32 else None
+            return key if len(key) in (32, 65) else None  # an Ed25519 or SM2 key
     return None
 
 

@@ -1,5 +1,8 @@
 """Transaction signature checks shared by admission and the consensus core.
 
+Both go through the node's verifier, so through the crypto suite the channel's genesis
+names; decoding here holds a tx's key and signature to that suite's lengths.
+
 Admission (client submit, peer gossip) verifies batches on the pool and remembers each
 valid tx id. The core's synchronous `verify_txs`, asked for every proposed block, then
 finds almost every tx in that cache; the runtime pre-verifies the rest of a proposal on
@@ -44,7 +47,7 @@ class NodeTxChecker:
         return read_governance(tx, self.chain_id, self.channel, len(tx))
 
     def decode(self, raw: bytes) -> DecodedTx:
-        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)
+        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, self.verifier.suite)
         if tx.body.channel != self.channel:
             raise TxError(api.UNKNOWN_CHANNEL, f"channel {tx.body.channel!r}")
         return tx

@@ -1,7 +1,10 @@
-"""Batched Ed25519 verification on a thread pool, with a cache so nothing is checked twice.
+"""Batched signature verification on a thread pool, with a cache so nothing is checked twice.
 
-PyNaCl calls libsodium through cffi, which releases the GIL, so chunks of a batch verify
-in parallel on the pool while the event loop keeps serving. Every verified tx id and
+The node's crypto suite (the one its channels' geneses name, docs/compliance.md) decides
+the check: Ed25519 goes straight through libsodium as it always has (the default, kept
+exactly this fast), any other suite through `Suite.verify_batch`. Both libraries release
+the GIL (PyNaCl's cffi, the SM2 suite's ctypes), so chunks of a batch verify in parallel
+on the pool while the event loop keeps serving. Every verified tx id and
 consensus signature is remembered in a bounded cache: a block proposal only re-checks the
 txs this node has not already admitted, and a vote nested in a certificate that arrived
 on its own before is not checked again.
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,7 @@ import nacl.exceptions
 from consensus.hashing import sha256
 
 if TYPE_CHECKING:
+    from crypto import Suite
     from node.metrics import NodeMetrics
 
 Item = tuple[bytes, bytes, bytes]  # (public key, signed bytes, signature)
@@ -75,12 +79,21 @@ class BatchVerifier:
         chunk_items: int = 64,
         cache_entries_max: int = 16_384,
         metrics: NodeMetrics | None = None,
+        suite: Suite | None = None,
     ) -> None:
+        """`suite` None (or ed25519-sha256) is the libsodium fast path."""
         # The cache holds consensus signatures only (txs are cached by id in tx_signatures.py). A
         # vote is looked up again while its block is in the window (certificates, NEW-VIEW):
         # 16 blocks x 5 channels x 2n votes is a few hundred; 16k is ample and costs ~3 MB.
         self.metrics = metrics
         self.chunk_items = chunk_items
+        self.suite = suite
+        self._check_chunk: Callable[[Sequence[Item]], list[bool]] = _check_chunk
+        self._check_one: Callable[[bytes, bytes, bytes], bool] = _check
+        self._lengths = (32, 64)
+        if suite is not None and suite.name != "ed25519-sha256":
+            self._check_chunk, self._check_one = suite.verify_batch, suite.verify
+            self._lengths = (suite.public_key_bytes, suite.signature_bytes)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
         self._verified = LruSet(cache_entries_max)
         self.verified_count = 0
@@ -109,7 +122,7 @@ class BatchVerifier:
         started = time.perf_counter()
         chunks = [todo[i : i + self.chunk_items] for i in range(0, len(todo), self.chunk_items)]
         futures = [
-            loop.run_in_executor(self._pool, _check_chunk, [items[i] for i in chunk])
+            loop.run_in_executor(self._pool, self._check_chunk, [items[i] for i in chunk])
             for chunk in chunks
         ]
         for chunk, outcome in zip(chunks, await asyncio.gather(*futures), strict=True):
@@ -129,9 +142,9 @@ class BatchVerifier:
         if key in self._verified:
             self.cache_hits += 1
             return True
-        if len(public_key) != 32 or len(signature) != 64:
+        if (len(public_key), len(signature)) != self._lengths:
             return False
-        ok = _check(public_key, data, signature)
+        ok = self._check_one(public_key, data, signature)
         self.verified_count += 1
         if ok:
             self._verified.add(key)

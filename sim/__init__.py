@@ -16,6 +16,7 @@ every step. The same seed gives the same run.
 - governance.py: validator-set change helpers and the grow-and-shrink chaos scenario;
 - crypto.py: cheap keyed-MAC signatures with the unforgeability the core relies on.
 
-May import: consensus, protos and the standard library. Never node, storage, chains or
+May import: consensus, crypto (a real suite for a few seeds), protos and the standard
+library. Never node, storage, chains or
 tests: the simulator stands in for the node around the same core.
 """

@@ -114,14 +114,16 @@ class Cluster:
         ed25519: bool = False,
         config: Callable[..., ConsensusConfig] = ConsensusConfig,
         observers: int = 0,
+        suite: str | None = None,
         **overrides: int,
     ) -> None:
         """`n` genesis validators (nodes 0..n-1) and `observers` more nodes (n..) whose
-        keys the verifier knows but the genesis set does not hold."""
+        keys the verifier knows but the genesis set does not hold. `suite` names a real
+        crypto suite to sign and verify with (slow: a few seeds only)."""
         self.seed = seed
         self.rng = random.Random(seed)
-        self.signers = make_signers(n + observers, ed25519)
-        self.verifier = make_verifier(self.signers, ed25519)
+        self.signers = make_signers(n + observers, ed25519, suite)
+        self.verifier = make_verifier(self.signers, ed25519, suite)
         self.cfg = config(
             channel="license",
             validators=tuple(s.public_key for s in self.signers[:n]),

@@ -3,7 +3,8 @@
 The simulator needs unforgeability, not Ed25519's speed profile: a signature is a keyed
 BLAKE2b MAC under a secret only its owner (and the simulator's verifier, standing in for
 public-key verification) holds. A Byzantine replica gets only its own signer, so it can
-sign only as itself, exactly as with Ed25519. One scenario test runs on real Ed25519 keys.
+sign only as itself, exactly as with Ed25519. Scenario tests run on real Ed25519 keys and
+on a real crypto suite (`suite="sm2-sm3"`: SM2's randomised signatures through the core).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from google.protobuf.message import DecodeError
 
 from consensus.crypto import Ed25519Signer, Ed25519Verifier
 from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, GovernanceTx, approval_bytes
+from crypto import SuiteSigner, suite_by_name
 from protos import consensus_pb2 as pb
 
 
@@ -48,14 +50,19 @@ class SimVerifier:
         return hmac.compare_digest(expected, signature)
 
 
-def make_signers(n: int, ed25519: bool = False) -> list:
+def make_signers(n: int, ed25519: bool = False, suite: str | None = None) -> list:
+    """The validators' signers: the cheap MAC, real Ed25519, or a crypto suite by name."""
     seeds = [hashlib.sha256(b"validator-%d" % i).digest() for i in range(n)]
+    if suite is not None:
+        return [SuiteSigner.from_seed(suite_by_name(suite), s) for s in seeds]
     if ed25519:
         return [Ed25519Signer(s) for s in seeds]
     return [SimSigner(s) for s in seeds]
 
 
-def make_verifier(signers: Sequence, ed25519: bool = False):
+def make_verifier(signers: Sequence, ed25519: bool = False, suite: str | None = None):
+    if suite is not None:
+        return suite_by_name(suite)  # a Suite is a Verifier: verify(key, data, signature)
     return Ed25519Verifier() if ed25519 else SimVerifier(signers)
 
 

@@ -21,6 +21,7 @@ from cli.main import main as cli
 from cli.ports import free_port_block
 from cli.processes import NodeProcesses, NodeSpec
 from client.connection import connect, open_channel
+from crypto import DEFAULT_SUITE
 from node.config import CHANNELS, load_config, make_genesis
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -49,6 +50,7 @@ class Testnet:
         insecure: bool = False,
         metrics: bool = False,
         limits: dict[str, int] | None = None,
+        crypto_suite: str | None = None,
         **consensus: int,
     ) -> None:
         self.root = root
@@ -57,6 +59,7 @@ class Testnet:
         args = ["testnet", "init", "--validators", str(validators), "--out", str(root)]
         args += ["--base-port", str(base), "--app", app, "--channels", *channels]
         args += ["--insecure"] if insecure else []
+        args += ["--crypto-suite", crypto_suite] if crypto_suite else []
         # Metrics ports: a free block of their own when asked for, else no endpoint.
         self.metrics_base = free_port_block(validators) if metrics else 0
         args += ["--metrics-base-port", str(self.metrics_base)]
@@ -100,7 +103,8 @@ class Testnet:
             ]
             params = {**data["consensus"], **consensus}
             app = data.get("app")
-            path.write_bytes(make_genesis(data["chain_id"], ch, validators, params, app))
+            suite = data.get("crypto_suite", DEFAULT_SUITE)
+            path.write_bytes(make_genesis(data["chain_id"], ch, validators, params, app, suite))
 
     @property
     def chain_id(self) -> str:

@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.harness import ROOT
 
 
-def test_tiny_benchmark_run_writes_a_well_formed_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suite", ["ed25519-sha256", "sm2-sm3"])
+def test_tiny_benchmark_run_writes_a_well_formed_report(tmp_path: Path, suite: str) -> None:
     out, table = tmp_path / "bench.json", tmp_path / "bench.md"
     args = ["--validators", "1", "--channels", "2", "--duration", "3", "--warmup", "1"]
+    args += ["--crypto-suite", suite]
     args += ["--drain", "10", "--rate", "300", "--clients", "1", "--batch", "50"]
     proc = subprocess.run(
         [sys.executable, "scripts/bench.py", *args, "--json", str(out), "--markdown", str(table)],
