@@ -89,6 +89,7 @@ def cmd_testnet_init(args: argparse.Namespace) -> int:
 def _issue_certificates(out: Path, chain_id: str, keys: dict[str, bytes], hosts: list[str]) -> None:
     """The consortium CA, a certificate per node bound to its validator key (valid for
     the addresses peers and clients dial), and the client certificates of the tools."""
+    from node.crl import sign_crl
     from node.tls import Authority, write_pair
 
     tls = out / "tls"
@@ -99,13 +100,19 @@ def _issue_certificates(out: Path, chain_id: str, keys: dict[str, bytes], hosts:
         write_pair(tls / f"{nid}.crt", tls / f"{nid}.key", ca.issue_node(nid, key, names))
     for client in ("client", "kiosk"):
         write_pair(tls / f"{client}.crt", tls / f"{client}.key", ca.issue_client(client))
-    print(f"consortium CA and {len(keys)} node certificates in {tls}", flush=True)
+    # An empty revocation list every node enforces from the start: revoking a certificate
+    # later is `govchain ca revoke`, with no config change and no restart.
+    (tls / "ca.crl").write_bytes(sign_crl(ca, [], 1))
+    print(f"consortium CA, its CRL and {len(keys)} node certificates in {tls}", flush=True)
 
 
 def _tls_section(nid: str, insecure: bool) -> str:
     if insecure:
         return "# Plaintext gRPC without certificates: local development only.\ninsecure = true\n"
-    return f'\n[tls]\nca = "../tls/ca.crt"\ncert = "../tls/{nid}.crt"\nkey = "../tls/{nid}.key"\n'
+    return (
+        f'\n[tls]\nca = "../tls/ca.crt"\ncert = "../tls/{nid}.crt"\nkey = "../tls/{nid}.key"\n'
+        'crl = "../tls/ca.crl"\n'
+    )
 
 
 def _department_keys(out: Path, ids: list[str], suite: str) -> list[dict[str, object]]:

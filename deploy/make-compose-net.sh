@@ -61,7 +61,7 @@ for svc in "${services[@]}"; do
     "$out/tls/$svc.crt" "$out/tls/$svc.key"
 done
 chmod 0755 "$out/genesis"
-chmod 0644 "$out"/genesis/*.json "$out/tls/ca.crt"
+chmod 0644 "$out"/genesis/*.json "$out/tls/ca.crt" "$out/tls/ca.crl"
 
 echo "compose network in $out; start it with: docker compose -f deploy/compose.yaml up -d --build"
 echo "tls/ca.key is the consortium CA's signing key: compose never mounts it; keep it offline."

@@ -27,7 +27,7 @@ while read -r node address; do
   # Its own validator key, department tx key and TLS key pair, and the CA certificate:
   # never another department's keys, never the CA's key.
   scp -q "$dir/keys/$node.key" "$dir/keys/$node.tx.key" "$host:$remote/$dir/keys/"
-  scp -q "$dir/tls/ca.crt" "$dir/tls/$node.crt" "$dir/tls/$node.key" "$host:$remote/$dir/tls/"
+  scp -q "$dir/tls/ca.crt" "$dir/tls/ca.crl" "$dir/tls/$node.crt" "$dir/tls/$node.key" "$host:$remote/$dir/tls/"
   scp -q "$dir"/genesis/*.json "$host:$remote/$dir/genesis/"
   scp -q "$dir/$node/config.toml" "$host:$remote/$dir/$node/"
   ssh -n "$host" "cd $remote && nohup .venv/bin/govchain node start --config $dir/$node/config.toml \
