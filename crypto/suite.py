@@ -11,6 +11,8 @@ public key is what the validator set lists.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -105,6 +107,12 @@ class SuiteSigner:
 
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self._private, data)
+
+    def derive_secret(self, label: bytes) -> bytes:
+        """A 32-byte secret bound to this key and `label` (HMAC of the label under the
+        private key): what a signature of the label gives for a deterministic scheme,
+        for suites whose signatures are randomised (SM2)."""
+        return hmac.new(self._private, b"govchain-derive|" + label, hashlib.sha256).digest()
 
     def __repr__(self) -> str:  # never print key material
         return f"SuiteSigner({self.suite.name}, public_key={self._public.hex()[:16]}…)"

@@ -38,9 +38,16 @@ class SealingError(ValueError):
 
 
 def sealing_key(department_key: SigningKey) -> bytes:
-    """The 32-byte sealing key derived from the department key (see the module docstring)."""
-    signature = department_key.sign(STATEMENT).signature  # type: ignore[attr-defined]
-    return hashlib.sha256(b"govchain-sidecar|" + signature).digest()
+    """The 32-byte key-wrapping key derived from the department key (see the module
+    docstring). A key whose signatures are randomised (SM2) offers `derive_secret`
+    instead, since two signatures of the statement would give two keys."""
+    derive = getattr(department_key, "derive_secret", None)
+    if derive is not None:
+        secret = derive(STATEMENT)
+    else:
+        signed = department_key.sign(STATEMENT)
+        secret = getattr(signed, "signature", signed)  # nacl-style or raw bytes
+    return hashlib.sha256(b"govchain-sidecar|" + secret).digest()
 
 
 class Sealer:

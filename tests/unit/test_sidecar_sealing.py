@@ -85,3 +85,15 @@ def test_after_a_key_rotation_the_data_key_is_rewrapped_and_every_salt_still_ope
         Sidecar(tmp_path / "sidecar.sqlite", Sealer(sealing_key(KEY)))
     reopened = Sidecar(tmp_path / "sidecar.sqlite", Sealer(sealing_key(new_key)))
     assert reopened.salt(lic.license_id, "name") == before[0]
+
+
+def test_an_sm2_department_key_gives_one_sealing_key_though_its_signatures_vary() -> None:
+    from crypto.suite import SuiteSigner, suite_by_name
+
+    suite = suite_by_name("sm2-sm3")
+    signer = SuiteSigner.from_seed(suite, bytes(range(32)))
+    assert signer.sign(b"x") != signer.sign(b"x"), "SM2 signatures are randomised"
+    again = SuiteSigner.from_seed(suite, bytes(range(32)))
+    assert sealing_key(signer) == sealing_key(again)
+    other = SuiteSigner.from_seed(suite, bytes(32))
+    assert sealing_key(signer) != sealing_key(other)
