@@ -60,9 +60,9 @@ class ConfiguredSource:
         with self._lock:
             if stamp != self._stamp:
                 self._stamp = stamp
-                old, self._adapter = self._adapter, None
-                if isinstance(old, SqlSource):
-                    old.close()
+                # the old adapter is left to the garbage collector, not closed: a pull on
+                # another thread may be reading through it right now
+                self._adapter = None
                 try:
                     self._adapter, self.error = _open(self.data_dir, self.sealer), None
                     log.info("source opened", mapping=stamp is not None)

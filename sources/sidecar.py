@@ -23,6 +23,7 @@ department key rotation only rewraps the data key (`Sidecar.rewrap`).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -210,6 +211,10 @@ class Sidecar:
             row = self._db.execute("SELECT value FROM progress WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def set_progress(self, name: str, value: bytes) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO progress (name, value) VALUES (?, ?)", (name, value))
+
     # ---- the watcher's view of the department's rows
 
     def row_states(self, type_code: str) -> dict[str, RowState]:
@@ -348,11 +353,13 @@ class Sidecar:
         rows: dict[str, dict[str, int]] = {}
         for type_code, status, count in by_status:
             rows.setdefault(type_code, {})[status] = count
+        last = self.progress("watch:last_pass")
         return {
             "rows": rows,
             "notes": dict(notes),
             "licenses_anchored": licenses,
             "open_intents": intents,
+            "last_pass": None if last is None else json.loads(last),
         }
 
 

@@ -16,6 +16,7 @@ this module never opens a network connection itself.
 from __future__ import annotations
 
 import datetime
+import json
 import time
 import zoneinfo
 from collections.abc import Callable, Iterable
@@ -107,6 +108,7 @@ class Watcher:
         self.in_flight: dict[bytes, tuple[Intent, float]] = {}
         self._counters: dict[str, int] = {}
         self.settled = 0  # changes committed since start (progress on a long backlog)
+        self.refused = 0  # changes the chain (or admission) refused since start
         self._progress_at = clock()
         self.issuers = self._issuers()
 
@@ -148,12 +150,27 @@ class Watcher:
     def scan(self) -> PassReport:
         """One pass over every mapped table; returns once its changes are settled."""
         report = PassReport()
-        started = self.clock()
+        started, refused_before = self.clock(), self.refused
         for type_code in self.source.mapping.licenses:
             self._scan_type(type_code, report)
         self.drain()
         report.seconds = self.clock() - started
+        report.refused = self.refused - refused_before
+        self._record_pass(report)
         return report
+
+    def _record_pass(self, report: PassReport) -> None:
+        """The last pass, for `govchain source status` (a watcher that stopped passing
+        shows there by its age)."""
+        summary = {
+            "at": round(self.clock(), 3),
+            "rows": report.rows,
+            "changes": report.changes,
+            "not_anchored": report.notes,
+            "refused": report.refused,
+            "seconds": round(report.seconds, 3),
+        }
+        self.sidecar.set_progress("watch:last_pass", json.dumps(summary, sort_keys=True).encode())
 
     def _context(self, type_code: str) -> PlanContext:
         now = self.clock()
@@ -311,6 +328,7 @@ class Watcher:
                 )
         if refused:
             self.log("changes refused", count=len(refused), first=refused[0][1])
+            self.refused += len(refused)
         if done or refused:
             self.sidecar.settle(done, refused)
 
@@ -329,6 +347,7 @@ class Watcher:
                 )
         if refused:
             self.log("changes refused", count=len(refused), first=refused[0][1])
+            self.refused += len(refused)
         if done or refused:
             self.sidecar.settle(done, refused)
             self.settled += len(done)

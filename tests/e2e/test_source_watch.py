@@ -196,6 +196,9 @@ def test_rows_are_anchored_superseded_revoked_and_cancelled_as_they_change(
     status = w.status()
     assert status["open_intents"] == 0
     assert status["rows"]["BL01"]["REVOKED"] == 1
+    last = status["last_pass"]  # --once ends on a pass with nothing left to do
+    assert (last["rows"], last["changes"], last["refused"]) == (4, {}, 0)
+    assert last["not_anchored"] == {}, "rows already handled are not counted again"
     source.close()
 
 
