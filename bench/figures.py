@@ -139,6 +139,8 @@ def markdown(r: dict) -> str:
         f"n={cfg['validators']} ch={cfg['channels']} payload={cfg['payload']}B "
         f"block={cfg['block_txs_max']}"
     )
+    if cfg.get("crypto_suite", "ed25519-sha256") != "ed25519-sha256":
+        name += f" {cfg['crypto_suite']}"
     fails = sum(r["failed"].values())
 
     def s(v: float | None) -> str:

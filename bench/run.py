@@ -265,17 +265,19 @@ def sweep(args: argparse.Namespace) -> int:
     def ints(text: str, default: list[int]) -> list[int]:
         return [int(x) for x in text.split(",") if x] or default
 
+    suites = [x for x in args.sweep_suites.split(",") if x] or [args.crypto_suite]
     configs = [
-        (n, ch, pl, bt)
+        (n, ch, pl, bt, suite)
+        for suite in suites
         for n in ints(args.sweep_validators, [1, 4, 7])
         for ch in ints(args.sweep_channels, [1, 5])
         for pl in ints(args.sweep_payloads, [args.payload])
         for bt in ints(args.sweep_block_txs, [args.block_txs_max])
     ]
-    for k, (n, ch, pl, bt) in enumerate(configs, 1):
+    for k, (n, ch, pl, bt, suite) in enumerate(configs, 1):
         print(
             f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl} "
-            f"block_txs_max={bt}",
+            f"block_txs_max={bt} crypto_suite={suite}",
             flush=True,
         )
         fields = {
@@ -284,6 +286,7 @@ def sweep(args: argparse.Namespace) -> int:
             "channels": ch,
             "payload": pl,
             "block_txs_max": bt,
+            "crypto_suite": suite,
             "sweep": False,
         }
         r = run(argparse.Namespace(**{**fields, "png": None}))
@@ -329,6 +332,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sweep-block-txs", default="", help="also sweep block sizes, e.g. 250,1000")
     p.add_argument("--sweep-validators", default="", help="validator counts (default 1,4,7)")
     p.add_argument("--sweep-channels", default="", help="channel counts (default 1,5)")
+    p.add_argument(
+        "--sweep-suites",
+        default="",
+        help="crypto suites side by side, e.g. ed25519-sha256,sm2-sm3 (default: --crypto-suite)",
+    )
     p.add_argument(
         "--insecure",
         action="store_true",
