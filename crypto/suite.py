@@ -106,6 +106,13 @@ class SuiteSigner:
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self._private, data)
 
+    def derive_key(self, label: bytes) -> bytes:
+        """A 32-byte secret only this key's holder can compute: the suite's keyed hash under
+        the private key. What a key derived from a signature gives on Ed25519 (whose
+        signatures are deterministic), for suites whose signatures are randomised (SM2):
+        the sidecar's sealing key (sources/sealing.py)."""
+        return self.suite.keyed_hash(self._private, b"govchain-derive|" + label)
+
     def __repr__(self) -> str:  # never print key material
         return f"SuiteSigner({self.suite.name}, public_key={self._public.hex()[:16]}…)"
 

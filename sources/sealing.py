@@ -12,7 +12,9 @@ The key that wraps the sidecar's own data key is held exactly like the departmen
 with no new secret to keep: it is SHA-256 over the department key's signature of a fixed
 statement. Ed25519 signatures
 are deterministic, so an encrypted key file and a PKCS#11 token (which never lets the
-private key out) give the same sealing key every time.
+private key out) give the same sealing key every time. SM2 signatures are randomised, so
+on an `sm2-sm3` chain the key is the suite's keyed hash (HMAC-SM3) under the department's
+private key instead (`crypto.SuiteSigner.derive_key`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class SealingError(ValueError):
 
 def sealing_key(department_key: SigningKey) -> bytes:
     """The 32-byte sealing key derived from the department key (see the module docstring)."""
+    derive = getattr(department_key, "derive_key", None)
+    if derive is not None:  # a suite's signer (SM2: randomised signatures)
+        return derive(b"govchain-sidecar|" + STATEMENT)
     signature = department_key.sign(STATEMENT).signature  # type: ignore[attr-defined]
     return hashlib.sha256(b"govchain-sidecar|" + signature).digest()
 
