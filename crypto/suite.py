@@ -106,6 +106,10 @@ class SuiteSigner:
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self._private, data)
 
+    def open_sealed(self, sealed: bytes) -> bytes | None:
+        """A value sealed to this key (`Suite.seal`), or None: the private key stays here."""
+        return self.suite.open_sealed(self._private, sealed)
+
     def derive_key(self, label: bytes) -> bytes:
         """A 32-byte secret only this key's holder can compute: the suite's keyed hash under
         the private key. What a key derived from a signature gives on Ed25519 (whose

@@ -95,7 +95,8 @@ class Executor:
         hashing: Hashing = SHA256,
     ) -> None:
         self.app = app
-        self.hash = hashing.hash  # the channel's suite hash: tx ids and state roots
+        self.hashing = hashing  # the channel's suite hash: tx ids, state roots, the apps'
+        self.hash = hashing.hash
         self.policy = policy or WritePolicy(None, departments or Departments())
         self.departments = departments or Departments()
         self.chain_id = chain_id
@@ -120,7 +121,7 @@ class Executor:
         seen: set[bytes] = set()
         verdicts = governance or {}
         header = pb.BlockHeader.FromString(block.block.header)
-        ctx = BlockContext(height, header.timestamp_ms, self.departments)
+        ctx = BlockContext(height, header.timestamp_ms, self.departments, self.hashing)
         for i, raw in enumerate(block.block.txs):
             tid = self.hash(raw)
             verdict = verdicts.get(i)

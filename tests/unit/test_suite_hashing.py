@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -158,3 +159,42 @@ def test_an_sm2_department_key_gives_one_sidecar_sealing_key_every_time() -> Non
     again = SuiteSigner.from_seed(SM2, bytes(range(32)))
     assert sealing_key(CLIENT) == sealing_key(again)
     assert sealing_key(CLIENT) != sealing_key(SuiteSigner.from_seed(SM2, bytes(32)))
+
+
+# ------------------------------------------------------------------ privacy (chains/privacy.py)
+
+
+def test_privacy_on_sm2_is_hmac_sm3_sm3_commitments_and_sm2_sealing() -> None:
+    from chains.privacy import SealError, commit_item, items_root, open_sealed, seal_to
+    from chains.privacy import subject_ref as ref
+
+    key = b"k" * 32
+    message = b"govchain-subject|91350100M000100Y"
+    assert ref(key, "91350100m000100y ", SM2) == hmac.new(key, message, "sm3").digest()
+    assert ref(key, "91350100M000100Y") == hmac.new(key, message, hashlib.sha256).digest()
+    assert ref(key, "91350100M000100Y", ED) == ref(key, "91350100M000100Y")
+    field = b"\x00\x00\x00\x01s\x00\x00\x00\x05scope\x00\x00\x00\x01v"
+    assert commit_item(b"s", "scope", b"v", SM2) == sm3(b"\x00" + field)
+    assert commit_item(b"s", "scope", b"v") == sha256(b"\x00" + field)
+    commitments = [sm3(b"a"), sm3(b"b")]
+    assert items_root(commitments, SM2) == SM2.merkle_root(commitments)
+    assert items_root(commitments) == merkle_root(commitments)
+    sealed = seal_to(CLIENT.public_key, b"salt+value", SM2)
+    assert open_sealed(CLIENT, sealed) == b"salt+value"
+    with pytest.raises(SealError):
+        open_sealed(SuiteSigner.from_seed(SM2, bytes(32)), sealed)
+
+
+def test_the_license_app_checks_an_items_root_with_the_channel_hash() -> None:
+    from chains.base import BlockContext, Departments
+    from chains.license import _check_items
+    from chains.privacy import items_root
+    from protos import government_pb2 as government
+
+    ltype = government.LicenseType(code="t", items=[government.DataItem(code="scope")])
+    lic = government.License(items=[government.ItemCommitment(code="scope", commitment=sm3(b"x"))])
+    lic.items_root = items_root([sm3(b"x")], SM2)
+    _check_items(ltype, lic, SM2)  # accepted
+    with pytest.raises(Exception, match="items_root"):
+        _check_items(ltype, lic)
+    assert BlockContext(1, 0, Departments()).hashing is SHA256
