@@ -198,3 +198,32 @@ def test_the_license_app_checks_an_items_root_with_the_channel_hash() -> None:
     with pytest.raises(Exception, match="items_root"):
         _check_items(ltype, lic)
     assert BlockContext(1, 0, Departments()).hashing is SHA256
+
+
+# ------------------------------------------------------------------ evidence bundles
+
+
+def test_a_bundle_naming_an_unknown_suite_is_not_a_bundle_and_a_genesis_must_agree(
+    tmp_path: Path,
+) -> None:
+    """A default bundle names no suite (it stays as it was); one naming a suite nobody
+    knows fails `format`; a bundle's suite must be the one its included genesis names."""
+    from client.evidence_verify import verify_evidence
+    from tests.unit.test_evidence import KEYS as ED_KEYS
+    from tests.unit.test_evidence import Node, collect
+
+    genesis = {
+        "chain_id": "govchain-test",
+        "channel": "authorization",
+        "validators": [{"node_id": f"n{i}", "public_key": k.hex()} for i, k in enumerate(ED_KEYS)],
+    }
+    (tmp_path / "authorization.json").write_text(json.dumps(genesis))
+    bundle = collect(Node(), tmp_path)
+    assert "crypto_suite" not in bundle
+    assert all(c.ok for c in verify_evidence(bundle))
+    (check,) = verify_evidence({**bundle, "crypto_suite": "rot13"})
+    assert check.name == "format" and not check.ok and "rot13" in check.detail
+    genesis["crypto_suite"] = "sm2-sm3"
+    bundle["validators"]["genesis"] = json.dumps(genesis)
+    failed = {c.name: c.detail for c in verify_evidence(bundle) if not c.ok}
+    assert "names suite sm2-sm3" in failed["validator set"]
