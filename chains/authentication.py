@@ -42,6 +42,7 @@ from chains.base import (
 )
 from chains.codes import ALREADY_EXISTS, INVALID_STATE, NOT_ALLOWED, NOT_FOUND
 from chains.tx import DecodedTx
+from crypto import SIGNATURE_SHAPES
 from protos import government_pb2 as government
 
 REGISTER_TERMINAL = "authentication.register_terminal"
@@ -56,6 +57,7 @@ TEXT_BYTES_MAX = 512  # location
 REASON_BYTES_MAX = 2048  # a revocation's reason
 REVOKED = "revoked"
 KEY_BYTES = 32
+KEY_LENGTHS = frozenset(key for key, _ in SIGNATURE_SHAPES.values())  # per crypto suite
 REF_BYTES = 32
 HASH_BYTES = 32
 TERMINAL_KINDS = frozenset({"kiosk", "hall", "app"})
@@ -122,8 +124,9 @@ def _terminal_problem(t: government.Terminal) -> str | None:
         return problem
     if t.kind not in TERMINAL_KINDS:
         return f"kind {t.kind!r} is not one of {sorted(TERMINAL_KINDS)}"
-    if len(t.public_key) != KEY_BYTES:
-        return f"public_key must be {KEY_BYTES} bytes, got {len(t.public_key)}"
+    if len(t.public_key) not in KEY_LENGTHS:  # a key of the chain's suite: 32 or 65 bytes
+        lengths = " or ".join(str(n) for n in sorted(KEY_LENGTHS))
+        return f"public_key must be {lengths} bytes, got {len(t.public_key)}"
     if len(t.location.encode()) > TEXT_BYTES_MAX:
         return f"location is longer than {TEXT_BYTES_MAX} bytes"
     if t.status or t.revoked_height or t.revoke_reason:

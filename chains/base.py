@@ -21,6 +21,7 @@ from google.protobuf.message import DecodeError, Message
 
 from chains.codes import BAD_PAYLOAD, OK, UNKNOWN_TYPE
 from chains.tx import DecodedTx
+from consensus.hashing import SHA256, Hashing
 
 M = TypeVar("M", bound=Message)
 
@@ -76,6 +77,9 @@ class BlockContext:
     height: int
     timestamp_ms: int
     departments: Departments
+    # The channel's suite hash and Merkle tree (SHA-256, or SM3 on `sm2-sm3`): what an
+    # application hashes with, e.g. a license's items root (node/executor.py sets it).
+    hashing: Hashing = SHA256
 
 
 @dataclass(frozen=True)

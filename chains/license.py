@@ -72,7 +72,7 @@ from chains.codes import (
     OUT_OF_SCOPE,
 )
 from chains.tx import DecodedTx
-from consensus.hashing import merkle_root
+from consensus.hashing import SHA256, Hashing
 from protos import government_pb2 as government
 
 TYPE_CODE_RE = re.compile(r"[A-Za-z0-9]{2,32}", re.ASCII)
@@ -218,7 +218,9 @@ def _may_change(state: TxState, dept: Department, license_id: str) -> government
     return lic
 
 
-def _check_items(ltype: government.LicenseType, lic: government.License) -> None:
+def _check_items(
+    ltype: government.LicenseType, lic: government.License, hashing: Hashing = SHA256
+) -> None:
     codes = [c.code for c in lic.items]
     if not codes:
         raise Refusal(BAD_PAYLOAD, "a license commits to at least one data item")
@@ -230,7 +232,7 @@ def _check_items(ltype: government.LicenseType, lic: government.License) -> None
     for c in lic.items:
         if len(c.commitment) != COMMITMENT_BYTES:
             raise Refusal(BAD_PAYLOAD, f"commitment of {c.code!r} is not {COMMITMENT_BYTES} bytes")
-    if lic.items_root != merkle_root([c.commitment for c in lic.items]):
+    if lic.items_root != hashing.merkle_root([c.commitment for c in lic.items]):
         raise Refusal(BAD_PAYLOAD, "items_root is not the Merkle root of the commitments")
 
 
@@ -257,7 +259,7 @@ def _check_anchor(
         raise Refusal(ALREADY_EXISTS, f"license {lic.license_id!r} is already anchored")
     if len(lic.subject_ref) != SUBJECT_REF_BYTES:
         raise Refusal(BAD_PAYLOAD, f"subject_ref must be {SUBJECT_REF_BYTES} bytes (a keyed hash)")
-    _check_items(ltype, lic)
+    _check_items(ltype, lic, ctx.hashing)  # the channel's suite hash
     if lic.status not in (government.LICENSE_STATUS_UNSPECIFIED, government.VALID):
         raise Refusal(BAD_PAYLOAD, "a license is anchored VALID")
     if lic.superseded_by:

@@ -1,7 +1,8 @@
 """Client transactions: decode, check the shape, and compute ids.
 
 The envelope's body is the exact byte string the client signed; it travels and is stored
-unchanged. A tx id is SHA-256 of the whole serialized envelope, as consensus computes it.
+unchanged. A tx id is the channel's suite hash (SHA-256, or SM3 on `sm2-sm3`) of the whole
+serialized envelope, as consensus computes it (`ConsensusConfig.hashing`).
 Both the envelope and its body must be canonically encoded (consensus/canonical.py): a
 re-framed copy of a signed tx is refused as MALFORMED (`non_canonical`) instead of getting
 a new id, so replay protection by id cannot be sidestepped without the signer's key.
@@ -9,14 +10,15 @@ a new id, so replay protection by id cannot be sidestepped without the signer's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError
 
 from consensus.canonical import NON_CANONICAL, is_canonical
-from consensus.hashing import sha256
-from crypto import SIGNATURE_SHAPES
+from consensus.hashing import SHA256, Hashing, sha256
+from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES
 from protos import api_pb2 as api
 
 if TYPE_CHECKING:
@@ -48,18 +50,36 @@ class TxError(Exception):
         self.detail = detail
 
 
-def tx_id(raw: bytes) -> bytes:
-    return sha256(raw)
+Hash = Callable[[bytes], bytes]
+
+
+def suite_hashing(suite: Suite | None) -> Hashing:
+    """What the core hashes with on a channel of `suite` (`ConsensusConfig.hashing`): for
+    `ed25519-sha256` (or no suite) consensus/hashing.py's SHA-256 functions, bound once,
+    so the default path runs exactly the code it always ran; any other suite itself (a
+    `Suite` has the `Hashing` shape)."""
+    return SHA256 if suite is None or suite.name == DEFAULT_SUITE else suite
+
+
+def tx_id(raw: bytes, hash_: Hash = sha256) -> bytes:
+    """The tx's id: `hash_` (the channel's suite hash, `suite_hashing(...).hash`) of the
+    whole envelope."""
+    return hash_(raw)
 
 
 def decode_tx(
-    raw: bytes, chain_id: str, tx_bytes_max: int, suite: Suite | None = None
+    raw: bytes,
+    chain_id: str,
+    tx_bytes_max: int,
+    suite: Suite | None = None,
+    tx_hash: Hash | None = None,
 ) -> DecodedTx:
     """Parse and check one serialized TxEnvelope; raise TxError with the status to report.
     The signer and signature must have the lengths of the channel's crypto suite, so a
     key of another suite is MALFORMED before any check runs. Without a suite (admission,
     before it knows the tx's channel; committed txs, already verified) any suite's shape
-    passes here and the suite's verifier refuses a foreign one (BAD_SIGNATURE)."""
+    passes here and the suite's verifier refuses a foreign one (BAD_SIGNATURE). The id is
+    `tx_hash` of the envelope, by default the suite's hash (SHA-256 without a suite)."""
     if len(raw) > tx_bytes_max:
         raise TxError(api.TOO_LARGE, f"{len(raw)} bytes > tx_bytes_max {tx_bytes_max}")
     env = api.TxEnvelope()
@@ -81,7 +101,8 @@ def decode_tx(
         raise TxError(api.WRONG_CHAIN, f"chain id {body.chain_id!r}")
     if not body.type:
         raise TxError(api.MALFORMED, "missing type")
-    return DecodedTx(tx_id(raw), raw, env.signer, env.body, env.signature, body)
+    ident = tx_hash(raw) if tx_hash is not None else suite_hashing(suite).hash(raw)
+    return DecodedTx(ident, raw, env.signer, env.body, env.signature, body)
 
 
 def encode_tx(body: api.TxBody, signer_key: object) -> bytes:

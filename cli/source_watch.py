@@ -28,7 +28,9 @@ from chains.tx import tx_id as tx_id_of
 from client.connection import connect, load_signing_key
 from client.state import ChainState
 from client.txs import signed_tx, submit
-from node.config import ConfigError, load_config
+from consensus.hashing import sha256
+from crypto import Suite, suite_by_name
+from node.config import ConfigError, channels_suite, load_config
 from protos import api_pb2 as api
 
 if TYPE_CHECKING:  # sources (and SQLAlchemy) load only when a source command runs
@@ -44,7 +46,9 @@ class GrpcChainLink:
     channel's blocks (from the height at start, reconnecting after a failure) and queues
     each committed tx's (id, code, reason) for the watcher to match."""
 
-    def __init__(self, address: str, tls: object) -> None:
+    def __init__(self, address: str, tls: object, suite: Suite | None = None) -> None:
+        self.suite = suite  # the chain's crypto suite: tx ids by its hash (SM3 on sm2-sm3)
+        self._tx_hash = suite.hash if suite is not None else sha256
         self.stub = connect(address, tls)  # type: ignore[arg-type]
         self.state = ChainState.connect(address, tls)  # type: ignore[arg-type]
         status = self.stub.GetStatus(api.GetStatusRequest(), timeout=10)
@@ -68,7 +72,7 @@ class GrpcChainLink:
                     results = event.results.results
                     self._events.put(
                         [
-                            (tx_id_of(raw), r.code, r.reason)
+                            (tx_id_of(raw, self._tx_hash), r.code, r.reason)
                             for raw, r in zip(txs, results, strict=True)
                         ]
                     )
@@ -129,11 +133,12 @@ def open_watcher(args: argparse.Namespace) -> tuple[Watcher, SqlSource]:
     if config.department_key_file is None:
         raise ConfigError(f"{args.config}: no department_key_file (it signs the license txs)")
     mapping = load_mapping(config.data_dir / MAPPING_FILE)
-    key = load_signing_key(config.department_key_file, config.department_key_secret)
+    suite_name = channels_suite(config)
+    key = load_signing_key(config.department_key_file, config.department_key_secret, suite_name)
     sealer = Sealer(sealing_key(key))
     source = SqlSource(mapping, Sidecar(config.data_dir / SIDECAR_FILE, sealer))
     subject_key = bytes.fromhex(args.subject_key.read_text().strip())
-    link = GrpcChainLink(config.listen, config.tls)
+    link = GrpcChainLink(config.listen, config.tls, suite_by_name(suite_name))
 
     def sign(tx_type: str, payload: bytes) -> bytes:
         return signed_tx(key, config.chain_id, CHANNEL, tx_type, payload)
@@ -178,7 +183,9 @@ def cmd_source_status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     sealer: Sealer | PlainSealer = PlainSealer()
     if config.department_key_file is not None:
-        key = load_signing_key(config.department_key_file, config.department_key_secret)
+        suite_name = channels_suite(config)
+        secret = config.department_key_secret
+        key = load_signing_key(config.department_key_file, secret, suite_name)
         sealer = Sealer(sealing_key(key))
     try:
         sidecar = Sidecar(config.data_dir / SIDECAR_FILE, sealer)

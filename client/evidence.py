@@ -18,6 +18,7 @@ from typing import Any
 
 from client.state import ChainState
 from consensus.membership import Membership
+from crypto import DEFAULT_SUITE
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import datashare_pb2 as ds
@@ -58,12 +59,15 @@ def collect_evidence(
     event: ds.PullEvent,
     provider: str,
     genesis_dir: Path | None = None,
+    crypto_suite: str = DEFAULT_SUITE,
 ) -> dict[str, Any]:
     """The bundle of one material's final pull event (`request`: the signed PullRequest
     it answers; `provider`: the department asked). The validator set is the channel's
     membership at the tx's height if governance ever changed it, else the genesis set:
     from `genesis_dir/authorization.json` when given (the file goes into the bundle, so
-    its hash can be compared with the published one), else as the node reports it."""
+    its hash can be compared with the published one), else as the node reports it.
+    `crypto_suite` is the chain's (its genesis'): named in the bundle unless it is the
+    default, so the offline check uses its hash and signatures (SM3 and SM2)."""
     if not event.access_tx_id:
         raise EvidenceError(
             f"{event.material}: the provider reported no committed access tx "
@@ -76,9 +80,11 @@ def collect_evidence(
     block = stub.GetBlock(
         api.GetBlockRequest(channel=CHANNEL, height=tx.height), timeout=READ_TIMEOUT_S
     )
+    suite = {} if crypto_suite == DEFAULT_SUITE else {"crypto_suite": crypto_suite}
     return {
         "format": FORMAT,
         "version": VERSION,
+        **suite,
         "chain_id": chain_id,
         "channel": CHANNEL,
         "claim": {

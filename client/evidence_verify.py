@@ -7,6 +7,9 @@ tx whose id is stated; the tx is a leaf of the header's `tx_root` (Merkle proof)
 header hashes to the digest the commits vote for; the commits are a quorum of distinct
 validators of the given set, each signature valid. The validator set itself is trusted
 as given (docs/protocol.md, "Evidence bundles", says how to cross-check it).
+
+Every hash and signature is checked with the chain's crypto suite, which the bundle names
+in `crypto_suite` (absent: `ed25519-sha256`): SM3 and SM2 for an `sm2-sm3` chain.
 """
 
 from __future__ import annotations
@@ -17,22 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import nacl.exceptions
-import nacl.signing
 from google.protobuf.message import DecodeError
 
 from chains.authorization import RECORD_ACCESS
-from chains.tx import TxError, decode_tx
+from chains.tx import TxError, decode_tx, suite_hashing
 from client.evidence import EvidenceError, check_layout
 from client.pull_request import request_bytes
 from consensus.canonical import NonCanonical, decode_canonical
 from consensus.certificates import check_block_cert
 from consensus.config import ConsensusConfig
-from consensus.crypto import Ed25519Verifier
-from consensus.hashing import sha256, verify_merkle_proof
+from consensus.hashing import sha256
 from consensus.membership import Membership
 from consensus.messages import parse_signed
 from consensus.reasons import Reason
+from crypto import DEFAULT_SUITE, Suite, suite_by_name
 from protos import consensus_pb2 as pb
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
@@ -56,10 +57,12 @@ def verify_evidence(bundle: object) -> list[Check]:
     A file that is not a bundle at all gives one failed `format` check."""
     try:
         b = check_layout(bundle)
-    except EvidenceError as e:
+        suite = suite_by_name(b.get("crypto_suite", DEFAULT_SUITE))
+    except (EvidenceError, ValueError, ImportError) as e:  # ValueError: an unknown suite
         return [Check("format", False, str(e))]
-    found: dict[str, Any] = {}
-    checks = [Check("format", True, f"{b['format']} version {b['version']}")]
+    found: dict[str, Any] = {"suite": suite, "hashing": suite_hashing(suite)}
+    detail = f"{b['format']} version {b['version']}, crypto suite {suite.name}"
+    checks = [Check("format", True, detail)]
     for name, step in STEPS:
         try:
             detail = step(b, found)
@@ -84,22 +87,20 @@ def _hex(value: object, what: str) -> bytes:
 def _tx(b: dict[str, Any], found: dict[str, Any]) -> str:
     raw = _hex(b["tx"]["envelope"], "tx envelope")
     try:
-        tx = decode_tx(raw, b["chain_id"], TX_BYTES_MAX)
+        tx = decode_tx(raw, b["chain_id"], TX_BYTES_MAX, found["suite"])
     except TxError as e:
         raise _Failed(f"the tx does not decode canonically for chain {b['chain_id']}: {e}") from e
     if tx.body.channel != b["channel"]:
         raise _Failed(f"the tx is for channel {tx.body.channel!r}, not {b['channel']!r}")
-    try:
-        nacl.signing.VerifyKey(tx.signer).verify(tx.body_bytes, tx.signature)
-    except (nacl.exceptions.BadSignatureError, ValueError):
-        raise _Failed("the tx's signature does not verify with its signer key") from None
+    if not found["suite"].verify(tx.signer, tx.body_bytes, tx.signature):
+        raise _Failed("the tx's signature does not verify with its signer key")
     found["tx"] = tx
     return f"canonical {tx.body.type} tx signed by {tx.signer.hex()[:16]}…"
 
 
 def _tx_id(b: dict[str, Any], found: dict[str, Any]) -> str:
     stated = _hex(b["tx"]["id"], "tx id")
-    actual = sha256(_hex(b["tx"]["envelope"], "tx envelope"))
+    actual = found["hashing"].hash(_hex(b["tx"]["envelope"], "tx envelope"))
     if actual != stated:
         raise _Failed(f"the envelope hashes to {actual.hex()}, not the stated id {stated.hex()}")
     return stated.hex()
@@ -127,7 +128,8 @@ def _proof(b: dict[str, Any], found: dict[str, Any]) -> str:
         raise _Failed(f"the proof is for leaf {p['index']}, the tx is at {b['tx']['index']}")
     siblings = [_hex(s, "proof sibling") for s in p["siblings"]]
     leaf = _hex(b["tx"]["envelope"], "tx envelope")
-    if not verify_merkle_proof(leaf, p["index"], p["leaf_count"], siblings, header.tx_root):
+    args = (leaf, p["index"], p["leaf_count"], siblings, header.tx_root)
+    if not found["hashing"].verify_merkle_proof(*args):
         raise _Failed(
             f"the Merkle proof of leaf {p['index']} of {p['leaf_count']} does not reach "
             f"the header's tx_root {header.tx_root.hex()}"
@@ -136,7 +138,7 @@ def _proof(b: dict[str, Any], found: dict[str, Any]) -> str:
 
 
 def _block_hash(b: dict[str, Any], found: dict[str, Any]) -> str:
-    digest = sha256(_hex(b["block"]["header"], "block header"))
+    digest = found["hashing"].hash(_hex(b["block"]["header"], "block header"))
     stated = _hex(b["block"]["hash"], "block hash")
     if digest != stated:
         raise _Failed(f"the header hashes to {digest.hex()}, not the stated {stated.hex()}")
@@ -163,6 +165,9 @@ def _validators(b: dict[str, Any], found: dict[str, Any]) -> str:
             raise _Failed(f"the genesis is for {data.get('chain_id')}/{data.get('channel')}")
         if keys != tuple(bytes.fromhex(x["public_key"]) for x in data["validators"]):
             raise _Failed("the keys are not the genesis file's validators")
+        named = data.get("crypto_suite", DEFAULT_SUITE)
+        if named != found["suite"].name:
+            raise _Failed(f"the genesis names suite {named}, the bundle {found['suite'].name}")
         stated = v.get("genesis_sha256", "")
         actual = hashlib.sha256(text.encode()).hexdigest()
         if stated != actual:
@@ -170,7 +175,8 @@ def _validators(b: dict[str, Any], found: dict[str, Any]) -> str:
     elif v["source"] != "node":
         raise _Failed(f"unknown validator-set source {v['source']!r}")
     try:
-        found["cfg"] = ConsensusConfig(channel=b["channel"], validators=keys)
+        hashing = found["hashing"]
+        found["cfg"] = ConsensusConfig(channel=b["channel"], validators=keys, hashing=hashing)
     except ValueError as e:
         raise _Failed(f"not a validator set: {e}") from None
     return f"{len(keys)} validators from {v['source']}: {v['note']}"
@@ -184,10 +190,11 @@ def _certificate(b: dict[str, Any], found: dict[str, Any]) -> str:
         pb.SignedMessage(body=_hex(c["body"], "commit body"), signature=_hex(c["signature"], "sig"))
         for c in b["block"]["commits"]
     ]
-    problem = _certificate_problem(commits, cfg, height, digest)
+    suite: Suite = found["suite"]
+    problem = _certificate_problem(commits, cfg, height, digest, suite)
     if problem:
         raise _Failed(problem)
-    cert = check_block_cert(commits, height, digest, cfg, Ed25519Verifier())
+    cert = check_block_cert(commits, height, digest, cfg, suite)  # a Suite is a Verifier
     if isinstance(cert, str):  # the core's own check is the authority
         raise _Failed(cert)
     return f"{len(commits)} commits of distinct validators (quorum {cfg.quorum} of {cfg.n})"
@@ -202,14 +209,18 @@ REASONS = {
 
 
 def _certificate_problem(
-    commits: list[pb.SignedMessage], cfg: ConsensusConfig, height: int, digest: bytes
+    commits: list[pb.SignedMessage],
+    cfg: ConsensusConfig,
+    height: int,
+    digest: bytes,
+    verifier: Suite,
 ) -> str | None:
     """What exactly is wrong with a commit certificate, for the citizen's report."""
     if len(commits) < cfg.quorum:
         return f"{len(commits)} commits, fewer than a quorum ({cfg.quorum} of {cfg.n} validators)"
     if len(commits) > cfg.n:
         return f"{len(commits)} commits, more than the {cfg.n} validators"
-    verifier, seen = Ed25519Verifier(), set()
+    seen: set[bytes] = set()
     for i, raw in enumerate(commits):
         signed = parse_signed(raw, cfg)
         if isinstance(signed, Reason):
@@ -260,10 +271,8 @@ def _access(b: dict[str, Any], found: dict[str, Any]) -> str:
         mismatches.append("request_hash: the record does not hash this pull request and material")
     if mismatches:
         raise _Failed("; ".join(mismatches))
-    try:
-        nacl.signing.VerifyKey(request.signer).verify(request_bytes(request), request.signature)
-    except (nacl.exceptions.BadSignatureError, ValueError):
-        raise _Failed("the pull request's signature does not verify") from None
+    if not found["suite"].verify(request.signer, request_bytes(request), request.signature):
+        raise _Failed("the pull request's signature does not verify")
     return (
         f"{record.outcome} access {record.access_id} by {record.requester} from "
         f"{record.provider}, case {request.case_number}, material {material.name}"

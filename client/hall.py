@@ -27,6 +27,7 @@ terminal has been revoked (`govchain terminal revoke`): the kiosk can do nothing
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import threading
@@ -49,12 +50,21 @@ from client.kiosk import PulledItem, open_items, pull, sign_request
 from client.state import ChainState
 from client.tls import TlsFiles
 from client.txs import TxRefused, TxRejected, signed_tx, status_name, submit, wait_committed
+from crypto import DEFAULT_SUITE, Suite, suite_by_name
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
 from protos import government_pb2 as government
 
 SESSION_MS = 15 * 60_000
 FINAL = frozenset({ds.OBTAINED, ds.SCAN_REQUIRED, ds.DENIED, ds.FAILED})
+
+
+def genesis_suite(genesis_dir: Path) -> str:
+    """The crypto suite a testnet's genesis files name (one per chain: every channel's
+    genesis states the same), the default when there are none."""
+    for path in sorted(genesis_dir.glob("*.json")) if genesis_dir.is_dir() else ():
+        return str(json.loads(path.read_text()).get("crypto_suite", DEFAULT_SUITE))
+    return DEFAULT_SUITE
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,13 @@ class Network:
     nodes: dict[str, str]
     tls: TlsFiles | None = None
     genesis_dir: Path | None = None
+    # The channels' crypto suite (their genesis `crypto_suite`): subject references,
+    # commitments and the sealing of pulled values follow it.
+    crypto_suite: str = DEFAULT_SUITE
+
+    @property
+    def suite(self) -> Suite:
+        return suite_by_name(self.crypto_suite)
 
     @classmethod
     def from_testnet(cls, root: Path, client: str = "client") -> Network:
@@ -83,6 +100,7 @@ class Network:
             nodes,
             tls if tls.cert.exists() else None,
             genesis if genesis.is_dir() else None,
+            genesis_suite(genesis),
         )
 
     def any_node(self) -> str:
@@ -195,7 +213,7 @@ class Hall:
 
     def subject_ref(self, id_number: str) -> bytes:
         """The keyed hash a person or company is known by on chain."""
-        return subject_ref(self._subject_key, id_number)
+        return subject_ref(self._subject_key, id_number, self.network.suite)
 
     def _send(self, channel: str, tx_type: str, payload: Message) -> api.GetTransactionResponse:
         """Sign with the terminal's key, submit, wait for the commit; the committed tx
@@ -386,7 +404,8 @@ class Hall:
             for ev in pull(address, request, timeout_s, self.pull_tls):
                 items = ()
                 if ev.status == ds.OBTAINED and plan.license is not None:
-                    items = tuple(open_items(ev, self._requester_key, plan.license))
+                    key, suite = self._requester_key, self.network.suite
+                    items = tuple(open_items(ev, key, plan.license, suite))
                 out.put(PullUpdate(plan, ev, time.monotonic() - start, request, items))
         except Exception as e:  # a provider's failure is that material's status, never a hang
             details = e.details() if isinstance(e, grpc.RpcError) else str(e)

@@ -18,6 +18,7 @@ from chains.privacy import SALT_BYTES, commit_item, open_sealed
 from client.connection import open_channel
 from client.pull_request import request_bytes
 from client.tls import TlsFiles
+from crypto import Suite, SuiteSigner
 from protos import datashare_pb2 as ds
 from protos import datashare_pb2_grpc as ds_grpc
 from protos import government_pb2 as government
@@ -30,10 +31,15 @@ class PulledItem:
     verified: bool  # matches the commitment on chain
 
 
-def sign_request(request: ds.PullRequest, key: nacl.signing.SigningKey) -> ds.PullRequest:
-    request.signer = bytes(key.verify_key)
+def sign_request(
+    request: ds.PullRequest, key: nacl.signing.SigningKey | SuiteSigner
+) -> ds.PullRequest:
+    """Sign with the requesting department's key: a nacl key, or a suite's signer (SM2)."""
+    nacl_shape = isinstance(key, nacl.signing.SigningKey)
+    request.signer = bytes(key.verify_key) if nacl_shape else key.public_key  # type: ignore[union-attr]
     request.timestamp_ms = request.timestamp_ms or int(time.time() * 1000)
-    request.signature = key.sign(request_bytes(request)).signature
+    signed = key.sign(request_bytes(request))
+    request.signature = signed.signature if nacl_shape else signed  # type: ignore[union-attr]
     return request
 
 
@@ -47,9 +53,13 @@ def pull(
 
 
 def open_items(
-    event: ds.PullEvent, key: nacl.signing.SigningKey, license: government.License
+    event: ds.PullEvent,
+    key: nacl.signing.SigningKey | SuiteSigner,
+    license: government.License,
+    suite: Suite | None = None,
 ) -> list[PulledItem]:
-    """Decrypt an OBTAINED event's items and check them against the license's commitments."""
+    """Decrypt an OBTAINED event's items and check them against the license's commitments
+    (made with the channel's `suite`: SM3 on `sm2-sm3`, whose values are sealed by SM2)."""
     commitments = {c.code: c.commitment for c in license.items}
     out = []
     for item in event.items:
@@ -57,6 +67,8 @@ def open_items(
         salt, value = plain[:SALT_BYTES], plain[SALT_BYTES:]
         code = item.code.split("/", 1)[1] if "/" in item.code else item.code
         out.append(
-            PulledItem(item.code, value, commit_item(salt, code, value) == commitments.get(code))
+            PulledItem(
+                item.code, value, commit_item(salt, code, value, suite) == commitments.get(code)
+            )
         )
     return out

@@ -9,14 +9,15 @@ from google.protobuf.message import DecodeError
 
 from consensus.canonical import is_canonical
 from consensus.config import BLOCK_HEADER_BYTES_MAX, ConsensusConfig
-from consensus.hashing import DIGEST_BYTES, merkle_root, sha256
+from consensus.hashing import DIGEST_BYTES
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
 
 
 @dataclass(frozen=True, slots=True)
 class BlockInfo:
-    """A block with its parsed header and digest (SHA-256 of the exact header bytes)."""
+    """A block with its parsed header and digest (the channel's suite hash, SHA-256 or
+    SM3, of the exact header bytes: `cfg.hashing`)."""
 
     block: pb.Block
     header: pb.BlockHeader
@@ -50,13 +51,14 @@ def make_block(
         height=height,
         view=view,
         parent_hash=parent,
-        tx_root=merkle_root(txs),
+        tx_root=cfg.hashing.merkle_root(txs),
         proposer=proposer,
         timestamp_ms=timestamp_ms,
     )
     raw = header.SerializeToString(deterministic=True)
     block = pb.Block(header=raw, txs=list(txs))
-    return BlockInfo(block, header, sha256(raw), len(raw) + sum(len(t) for t in txs))
+    digest = cfg.hashing.hash(raw)
+    return BlockInfo(block, header, digest, len(raw) + sum(len(t) for t in txs))
 
 
 def parse_block(
@@ -80,9 +82,9 @@ def parse_block(
         return Reason.BAD_BLOCK
     if check_proposer and header.proposer not in cfg.validators:
         return Reason.BAD_BLOCK
-    if header.tx_root != merkle_root(block.txs):
+    if header.tx_root != cfg.hashing.merkle_root(block.txs):
         return Reason.BAD_BLOCK
-    return BlockInfo(detached(block), header, sha256(block.header), size)
+    return BlockInfo(detached(block), header, cfg.hashing.hash(block.header), size)
 
 
 def is_too_large(block: pb.Block, cfg: ConsensusConfig) -> bool:
@@ -110,8 +112,9 @@ def named_block(
 ) -> BlockInfo | Reason:
     """The attached block whose header hashes to `digest`, checked by `parse_block`; the
     others are not parsed (a Byzantine sender may attach any number of them)."""
+    hash_ = cfg.hashing.hash
     for block in blocks:
-        if sha256(block.header) == digest:
+        if hash_(block.header) == digest:
             return parse_block(block, cfg)
     return Reason.DIGEST_MISMATCH
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.hashing import ZERO_HASH
+from consensus.hashing import SHA256, ZERO_HASH, Hashing
 
 # A block's header may add this much to block_bytes_max (parse_block's allowance), and a
 # signed vote with its envelope fields stays under the second figure.
@@ -54,6 +54,9 @@ class ConsensusConfig:
     pending_bytes_max: int = 64 << 20
     tx_bytes_max: int = 64 << 10
     recent_committed_txs_max: int = 20_000
+    # The channel's suite hash (SHA-256, or SM3 on `sm2-sm3`): block digests, tx ids and
+    # the Merkle root all use it (genesis `crypto_suite`, node/config.py).
+    hashing: Hashing = SHA256
 
     def __post_init__(self) -> None:
         if not self.validators:

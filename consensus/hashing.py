@@ -1,9 +1,11 @@
-"""Digests and Merkle roots used by blocks and certificates."""
+"""Digests and Merkle roots used by blocks and certificates: SHA-256 here, and the
+`Hashing` shape through which a channel of another suite (SM3) hands the core its own."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Protocol
 
 DIGEST_BYTES = 32
 ZERO_HASH = bytes(DIGEST_BYTES)
@@ -70,3 +72,37 @@ def verify_merkle_proof(
     if used != len(proof):
         return False
     return sha256(b"\x02" + count.to_bytes(8, "big") + node) == root
+
+
+class Hashing(Protocol):
+    """The hash a channel's crypto suite names and the Merkle tree over it: handed to the
+    core in its config (`ConsensusConfig.hashing`), so blocks, tx ids and proofs use SM3
+    on an `sm2-sm3` channel while the core stays pure and imports no crypto library. A
+    `crypto.Suite` has exactly this shape."""
+
+    def hash(self, data: bytes) -> bytes: ...
+
+    def merkle_root(self, leaves: Sequence[bytes]) -> bytes: ...
+
+    def merkle_proof(self, leaves: Sequence[bytes], index: int) -> list[bytes]: ...
+
+    def verify_merkle_proof(
+        self, leaf: bytes, index: int, count: int, proof: Sequence[bytes], root: bytes
+    ) -> bool: ...
+
+
+class _Sha256Hashing:
+    """SHA-256 (`ed25519-sha256`, the default): the functions above, bound once, so the
+    default path calls exactly what it always called."""
+
+    name = "sha256"
+    hash = staticmethod(sha256)
+    merkle_root = staticmethod(merkle_root)
+    merkle_proof = staticmethod(merkle_proof)
+    verify_merkle_proof = staticmethod(verify_merkle_proof)
+
+    def __repr__(self) -> str:
+        return "SHA256"
+
+
+SHA256: Hashing = _Sha256Hashing()

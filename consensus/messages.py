@@ -16,7 +16,6 @@ from consensus.blocks import detached, is_too_large
 from consensus.canonical import is_canonical
 from consensus.config import ConsensusConfig
 from consensus.crypto import Signer, Verifier
-from consensus.hashing import sha256
 from consensus.reasons import Reason
 from protos import consensus_pb2 as pb
 
@@ -129,7 +128,7 @@ def useful_blocks(
     # node's CPU under load.
     digest = message.msg.pre_prepare.digest
     for block in blocks:
-        if sha256(block.header) == digest:
+        if cfg.hashing.hash(block.header) == digest:
             return () if is_too_large(block, cfg) else (detached(block),)
     return ()
 

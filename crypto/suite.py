@@ -11,8 +11,6 @@ public key is what the validator set lists.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -108,11 +106,16 @@ class SuiteSigner:
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self._private, data)
 
-    def derive_secret(self, label: bytes) -> bytes:
-        """A 32-byte secret bound to this key and `label` (HMAC of the label under the
-        private key): what a signature of the label gives for a deterministic scheme,
-        for suites whose signatures are randomised (SM2)."""
-        return hmac.new(self._private, b"govchain-derive|" + label, hashlib.sha256).digest()
+    def open_sealed(self, sealed: bytes) -> bytes | None:
+        """A value sealed to this key (`Suite.seal`), or None: the private key stays here."""
+        return self.suite.open_sealed(self._private, sealed)
+
+    def derive_key(self, label: bytes) -> bytes:
+        """A 32-byte secret only this key's holder can compute: the suite's keyed hash under
+        the private key. What a key derived from a signature gives on Ed25519 (whose
+        signatures are deterministic), for suites whose signatures are randomised (SM2):
+        the sidecar's sealing key (sources/sealing.py)."""
+        return self.suite.keyed_hash(self._private, b"govchain-derive|" + label)
 
     def __repr__(self) -> str:  # never print key material
         return f"SuiteSigner({self.suite.name}, public_key={self._public.hex()[:16]}…)"

@@ -42,6 +42,12 @@ from protos import government_pb2 as government
 SCAN = "仓储设施照片 storage photos"
 
 
+def public_key(key: object) -> bytes:
+    """A signing key's public key: nacl's shape (`verify_key`) or a suite's signer."""
+    verify_key = getattr(key, "verify_key", None)
+    return bytes(verify_key) if verify_key is not None else key.public_key  # type: ignore[attr-defined]
+
+
 class Demo:
     def __init__(self, root: Path, out=sys.stdout) -> None:
         self.root = root
@@ -52,8 +58,12 @@ class Demo:
         self.tls = self.network.tls
         # the kiosk pulls with its own certificate (a testnet's tls/kiosk.*), if it has TLS
         self.kiosk_tls = client_tls(root / "tls", "kiosk") if tls_of_testnet(root) else None
-        self.keys = {d: load_signing_key(root / "keys" / f"{d}.tx.key") for d in self.nodes}
-        self.kiosk = load_signing_key(root / "keys" / "kiosk.key")
+        # The testnet's crypto suite (its genesis): keys, commitments and sealing follow it.
+        self.suite = self.network.suite
+        suite = self.network.crypto_suite
+        keys = root / "keys"
+        self.keys = {d: load_signing_key(keys / f"{d}.tx.key", suite=suite) for d in self.nodes}
+        self.kiosk = load_signing_key(keys / "kiosk.key", suite=suite)
         self.subject_key = bytes.fromhex((root / "keys" / "subject.key").read_text().strip())
         self.hall = Hall(
             self.network,
@@ -204,7 +214,7 @@ class Demo:
                 terminal_id=KIOSK,
                 kind="kiosk",
                 department="agriculture",
-                public_key=bytes(self.kiosk.verify_key),
+                public_key=public_key(self.kiosk),
                 location="海淀区政务服务中心",
             ),
             agri,
@@ -343,7 +353,7 @@ class Demo:
         self.ensure("license", "license.register_type", permit_type, agri)
         salt = os.urandom(SALT_BYTES)
         c = government.ItemCommitment(
-            code="scope", commitment=commit_item(salt, "scope", "农药零售".encode())
+            code="scope", commitment=commit_item(salt, "scope", "农药零售".encode(), self.suite)
         )
         permit = government.License(
             license_id=f"PEST01-agriculture-{self.year}-{self.serial:08d}",
@@ -354,7 +364,7 @@ class Demo:
             valid_until_ms=now + 5 * 365 * 86_400_000,
             status=government.VALID,
             items=[c],
-            items_root=items_root([c.commitment]),
+            items_root=items_root([c.commitment], self.suite),
             source_ref="agriculture:permits",
         )
         self.must("license", "license.anchor", permit, agri)

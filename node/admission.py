@@ -15,7 +15,8 @@ from chains.base import Application, Departments
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
 from chains.registry import ROTATE_KEY, rotation_problem
-from chains.tx import DecodedTx, TxError, decode_tx, tx_id
+from chains.tx import DecodedTx, Hash, TxError, decode_tx
+from consensus.hashing import sha256
 from node.governance import admission_problem
 from node.mempool import Mempool
 from node.tx_signatures import NodeTxChecker
@@ -56,18 +57,22 @@ async def admit(
     channels: Mapping[str, ChannelAdmission],
     unrouted: Counter[str] | None = None,
     all_or_nothing: bool = False,
+    tx_hash: Hash = sha256,
 ) -> tuple[list[api.SubmitResult], dict[str, list[bytes]]]:
     """Statuses per tx, and the admitted raw txs per channel (for ordering and gossip).
     Each status is counted on its channel, or in `unrouted` for txs with no known channel.
     With `all_or_nothing` (a client's call), one tx the write policy denies stops the
     whole call before anything is verified or admitted: every other tx is returned
-    unadmitted (TX_STATUS_UNSPECIFIED) and the caller answers PERMISSION_DENIED."""
+    unadmitted (TX_STATUS_UNSPECIFIED) and the caller answers PERMISSION_DENIED.
+    `tx_hash` is the node's suite hash (its channels share one suite): the tx ids."""
     routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
     candidates: list[Candidate] = []
     members: dict[str, bool] = {}
     for raw in raws:
-        ch, result, tx = _screen(raw, chain_id, tx_bytes_max, channels, members, all_or_nothing)
+        ch, result, tx = _screen(
+            raw, chain_id, tx_bytes_max, channels, members, all_or_nothing, tx_hash
+        )
         routed.append(ch)
         if tx is not None and ch is not None:
             candidates.append((len(results), tx, ch))
@@ -97,6 +102,7 @@ def _screen(
     channels: Mapping[str, ChannelAdmission],
     members: dict[str, bool],
     all_or_nothing: bool,
+    tx_hash: Hash = sha256,
 ) -> tuple[ChannelAdmission | None, api.SubmitResult, DecodedTx | None]:
     """The cheap checks of one tx, in order: it decodes, names a channel this node serves
     that has not failed, the write policy allows it, this node votes in the channel, and
@@ -104,9 +110,9 @@ def _screen(
     channel (None if unknown), its result (ACCEPTED so far, or why not), and the decoded
     tx when it is a candidate for verification. `members` caches, per call, whether this
     node is a member of each channel."""
-    tid = tx_id(raw)
+    tid = tx_hash(raw)
     try:
-        tx = decode_tx(raw, chain_id, tx_bytes_max)
+        tx = decode_tx(raw, chain_id, tx_bytes_max, tx_hash=tx_hash)
     except TxError as e:
         return None, api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail), None  # type: ignore[arg-type]
     name = tx.body.channel

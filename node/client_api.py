@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import grpc
 import structlog
 
-from consensus.hashing import merkle_proof
 from node.admission import Unavailable
 from node.call_limits import guard_call
 from protos import api_pb2 as api
@@ -93,7 +92,8 @@ class ClientService(api_grpc.ClientServicer):
         block = ch.ledger.block(height)
         results = ch.ledger.results(height)
         txs = list(block.block.txs)
-        proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=merkle_proof(txs, index))
+        siblings = ch.ledger.hashing.merkle_proof(txs, index)  # the channel's suite hash
+        proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=siblings)
         return api.GetTransactionResponse(
             tx=txs[index],
             height=height,

@@ -14,11 +14,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chains.tx import suite_hashing
 from client.keys import KeyCustodyError, check_secret_spec, is_token_uri
 from client.tls import TlsFiles
 from consensus.config import ConsensusConfig
-from consensus.hashing import sha256
-from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES
+from consensus.hashing import Hashing
+from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES, suite_by_name
 
 CHANNELS = ("license", "authentication", "authorization", "catalog", "service")
 
@@ -95,14 +96,20 @@ class Genesis:
     crypto_suite: str = DEFAULT_SUITE
 
     @property
+    def hashing(self) -> Hashing:
+        """The suite's hash and Merkle tree: block digests, tx ids, state roots."""
+        return suite_hashing(suite_by_name(self.crypto_suite))
+
+    @property
     def hash(self) -> bytes:
-        return sha256(self.raw)
+        return self.hashing.hash(self.raw)
 
     def consensus_config(self) -> ConsensusConfig:
         return ConsensusConfig(
             channel=self.channel,
             validators=tuple(k for _, k in self.validators),
             genesis_hash=self.hash,
+            hashing=self.hashing,
             **self.consensus,
         )
 

@@ -249,13 +249,16 @@ class DataShareService(ds_grpc.DataShareServicer):
                 why = f"the department's records hold no {code} for {m.license_id}"
                 return ds.FAILED, why
             salt, value = found
-            if len(salt) != SALT_BYTES or commit_item(salt, code, value) != commitments.get(code):
+            suite = getattr(self.node, "suite", None)  # SM3 commitments, SM2 sealing on sm2-sm3
+            anchored = commitments.get(code)
+            if len(salt) != SALT_BYTES or commit_item(salt, code, value, suite) != anchored:
                 why = (
                     f"the department's record of {code} changed since it was anchored: "
                     "it no longer matches its commitment on chain"
                 )
                 return ds.SOURCE_CHANGED, why
-            out.append(ds.SealedItem(code=item, sealed=seal_to(request.signer, salt + value)))
+            sealed = seal_to(request.signer, salt + value, suite)
+            out.append(ds.SealedItem(code=item, sealed=sealed))
         return out
 
     async def AccessHistory(

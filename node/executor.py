@@ -32,8 +32,8 @@ from chains.governance import (
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
 from chains.registry import DEPARTMENT_KEYS_KEY, ROTATE_KEY, apply_rotation, departments_in
-from chains.tx import TxError, decode_tx, tx_id
-from consensus.hashing import sha256
+from chains.tx import Hash, TxError, decode_tx
+from consensus.hashing import SHA256, Hashing, sha256
 from consensus.membership import Membership
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -67,8 +67,12 @@ class _Overlay:
         return self._base(key)
 
 
-def state_root(previous: bytes, height: int, writes: Mapping[bytes, bytes | None]) -> bytes:
-    h = sha256(
+def state_root(
+    previous: bytes, height: int, writes: Mapping[bytes, bytes | None], hash_: Hash = sha256
+) -> bytes:
+    """The state root after a block: `hash_` (the channel's suite hash, SHA-256 or SM3)
+    of the previous root, the height and the block's sorted writes."""
+    h = hash_(
         b"".join(
             len(k).to_bytes(4, "big")
             + k
@@ -76,7 +80,7 @@ def state_root(previous: bytes, height: int, writes: Mapping[bytes, bytes | None
             for k, v in sorted(writes.items())
         )
     )
-    return sha256(previous + height.to_bytes(8, "big") + h)
+    return hash_(previous + height.to_bytes(8, "big") + h)
 
 
 class Executor:
@@ -88,8 +92,11 @@ class Executor:
         tx_bytes_max: int,
         departments: Departments | None = None,
         policy: WritePolicy | None = None,
+        hashing: Hashing = SHA256,
     ) -> None:
         self.app = app
+        self.hashing = hashing  # the channel's suite hash: tx ids, state roots, the apps'
+        self.hash = hashing.hash
         self.policy = policy or WritePolicy(None, departments or Departments())
         self.departments = departments or Departments()
         self.chain_id = chain_id
@@ -114,9 +121,9 @@ class Executor:
         seen: set[bytes] = set()
         verdicts = governance or {}
         header = pb.BlockHeader.FromString(block.block.header)
-        ctx = BlockContext(height, header.timestamp_ms, self.departments)
+        ctx = BlockContext(height, header.timestamp_ms, self.departments, self.hashing)
         for i, raw in enumerate(block.block.txs):
-            tid = tx_id(raw)
+            tid = self.hash(raw)
             verdict = verdicts.get(i)
             if tid in seen or committed(tid):
                 ids.append(b"")
@@ -137,13 +144,13 @@ class Executor:
             self.set_departments(departments_in(writes[DEPARTMENT_KEYS_KEY], self.departments))
         if membership is not None:
             writes[MEMBERSHIP_KEY] = membership.to_pb().SerializeToString(deterministic=True)
-        root = state_root(previous_root, height, writes)
+        root = state_root(previous_root, height, writes, self.hash)
         results_pb = api.BlockResults(results=results, state_root=root)
         return BlockOutcome(results_pb, writes, ids, header.timestamp_ms)
 
     def _governance(self, raw: bytes, verdict: str, height: int) -> Outcome:
         """Record the core's verdict; an accepted write policy rules from the next tx on."""
-        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)  # the core decoded it too
+        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, tx_hash=self.hash)  # core did too
         if tx.body.valid_until_height and tx.body.valid_until_height < height:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
         if verdict:
@@ -169,7 +176,7 @@ class Executor:
     def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
         height = ctx.height
         try:
-            tx = decode_tx(raw, self.chain_id, self.tx_bytes_max)
+            tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, tx_hash=self.hash)
         except TxError as e:
             return Outcome(MALFORMED, e.detail)
         if tx.body.channel != self.channel:

@@ -31,7 +31,7 @@ from chains.registry import (
     departments_in,
     make_application,
 )
-from chains.tx import encode_tx
+from chains.tx import encode_tx, suite_hashing
 from client.connection import load_signing_key, suite_signer
 from client.keys import KeyCustodyError, SignerKey, load_signer
 from client.tls import TlsError
@@ -86,6 +86,7 @@ class Node:
         # The channels' crypto suite signs and verifies votes, hellos and txs.
         self.suite_name = channels_suite(config)
         self.suite = suite_by_name(self.suite_name)
+        self.hashing = suite_hashing(self.suite)  # block digests, tx ids, state roots
         try:  # a key file (plaintext: warned; encrypted) or a PKCS#11 token key
             self.signer: Signer = (
                 load_signer(config.key_file, config.key_secret)
@@ -209,7 +210,7 @@ class Node:
         cfg_node.data_dir.mkdir(parents=True, exist_ok=True)
         store = LevelDBStore(cfg_node.data_dir / name)
         self.stores.append(store)
-        ledger = ChannelLedger(store, name, genesis.hash)
+        ledger = ChannelLedger(store, name, genesis.hash, cfg.hashing)
         limits = cfg_node.limits
         check_channel(ledger, cfg, self.verifier, limits, self.public_key)
         # The genesis tx limit: the checker judges the txs of proposed blocks, whose
@@ -230,7 +231,9 @@ class Node:
         if changed is not None:
             policy = WritePolicy.from_params(json.loads(changed), departments)
         # The genesis limit, not this node's: execution must not depend on local settings.
-        executor = Executor(app, cfg_node.chain_id, name, cfg.tx_bytes_max, departments, policy)
+        executor = Executor(
+            app, cfg_node.chain_id, name, cfg.tx_bytes_max, departments, policy, cfg.hashing
+        )
         runtime = ChannelRuntime(
             cfg,
             self.signer,
@@ -324,6 +327,7 @@ class Node:
             admissions,
             self.unrouted_counts,
             all_or_nothing=not from_peer,
+            tx_hash=self.hashing.hash,
         )
         if not from_peer:
             self.gossip(admitted)

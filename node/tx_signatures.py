@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chains.tx import DecodedTx, TxError, decode_tx, tx_id
+from chains.tx import DecodedTx, TxError, decode_tx, suite_hashing
 from consensus.membership import GovernanceTx
 from node.governance import read_governance
 from node.verifier import BatchVerifier, LruSet
@@ -30,6 +30,8 @@ class NodeTxChecker:
         self.chain_id = chain_id
         self.channel = channel
         self.tx_bytes_max = tx_bytes_max
+        # The channel's suite hash (SHA-256 or SM3), bound once: tx ids.
+        self.hash = suite_hashing(verifier.suite).hash
         # Ids of valid txs until they commit (`forget`); the bound only matters for txs
         # that never commit (a peer's proposal that lost a view change).
         self.verified_ids = LruSet(100_000)
@@ -38,7 +40,7 @@ class NodeTxChecker:
         self.committed_recently: Callable[[bytes], bool] = lambda _tid: False
 
     def tx_id(self, tx: bytes) -> bytes:
-        return tx_id(tx)
+        return self.hash(tx)
 
     def governance(self, tx: bytes) -> GovernanceTx | None:
         # No size limit of this node's config here: the tx is in a committed block, whose
@@ -47,7 +49,7 @@ class NodeTxChecker:
         return read_governance(tx, self.chain_id, self.channel, len(tx))
 
     def decode(self, raw: bytes) -> DecodedTx:
-        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, self.verifier.suite)
+        tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, self.verifier.suite, self.hash)
         if tx.body.channel != self.channel:
             raise TxError(api.UNKNOWN_CHANNEL, f"channel {tx.body.channel!r}")
         return tx
@@ -71,7 +73,7 @@ class NodeTxChecker:
         checking signatures, and their ids would never be forgotten."""
         decoded = []
         for raw in raws:
-            tid = tx_id(raw)
+            tid = self.hash(raw)
             if tid in self.verified_ids or self.committed_recently(tid):
                 continue
             try:
@@ -90,7 +92,7 @@ class NodeTxChecker:
     def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
         out = []
         for raw in txs:
-            tid = tx_id(raw)
+            tid = self.hash(raw)
             if tid in self.verified_ids:
                 out.append(True)
                 continue

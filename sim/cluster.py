@@ -12,7 +12,6 @@ first, then observers; a node broadcasts to its replica's `audience`, not to eve
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import deque
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from consensus.persisted import PersistedState
 from consensus.reasons import Reason
 from consensus.replica import Replica
 from protos import consensus_pb2 as pb
-from sim.crypto import SimTxChecker, make_signers, make_tx, make_verifier
+from sim.crypto import SimTxChecker, make_signers, make_tx, make_verifier, suite_hashing
 from sim.invariants import Invariants
 from sim.network import Network
 
@@ -124,13 +123,16 @@ class Cluster:
         self.rng = random.Random(seed)
         self.signers = make_signers(n + observers, ed25519, suite)
         self.verifier = make_verifier(self.signers, ed25519, suite)
+        if suite is not None:  # the suite's hash too: block digests, tx ids, Merkle roots
+            overrides.setdefault("hashing", suite_hashing(suite))  # type: ignore[arg-type]
         self.cfg = config(
             channel="license",
             validators=tuple(s.public_key for s in self.signers[:n]),
             **overrides,
         )
+        self.hash = self.cfg.hashing.hash
         self.index_of = {s.public_key: i for i, s in enumerate(self.signers)}
-        self.tx_checker = SimTxChecker()
+        self.tx_checker = SimTxChecker(self.hash)
         self.net = Network(self.rng, n + observers)
         self.faults = Faults()
         self.now = 0
@@ -227,8 +229,8 @@ class Cluster:
         node.ledger.append(action.certified)
         node.digests.append(action.digest)
         for tx in txs:
-            node.executed_txs.add(hashlib.sha256(tx).digest())
-        node.state_root = hashlib.sha256(node.state_root + action.digest).digest()
+            node.executed_txs.add(self.hash(tx))
+        node.state_root = self.hash(node.state_root + action.digest)
         node.roots.append(node.state_root)
         node.inbox.append(ev.Executed(action.height, action.digest, node.state_root))
 
@@ -328,7 +330,7 @@ class Cluster:
         for _ in range(count):
             self.nonce += 1
             tx = make_tx(self.nonce % 7, self.nonce, pad)
-            self.submitted[hashlib.sha256(tx).digest()] = tx
+            self.submitted[self.hash(tx)] = tx
             txs.append(tx)
         self.offer(txs, to)
         return txs
@@ -336,7 +338,7 @@ class Cluster:
     def submit_txs(self, txs: list[bytes], to: list[int] | None = None) -> None:
         """Submit txs made elsewhere (governance txs); they must commit like any other."""
         for tx in txs:
-            self.submitted[hashlib.sha256(tx).digest()] = tx
+            self.submitted[self.hash(tx)] = tx
         self.offer(txs, to)
 
     def offer(self, txs: list[bytes], to: list[int] | None = None) -> None:
@@ -364,9 +366,7 @@ class Cluster:
 
     def restart(self, node: SimNode) -> None:
         """A new process: a fresh Replica restored from what was persisted and the ledger."""
-        recent = tuple(
-            hashlib.sha256(tx).digest() for cb in node.ledger[-200:] for tx in cb.block.txs
-        )
+        recent = tuple(self.hash(tx) for cb in node.ledger[-200:] for tx in cb.block.txs)
         stable = node.store.checkpoint.height if node.store.checkpoint else 0
         interval = self.cfg.checkpoint_interval_blocks
         checkpoints = tuple(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from google.protobuf.message import DecodeError
 
 from consensus.crypto import Ed25519Signer, Ed25519Verifier
+from consensus.hashing import SHA256, Hashing, sha256
 from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, GovernanceTx, approval_bytes
 from crypto import SuiteSigner, suite_by_name
 from protos import consensus_pb2 as pb
@@ -58,6 +59,12 @@ def make_signers(n: int, ed25519: bool = False, suite: str | None = None) -> lis
     if ed25519:
         return [Ed25519Signer(s) for s in seeds]
     return [SimSigner(s) for s in seeds]
+
+
+def suite_hashing(suite: str) -> Hashing:
+    """The core's hashing on a channel of `suite`, as the node chooses it
+    (chains.tx.suite_hashing): SHA-256's plain functions, or the suite itself (SM3)."""
+    return SHA256 if suite == "ed25519-sha256" else suite_by_name(suite)
 
 
 def make_verifier(signers: Sequence, ed25519: bool = False, suite: str | None = None):
@@ -112,8 +119,8 @@ def make_gov_tx(
 
 
 class SimTxChecker:
-    def tx_id(self, tx: bytes) -> bytes:
-        return hashlib.sha256(tx).digest()
+    def __init__(self, hash_: Callable[[bytes], bytes] = sha256) -> None:
+        self.tx_id = hash_  # the channel's suite hash (SHA-256 or SM3), as the node's
 
     def verify_txs(self, txs: Sequence[bytes]) -> list[bool]:
         return [tx_is_signed(tx) for tx in txs]

@@ -9,7 +9,6 @@ see consensus/membership.py.
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -76,7 +75,7 @@ def keys(c: Cluster, nodes: list[int]) -> tuple[bytes, ...]:
 
 def where(c: Cluster, tx: bytes) -> int | None:
     """The agreed height holding `tx`, if committed."""
-    return c.invariants.chain_txs.get(hashlib.sha256(tx).digest())
+    return c.invariants.chain_txs.get(c.hash(tx))
 
 
 def everywhere(c: Cluster, tx: bytes) -> Callable[[], bool]:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from consensus.blocks import BlockInfo, parse_block
@@ -89,7 +88,7 @@ class Invariants:
             for tx in info.txs:
                 if not tx_is_signed(tx):
                     self.fail(f"unsigned tx executed at height {height}")
-                tid = hashlib.sha256(tx).digest()
+                tid = self.cfg.hashing.hash(tx)
                 if tid in self.chain_txs:
                     self.fail(f"tx executed twice: heights {self.chain_txs[tid]} and {height}")
                 self.chain_txs[tid] = height

@@ -12,7 +12,9 @@ The key that wraps the sidecar's own data key is held exactly like the departmen
 with no new secret to keep: it is SHA-256 over the department key's signature of a fixed
 statement. Ed25519 signatures
 are deterministic, so an encrypted key file and a PKCS#11 token (which never lets the
-private key out) give the same sealing key every time.
+private key out) give the same sealing key every time. SM2 signatures are randomised, so
+on an `sm2-sm3` chain the key is the suite's keyed hash (HMAC-SM3) under the department's
+private key instead (`crypto.SuiteSigner.derive_key`).
 """
 
 from __future__ import annotations
@@ -38,16 +40,12 @@ class SealingError(ValueError):
 
 
 def sealing_key(department_key: SigningKey) -> bytes:
-    """The 32-byte key-wrapping key derived from the department key (see the module
-    docstring). A key whose signatures are randomised (SM2) offers `derive_secret`
-    instead, since two signatures of the statement would give two keys."""
-    derive = getattr(department_key, "derive_secret", None)
-    if derive is not None:
-        secret = derive(STATEMENT)
-    else:
-        signed = department_key.sign(STATEMENT)
-        secret = getattr(signed, "signature", signed)  # nacl-style or raw bytes
-    return hashlib.sha256(b"govchain-sidecar|" + secret).digest()
+    """The 32-byte sealing key derived from the department key (see the module docstring)."""
+    derive = getattr(department_key, "derive_key", None)
+    if derive is not None:  # a suite's signer (SM2: randomised signatures)
+        return derive(b"govchain-sidecar|" + STATEMENT)
+    signature = department_key.sign(STATEMENT).signature  # type: ignore[attr-defined]
+    return hashlib.sha256(b"govchain-sidecar|" + signature).digest()
 
 
 class Sealer:

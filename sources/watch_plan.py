@@ -29,6 +29,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chains.license import make_license_id
 from chains.privacy import SALT_BYTES, commit_item, items_root, subject_ref
@@ -53,6 +54,9 @@ class PlanContext:
     now_ms: int
     year: int  # for new license ids
     serial: Callable[[str], int]  # next serial of a counter name, kept across restarts
+    # The chain's crypto suite (a crypto.Suite; None: ed25519-sha256): the commitments,
+    # items root and subject reference are made with its hash (SM3 on sm2-sm3).
+    suite: Any = None
 
 
 @dataclass(frozen=True)
@@ -116,19 +120,21 @@ def _new_license(
     license_id = make_license_id(code, ctx.issuer, ctx.year, serial)
     salts = {item: os.urandom(SALT_BYTES) for item in record.items}
     commitments = [
-        government.ItemCommitment(code=item, commitment=commit_item(salts[item], item, value))
+        government.ItemCommitment(
+            code=item, commitment=commit_item(salts[item], item, value, ctx.suite)
+        )
         for item, value in record.items.items()
     ]
     lic = government.License(
         license_id=license_id,
         type_code=code,
         issuer=ctx.issuer,
-        subject_ref=subject_ref(ctx.subject_key, record.subject),
+        subject_ref=subject_ref(ctx.subject_key, record.subject, ctx.suite),
         valid_from_ms=valid_from or ctx.now_ms,
         valid_until_ms=valid_until,
         status=government.VALID,
         items=commitments,
-        items_root=items_root([c.commitment for c in commitments]),
+        items_root=items_root([c.commitment for c in commitments], ctx.suite),
         source_ref=ctx.mapping.table or "query",
     )
     return lic, salts

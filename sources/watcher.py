@@ -98,6 +98,8 @@ class Watcher:
         self.source = source
         self.sidecar: Sidecar = source.sidecar
         self.link = link
+        # The chain's suite, if the link knows it (GrpcChainLink): tx ids, commitments.
+        self.suite = getattr(link, "suite", None)
         self.sign = sign
         self.subject_key = subject_key
         self.log = log
@@ -183,6 +185,7 @@ class Watcher:
             now_ms=int(now * 1000),
             year=datetime.datetime.fromtimestamp(now, zone).year,
             serial=self._next_serial,
+            suite=self.suite,
         )
 
     def _next_serial(self, name: str) -> int:
@@ -269,7 +272,7 @@ class Watcher:
             raw = self.sign(change.tx_type, payload)
             intents.append(
                 Intent(
-                    tx_id(raw),
+                    tx_id(raw, self.suite.hash) if self.suite else tx_id(raw),
                     type_code,
                     ref,
                     change.kind,

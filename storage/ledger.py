@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from google.protobuf.message import DecodeError
 
 from consensus.certificates import CheckpointCert
-from consensus.hashing import merkle_root, sha256
+from consensus.hashing import SHA256, Hashing
 from consensus.persisted import (
     CheckpointRecord,
     PersistedState,
@@ -105,10 +105,16 @@ class LedgerBatch:
     """
 
     def __init__(
-        self, store: ByteStore, channel: str, tip: storage_pb2.Tip, generation: int
+        self,
+        store: ByteStore,
+        channel: str,
+        tip: storage_pb2.Tip,
+        generation: int,
+        hashing: Hashing = SHA256,
     ) -> None:
         self.store = store
         self.channel = channel
+        self.hashing = hashing
         self.generation = generation  # the ledger's commit count when the batch was made
         self.committed = False
         self.blocks_added = 0
@@ -215,8 +221,8 @@ class LedgerBatch:
             raise StorageError(f"{where}: header says height {header.height}")
         if header.parent_hash != self._hash:
             raise StorageError(f"{where}: parent {header.parent_hash.hex()} is not the tip")
-        if sha256(certified.block.header) != digest:
-            raise StorageError(f"{where}: digest is not SHA-256 of the header")
+        if self.hashing.hash(certified.block.header) != digest:
+            raise StorageError(f"{where}: digest is not the suite hash of the header")
         txs = len(certified.block.txs)
         if len(tx_ids) != txs or len(results.results) != txs:
             raise StorageError(
@@ -232,10 +238,14 @@ class LedgerBatch:
 class ChannelLedger:
     """One channel's ledger: reads, atomic commits, recovery state and integrity checks."""
 
-    def __init__(self, store: ByteStore, channel: str, genesis_hash: bytes) -> None:
+    def __init__(
+        self, store: ByteStore, channel: str, genesis_hash: bytes, hashing: Hashing = SHA256
+    ) -> None:
         self.store = store
         self.channel = channel
         self.genesis_hash = genesis_hash
+        # The channel's suite hash (SHA-256 or SM3): block digests, tx ids, tx roots.
+        self.hashing = hashing
         self._generation = 0  # commits so far: a batch made before another commit is stale
         raw = store.get(TIP_KEY)
         if raw is None:
@@ -255,7 +265,7 @@ class ChannelLedger:
         return tip
 
     def batch(self) -> LedgerBatch:
-        return LedgerBatch(self.store, self.channel, self._tip, self._generation)
+        return LedgerBatch(self.store, self.channel, self._tip, self._generation, self.hashing)
 
     def state_view(self, batch: LedgerBatch | None = None) -> StateView:
         """World state including `batch`'s staged writes (committed state alone if None)."""
@@ -306,7 +316,7 @@ class ChannelLedger:
         if height == tip.height:
             return tip.hash
         certified = self.block(height)
-        return None if certified is None else sha256(certified.block.header)
+        return None if certified is None else self.hashing.hash(certified.block.header)
 
     def height_of(self, digest: bytes) -> int | None:
         raw = self.store.get(HASH_PREFIX + digest)
@@ -410,7 +420,7 @@ class ChannelLedger:
             certified = self.block(height)
             if certified is None:
                 raise CorruptLedger(self.channel, height, "block below the tip is missing")
-            ids.extend(sha256(tx) for tx in certified.block.txs)
+            ids.extend(map(self.hashing.hash, certified.block.txs))
         return tuple(ids)
 
     def _executed_checkpoints(
@@ -478,10 +488,10 @@ class ChannelLedger:
         if header.parent_hash != prev_digest:
             what = f"parent {header.parent_hash.hex()} is not block {height - 1}'s digest"
             raise CorruptLedger(self.channel, height, what)
-        digest = sha256(certified.block.header)
+        digest = self.hashing.hash(certified.block.header)
         if self.store.get(HASH_PREFIX + digest) != height_key(height):
             what = f"digest {digest.hex()} is not indexed at this height (altered or replaced)"
             raise CorruptLedger(self.channel, height, what)
-        if full and header.tx_root != merkle_root(certified.block.txs):
+        if full and header.tx_root != self.hashing.merkle_root(certified.block.txs):
             raise CorruptLedger(self.channel, height, "txs do not match the header's tx root")
         return digest

@@ -6,14 +6,19 @@ SM2 signatures are randomised: a replica that restarts from its persisted state 
 re-sends a vote signs it anew, with other signature bytes. The campaign crashes replicas
 between persisting and sending, and runs an equivocating primary, so the invariants
 (every vote checked, no conflicting votes from an honest replica) see exactly that.
+The suite's hash is the core's too: blocks are named, and their txs rooted, by SM3 on
+sm2-sm3.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from consensus.reasons import Reason
-from crypto import SUITE_NAMES
+from crypto import SUITE_NAMES, suite_by_name
+from protos import consensus_pb2 as pb
 from sim.byzantine import Equivocator
 from sim.cluster import Cluster
 
@@ -35,6 +40,14 @@ def test_crashes_mid_step_on_each_suite_commit_every_tx_once(suite: str, seed: i
     key_bytes = 65 if suite == "sm2-sm3" else 32
     assert {len(s.public_key) for s in cluster.signers} == {key_bytes}
     assert all(len(cb.commits[0].signature) == 64 for cb in cluster.nodes[1].ledger)
+    # The suite's hash names the blocks and roots their txs: SM3 on sm2-sm3.
+    hash_ = suite_by_name(suite).hash
+    node = cluster.nodes[1]
+    for cb, digest in zip(node.ledger, node.digests, strict=True):
+        header = pb.BlockHeader.FromString(cb.block.header)
+        assert digest == hash_(cb.block.header)
+        assert header.tx_root == suite_by_name(suite).merkle_root(list(cb.block.txs))
+    assert (cluster.hash(b"x") == hashlib.new("sm3", b"x").digest()) == (suite == "sm2-sm3")
 
 
 @pytest.mark.parametrize("suite", SUITE_NAMES)
