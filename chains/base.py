@@ -14,7 +14,7 @@ node/datashare_api.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -39,6 +39,9 @@ class Department:
     # `registry.add_terminal` (chains/registry.py) or the genesis entry's "operator"; ""
     # for a department, and for a genesis terminal entry that names none.
     operator: str = ""
+    # The keys this terminal entry had when its department removed it: they sign nothing
+    # and may never be added or rotated to again (chains/registry.py).
+    removed: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,14 @@ class Departments:
         for dept_id, dept_keys in keys.items():
             if dept_id in out:
                 d = out[dept_id]
-                out[dept_id] = Department(d.id, d.name, frozenset(dept_keys), d.roles, d.operator)
+                out[dept_id] = replace(d, keys=frozenset(dept_keys))
         return Departments(out)
+
+    def ever_held(self, key: bytes) -> Department | None:
+        """The entry that holds `key` now or held it until its removal."""
+        return self.of_signer(key) or next(
+            (d for d in self.by_id.values() if key in d.removed), None
+        )
 
     def with_entry(self, dept: Department) -> Departments:
         """These departments and `dept` (a terminal entry a department added)."""

@@ -6,6 +6,7 @@ and of the terminals (kiosks) each department adds and removes.
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 import nacl.signing
@@ -115,11 +116,15 @@ def departments_in(raw: bytes | None, genesis: Departments) -> Departments:
     if raw is None:
         return genesis
     record = api.DepartmentKeys.FromString(raw)
-    out = genesis.with_keys({d.id: frozenset(d.keys) for d in record.departments})
+    out = genesis
     for d in record.departments:
-        if d.id not in genesis.by_id:
-            keys, roles = frozenset(d.keys), frozenset(d.roles)
-            out = out.with_entry(Department(d.id, d.id, keys, roles, d.operator))
+        keys, removed = frozenset(d.keys), frozenset(d.removed_keys)
+        known = genesis.by_id.get(d.id)
+        if known is not None:
+            out = out.with_entry(replace(known, keys=keys, removed=removed))
+        else:
+            roles = frozenset(d.roles)
+            out = out.with_entry(Department(d.id, d.id, keys, roles, d.operator, removed))
     return out
 
 
@@ -133,6 +138,7 @@ def department_keys_record(departments: Departments) -> bytes:
                 keys=sorted(d.keys),
                 roles=sorted(d.roles) if d.operator else [],
                 operator=d.operator,
+                removed_keys=sorted(d.removed),
             )
             for _, d in sorted(departments.by_id.items())
         ]
@@ -153,9 +159,9 @@ def apply_rotation(state: StateReader, tx: DecodedTx, current: Departments) -> O
     dept = departments.of_signer(tx.signer)
     if dept is None:
         return refuse(NOT_ALLOWED, "the signer is not a current department key on this channel")
-    holder = departments.of_signer(msg.new_key)
+    holder = departments.ever_held(msg.new_key)
     if holder is not None:
-        return refuse(ALREADY_EXISTS, f"the new key is already a key of {holder.id!r}")
+        return refuse(ALREADY_EXISTS, f"the new key is (or was) a key of {holder.id!r}")
     keys = (dept.keys - {tx.signer}) | {msg.new_key}
     rotated = departments.with_keys({dept.id: keys})
     return Outcome(writes={DEPARTMENT_KEYS_KEY: department_keys_record(rotated)})
@@ -172,8 +178,9 @@ def apply_rotation(state: StateReader, tx: DecodedTx, current: Departments) -> O
 # genesis terminal entry. `registry.remove_terminal`, signed by the operator's key (any
 # department's for a genesis terminal entry that names no operator), empties the entry's
 # keys: from the next block on nothing the terminal signs passes admission or the
-# applications on that channel. The id stays taken, so a removed terminal cannot be
-# added back under it. `govchain terminal register|revoke` sends both to every channel.
+# applications on that channel. The id stays taken and the key is kept as removed, so a
+# removed terminal cannot be added back under its id or its key (nor a key rotated to
+# it). `govchain terminal register|revoke` sends both to every channel.
 
 ADD_TERMINAL = "registry.add_terminal"
 REMOVE_TERMINAL = "registry.remove_terminal"
@@ -272,9 +279,9 @@ def apply_add_terminal(state: StateReader, tx: DecodedTx, current: Departments) 
         return refuse(BAD_PAYLOAD, "the proof of possession of the terminal key does not verify")
     if msg.terminal_id in departments.by_id:
         return refuse(ALREADY_EXISTS, f"{msg.terminal_id!r} is already in the registry")
-    holder = departments.of_signer(msg.public_key)
+    holder = departments.ever_held(msg.public_key)
     if holder is not None:
-        return refuse(ALREADY_EXISTS, f"the terminal key is already a key of {holder.id!r}")
+        return refuse(ALREADY_EXISTS, f"the terminal key is (or was) a key of {holder.id!r}")
     roles = frozenset({TERMINAL_ROLE})
     entry = Department(
         msg.terminal_id, msg.terminal_id, frozenset({msg.public_key}), roles, dept.id
@@ -300,7 +307,7 @@ def apply_remove_terminal(state: StateReader, tx: DecodedTx, current: Department
         )
     if not entry.keys:
         return refuse(INVALID_STATE, f"terminal {entry.id!r} is removed already")
-    removed = departments.with_keys({entry.id: frozenset()})
+    removed = departments.with_entry(replace(entry, keys=frozenset(), removed=entry.keys))
     return Outcome(writes={DEPARTMENT_KEYS_KEY: department_keys_record(removed)})
 
 

@@ -78,16 +78,18 @@ class DepartmentKeys(_message.Message):
     def __init__(self, departments: _Optional[_Iterable[_Union[DepartmentKeySet, _Mapping]]] = ...) -> None: ...
 
 class DepartmentKeySet(_message.Message):
-    __slots__ = ("id", "keys", "roles", "operator")
+    __slots__ = ("id", "keys", "roles", "operator", "removed_keys")
     ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_KEYS_FIELD_NUMBER: _ClassVar[int]
     id: str
     keys: _containers.RepeatedScalarFieldContainer[bytes]
     roles: _containers.RepeatedScalarFieldContainer[str]
     operator: str
-    def __init__(self, id: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ..., roles: _Optional[_Iterable[str]] = ..., operator: _Optional[str] = ...) -> None: ...
+    removed_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, id: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ..., roles: _Optional[_Iterable[str]] = ..., operator: _Optional[str] = ..., removed_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AddTerminal(_message.Message):
     __slots__ = ("terminal_id", "public_key", "proof")

@@ -20,6 +20,7 @@ import grpc
 import nacl.signing
 import pytest
 
+from chains.registry import terminal_proof
 from cli.kiosk_config import settings_from_toml
 from cli.main import main as govchain
 from client.hall import REVOKED_SCREEN, Hall, Session, TerminalRevoked
@@ -222,5 +223,22 @@ def test_the_cli_refuses_bad_input_without_a_node(tmp_path: Path) -> None:
     key = tmp_path / "dept.key"
     key.write_text("00" * 32)
     args = ["terminal", "register", "--terminal-id", "k", "--department", "d"]
-    args += ["--public-key", "zz", "--department-key", str(key)]
-    assert govchain(args) == 2
+    args += ["--department-key", str(key), "--node", "127.0.0.1:1"]
+    assert govchain([*args, "--public-key", "zz", "--proof", "00"]) == 2  # not hex
+    assert govchain([*args, "--public-key", "00" * 32]) == 2  # no proof
+    assert govchain([*args, "--terminal-key", str(key), "--proof", "00"]) == 2  # both ways
+    missing = ["terminal", "prove", "--terminal-key", str(tmp_path / "none.key")]
+    assert govchain([*missing, "--terminal-id", "k", "--department", "d"]) == 2
+
+
+def test_prove_prints_what_the_registry_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    seed = bytes(range(32))
+    (tmp_path / "kiosk.key").write_text(seed.hex())
+    prove = ["terminal", "prove", "--terminal-key", str(tmp_path / "kiosk.key")]
+    assert govchain([*prove, "--terminal-id", "k-9", "--department", "d", "--chain-id", "c"]) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    key = nacl.signing.SigningKey(seed)
+    assert printed["public_key"] == bytes(key.verify_key).hex()
+    assert printed["proof"] == terminal_proof(key, "c", "d", "k-9").hex()

@@ -35,7 +35,17 @@ from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 from tests.apps import NOW_MS, departments, signing_key
 from tests.unit.test_authorization_app import grant
-from tests.unit.test_key_rotation import CHAIN, TX_MAX, Chain, admission, codes, put, statuses, tx
+from tests.unit.test_key_rotation import (
+    CHAIN,
+    TX_MAX,
+    Chain,
+    admission,
+    codes,
+    put,
+    rotation,
+    statuses,
+    tx,
+)
 from tests.unit.test_key_rotation import verifier as verifier
 
 AGRI, TAX, KIOSK1, KIOSK2, STRANGER = (signing_key(s) for s in (1, 3, 5, 6, 4))
@@ -225,3 +235,19 @@ def test_on_an_sm2_chain_the_proof_is_an_sm2_signature() -> None:
     raws = [tx(dept, ADD_TERMINAL, p, nonce) for nonce, p in enumerate(payloads)]
     assert codes(c.block(*raws)) == [OK, BAD_PAYLOAD]
     assert c.executor.departments.by_id["kiosk-02"].keys == {kiosk.public_key}
+
+
+def test_a_removed_key_never_comes_back() -> None:
+    c = chain()
+    c.block(add(AGRI, KIOSK2), remove(AGRI, "kiosk-01", nonce=2))
+    c.block(remove(AGRI, nonce=3))
+    # not under another id, not as a department's rotated key, for a genesis entry's too
+    results = c.block(
+        add(AGRI, KIOSK2, terminal_id="kiosk-05", nonce=4),
+        add(AGRI, KIOSK1, terminal_id="kiosk-06", nonce=5),
+        rotation(TAX, KIOSK2),
+    )
+    assert codes(results) == [ALREADY_EXISTS] * 3
+    assert "was) a key of 'kiosk-02'" in results[0].reason
+    assert c.executor.departments.by_id["kiosk-01"].removed == {bytes(KIOSK1.verify_key)}
+    assert departments_in(c.state[DEPARTMENT_KEYS_KEY], GENESIS) == c.executor.departments
