@@ -14,7 +14,7 @@ node/datashare_api.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -36,12 +36,20 @@ class Department:
     name: str
     keys: frozenset[bytes]
     roles: frozenset[str]
+    # The department that operates this terminal entry and alone may remove it: set by
+    # `registry.add_terminal` (chains/registry.py) or the genesis entry's "operator"; ""
+    # for a department, and for a genesis terminal entry that names none.
+    operator: str = ""
+    # The keys this terminal entry had when its department removed it: they sign nothing
+    # and may never be added or rotated to again (chains/registry.py).
+    removed: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True)
 class Departments:
     """The consortium's departments and their tx-signing keys: the channel genesis's, with
-    the keys rotated since on this channel (chains/registry.py)."""
+    the keys rotated since on this channel and the terminal entries added or emptied since
+    (chains/registry.py)."""
 
     by_id: Mapping[str, Department] = field(default_factory=dict)
 
@@ -50,9 +58,9 @@ class Departments:
         out = {}
         for e in entries:
             keys = frozenset(bytes.fromhex(k) for k in e.get("keys", []))
-            out[e["id"]] = Department(
-                e["id"], e.get("name", e["id"]), keys, frozenset(e.get("roles", []))
-            )
+            roles = frozenset(e.get("roles", []))
+            name = e.get("name", e["id"])
+            out[e["id"]] = Department(e["id"], name, keys, roles, e.get("operator", ""))
         return cls(out)
 
     def of_signer(self, key: bytes) -> Department | None:
@@ -63,13 +71,24 @@ class Departments:
 
     def with_keys(self, keys: Mapping[str, frozenset[bytes]]) -> Departments:
         """These departments with the tx keys of those named in `keys` replaced (a key
-        rotation, chains/registry.py); names and roles stay those of the genesis."""
+        rotation or a removed terminal, chains/registry.py); names, roles and operators stay
+        as they were."""
         out = dict(self.by_id)
         for dept_id, dept_keys in keys.items():
             if dept_id in out:
                 d = out[dept_id]
-                out[dept_id] = Department(d.id, d.name, frozenset(dept_keys), d.roles)
+                out[dept_id] = replace(d, keys=frozenset(dept_keys))
         return Departments(out)
+
+    def ever_held(self, key: bytes) -> Department | None:
+        """The entry that holds `key` now or held it until its removal."""
+        return self.of_signer(key) or next(
+            (d for d in self.by_id.values() if key in d.removed), None
+        )
+
+    def with_entry(self, dept: Department) -> Departments:
+        """These departments and `dept` (a terminal entry a department added)."""
+        return Departments({**self.by_id, dept.id: dept})
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """Which application a channel runs, from its genesis `app` section, and the registry of
-its departments' tx keys, which a department rotates by a tx signed with its current key.
+its departments' tx keys, which a department rotates by a tx signed with its current key,
+and of the terminals (kiosks) each department adds and removes.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 import nacl.signing
@@ -14,14 +16,16 @@ from nacl.exceptions import BadSignatureError, CryptoError
 from chains.base import (
     NODE_KEY_PREFIX,
     Application,
+    Department,
     Departments,
     Outcome,
     StateReader,
     refuse,
 )
-from chains.codes import ALREADY_EXISTS, BAD_PAYLOAD, NOT_ALLOWED
+from chains.codes import ALREADY_EXISTS, BAD_PAYLOAD, INVALID_STATE, NOT_ALLOWED, NOT_FOUND
 from chains.kv import KvApplication
 from chains.tx import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, DecodedTx
+from crypto import SIGNATURE_SHAPES, suite_by_name
 from protos import api_pb2 as api
 
 # name in genesis -> (module, class); modules load on first use.
@@ -107,18 +111,35 @@ def rotation_problem(tx: DecodedTx) -> str | None:
 
 def departments_in(raw: bytes | None, genesis: Departments) -> Departments:
     """The departments of a channel: the genesis's with the keys kept under
-    `DEPARTMENT_KEYS_KEY` (None: none has rotated)."""
+    `DEPARTMENT_KEYS_KEY` (None: nothing changed yet), and the terminal entries added
+    since (those the genesis lacks)."""
     if raw is None:
         return genesis
     record = api.DepartmentKeys.FromString(raw)
-    return genesis.with_keys({d.id: frozenset(d.keys) for d in record.departments})
+    out = genesis
+    for d in record.departments:
+        keys, removed = frozenset(d.keys), frozenset(d.removed_keys)
+        known = genesis.by_id.get(d.id)
+        if known is not None:
+            out = out.with_entry(replace(known, keys=keys, removed=removed))
+        else:
+            roles = frozenset(d.roles)
+            out = out.with_entry(Department(d.id, d.id, keys, roles, d.operator, removed))
+    return out
 
 
 def department_keys_record(departments: Departments) -> bytes:
-    """The deterministic record of every department's keys (sorted by id, keys sorted)."""
+    """The deterministic record of every department's keys (sorted by id, keys sorted);
+    a terminal entry (one with an operator) carries its roles and operator too."""
     record = api.DepartmentKeys(
         departments=[
-            api.DepartmentKeySet(id=d.id, keys=sorted(d.keys))
+            api.DepartmentKeySet(
+                id=d.id,
+                keys=sorted(d.keys),
+                roles=sorted(d.roles) if d.operator else [],
+                operator=d.operator,
+                removed_keys=sorted(d.removed),
+            )
             for _, d in sorted(departments.by_id.items())
         ]
     )
@@ -138,9 +159,165 @@ def apply_rotation(state: StateReader, tx: DecodedTx, current: Departments) -> O
     dept = departments.of_signer(tx.signer)
     if dept is None:
         return refuse(NOT_ALLOWED, "the signer is not a current department key on this channel")
-    holder = departments.of_signer(msg.new_key)
+    holder = departments.ever_held(msg.new_key)
     if holder is not None:
-        return refuse(ALREADY_EXISTS, f"the new key is already a key of {holder.id!r}")
+        return refuse(ALREADY_EXISTS, f"the new key is (or was) a key of {holder.id!r}")
     keys = (dept.keys - {tx.signer}) | {msg.new_key}
     rotated = departments.with_keys({dept.id: keys})
     return Outcome(writes={DEPARTMENT_KEYS_KEY: department_keys_record(rotated)})
+
+
+# ------------------------------------------------------------------ terminal keys
+#
+# A department adds each of its kiosks (hall desks, apps) as a terminal entry of the
+# registry: `registry.add_terminal`, signed by the department's current key, names the
+# terminal id and its own key, with the terminal key's signature over the possession
+# bytes below (so no department can add a key whose holder did not agree). The entry
+# has the "terminal" role, one key, and the signer's department as its operator; the
+# authorization and service applications accept grants and case steps from it as from a
+# genesis terminal entry. `registry.remove_terminal`, signed by the operator's key (any
+# department's for a genesis terminal entry that names no operator), empties the entry's
+# keys: from the next block on nothing the terminal signs passes admission or the
+# applications on that channel. The id stays taken and the key is kept as removed, so a
+# removed terminal cannot be added back under its id or its key (nor a key rotated to
+# it). `govchain terminal register|revoke` sends both to every channel.
+
+ADD_TERMINAL = "registry.add_terminal"
+REMOVE_TERMINAL = "registry.remove_terminal"
+REGISTRY_TYPES = frozenset({ROTATE_KEY, ADD_TERMINAL, REMOVE_TERMINAL})
+TERMINAL_CONTEXT = b"govchain-add-terminal"
+TERMINAL_ROLE = "terminal"
+TERMINAL_ID_BYTES_MAX = 128
+
+
+def terminal_possession_bytes(
+    chain_id: str, department: str, terminal_id: str, public_key: bytes
+) -> bytes:
+    """What the terminal key signs to be added: the context, then each part prefixed by
+    its length. Bound to the network, the operating department and the terminal id, not
+    to a channel: the kiosk makes one proof that its department sends to every channel."""
+    parts = (chain_id.encode(), department.encode(), terminal_id.encode(), public_key)
+    return TERMINAL_CONTEXT + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+def public_key_of(key: Any) -> bytes:
+    """The public key of a nacl SigningKey or a crypto.SuiteSigner."""
+    return bytes(key.verify_key) if hasattr(key, "verify_key") else key.public_key
+
+
+def terminal_proof(key: Any, chain_id: str, department: str, terminal_id: str) -> bytes:
+    """The terminal key's proof of possession (made on the kiosk, by its own key)."""
+    signed = terminal_possession_bytes(chain_id, department, terminal_id, public_key_of(key))
+    signature = key.sign(signed)
+    return signature.signature if hasattr(key, "verify_key") else signature
+
+
+def _suite_of(signer: bytes) -> Any:
+    """The suite of a channel's keys, known from the length of a signer it decoded."""
+    name = next(n for n, (size, _) in SIGNATURE_SHAPES.items() if size == len(signer))
+    return suite_by_name(name)
+
+
+def terminal_problem(tx: DecodedTx) -> str | None:
+    """Why an add_terminal or remove_terminal tx can never apply, whatever the state: a
+    payload that does not parse, a bad id, a key not of the signer's shape or the signer
+    itself, a proof of the wrong size."""
+    is_add = tx.body.type == ADD_TERMINAL
+    kind = api.AddTerminal if is_add else api.RemoveTerminal
+    try:
+        msg = kind.FromString(tx.body.payload)
+    except DecodeError:
+        return f"payload is not a {kind.DESCRIPTOR.name}"
+    tid = msg.terminal_id
+    if not tid or "\x00" in tid or len(tid.encode()) > TERMINAL_ID_BYTES_MAX:
+        return f"terminal_id must be 1..{TERMINAL_ID_BYTES_MAX} bytes without NUL"
+    if not is_add:
+        return None
+    if len(msg.public_key) != len(tx.signer) or len(msg.proof) != SIGNATURE_BYTES:
+        return f"public_key must be {len(tx.signer)} bytes and proof {SIGNATURE_BYTES}"
+    if msg.public_key == tx.signer:
+        return "the terminal key is the signing key"
+    return None
+
+
+def registry_denied(departments: Departments, tx: DecodedTx) -> str | None:
+    """Why admission refuses this registry tx's signer (the executor judges again, on the
+    state): only a current department key sends one, and a terminal no add or remove."""
+    dept = departments.of_signer(tx.signer)
+    if dept is None:
+        return "the signer is not a department key; only a department sends registry txs"
+    if tx.body.type != ROTATE_KEY and TERMINAL_ROLE in dept.roles:
+        return f"{dept.id!r} is a terminal; only its department adds or removes terminals"
+    return None
+
+
+def registry_problem(tx: DecodedTx) -> str | None:
+    """The stateless check of any registry tx (admission and execution)."""
+    if tx.body.type == ROTATE_KEY:
+        return rotation_problem(tx)
+    return terminal_problem(tx)
+
+
+def _operating(departments: Departments, signer: bytes) -> Department | Outcome:
+    """The signer's department, or the refusal: only a department (no terminal) adds
+    and removes terminals."""
+    dept = departments.of_signer(signer)
+    if dept is None or TERMINAL_ROLE in dept.roles:
+        return refuse(NOT_ALLOWED, "the signer is not a current department key on this channel")
+    return dept
+
+
+def apply_add_terminal(state: StateReader, tx: DecodedTx, current: Departments) -> Outcome:
+    """Add a terminal entry (see above); `current` as in `apply_rotation`."""
+    msg = api.AddTerminal.FromString(tx.body.payload)
+    departments = departments_in(state.get(DEPARTMENT_KEYS_KEY), current)
+    dept = _operating(departments, tx.signer)
+    if isinstance(dept, Outcome):
+        return dept
+    signed = terminal_possession_bytes(tx.body.chain_id, dept.id, msg.terminal_id, msg.public_key)
+    if not _suite_of(tx.signer).verify(msg.public_key, signed, msg.proof):
+        return refuse(BAD_PAYLOAD, "the proof of possession of the terminal key does not verify")
+    if msg.terminal_id in departments.by_id:
+        return refuse(ALREADY_EXISTS, f"{msg.terminal_id!r} is already in the registry")
+    holder = departments.ever_held(msg.public_key)
+    if holder is not None:
+        return refuse(ALREADY_EXISTS, f"the terminal key is (or was) a key of {holder.id!r}")
+    roles = frozenset({TERMINAL_ROLE})
+    entry = Department(
+        msg.terminal_id, msg.terminal_id, frozenset({msg.public_key}), roles, dept.id
+    )
+    return Outcome(
+        writes={DEPARTMENT_KEYS_KEY: department_keys_record(departments.with_entry(entry))}
+    )
+
+
+def apply_remove_terminal(state: StateReader, tx: DecodedTx, current: Departments) -> Outcome:
+    """Empty a terminal entry's keys (see above); `current` as in `apply_rotation`."""
+    msg = api.RemoveTerminal.FromString(tx.body.payload)
+    departments = departments_in(state.get(DEPARTMENT_KEYS_KEY), current)
+    dept = _operating(departments, tx.signer)
+    if isinstance(dept, Outcome):
+        return dept
+    entry = departments.by_id.get(msg.terminal_id)
+    if entry is None or TERMINAL_ROLE not in entry.roles:
+        return refuse(NOT_FOUND, f"{msg.terminal_id!r} is not a terminal in the registry")
+    if entry.operator not in ("", dept.id):
+        return refuse(
+            NOT_ALLOWED, f"{entry.id!r} is operated by {entry.operator!r}, not {dept.id!r}"
+        )
+    if not entry.keys:
+        return refuse(INVALID_STATE, f"terminal {entry.id!r} is removed already")
+    removed = departments.with_entry(replace(entry, keys=frozenset(), removed=entry.keys))
+    return Outcome(writes={DEPARTMENT_KEYS_KEY: department_keys_record(removed)})
+
+
+def apply_registry(state: StateReader, tx: DecodedTx, current: Departments) -> Outcome:
+    """Run any committed registry tx (node/executor.py)."""
+    if tx.body.type == ROTATE_KEY:
+        return apply_rotation(state, tx, current)
+    problem = terminal_problem(tx)
+    if problem is not None:
+        return refuse(BAD_PAYLOAD, problem)
+    if tx.body.type == ADD_TERMINAL:
+        return apply_add_terminal(state, tx, current)
+    return apply_remove_terminal(state, tx, current)

@@ -24,6 +24,12 @@ A kiosk.toml (paths relative to the file):
     cert = "tls/kiosk.crt"
     key = "tls/kiosk.key"
 
+`terminal_id` and `terminal_key_file` are this kiosk's own: a testnet's genesis kiosk
+(`haidian-kiosk-01`, keys/kiosk.key), or a kiosk its department registered on every
+channel with `govchain terminal register` (the key made on the kiosk, `govchain keygen`;
+its proof by `govchain terminal prove`). Once the department revokes it, every step shows
+the citizen the "out of service" page.
+
 Each missing or bad field is a clear error naming the file and the field.
 """
 

@@ -220,8 +220,16 @@ class Hall:
         (its height and result). Raises TxRejected, worded for the citizen's screen."""
         body = payload.SerializeToString(deterministic=True)
         raw = signed_tx(self._terminal_key, self.network.chain_id, channel, tx_type, body)
-        (admitted,) = submit(self.stub, [raw])
+        try:
+            (admitted,) = submit(self.stub, [raw])
+        except grpc.RpcError as e:
+            # A revoked terminal's key is out of every channel's registry: admission
+            # refuses its grants and case steps (the whole call) before any application.
+            if e.code() == grpc.StatusCode.PERMISSION_DENIED:
+                self._raise_if_revoked(None)
+            raise
         if admitted.status != api.ACCEPTED:
+            self._raise_if_revoked(None)
             raise TxRejected(f"{tx_type}: {status_name(admitted.status)}: {admitted.detail}")
         try:
             committed = wait_committed(self.stub, channel, admitted.tx_id)
@@ -229,14 +237,18 @@ class Hall:
             raise TxRejected(f"{tx_type}: {e}") from e
         if committed.result.code != 0:
             reason = committed.result.reason
-            revoked = self.revoked()
-            if revoked:
-                raise TerminalRevoked(f"{REVOKED_SCREEN} ({revoked})", committed.result.code)
+            self._raise_if_revoked(committed.result.code)
             raise TxRejected(
                 f"{tx_type} rejected by the {channel} application: {reason}",
                 committed.result.code,
             )
         return committed
+
+    def _raise_if_revoked(self, code: int | None) -> None:
+        """A refusal because this very terminal is revoked gets the kiosk's clear screen."""
+        revoked = self.revoked()
+        if revoked:
+            raise TerminalRevoked(f"{REVOKED_SCREEN} ({revoked})", code)
 
     def revoked(self) -> str | None:
         """Why this terminal is revoked on the authentication chain, or None."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from chains.base import Application, Departments
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
-from chains.registry import ROTATE_KEY, rotation_problem
+from chains.registry import REGISTRY_TYPES, registry_denied, registry_problem
 from chains.tx import DecodedTx, Hash, TxError, decode_tx
 from consensus.hashing import sha256
 from node.governance import admission_problem
@@ -142,22 +142,20 @@ def _screen(
 
 
 def _denied(ch: ChannelAdmission, tx: DecodedTx) -> str | None:
-    """Why the signer may not send this tx here. A key rotation is any channel's, whatever
-    its policy, but only a current department key sends one (which key is the executor's
-    rule, chains/registry.py)."""
-    if tx.body.type != ROTATE_KEY:
+    """Why the signer may not send this tx here. A registry tx (key rotation, terminal
+    added or removed) is any channel's, whatever its policy, but only a current department
+    key sends one (which key is the executor's rule, chains/registry.py)."""
+    if tx.body.type not in REGISTRY_TYPES:
         return ch.policy.denies(tx)
-    if ch.policy.departments.of_signer(tx.signer) is None:
-        return "the signer is not a department key; only a department rotates its key"
-    return None
+    return registry_denied(ch.policy.departments, tx)
 
 
 def _problem(ch: ChannelAdmission, tx: DecodedTx) -> str | None:
-    """The stateless check of the tx's type: governance's, a rotation's or the app's."""
+    """The stateless check of the tx's type: governance's, the registry's or the app's."""
     if tx.body.type in GOVERNANCE_KINDS:
         return admission_problem(tx)
-    if tx.body.type == ROTATE_KEY:
-        return rotation_problem(tx)
+    if tx.body.type in REGISTRY_TYPES:
+        return registry_problem(tx)
     return ch.app.check(tx)
 
 

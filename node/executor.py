@@ -9,8 +9,9 @@ of this block's writes, so equal roots mean equal state histories.
 Governance txs are judged by the consensus core, which owns the validator sets; the
 executor records its verdicts, stores the membership it hands over, and applies an
 accepted write policy from the next tx on. A department's key rotation
-(`registry.rotate_key`, chains/registry.py) is run here too, whatever the application,
-and rules from the next block on: the departments the applications see and the write
+(`registry.rotate_key`, chains/registry.py), and the terminals a department adds and
+removes (`registry.add_terminal`, `registry.remove_terminal`), are run here too, whatever
+the application, and rule from the next block on: the departments the applications see and the write
 policy admission checks. The membership, write policy and department keys live in the
 world state, so the checkpoints every validator signs cover them too.
 """
@@ -31,7 +32,7 @@ from chains.governance import (
 )
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
-from chains.registry import DEPARTMENT_KEYS_KEY, ROTATE_KEY, apply_rotation, departments_in
+from chains.registry import DEPARTMENT_KEYS_KEY, REGISTRY_TYPES, apply_registry, departments_in
 from chains.tx import Hash, TxError, decode_tx
 from consensus.hashing import SHA256, Hashing, sha256
 from consensus.membership import Membership
@@ -140,7 +141,7 @@ class Executor:
             if outcome.code == OK:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
-        if DEPARTMENT_KEYS_KEY in writes:  # a key rotated: from the next block on
+        if DEPARTMENT_KEYS_KEY in writes:  # the registry changed: from the next block on
             self.set_departments(departments_in(writes[DEPARTMENT_KEYS_KEY], self.departments))
         if membership is not None:
             writes[MEMBERSHIP_KEY] = membership.to_pb().SerializeToString(deterministic=True)
@@ -185,8 +186,8 @@ class Executor:
             return Outcome(EXPIRED, f"valid until {tx.body.valid_until_height}")
         if tx.body.type in GOVERNANCE_KINDS:  # not judged by the core: another channel's
             return Outcome(GOVERNANCE_REFUSED, "not a governance tx of this channel")
-        if tx.body.type == ROTATE_KEY:  # its own rule, stricter than any role: the signer
-            return apply_rotation(state, tx, ctx.departments)  # is the department's key
+        if tx.body.type in REGISTRY_TYPES:  # its own rules, stricter than any role: the
+            return apply_registry(state, tx, ctx.departments)  # signer's department's key
         denied = self.policy.denies(tx)
         if denied is not None:
             return Outcome(NOT_PERMITTED, denied)

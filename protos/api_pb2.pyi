@@ -78,12 +78,34 @@ class DepartmentKeys(_message.Message):
     def __init__(self, departments: _Optional[_Iterable[_Union[DepartmentKeySet, _Mapping]]] = ...) -> None: ...
 
 class DepartmentKeySet(_message.Message):
-    __slots__ = ("id", "keys")
+    __slots__ = ("id", "keys", "roles", "operator", "removed_keys")
     ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_KEYS_FIELD_NUMBER: _ClassVar[int]
     id: str
     keys: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, id: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    operator: str
+    removed_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, id: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ..., roles: _Optional[_Iterable[str]] = ..., operator: _Optional[str] = ..., removed_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AddTerminal(_message.Message):
+    __slots__ = ("terminal_id", "public_key", "proof")
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    terminal_id: str
+    public_key: bytes
+    proof: bytes
+    def __init__(self, terminal_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RemoveTerminal(_message.Message):
+    __slots__ = ("terminal_id",)
+    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    terminal_id: str
+    def __init__(self, terminal_id: _Optional[str] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("txs",)

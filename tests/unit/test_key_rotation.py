@@ -61,9 +61,11 @@ def put(key: nacl.signing.SigningKey, nonce: int = 1) -> bytes:
 class Chain:
     """An executor and the world state its blocks build, one block at a time."""
 
-    def __init__(self, app: object | None = None) -> None:
-        policy = WritePolicy.from_params(RULES, GENESIS)
-        self.executor = Executor(app or KvApplication(), CHAIN, CHANNEL, TX_MAX, GENESIS, policy)
+    def __init__(
+        self, app: object | None = None, genesis: Departments = GENESIS, rules: dict = RULES
+    ) -> None:
+        policy = WritePolicy.from_params(rules, genesis)
+        self.executor = Executor(app or KvApplication(), CHAIN, CHANNEL, TX_MAX, genesis, policy)
         self.state: dict[bytes, bytes] = {}
         self.ids: set[bytes] = set()
         self.height = 0

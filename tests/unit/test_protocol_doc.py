@@ -30,7 +30,16 @@ from chains.governance import (
     WRITE_POLICY_KEY,
 )
 from chains.policy import ANY, government_write_policy
-from chains.registry import APPLICATIONS, DEPARTMENT_KEYS_KEY, ROTATE_KEY, possession_bytes
+from chains.registry import (
+    ADD_TERMINAL,
+    APPLICATIONS,
+    DEPARTMENT_KEYS_KEY,
+    REGISTRY_TYPES,
+    REMOVE_TERMINAL,
+    ROTATE_KEY,
+    possession_bytes,
+    terminal_possession_bytes,
+)
 from chains.tx import decode_tx, encode_tx
 from client.pull_request import request_bytes
 from consensus.config import quorum_of
@@ -415,11 +424,18 @@ def test_key_rotation_is_documented_as_the_code_does_it() -> None:
     assert f"`\\0{DEPARTMENT_KEYS_KEY[1:].decode()}`" in text
     table = [r for r in rows(section("### Department keys")) if r[0].startswith("`")]
     assert [(codes(r[0])[0], codes(r[1])[0].split()[0]) for r in table] == [
-        (ROTATE_KEY, api.RotateKey.DESCRIPTOR.name)
+        (ROTATE_KEY, api.RotateKey.DESCRIPTOR.name),
+        (ADD_TERMINAL, api.AddTerminal.DESCRIPTOR.name),
+        (REMOVE_TERMINAL, api.RemoveTerminal.DESCRIPTOR.name),
     ]
+    assert {codes(r[0])[0] for r in table} == REGISTRY_TYPES
     # The possession proof's bytes, built as section 6 says.
     old, new = bytes(KEY.verify_key), bytes(range(32))
     parts = (b"govchain-test", b"license", old, new)
     documented = b"govchain-rotate-key" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
     assert possession_bytes("govchain-test", "license", old, new) == documented
     assert '"govchain-rotate-key"' in section("## 6.")
+    parts = (b"govchain-test", b"agriculture", b"kiosk-02", new)
+    documented = b"govchain-add-terminal" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    assert terminal_possession_bytes("govchain-test", "agriculture", "kiosk-02", new) == documented
+    assert '"govchain-add-terminal"' in section("## 6.")
