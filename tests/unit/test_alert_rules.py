@@ -13,11 +13,15 @@ from pathlib import Path
 
 import yaml
 
+from tests.unit.test_docs_match_code import first_code, table
+from tests.unit.test_limits_documented import doc_section
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULES = PROMETHEUS / "alerts.yml"
 RULE_TESTS = PROMETHEUS / "alerts_test.yml"
 CONFIG = PROMETHEUS / "prometheus.yml"
+DOC = ROOT / "docs" / "operations.md"
 SEVERITIES = {"warning", "critical"}
 # What issue 15 asks the rules to catch, by alert name.
 REQUIRED = {
@@ -77,3 +81,9 @@ def test_every_required_alert_is_exercised_by_the_rule_tests() -> None:
     tested = {a["alertname"] for case in cases for a in case.get("alert_rule_test", [])}
     assert tested <= {r["alert"] for r in alerts()}
     assert {"GovchainNodeLagging", "GovchainChannelNotCommitting", "GovchainCrlStale"} <= tested
+
+
+def test_operations_doc_lists_exactly_the_alerts_with_their_severity() -> None:
+    rows = table(doc_section(DOC.read_text(), "### Dashboards and alerts"))
+    documented = {first_code(row["alert"]): row["severity"] for row in rows}
+    assert documented == {r["alert"]: r["labels"]["severity"] for r in alerts()}
