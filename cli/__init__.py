@@ -13,6 +13,8 @@
   changes (`governance propose|approve|submit`, `testnet add-validator|remove-validator`);
 - department.py: `department rotate-key`, a department's tx key replaced on every channel;
 - status_view.py: `govchain status`, every node and channel at a glance;
+- backup.py: `govchain backup|restore`, a running node backed up, restored into an empty
+  data dir;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
 - kiosk_config.py: `govchain kiosk serve`, the kiosk web app configured from a testnet
   directory or a kiosk.toml;

@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.backup import add_backup_parsers
 from cli.ca import add_ca_parser
 from cli.console_commands import add_console_parser
 from cli.department import add_department_parser
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_watch_parser(sub)
     add_source_parser(sub)
     add_verify_evidence_parser(sub)
+    add_backup_parsers(sub)
     add_kiosk_parser(sub)
     add_gateway_parser(sub)
     add_console_parser(sub)

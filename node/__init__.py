@@ -10,7 +10,8 @@ The modules by role:
   integrity.py (the ledger checks a node makes before it serves),
   runtime.py (one channel: event queue -> Replica.step -> actions in order);
 - gRPC services, which decode, check and enqueue only: client_api.py, peer_api.py,
-  datashare_api.py; guarded by call_limits.py, ratelimit.py, interceptors.py, grpc_decode.py;
+  datashare_api.py, backup.py (the Admin service: an online backup); guarded by
+  call_limits.py, ratelimit.py, interceptors.py, grpc_decode.py;
 - a tx's way in: `chains.tx` decodes it -> tx_signatures.py checks its signature
   (batched, each id verified once) -> admission.py admits it -> mempool.py holds it until
   it commits; verifier.py is the batched Ed25519 pool under all of these;

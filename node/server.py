@@ -1,5 +1,5 @@
 """The node's one gRPC server: its options, the guards every call passes first, the
-services (client, peer, datashare), gRPC health and reflection, and the listening port.
+services (client, peer, datashare, admin), gRPC health and reflection, and the listening port.
 
 Every channel the node serves shares this server; the services only decode, check and
 enqueue (DESIGN.md boundary 3).
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SERVICE_NAMES = (
     api.DESCRIPTOR.services_by_name["Client"].full_name,
     api.DESCRIPTOR.services_by_name["Peer"].full_name,
+    api.DESCRIPTOR.services_by_name["Admin"].full_name,
     ds_pb2.DESCRIPTOR.services_by_name["DataShare"].full_name,
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     reflection.SERVICE_NAME,
@@ -51,6 +52,7 @@ def build_server(node: Node) -> tuple[grpc.aio.Server, health.aio.HealthServicer
     """The server with every service of `node` on it (not yet listening), and its
     health servicer (so standard tools, grpc_health_probe, grpcurl and Kubernetes probes,
     can talk to a node)."""
+    from node.backup import AdminService
     from node.client_api import ClientService
     from node.datashare_api import DataShareService
     from node.peer_api import PeerService
@@ -68,6 +70,7 @@ def build_server(node: Node) -> tuple[grpc.aio.Server, health.aio.HealthServicer
     api_grpc.add_ClientServicer_to_server(ClientService(node), server)
     api_grpc.add_PeerServicer_to_server(PeerService(node), server)
     ds_grpc.add_DataShareServicer_to_server(DataShareService(node), server)
+    api_grpc.add_AdminServicer_to_server(AdminService(node), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)

@@ -354,3 +354,29 @@ class FetchBlocksResponse(_message.Message):
     blocks: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.CertifiedBlock]
     checkpoint: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.SignedMessage]
     def __init__(self, blocks: _Optional[_Iterable[_Union[_consensus_pb2.CertifiedBlock, _Mapping]]] = ..., checkpoint: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("channel", "chunk_bytes")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    chunk_bytes: int
+    def __init__(self, channel: _Optional[str] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...
+
+class BackupChunk(_message.Message):
+    __slots__ = ("height", "tip_hash", "keys", "values", "done", "key_count", "contents_sha256")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TIP_HASH_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    KEY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTENTS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    tip_hash: bytes
+    keys: _containers.RepeatedScalarFieldContainer[bytes]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    done: bool
+    key_count: int
+    contents_sha256: bytes
+    def __init__(self, height: _Optional[int] = ..., tip_hash: _Optional[bytes] = ..., keys: _Optional[_Iterable[bytes]] = ..., values: _Optional[_Iterable[bytes]] = ..., done: _Optional[bool] = ..., key_count: _Optional[int] = ..., contents_sha256: _Optional[bytes] = ...) -> None: ...

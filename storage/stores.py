@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import bisect
 import errno
+import hashlib
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 import plyvel
@@ -122,6 +123,14 @@ class MemoryStore:
             items.reverse()
         return iter(items)
 
+    def snapshot(self) -> StoreSnapshot:
+        """A read-only view of the store as it is now (a copy: the reference form)."""
+        self._check_open()
+        with self._lock:
+            frozen = MemoryStore()
+            frozen._data, frozen._keys = dict(self._data), list(self._keys)
+        return StoreSnapshot(frozen.get, frozen.iterate, frozen.close)
+
     def close(self) -> None:
         self._closed = True
 
@@ -189,9 +198,73 @@ class LevelDBStore:
         # Created now, so LevelDB pins the snapshot at this call, not at the first next().
         return self._db.iterator(prefix=prefix or None, reverse=reverse)
 
+    def snapshot(self) -> StoreSnapshot:
+        """A read-only view of the store at this call (a LevelDB snapshot: later writes do
+        not show in it), for an online backup. Close it: LevelDB keeps what it pins."""
+        self._check_open()
+        snap = self._db.snapshot()
+
+        def get(key: bytes) -> bytes | None:
+            self._check_open()
+            return snap.get(key)
+
+        def iterate(prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+            self._check_open()
+            return snap.iterator(prefix=prefix or None, reverse=reverse)
+
+        return StoreSnapshot(get, iterate, snap.close)
+
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()
+
+
+class StoreSnapshot:
+    """A store frozen at one point in time: the read half of the ByteStore contract (so a
+    ChannelLedger reads its tip from it), and `write` refused. Used as a context manager."""
+
+    def __init__(
+        self,
+        get: Callable[[bytes], bytes | None],
+        iterate: Callable[..., Iterator[tuple[bytes, bytes]]],
+        release: Callable[[], None],
+    ) -> None:
+        self.get = get
+        self.iterate = iterate
+        self._release = release
+
+    def write(self, puts: object, deletes: object = (), sync: bool = True) -> None:
+        raise StorageError("a snapshot is read-only")
+
+    def close(self) -> None:
+        self._release()
+
+    def __enter__(self) -> StoreSnapshot:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class ContentsDigest:
+    """The SHA-256 of a store's entries in key order, each framed as 4-byte big-endian
+    length + key, 4-byte length + value (so no two different contents frame alike): a
+    backup's manifest names it, and restore recomputes it from the restored store."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.key_count = 0
+        self.byte_count = 0
+
+    def update(self, key: bytes, value: bytes) -> None:
+        for part in (key, value):
+            self._hash.update(len(part).to_bytes(4, "big"))
+            self._hash.update(part)
+        self.key_count += 1
+        self.byte_count += len(key) + len(value)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 def _message(exc: BaseException) -> str:
