@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,6 +32,9 @@ class NodeMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # process_resident_memory_bytes, process_cpu_seconds_total, open fds: the
+        # dashboards' memory and CPU panels (a registry of our own starts without them)
+        ProcessCollector(registry=self.registry)
         self.verify_batch_size = Histogram(
             "govchain_verify_batch_size",
             "Signatures per verification batch sent to the pool (cache misses only)",
