@@ -39,7 +39,9 @@ from node.config import load_config
 
 DEPARTMENT = "market-regulation"
 TYPE = "BL01"
-SCHEMA = """
+# Market regulation's own business-license table, in its own names (the SQL source tests
+# use it too): 统一社会信用代码, 企业名称, 法定代表人, 注册资本, 登记状态, 有效期至.
+T_YYZZ = """
 CREATE TABLE t_yyzz (
     tyshxydm VARCHAR(18) PRIMARY KEY,
     qymc TEXT NOT NULL,
@@ -47,10 +49,12 @@ CREATE TABLE t_yyzz (
     zczb NUMERIC(18, 2),
     djzt VARCHAR(2) NOT NULL,
     yxqz DATE
-);
+)"""
+SCHEMA = f"""{T_YYZZ};
 CREATE ROLE govchain_reader LOGIN;
 GRANT SELECT ON t_yyzz TO govchain_reader;
 """
+ITEMS = ["name", "uscc", "legal_rep", "capital"]
 MAPPING = """database = "{url}"
 
 [licenses.BL01]
@@ -63,11 +67,13 @@ valid_until = "yxqz"
 
 [licenses.BL01.items]
 name = "qymc"
+uscc = "tyshxydm"
 legal_rep = "fddbr"
 capital = "zczb"
 
 [licenses.BL01.statuses]
 "1" = "VALID"
+"2" = "SUSPENDED"
 "3" = "REVOKED"
 """
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 TYPE,
                 "营业执照",
                 "company",
-                ["name", "legal_rep", "capital"],
+                ITEMS,
             )
             subject_key = bytes.fromhex((root / "keys" / "subject.key").read_text().strip())
             rate = measure_rate(root, pg, args.rows)

@@ -14,14 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.anchoring import MAPPING
+from bench.anchoring import MAPPING, T_YYZZ
 from sources.mapping import parse_mapping
 from sources.sidecar import RowState, Sidecar
 from sources.sql import SqlSource
 from sources.watcher import Watcher
-
-TABLE = """CREATE TABLE t_yyzz (tyshxydm TEXT PRIMARY KEY, qymc TEXT, fddbr TEXT,
-zczb NUMERIC(18, 2), djzt TEXT, yxqz DATE)"""
 
 
 class _NoChain:
@@ -34,7 +31,7 @@ class _NoChain:
 def rescan_seconds(rows: int, runs: int) -> list[float]:
     work = Path(tempfile.mkdtemp(prefix="govchain-rescan-"))
     with sqlite3.connect(work / "scjg.db") as db:
-        db.execute(TABLE)
+        db.execute(T_YYZZ)
         db.executemany(
             "INSERT INTO t_yyzz VALUES (?, ?, ?, ?, ?, ?)",
             (

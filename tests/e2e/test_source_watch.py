@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.anchoring import DEPARTMENT, MAPPING, T_YYZZ
 from chains.privacy import commit_item, subject_ref
 from cli.main import main as cli
 from client.connection import load_signing_key
@@ -31,38 +32,6 @@ from sources.sealing import Sealer, sealing_key
 from sources.sidecar import Sidecar
 from sources.sql import SqlSource
 from tests.e2e.harness import ROOT, Testnet, wait_for
-
-DEPARTMENT = "market-regulation"
-SCHEMA = """
-CREATE TABLE t_yyzz (
-    tyshxydm VARCHAR(18) PRIMARY KEY,  -- 统一社会信用代码
-    qymc TEXT NOT NULL,                -- 企业名称
-    fddbr TEXT,                        -- 法定代表人
-    zczb NUMERIC(18, 2),               -- 注册资本
-    djzt VARCHAR(2) NOT NULL,          -- 登记状态
-    yxqz DATE                          -- 有效期至
-)"""
-MAPPING = """database = "sqlite:///{db}"
-
-[licenses.BL01]
-table = "t_yyzz"
-id = "tyshxydm"
-holder = "qymc"
-subject = "tyshxydm"
-status = "djzt"
-valid_until = "yxqz"
-
-[licenses.BL01.items]
-name = "qymc"
-uscc = "tyshxydm"
-legal_rep = "fddbr"
-capital = "zczb"
-
-[licenses.BL01.statuses]
-"1" = "VALID"
-"2" = "SUSPENDED"
-"3" = "REVOKED"
-"""
 
 
 @dataclass
@@ -128,11 +97,11 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     )
     db = tmp / "scjg.db"
     with sqlite3.connect(db) as conn:
-        conn.execute(SCHEMA)
+        conn.execute(T_YYZZ)
     config = net.root / DEPARTMENT / "config.toml"
     data_dir = net.configs[net.dirs.index(config.parent)].data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "source.toml").write_text(MAPPING.format(db=db))
+    (data_dir / "source.toml").write_text(MAPPING.format(url=f"sqlite:///{db}"))
     net.start_all()
     try:
         Demo(net.root, out=io.StringIO()).publish_license_type(SPECS[0])

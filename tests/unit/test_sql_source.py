@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bench.anchoring import T_YYZZ
 from bench.postgres import PgServer, pg_server
 from chains.privacy import commit_item
 from sources.mapping import SourceMapping, parse_mapping
@@ -22,15 +23,7 @@ from tests.source_rows import anchor_row
 
 ROOT = Path(__file__).resolve().parents[2]
 LICENSE = "91330100MA27XYZ12K"
-SCHEMA = """
-CREATE TABLE t_yyzz (
-    tyshxydm VARCHAR(18) PRIMARY KEY,
-    qymc TEXT NOT NULL,
-    fddbr TEXT,
-    zczb NUMERIC(18, 2),
-    djzt VARCHAR(2) NOT NULL,
-    yxqz DATE
-)"""
+SCHEMA = T_YYZZ  # market regulation's own table (bench/anchoring.py)
 ROWS = f"""
 INSERT INTO t_yyzz VALUES
   ('{LICENSE}', '杭州绿野农资有限公司', '王建国', 1000000, '1', '2046-05-01'),
