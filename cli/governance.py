@@ -23,20 +23,22 @@ from pathlib import Path
 import grpc
 
 from chains.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
+from chains.registry import public_key_of
 from cli.proposal_file import (
     ProposalError,
     ProposalFile,
     canonical_policy,
     load_signing_key,
     make_proposal,
+    node_suite,
     parse_address,
     parse_public_key,
     suite_of_key,
 )
 from cli.testnet import DEFAULT_CHAIN_ID
 from client.connection import connect
-from client.txs import TxKey, TxRefused, public_key_of, wait_committed
-from crypto import DEFAULT_SUITE, SUITE_NAMES
+from client.txs import TxKey, TxRefused, wait_committed
+from crypto import SUITE_NAMES
 from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -191,10 +193,8 @@ def _suite(args: argparse.Namespace, change: dict[str, object], validators: list
     """The chain's crypto suite: its validators' (their key length names it, as the
     genesis does), else --crypto-suite, else the default; a validator key in the change
     must be of it."""
-    suite = suite_of_key(validators[0], "the channel's validators") if validators else None
-    if args.crypto_suite and suite and args.crypto_suite != suite:
-        raise ProposalError(f"--crypto-suite {args.crypto_suite}: the channel runs {suite}")
-    suite = suite or args.crypto_suite or DEFAULT_SUITE
+    status = api.GetStatusResponse(channels=[api.ChannelStatus(validators=validators)])
+    suite = node_suite(status, args.crypto_suite)
     for key in _keys_of(change):
         if key is not None:
             suite_of_key(key, "the validator key", suite)

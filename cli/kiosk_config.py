@@ -45,10 +45,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chains.registry import public_key_of
 from client.connection import load_signing_key
 from client.hall import Network, genesis_suite
 from client.tls import TlsFiles
-from client.txs import TxKey, public_key_of
+from client.txs import TxKey
 from crypto import DEFAULT_SUITE, SUITE_NAMES
 from web.kiosk.settings import CONSENT_VALID_S, IDLE_TIMEOUT_S, KioskSettings
 

@@ -121,6 +121,16 @@ def make_proposal(
     return proposal
 
 
+def node_suite(status: api.GetStatusResponse, named: str | None = None) -> str:
+    """The chain's crypto suite as a node reports it: its channels' validators are keys of
+    the suite their genesis names. `named` (a --crypto-suite) must agree."""
+    keys = [k for c in status.channels for k in c.validators]
+    found = suite_of_key(keys[0], "the node's validators") if keys else None
+    if named and found and named != found:
+        raise ProposalError(f"--crypto-suite {named}: the network runs {found}")
+    return found or named or DEFAULT_SUITE
+
+
 def load_signing_key(
     path: Path | str, secret: str | None = DEFAULT_SECRET, suite: str = DEFAULT_SUITE
 ) -> nacl.signing.SigningKey | SignerKey | SuiteSigner:

@@ -25,13 +25,6 @@ from protos import kv_pb2
 TxKey = nacl.signing.SigningKey | SuiteSigner
 
 
-def public_key_of(key: object) -> bytes:
-    """A signing key's public key: nacl's shape (`verify_key`, a token key too) or a
-    suite's signer (`public_key`)."""
-    verify_key = getattr(key, "verify_key", None)
-    return bytes(verify_key) if verify_key is not None else key.public_key  # type: ignore[attr-defined]
-
-
 def kv_put_tx(
     key: TxKey,
     chain_id: str,
