@@ -9,7 +9,6 @@ and the receipt's evidence bundle verified offline as an `sm2-sm3` bundle.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from crypto import suite_by_name
 from demo.specs import COMPANY_ID, ITEM, SPECS
 from demo.story import Demo
 from tests.browser.conftest import wait_for
-from tests.browser.kiosk_net import KioskProcess, kiosk_process
+from tests.browser.kiosk_net import KioskProcess, kiosk_process, seeded_testnet
 from tests.browser.kiosk_pages import (
     choose_item,
     click,
@@ -40,21 +39,10 @@ SM3 = suite_by_name("sm2-sm3")
 
 @pytest.fixture(scope="module")
 def sm2_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testnet, Demo]]:
-    testnet = Testnet(
-        tmp_path_factory.mktemp("kiosk-sm2") / "net",
-        app="government",
-        crypto_suite="sm2-sm3",
-        view_change_timeout_ticks=20,
-        status_interval_ticks=5,
-    )
-    testnet.start_all()
-    try:
-        demo = Demo(testnet.root, out=io.StringIO())
-        assert demo.suite.name == "sm2-sm3"
-        demo.seed()
+    root = tmp_path_factory.mktemp("kiosk-sm2") / "net"
+    with seeded_testnet(root, crypto_suite="sm2-sm3") as (testnet, demo):
+        assert demo.suite.name == "sm2-sm3"  # the demo took the suite from the genesis
         yield testnet, demo
-    finally:
-        testnet.stop_all()
 
 
 @pytest.fixture(scope="module")
