@@ -3,8 +3,9 @@ how a proposal is approved and shown to the operator who approves it.
 
 A governance tx is an ordinary signed tx of type `gov.validators` or `gov.write_policy`
 ("gov" always means governance) whose payload is a `GovernanceTx`: a serialized
-`GovernanceProposal` and the approvals of validators, each an Ed25519 signature over
-"govchain-governance" + the proposal bytes. Who may *submit* one is the channel's write
+`GovernanceProposal` and the approvals of validators, each a signature in the chain's
+crypto suite (Ed25519, or SM2 on `sm2-sm3`) over "govchain-governance" + the proposal
+bytes. Who may *submit* one is the channel's write
 policy; whether it *applies* is the approvals, which the consensus core judges when the
 tx commits (consensus/membership.py), so every replica reaches the same verdict at the
 same height. The node (node/governance.py) and the CLI's `governance` commands both use
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+import nacl.exceptions
 import nacl.signing
 from google.protobuf.message import DecodeError
 
@@ -23,6 +25,7 @@ from chains.policy import PolicyError, WritePolicy
 from chains.tx import DecodedTx
 from consensus.canonical import NonCanonical, decode_canonical
 from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, approval_bytes
+from crypto import DEFAULT_SUITE, Suite, SuiteSigner
 from protos import consensus_pb2 as pb
 
 GOV_VALIDATORS = "gov.validators"
@@ -100,9 +103,30 @@ def policy_problem(raw: bytes) -> str | None:
     return None
 
 
-def approve(proposal: bytes, key: nacl.signing.SigningKey) -> pb.GovernanceApproval:
-    signature = key.sign(approval_bytes(proposal)).signature
+def approve(proposal: bytes, key: nacl.signing.SigningKey | SuiteSigner) -> pb.GovernanceApproval:
+    """A validator's approval, signed with its key of the chain's suite: Ed25519 (a nacl
+    key, or a token key in its shape), or a suite's signer (SM2 on `sm2-sm3`)."""
+    data = approval_bytes(proposal)
+    if isinstance(key, SuiteSigner):
+        return pb.GovernanceApproval(validator=key.public_key, signature=key.sign(data))
+    signature = key.sign(data).signature
     return pb.GovernanceApproval(validator=bytes(key.verify_key), signature=signature)
+
+
+def approval_verifies(
+    proposal: bytes, validator: bytes, signature: bytes, suite: Suite | None = None
+) -> bool:
+    """Whether an approval verifies over the proposal in the chain's suite (None or
+    `ed25519-sha256`: Ed25519 by libsodium, as ever), the check the consensus core makes
+    with the node's suite verifier (consensus/membership.py)."""
+    data = approval_bytes(proposal)
+    if suite is not None and suite.name != DEFAULT_SUITE:
+        return suite.verify(validator, data, signature)
+    try:
+        nacl.signing.VerifyKey(validator).verify(data, signature)
+    except (ValueError, TypeError, nacl.exceptions.BadSignatureError):
+        return False
+    return True
 
 
 def describe(proposal: pb.GovernanceProposal) -> str:

@@ -77,14 +77,15 @@ def possession_bytes(chain_id: str, channel: str, old_key: bytes, new_key: bytes
     return ROTATION_CONTEXT + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
 
 
-def rotate_key_payload(
-    old_key: bytes, new: nacl.signing.SigningKey, chain_id: str, channel: str
-) -> bytes:
+def rotate_key_payload(old_key: bytes, new: Any, chain_id: str, channel: str) -> bytes:
     """The payload of a rotation from `old_key` to `new`'s key (the tx is signed by the
-    old key; the new one signs only its proof of possession)."""
-    new_key = bytes(new.verify_key)
+    old key; the new one, a nacl key or a suite's signer, signs only its proof of
+    possession, in the channel's suite)."""
+    new_key = public_key_of(new)
     signed = possession_bytes(chain_id, channel, old_key, new_key)
-    msg = api.RotateKey(new_key=new_key, proof=new.sign(signed).signature)
+    proof = new.sign(signed)
+    proof = proof.signature if hasattr(new, "verify_key") else proof
+    msg = api.RotateKey(new_key=new_key, proof=proof)
     return msg.SerializeToString(deterministic=True)
 
 
@@ -96,16 +97,24 @@ def rotation_problem(tx: DecodedTx) -> str | None:
         msg = api.RotateKey.FromString(tx.body.payload)
     except DecodeError:
         return "payload is not a RotateKey"
-    if len(msg.new_key) != PUBLIC_KEY_BYTES or len(msg.proof) != SIGNATURE_BYTES:
-        return f"new_key must be {PUBLIC_KEY_BYTES} bytes and proof {SIGNATURE_BYTES}"
+    # the new key and its proof are of the signer's suite (Ed25519, or SM2 on sm2-sm3)
+    key_bytes, proof_bytes = next(
+        (shape for shape in SIGNATURE_SHAPES.values() if shape[0] == len(tx.signer)),
+        (PUBLIC_KEY_BYTES, SIGNATURE_BYTES),
+    )
+    if len(msg.new_key) != key_bytes or len(msg.proof) != proof_bytes:
+        return f"new_key must be {key_bytes} bytes and proof {proof_bytes}"
     if msg.new_key == tx.signer:
         return "the new key is the signing key"
     body = tx.body
     signed = possession_bytes(body.chain_id, body.channel, tx.signer, msg.new_key)
+    bad = "the proof of possession of the new key does not verify"
+    if key_bytes != PUBLIC_KEY_BYTES:
+        return None if _suite_of(tx.signer).verify(msg.new_key, signed, msg.proof) else bad
     try:
         nacl.signing.VerifyKey(msg.new_key).verify(signed, msg.proof)
     except (BadSignatureError, ValueError, CryptoError):
-        return "the proof of possession of the new key does not verify"
+        return bad
     return None
 
 

@@ -47,7 +47,6 @@ Every refusal returns a shared result code with a precise reason and no writes.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from google.protobuf.message import Message
@@ -402,7 +401,8 @@ def _judge(
             result=APPROVED,
             decision=f"auto-approved by rule v{rule.version}",
             rule_version=rule.version,
-            rule_hash=hashlib.sha256(rule.SerializeToString(deterministic=True)).digest(),
+            # the channel's suite hash: SHA-256, or SM3 on an sm2-sm3 chain
+            rule_hash=ctx.hashing.hash(rule.SerializeToString(deterministic=True)),
             height=ctx.height,
         ),
     )

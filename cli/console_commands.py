@@ -13,12 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from crypto import DEFAULT_SUITE, SUITE_NAMES
 from web.console.config import (
     DEFAULT_LISTEN,
     ConsoleConfigError,
     from_settings,
     load_toml,
-    read_key,
 )
 
 OPTIONS = {
@@ -67,12 +67,11 @@ def cmd_console_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_console_sign_login(args: argparse.Namespace) -> int:
-    import nacl.signing
-
     from web.console.auth import sign_login
+    from web.console.config import signing_key
 
-    try:
-        seed = read_key(args.key, "--key")
+    try:  # the department's key in the chain's suite (an SM2 key on sm2-sm3)
+        key = signing_key(args.key, "--key", args.crypto_suite)
     except ConsoleConfigError as e:
         print(f"govchain console: {e}", file=sys.stderr)
         return 2
@@ -83,7 +82,8 @@ def cmd_console_sign_login(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(sign_login(nacl.signing.SigningKey(seed), args.department, challenge))
+    assert key is not None
+    print(sign_login(key, args.department, challenge))
     return 0
 
 
@@ -108,4 +108,10 @@ def add_console_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--key", type=Path, required=True, help="the department's tx key file")
     g.add_argument("--department", required=True, help="the department logging in")
     g.add_argument("--challenge", required=True, help="the challenge the login page shows")
+    g.add_argument(
+        "--crypto-suite",
+        choices=SUITE_NAMES,
+        default=DEFAULT_SUITE,
+        help=f"the chain's crypto suite (default {DEFAULT_SUITE}; sm2-sm3 for an SM2 key)",
+    )
     g.set_defaults(func=cmd_console_sign_login)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import grpc
 
-from chains.registry import DEPARTMENT_KEYS_KEY, ROTATE_KEY, rotate_key_payload
+from chains.registry import DEPARTMENT_KEYS_KEY, ROTATE_KEY, public_key_of, rotate_key_payload
 from chains.tx import encode_tx
 from cli.governance import VALID_BLOCKS, NotCommitted, _stub, channel_status, guarded
-from cli.proposal_file import ProposalError, load_signing_key
+from cli.proposal_file import ProposalError, load_signing_key, node_suite
 from client.txs import TxRefused, wait_committed
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -40,7 +40,7 @@ def rotate_on(
 ) -> str:
     """Rotate on one channel and wait for the commit; a line saying what became of it.
     Raises NotCommitted if the tx was refused or did not commit."""
-    old_key, new_key = bytes(old.verify_key), bytes(new.verify_key)
+    old_key, new_key = public_key_of(old), public_key_of(new)
     if rotated_already(stub, channel, old_key, new_key):
         return f"{channel}: already rotated"
     body = api.TxBody(
@@ -69,12 +69,13 @@ def rotate_on(
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    old = load_signing_key(args.old_key)
-    new = load_signing_key(args.new_key)
-    if bytes(old.verify_key) == bytes(new.verify_key):
-        raise ProposalError("--old-key and --new-key are the same key")
     stub = _stub(args)
     status = stub.GetStatus(api.GetStatusRequest(), timeout=10)
+    suite = node_suite(status)  # both keys and the new key's proof in the chain's suite
+    old = load_signing_key(args.old_key, suite=suite)
+    new = load_signing_key(args.new_key, suite=suite)
+    if public_key_of(old) == public_key_of(new):
+        raise ProposalError("--old-key and --new-key are the same key")
     served = [c.channel for c in status.channels]
     channels = served if args.channels == ["all"] else args.channels
     unknown = [c for c in channels if c not in served]
@@ -82,7 +83,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         raise ProposalError(f"the node does not serve {', '.join(unknown)}")
     for channel in channels:
         print(rotate_on(stub, status.chain_id, channel, old, new, args.timeout), flush=True)
-    print(f"the new key {bytes(new.verify_key).hex()} signs for the department from now on")
+    print(f"the new key {public_key_of(new).hex()} signs for the department from now on")
     return 0
 
 

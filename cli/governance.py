@@ -21,21 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import nacl.signing
 
 from chains.governance import GOV_VALIDATORS, MEMBERSHIP_KEY
+from chains.registry import public_key_of
 from cli.proposal_file import (
     ProposalError,
     ProposalFile,
     canonical_policy,
     load_signing_key,
     make_proposal,
+    node_suite,
     parse_address,
     parse_public_key,
+    suite_of_key,
 )
 from cli.testnet import DEFAULT_CHAIN_ID
 from client.connection import connect
-from client.txs import TxRefused, wait_committed
+from client.txs import TxKey, TxRefused, wait_committed
+from crypto import SUITE_NAMES
 from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -102,7 +105,7 @@ def _switch_height(stub: api_grpc.ClientStub, channel: str) -> int:
 
 
 def submit_proposal(
-    stub: api_grpc.ClientStub, pf: ProposalFile, key: nacl.signing.SigningKey, timeout_s: float
+    stub: api_grpc.ClientStub, pf: ProposalFile, key: TxKey, timeout_s: float
 ) -> Outcome:
     """Sign the governance tx with `key`, submit it and wait (polling, with a deadline)
     until it commits. Raises ProposalError if it is not admitted or does not commit."""
@@ -186,13 +189,27 @@ def _warnings(status: api.ChannelStatus, change: dict[str, object]) -> list[str]
     return out
 
 
+def _suite(args: argparse.Namespace, change: dict[str, object], validators: list[bytes]) -> str:
+    """The chain's crypto suite: its validators' (their key length names it, as the
+    genesis does), else --crypto-suite, else the default; a validator key in the change
+    must be of it."""
+    status = api.GetStatusResponse(channels=[api.ChannelStatus(validators=validators)])
+    suite = node_suite(status, args.crypto_suite)
+    for key in _keys_of(change):
+        if key is not None:
+            suite_of_key(key, "the validator key", suite)
+    return suite
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
     change = _change(args)  # input errors before any network call
     sequence = args.sequence
     chain_id = args.chain_id
+    validators: list[bytes] = []
     if args.node:
         stub = _stub(args)
         status = channel_status(stub, args.channel)
+        validators = list(status.validators)
         if chain_id is None:
             chain_id = stub.GetStatus(api.GetStatusRequest(), timeout=10).chain_id
         if sequence is None:
@@ -202,7 +219,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     elif sequence is None:
         raise ProposalError("without --node, give --sequence (the channel's governance sequence)")
     pf = ProposalFile.new(
-        make_proposal(chain_id or DEFAULT_CHAIN_ID, args.channel, sequence, **change)
+        make_proposal(chain_id or DEFAULT_CHAIN_ID, args.channel, sequence, **change),
+        _suite(args, change, validators),
     )
     pf.save(args.out)
     print(pf.summary)
@@ -212,18 +230,18 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     pf = ProposalFile.load(args.file)
-    key = load_signing_key(args.key)
+    key = load_signing_key(args.key, suite=pf.crypto_suite)  # SM2 on an sm2-sm3 chain
     print(pf.summary)
     replaced = pf.add_approval(key)
     pf.save(args.file)
     verb = "replaced the approval" if replaced else "approved"
-    print(f"{verb} as validator {bytes(key.verify_key).hex()} ({len(pf.approvals)} approvals)")
+    print(f"{verb} as validator {public_key_of(key).hex()} ({len(pf.approvals)} approvals)")
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     pf = ProposalFile.load(args.file)
-    key = load_signing_key(args.key)
+    key = load_signing_key(args.key, suite=pf.crypto_suite)
     print(f"{pf.summary} ({len(pf.approvals)} approvals)")
     outcome = submit_proposal(_stub(args), pf, key, args.timeout)
     print(outcome.describe())
@@ -265,6 +283,11 @@ def add_governance_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--with", dest="with_key", metavar="KEYHEX", help="the replacing key")
     p.add_argument("--address", metavar="HOST:PORT", help="where the new validator listens")
     p.add_argument("--sequence", type=int, help="default: the node's governance sequence")
+    p.add_argument(
+        "--crypto-suite",
+        choices=SUITE_NAMES,
+        help="the chain's suite, offline (default: the node's validators', else Ed25519)",
+    )
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=guarded(cmd_propose))
     a = g.add_parser("approve", help="add this validator's approval to a proposal file")

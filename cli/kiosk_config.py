@@ -15,6 +15,7 @@ A kiosk.toml (paths relative to the file):
     consent_valid_s = 1800                     # optional
     listen = "127.0.0.1:8080"                  # optional; --listen wins
     genesis_dir = "genesis"                    # optional: evidence bundles carry it
+    crypto_suite = "sm2-sm3"                   # optional: else genesis_dir's, else Ed25519
 
     [nodes]                                    # department -> host:port
     agriculture = "127.0.0.1:7003"
@@ -44,11 +45,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import nacl.signing
-
+from chains.registry import public_key_of
 from client.connection import load_signing_key
-from client.hall import Network
+from client.hall import Network, genesis_suite
 from client.tls import TlsFiles
+from client.txs import TxKey
+from crypto import DEFAULT_SUITE, SUITE_NAMES
 from web.kiosk.settings import CONSENT_VALID_S, IDLE_TIMEOUT_S, KioskSettings
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -63,13 +65,15 @@ class KioskConfigError(ValueError):
     """A missing or bad setting; the message names where and which."""
 
 
-def _key(path: Path, where: str) -> nacl.signing.SigningKey:
+def _key(path: Path, where: str, suite: str = DEFAULT_SUITE) -> TxKey:
+    """A key of the chain's crypto suite (`suite`, its genesis' `crypto_suite`): the file's
+    seed gives an Ed25519 key, or an SM2 one on an `sm2-sm3` chain."""
     try:
-        return load_signing_key(path)
+        return load_signing_key(path, suite=suite)
     except OSError as e:
         raise KioskConfigError(f"{where}: cannot read {path}: {e.strerror}") from None
     except ValueError:
-        raise KioskConfigError(f"{where}: {path} is not a 32-byte hex Ed25519 seed") from None
+        raise KioskConfigError(f"{where}: {path} is not a 32-byte hex key seed") from None
 
 
 def _subject_key(path: Path, where: str) -> bytes:
@@ -84,9 +88,9 @@ def _subject_key(path: Path, where: str) -> bytes:
     return key
 
 
-def terminal_of_testnet(root: Path, key: nacl.signing.SigningKey) -> str:
+def terminal_of_testnet(root: Path, key: TxKey) -> str:
     """The terminal id the testnet's genesis gives the kiosk key (its "terminal" entry)."""
-    public = bytes(key.verify_key).hex()
+    public = public_key_of(key).hex()
     try:
         app = json.loads((root / "genesis" / "authentication.json").read_text())["app"]
         for entry in app.get("departments", []):
@@ -108,13 +112,15 @@ def settings_from_testnet(root: Path) -> KioskSettings:
         raise KioskConfigError(f"{root}: cannot read the testnet: {e}") from None
     if DEMO_REQUESTER not in network.nodes:
         raise KioskConfigError(f"{root}: no {DEMO_REQUESTER} node in nodes.txt")
-    terminal_key = _key(root / "keys" / "kiosk.key", "terminal key")
+    suite = network.crypto_suite  # the testnet's genesis names it
+    terminal_key = _key(root / "keys" / "kiosk.key", "terminal key", suite)
+    requester_key = _key(root / "keys" / f"{DEMO_REQUESTER}.tx.key", "requester key", suite)
     return KioskSettings(
         network=network,
         terminal_id=terminal_of_testnet(root, terminal_key),
         terminal_key=terminal_key,
         requester=DEMO_REQUESTER,
-        requester_key=_key(root / "keys" / f"{DEMO_REQUESTER}.tx.key", "requester key"),
+        requester_key=requester_key,
         subject_key=_subject_key(root / "keys" / "subject.key", "subject key"),
         items=DEMO_ITEMS,
         pull_tls=network.tls,
@@ -177,6 +183,17 @@ class _Fields:
                 raise self.fail(f"nodes.{name}", "must be host:port")
         return dict(value)
 
+    def suite(self, genesis: Path | None) -> str:
+        """The chain's crypto suite: `crypto_suite` if set, else what the genesis files in
+        `genesis_dir` name (the default without either); the two must agree."""
+        named = self.text("crypto_suite", required=False)
+        if named and named not in SUITE_NAMES:
+            raise self.fail("crypto_suite", f"must be one of {', '.join(SUITE_NAMES)}")
+        found = genesis_suite(genesis) if genesis and any(genesis.glob("*.json")) else ""
+        if named and found and named != found:
+            raise self.fail("crypto_suite", f"is {named}, the genesis in genesis_dir {found}")
+        return named or found or DEFAULT_SUITE
+
     def tls(self) -> TlsFiles | None:
         if self.data.get("insecure") is True:
             return None
@@ -198,14 +215,15 @@ def settings_from_toml(path: Path) -> KioskSettings:
     requester = f.text("requester")
     if requester not in nodes:
         raise f.fail("requester", f"{requester!r} has no entry in [nodes]")
-    genesis = f.text("genesis_dir", required=False)
+    genesis = (f.base / f.text("genesis_dir", required=False)) if "genesis_dir" in data else None
+    suite = f.suite(genesis)
     tls = f.tls()
     return KioskSettings(
-        network=Network(f.text("chain_id"), nodes, tls, (f.base / genesis) if genesis else None),
+        network=Network(f.text("chain_id"), nodes, tls, genesis, suite),
         terminal_id=f.text("terminal_id"),
-        terminal_key=_key(f.file("terminal_key_file"), f"{path}: terminal_key_file"),
+        terminal_key=_key(f.file("terminal_key_file"), f"{path}: terminal_key_file", suite),
         requester=requester,
-        requester_key=_key(f.file("requester_key_file"), f"{path}: requester_key_file"),
+        requester_key=_key(f.file("requester_key_file"), f"{path}: requester_key_file", suite),
         subject_key=_subject_key(f.file("subject_key_file"), f"{path}: subject_key_file"),
         items=f.items(),
         idle_timeout_s=f.number("idle_timeout_s", IDLE_TIMEOUT_S, 1, 3600),

@@ -16,21 +16,23 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nacl.exceptions
 import nacl.signing
 from google.protobuf.message import DecodeError
 
 from chains.governance import (
     GOV_VALIDATORS,
     GOV_WRITE_POLICY,
+    approval_verifies,
     approve,
     describe,
     policy_problem,
 )
 from chains.tx import encode_tx
+from client.connection import suite_signer
 from client.keys import DEFAULT_SECRET, KeyCustodyError, SignerKey
 from client.keys import load_signing_key as load_key_spec
-from consensus.membership import approval_bytes
+from client.txs import TxKey
+from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES, SUITE_NAMES, SuiteSigner, suite_by_name
 from node.config import CHANNELS
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -41,13 +43,31 @@ class ProposalError(Exception):
 
 
 def parse_public_key(text: str, what: str) -> bytes:
+    """A validator's public key of either suite: Ed25519 (32 bytes) or SM2 (65); which
+    suite the chain runs, the proposal file names (`suite_of_key` checks they agree)."""
     try:
         key = bytes.fromhex(text.strip())
     except ValueError:
         raise ProposalError(f"{what}: not hex") from None
-    if len(key) != 32:
-        raise ProposalError(f"{what}: an Ed25519 public key is 32 bytes (64 hex), not {len(key)}")
+    if len(key) not in KEY_SUITES:
+        raise ProposalError(
+            f"{what}: a public key is 32 bytes (64 hex, Ed25519) or 65 bytes (130 hex, SM2), "
+            f"not {len(key)}"
+        )
     return key
+
+
+# A public key's length names its suite (crypto.SIGNATURE_SHAPES): a channel's validators
+# are keys of its genesis' suite, so a node's validator set tells a client the suite.
+KEY_SUITES = {shape[0]: name for name, shape in SIGNATURE_SHAPES.items()}
+
+
+def suite_of_key(key: bytes, what: str, suite: str | None = None) -> str:
+    """The crypto suite `key` belongs to; if `suite` is given, the key must be of it."""
+    found = KEY_SUITES.get(len(key))
+    if found is None or (suite is not None and found != suite):
+        raise ProposalError(f"{what}: a {len(key)}-byte key is not a {suite or 'known'} key")
+    return found
 
 
 def parse_address(text: str) -> str:
@@ -101,16 +121,31 @@ def make_proposal(
     return proposal
 
 
+def node_suite(status: api.GetStatusResponse, named: str | None = None) -> str:
+    """The chain's crypto suite as a node reports it: its channels' validators are keys of
+    the suite their genesis names. `named` (a --crypto-suite) must agree."""
+    keys = [k for c in status.channels for k in c.validators]
+    found = suite_of_key(keys[0], "the node's validators") if keys else None
+    if named and found and named != found:
+        raise ProposalError(f"--crypto-suite {named}: the network runs {found}")
+    return found or named or DEFAULT_SUITE
+
+
 def load_signing_key(
-    path: Path | str, secret: str | None = DEFAULT_SECRET
-) -> nacl.signing.SigningKey | SignerKey:
+    path: Path | str, secret: str | None = DEFAULT_SECRET, suite: str = DEFAULT_SUITE
+) -> nacl.signing.SigningKey | SignerKey | SuiteSigner:
     """A key spec (hex or encrypted key file, or `pkcs11:` token URI; an encrypted file's
-    passphrase or the token's PIN from `secret`, by default $GOVCHAIN_KEY_SECRET); errors
-    name the file, never its content."""
+    passphrase or the token's PIN from `secret`, by default $GOVCHAIN_KEY_SECRET) of the
+    chain's crypto suite (an SM2 signer on `sm2-sm3`); errors name the file, never its
+    content."""
     try:
-        return load_key_spec(path, secret)
+        if suite == DEFAULT_SUITE:
+            return load_key_spec(path, secret)
+        return suite_signer(path, secret, suite)
     except KeyCustodyError as e:
         raise ProposalError(str(e)) from None
+    except ValueError as e:  # a seed file that is no 32-byte hex
+        raise ProposalError(f"{path}: not a key file: {e}") from None
 
 
 @dataclass
@@ -120,10 +155,15 @@ class ProposalFile:
     raw: bytes
     proposal: pb.GovernanceProposal
     approvals: dict[bytes, bytes] = field(default_factory=dict)
+    # The chain's crypto suite: approvals are signed and checked in it. Named in the file
+    # unless it is the default, so an `ed25519-sha256` file is what it always was.
+    crypto_suite: str = DEFAULT_SUITE
 
     @classmethod
-    def new(cls, proposal: pb.GovernanceProposal) -> ProposalFile:
-        return cls(proposal.SerializeToString(deterministic=True), proposal)
+    def new(
+        cls, proposal: pb.GovernanceProposal, crypto_suite: str = DEFAULT_SUITE
+    ) -> ProposalFile:
+        return cls(proposal.SerializeToString(deterministic=True), proposal, {}, crypto_suite)
 
     @classmethod
     def load(cls, path: Path) -> ProposalFile:
@@ -150,19 +190,25 @@ class ProposalFile:
                     f"{path}: `{name}` {data.get(name)!r} differs from the proposal's "
                     f"{getattr(proposal, name)!r}"
                 )
-        out = cls(raw, proposal)
+        named = data.get("crypto_suite", DEFAULT_SUITE)
+        if named not in SUITE_NAMES:
+            raise ProposalError(f"{path}: `crypto_suite` must be one of {', '.join(SUITE_NAMES)}")
+        out = cls(raw, proposal, {}, named)
         entries = data.get("approvals", [])
         if not isinstance(entries, list):
             raise ProposalError(f"{path}: `approvals` must be a list")
+        suite = suite_by_name(named)
         for i, entry in enumerate(entries):
             where = f"{path}: approvals[{i}]"
             if not isinstance(entry, dict):
                 raise ProposalError(f"{where}: expected {{validator, signature}}")
             key = parse_public_key(str(entry.get("validator", "")), f"{where}.validator")
+            suite_of_key(key, f"{where}.validator", named)
             try:
                 signature = bytes.fromhex(str(entry.get("signature", "")))
-                nacl.signing.VerifyKey(key).verify(approval_bytes(raw), signature)
-            except (ValueError, nacl.exceptions.BadSignatureError):
+            except ValueError:
+                signature = b""
+            if not approval_verifies(raw, key, signature, suite):
                 raise ProposalError(
                     f"{where}: the signature of {key.hex()[:16]} does not verify (the "
                     "proposal changed after it was approved, or the signature is corrupt)"
@@ -182,7 +228,9 @@ class ProposalFile:
         return GOV_WRITE_POLICY if is_policy else GOV_VALIDATORS
 
     def to_json(self) -> dict[str, object]:
+        suite = {} if self.crypto_suite == DEFAULT_SUITE else {"crypto_suite": self.crypto_suite}
         return {
+            **suite,
             "chain_id": self.proposal.chain_id,
             "channel": self.proposal.channel,
             "summary": self.summary,
@@ -199,14 +247,16 @@ class ProposalFile:
         tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         os.replace(tmp, path)
 
-    def add_approval(self, key: nacl.signing.SigningKey) -> bool:
-        """Sign with `key`; True if it replaced an earlier approval by the same key."""
+    def add_approval(self, key: TxKey) -> bool:
+        """Sign with `key` (of the file's suite); True if it replaced an earlier approval
+        by the same key."""
         a = approve(self.raw, key)
+        suite_of_key(a.validator, "the approving key", self.crypto_suite)
         replaced = a.validator in self.approvals
         self.approvals[a.validator] = a.signature
         return replaced
 
-    def tx(self, key: nacl.signing.SigningKey, valid_until_height: int, nonce: int) -> bytes:
+    def tx(self, key: TxKey, valid_until_height: int, nonce: int) -> bytes:
         payload = pb.GovernanceTx(
             proposal=self.raw,
             approvals=[

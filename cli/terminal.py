@@ -46,12 +46,14 @@ from chains.registry import (
     public_key_of,
     terminal_proof,
 )
+from cli.proposal_file import ProposalError, node_suite
 from cli.testnet import DEFAULT_CHAIN_ID
 from client.connection import client_tls, connect, load_signing_key
 from client.keys import KeyCustodyError
 from client.state import ChainState
 from client.tls import TlsFiles
 from client.txs import TxRejected, send_message
+from crypto import DEFAULT_SUITE, SUITE_NAMES
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import government_pb2 as government
@@ -78,17 +80,23 @@ def _hex(value: str, option: str) -> bytes:
         ) from None
 
 
-def _key_and_proof(args: argparse.Namespace) -> tuple[bytes, bytes]:
-    """The terminal's public key and its proof of possession for this department."""
+def _key_and_proof(args: argparse.Namespace) -> Callable[[str], tuple[bytes, bytes]]:
+    """The terminal's public key and its proof of possession for this department, given
+    the chain's crypto suite (a key made here is of it); the input is checked now."""
     if args.terminal_key:
         if args.public_key or args.proof:
             raise BadInput("give --terminal-key, or --public-key with --proof, not both")
-        key = load_signing_key(args.terminal_key)
-        proof = terminal_proof(key, args.chain_id, args.department, args.terminal_id)
-        return public_key_of(key), proof
+
+        def made_here(suite: str) -> tuple[bytes, bytes]:
+            key = load_signing_key(args.terminal_key, suite=suite)
+            proof = terminal_proof(key, args.chain_id, args.department, args.terminal_id)
+            return public_key_of(key), proof
+
+        return made_here
     if not (args.public_key and args.proof):
         raise BadInput("give --public-key and --proof (from `govchain terminal prove`)")
-    return _hex(args.public_key, "--public-key"), _hex(args.proof, "--proof")
+    given = _hex(args.public_key, "--public-key"), _hex(args.proof, "--proof")
+    return lambda suite: given
 
 
 def registry_entry(stub: api_grpc.ClientStub, channel: str, terminal_id: str):
@@ -112,9 +120,18 @@ class Step:
     verb: str
 
 
-def _register_steps(args: argparse.Namespace) -> Callable[[list[str]], list[Step]]:
+Steps = Callable[[list[str], str], list[Step]]  # (channels, the chain's suite) -> txs
+
+
+def _register_steps(args: argparse.Namespace) -> Steps:
     """The registration's txs for the given channels (the input is checked first)."""
-    public, proof = _key_and_proof(args)
+    key_and_proof = _key_and_proof(args)
+    return lambda channels, suite: _registration(args, *key_and_proof(suite))(channels)
+
+
+def _registration(
+    args: argparse.Namespace, public: bytes, proof: bytes
+) -> Callable[[list[str]], list[Step]]:
     terminal = government.Terminal(
         terminal_id=args.terminal_id,
         kind=args.kind,
@@ -141,7 +158,7 @@ def _register_steps(args: argparse.Namespace) -> Callable[[list[str]], list[Step
     ]
 
 
-def _revoke_steps(args: argparse.Namespace) -> Callable[[list[str]], list[Step]]:
+def _revoke_steps(args: argparse.Namespace) -> Steps:
     """The revocation's txs for the given channels."""
     revoke = government.RevokeTerminal(terminal_id=args.terminal_id, reason=args.reason)
     remove = api.RemoveTerminal(terminal_id=args.terminal_id)
@@ -157,7 +174,7 @@ def _revoke_steps(args: argparse.Namespace) -> Callable[[list[str]], list[Step]]
 
         return check
 
-    return lambda channels: [
+    return lambda channels, suite: [
         Step(AUTHENTICATION, REVOKE_TERMINAL, revoke, revoked, "revoked"),
         *(Step(c, REMOVE_TERMINAL, remove, removed(c), "removed") for c in channels),
     ]
@@ -191,9 +208,8 @@ def run_steps(args: argparse.Namespace, stub: api_grpc.ClientStub, steps: list[S
 def cmd_terminal(args: argparse.Namespace) -> int:
     """Register or revoke a terminal on every channel the node serves."""
     try:
-        key = load_signing_key(args.department_key)
         steps_for = (_register_steps if args.action == "register" else _revoke_steps)(args)
-    except (BadInput, KeyCustodyError) as e:  # KeyCustodyError is a ValueError too
+    except BadInput as e:
         print(f"govchain terminal {args.action}: {e}", file=sys.stderr)
         return 2
     stub = connect(args.node, _tls(args))
@@ -202,7 +218,14 @@ def cmd_terminal(args: argparse.Namespace) -> int:
     except grpc.RpcError as e:
         print(f"govchain terminal {args.action}: {e.code().name}: {e.details()}", file=sys.stderr)
         return 1
-    failed = run_steps(args, stub, steps_for([c.channel for c in status.channels]), key)
+    try:  # the keys in the chain's suite (its validators' keys name it)
+        suite = node_suite(status, args.crypto_suite)
+        key = load_signing_key(args.department_key, suite=suite)
+        steps = steps_for([c.channel for c in status.channels], suite)
+    except (BadInput, KeyCustodyError, ProposalError) as e:  # KeyCustodyError: a ValueError
+        print(f"govchain terminal {args.action}: {e}", file=sys.stderr)
+        return 2
+    failed = run_steps(args, stub, steps, key)
     if not failed:
         done = "registered" if args.action == "register" else "revoked"
         print(f"terminal {args.terminal_id} {done} on every channel")
@@ -212,7 +235,7 @@ def cmd_terminal(args: argparse.Namespace) -> int:
 def cmd_prove(args: argparse.Namespace) -> int:
     """Print the terminal's public key and its proof of possession (run on the kiosk)."""
     try:
-        key = load_signing_key(args.terminal_key)
+        key = load_signing_key(args.terminal_key, suite=args.crypto_suite or DEFAULT_SUITE)
     except KeyCustodyError as e:
         print(f"govchain terminal prove: {e}", file=sys.stderr)
         return 2
@@ -230,7 +253,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--department-key", required=True, help="the operating department's tx key (a key spec)"
     )
     p.add_argument("--terminal-id", required=True, help="the terminal's id on chain")
+    _suite_option(p, "default: the node's")
     p.set_defaults(func=cmd_terminal)
+
+
+def _suite_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--crypto-suite", choices=SUITE_NAMES, help=f"the chain's crypto suite ({default})"
+    )
 
 
 def add_terminal_parser(sub: argparse._SubParsersAction) -> None:
@@ -253,4 +283,5 @@ def add_terminal_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--terminal-id", required=True, help="the terminal's id on chain")
     p.add_argument("--department", required=True, help="the operating department's id")
     p.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
+    _suite_option(p, f"default {DEFAULT_SUITE}; sm2-sm3 for an SM2 key")
     p.set_defaults(func=cmd_prove)

@@ -13,12 +13,18 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import nacl.signing
-
 from chains.policy import government_write_policy
 from cli.processes import NodeExited, NodeProcesses, NotReady, pid_alive, stop_pid
-from cli.testnet_files import node_address, node_dirs, node_dirs_in_order, node_ids, write_key
-from node.config import Limits, NodeConfig, load_config, make_genesis
+from cli.testnet_files import (
+    node_address,
+    node_dirs,
+    node_dirs_in_order,
+    node_ids,
+    public_key_of,
+    write_key,
+)
+from crypto import DEFAULT_SUITE
+from node.config import Limits, NodeConfig, channels_suite, load_config, make_genesis
 
 DEFAULT_CHAIN_ID = "govchain-testnet"
 
@@ -168,15 +174,16 @@ def cmd_testnet_add_node(args: argparse.Namespace) -> int:
     address = f"{args.host}:{port}"
     local = args.host in ("127.0.0.1", "localhost")
     listen = address if local else f"0.0.0.0:{port}"
-    public = write_key(root / "keys" / f"{name}.key")
-    department = write_key(root / "keys" / f"{name}.tx.key")
+    suite = channels_suite(first)  # the chain's suite, as its genesis names it
+    public = write_key(root / "keys" / f"{name}.key", suite)  # an SM2 key on sm2-sm3
+    department = write_key(root / "keys" / f"{name}.tx.key", suite)
     insecure = first.tls is None
     if not insecure:
         problem = _issue_node_certificate(root, name, public, [] if local else [args.host])
         if problem is not None:
             print(f"cannot issue the node certificate: {problem}", file=sys.stderr)
             return 2
-    text = _new_node_config(name, listen, configs, addresses, insecure)
+    text = _new_node_config(name, listen, configs, addresses, insecure, suite)
     (root / name).mkdir(parents=True)
     (root / name / "config.toml").write_text(text)
     with open(root / "nodes.txt", "a") as f:
@@ -207,11 +214,16 @@ def _issue_node_certificate(root: Path, name: str, public: bytes, hosts: list[st
 
 
 def _new_node_config(
-    name: str, listen: str, configs: list[NodeConfig], addresses: list[str], insecure: bool
+    name: str,
+    listen: str,
+    configs: list[NodeConfig],
+    addresses: list[str],
+    insecure: bool,
+    suite: str = DEFAULT_SUITE,
 ) -> str:
     """The new node's config.toml: like the first node's (chain, channels, log format,
     limits), listening on `listen`, metrics on the next free port if the others serve
-    them, and every existing node as a peer."""
+    them, and every existing node as a peer (by its public key in the chain's `suite`)."""
     from node.config import load_key
 
     first = configs[0]
@@ -222,7 +234,7 @@ def _new_node_config(
         metrics = f'metrics_listen = "{metrics_host}:{_port_after(taken, metrics_host)}"\n'
     peers = "".join(
         f'\n[[peers]]\nnode_id = "{c.node_id}"\naddress = "{a}"\n'
-        f'public_key = "{bytes(nacl.signing.SigningKey(load_key(c.key_file)).verify_key).hex()}"\n'
+        f'public_key = "{public_key_of(load_key(c.key_file), suite).hex()}"\n'
         for c, a in zip(configs, addresses, strict=True)
     )
     channels = ", ".join(f'"{c}"' for c in first.channels)

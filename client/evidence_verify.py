@@ -25,11 +25,10 @@ from google.protobuf.message import DecodeError
 from chains.authorization import RECORD_ACCESS
 from chains.tx import TxError, decode_tx, suite_hashing
 from client.evidence import EvidenceError, check_layout
-from client.pull_request import request_bytes
+from client.pull_request import request_bytes, request_hash
 from consensus.canonical import NonCanonical, decode_canonical
 from consensus.certificates import check_block_cert
 from consensus.config import ConsensusConfig
-from consensus.hashing import sha256
 from consensus.membership import Membership
 from consensus.messages import parse_signed
 from consensus.reasons import Reason
@@ -251,7 +250,7 @@ def _access(b: dict[str, Any], found: dict[str, Any]) -> str:
     material = next((m for m in request.materials if m.name == claim["material"]), None)
     if material is None:
         raise _Failed(f"the pull request asks for no material {claim['material']!r}")
-    digest = sha256(request_bytes(request) + material.SerializeToString(deterministic=True))
+    digest = request_hash(request, material, found["suite"])
     mismatches = [
         f"{name}: record says {got!r}, claim says {want!r}"
         for name, got, want in (

@@ -26,7 +26,6 @@ terminal has been revoked (`govchain terminal revoke`): the kiosk can do nothing
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -38,18 +37,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import nacl.signing
 from google.protobuf.message import Message
 
 from chains.authentication import revocation
 from chains.license import effective_status
 from chains.privacy import subject_ref
+from chains.tx import suite_hashing
 from client.approval import Decision, decision_of
 from client.connection import client_tls, connect
 from client.kiosk import PulledItem, open_items, pull, sign_request
 from client.state import ChainState
 from client.tls import TlsFiles
-from client.txs import TxRefused, TxRejected, signed_tx, status_name, submit, wait_committed
+from client.txs import TxKey, TxRefused, TxRejected, signed_tx, status_name, submit, wait_committed
 from crypto import DEFAULT_SUITE, Suite, suite_by_name
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
@@ -84,6 +83,11 @@ class Network:
     @property
     def suite(self) -> Suite:
         return suite_by_name(self.crypto_suite)
+
+    def hash(self, data: bytes) -> bytes:
+        """The channels' hash (SHA-256, or SM3 on `sm2-sm3`): the evidence hashes the hall
+        records (face evidence, consent text, material pointers and scans)."""
+        return suite_hashing(self.suite).hash(data)
 
     @classmethod
     def from_testnet(cls, root: Path, client: str = "client") -> Network:
@@ -192,9 +196,9 @@ class Hall:
         self,
         network: Network,
         terminal_id: str,
-        terminal_key: nacl.signing.SigningKey,
+        terminal_key: TxKey,
         requester: str,
-        requester_key: nacl.signing.SigningKey,
+        requester_key: TxKey,
         subject_key: bytes,
         pull_tls: TlsFiles | None = None,
     ) -> None:
@@ -282,7 +286,7 @@ class Hall:
             terminal_id=self.terminal_id,
             level=level,
             success=face_ok,
-            evidence_hash=hashlib.sha256(face_evidence).digest(),
+            evidence_hash=self.network.hash(face_evidence),
             time_ms=now,
             expires_ms=session.expires_ms,
         )
@@ -340,7 +344,7 @@ class Hall:
             valid_from_ms=now - 1000,
             valid_until_ms=now + valid_ms,
             max_uses=max_uses if max_uses is not None else len(items_by_department),
-            consent_text_hash=hashlib.sha256(consent_text.encode()).digest(),
+            consent_text_hash=self.network.hash(consent_text.encode()),
             terminal_id=self.terminal_id,
         )
         self._send("authorization", "authorization.create_grant", grant)
@@ -454,7 +458,7 @@ class Hall:
                     case_number=case_number,
                     material=u.material.name,
                     source="chain:license",
-                    evidence_hash=hashlib.sha256(pointer).digest(),
+                    evidence_hash=self.network.hash(pointer),
                     access_tx_id=u.event.access_tx_id,
                     access_outcome=outcome,
                     valid_from_ms=lic.valid_from_ms,
@@ -469,7 +473,7 @@ class Hall:
                     case_number=case_number,
                     material=name,
                     source="scan",
-                    evidence_hash=hashlib.sha256(scan).digest(),
+                    evidence_hash=self.network.hash(scan),
                 ),
             )
         submitted = government.CaseStep(case_number=case_number, stage="submitted")

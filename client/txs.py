@@ -11,11 +11,12 @@ import time
 from collections.abc import Iterable
 
 import grpc
+import nacl.exceptions
 import nacl.signing
 from google.protobuf.message import Message
 
 from chains.tx import encode_tx
-from crypto import SuiteSigner
+from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES, SuiteSigner, suite_by_name
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
 from protos import kv_pb2
@@ -23,6 +24,20 @@ from protos import kv_pb2
 # What signs a tx: a nacl key (or one in its shape) on an ed25519-sha256 channel, a
 # SuiteSigner of the channel's suite on any other (client.connection.load_signing_key).
 TxKey = nacl.signing.SigningKey | SuiteSigner
+
+
+def signature_verifies(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is `public_key`'s over `message`, in the suite the key's length
+    names (32 bytes: Ed25519 by libsodium; 65: SM2), for a signature made outside a tx
+    (a console login)."""
+    if len(public_key) != SIGNATURE_SHAPES[DEFAULT_SUITE][0]:
+        name = next((n for n, (k, _) in SIGNATURE_SHAPES.items() if k == len(public_key)), None)
+        return name is not None and suite_by_name(name).verify(public_key, message, signature)
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def kv_put_tx(

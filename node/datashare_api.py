@@ -17,7 +17,6 @@ on-chain commitments, and sealed to the requester's key. A denial is recorded as
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -25,7 +24,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from chains.privacy import SALT_BYTES, commit_item, seal_to
-from client.pull_request import request_bytes
+from client.pull_request import access_id as access_id_of
+from client.pull_request import request_bytes, request_hash
 from node.call_limits import guard_call
 from protos import api_pb2 as api
 from protos import datashare_pb2 as ds
@@ -214,21 +214,21 @@ class DataShareService(ds_grpc.DataShareServicer):
     ) -> tuple[str, tuple[bytes, api.TxResult] | None]:
         """Commit the material's RecordAccess: its access id, and (tx id, result) once
         committed (None if it was refused or did not commit in time)."""
-        digest = hashlib.sha256(request_bytes(request) + m.SerializeToString(deterministic=True))
-        access_id = f"acc-{digest.hexdigest()[:24]}-{outcome[0]}"
+        digest = request_hash(request, m, getattr(self.node, "suite", None))  # SM3 on sm2-sm3
+        record_id = access_id_of(digest, outcome)
         record = government_pb2.AccessRecord(
-            access_id=access_id,
+            access_id=record_id,
             grant_id=request.grant_id,
             requester=request.requester,
             provider=self.node.department_id,
             items=list(m.items),
-            request_hash=digest.digest(),
+            request_hash=digest,
             response_hash=b"",
             outcome=outcome,
             reason=reason[:500],
         )
         done = await self.node.submit_own_tx("authorization", "authorization.record_access", record)
-        return access_id, done
+        return record_id, done
 
     def _read_and_seal(
         self, request: ds.PullRequest, m: ds.MaterialRequest

@@ -26,6 +26,7 @@ from demo.specs import SPECS
 from demo.story import Demo
 from protos import government_pb2 as government
 from tests.browser.conftest import ROOT, free_port, wait_for
+from tests.e2e.harness import Testnet
 
 COMPANY2 = "91110108MA02ABC34X"  # a second company, whose license the denial test revokes
 
@@ -59,6 +60,22 @@ def second_company(root: Path, first: Demo) -> SecondCompany:
     demo.company = demo.hall.subject_ref(COMPANY2)
     demo.serial = (first.serial + 1) % 10**8
     return SecondCompany(COMPANY2, demo, demo.anchor_company(COMPANY2, "第二家公司"))
+
+
+@contextmanager
+def seeded_testnet(root: Path, **options: str) -> Iterator[tuple[Testnet, Demo]]:
+    """A running 4-validator government testnet (of `options`, e.g. its crypto suite),
+    seeded by the demo; stopped on exit."""
+    testnet = Testnet(
+        root, app="government", view_change_timeout_ticks=20, status_interval_ticks=5, **options
+    )
+    testnet.start_all()
+    try:
+        demo = Demo(testnet.root, out=io.StringIO())
+        demo.seed()
+        yield testnet, demo
+    finally:
+        testnet.stop_all()
 
 
 class KioskProcess:

@@ -10,7 +10,6 @@ as the page recorded it, is printed (median of three pulls), not asserted.
 
 from __future__ import annotations
 
-import io
 import json
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ from tests.browser.kiosk_net import (
     SecondCompany,
     kiosk_process,
     second_company,
+    seeded_testnet,
 )
 from tests.browser.kiosk_pages import (
     PERSON_ID,
@@ -52,19 +52,8 @@ SCAN = "仓储设施照片 storage photos"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Testnet, Demo]]:
-    testnet = Testnet(
-        tmp_path_factory.mktemp("kiosk") / "net",
-        app="government",
-        view_change_timeout_ticks=20,
-        status_interval_ticks=5,
-    )
-    testnet.start_all()
-    try:
-        demo = Demo(testnet.root, out=io.StringIO())
-        demo.seed()
-        yield testnet, demo
-    finally:
-        testnet.stop_all()
+    with seeded_testnet(tmp_path_factory.mktemp("kiosk") / "net") as seeded:
+        yield seeded
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from cli.main import main as cli
 from cli.testnet_files import write_key
 from client.connection import load_signing_key
 from client.txs import kv_put_tx, submit, wait_committed
+from crypto import DEFAULT_SUITE
 from node.config import make_genesis
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -28,14 +29,15 @@ CHANNELS = ("license", "catalog")
 ROTATED = "license"  # the channel whose validator key is replaced
 
 
-def department_only(net: Testnet) -> None:
+def department_only(net: Testnet, suite: str = DEFAULT_SUITE) -> None:
     """Every channel's genesis: only department keys write (before any node starts)."""
     for ch in net.channels:
         path = net.root / "genesis" / f"{ch}.json"
         data = json.loads(path.read_text())
         validators = [(v["node_id"], bytes.fromhex(v["public_key"])) for v in data["validators"]]
         app = {**data["app"], "write_policy": {"*": ["department"]}}
-        path.write_bytes(make_genesis(data["chain_id"], ch, validators, data["consensus"], app))
+        genesis = make_genesis(data["chain_id"], ch, validators, data["consensus"], app, suite)
+        path.write_bytes(genesis)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +58,12 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
         t.stop_all()
 
 
-def put(net: Testnet, node: int, key_file: Path, channel: str, k: bytes) -> api.SubmitResult:
-    """Submit one kv.put signed by `key_file`; PERMISSION_DENIED comes back as a status."""
-    raw = kv_put_tx(load_signing_key(key_file), net.chain_id, channel, k, b"v")
+def put(
+    net: Testnet, node: int, key_file: Path, channel: str, k: bytes, suite: str = DEFAULT_SUITE
+) -> api.SubmitResult:
+    """Submit one kv.put signed by `key_file` (a key of the chain's `suite`);
+    PERMISSION_DENIED comes back as a status."""
+    raw = kv_put_tx(load_signing_key(key_file, suite=suite), net.chain_id, channel, k, b"v")
     try:
         (result,) = submit(net.stub(node), [raw])
     except grpc.RpcError as e:

@@ -198,3 +198,25 @@ def test_serve_refuses_bad_settings_with_one_line(
     toml.write_text("department = [")
     assert cli(["console", "serve", "--config", str(toml)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_an_sm2_department_key_logs_in_on_an_sm2_sm3_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`sign-login --crypto-suite sm2-sm3` signs with the key file's SM2 key; the console
+    checks a registered SM2 key's signature with SM2, and no other key's."""
+    from cli.testnet_files import public_key_of, write_key
+    from web.console.auth import LoginRefused, check_signature
+
+    key_file = tmp_path / "dept.key"
+    public = write_key(key_file, "sm2-sm3")
+    args = ["console", "sign-login", "--key", str(key_file), "--department", DEPARTMENT]
+    assert cli([*args, "--challenge", "abc123", "--crypto-suite", "sm2-sm3"]) == 0
+    signature = capsys.readouterr().out.strip()
+    assert len(bytes.fromhex(signature)) == 64 and len(public) == 65
+    check_signature(DEPARTMENT, "abc123", signature, [bytes(32), public])
+    other = public_key_of(bytes(range(32)), "sm2-sm3")
+    with pytest.raises(LoginRefused, match="does not verify"):
+        check_signature(DEPARTMENT, "abc123", signature, [other])
+    with pytest.raises(LoginRefused, match="does not verify"):
+        check_signature(DEPARTMENT, "abc124", signature, [public])

@@ -18,6 +18,7 @@ from cli.kiosk_config import (
     settings_from_toml,
 )
 from cli.main import main
+from crypto import SuiteSigner
 
 GOOD = """
 chain_id = "govchain-test"
@@ -177,3 +178,34 @@ def test_a_testnet_directory_gives_the_kiosk_its_own_identity(tmp_path: Path) ->
         "civil-affairs",
         "agriculture",
     }
+
+
+def test_an_sm2_sm3_testnet_gives_the_kiosk_sm2_keys(tmp_path: Path) -> None:
+    """The suite comes from the testnet's genesis: the kiosk's terminal and department keys
+    are SM2 signers, and the terminal is still found by its (SM2) key in the genesis."""
+    out = tmp_path / "net"
+    init = ["testnet", "init", "--out", str(out), "--app", "government"]
+    assert main([*init, "--crypto-suite", "sm2-sm3"]) == 0
+    s = settings_from_testnet(out)
+    assert s.network.crypto_suite == "sm2-sm3"
+    assert isinstance(s.terminal_key, SuiteSigner) and isinstance(s.requester_key, SuiteSigner)
+    assert s.terminal_key.suite.name == "sm2-sm3" and len(s.terminal_key.public_key) == 65
+    assert s.terminal_id == "haidian-kiosk-01"
+
+
+def test_a_kiosk_toml_names_its_suite_or_takes_the_genesis_one(config: Path) -> None:
+    assert settings_from_toml(config).network.crypto_suite == "ed25519-sha256"
+    config.write_text(GOOD.replace('listen = "', 'crypto_suite = "sm2-sm3"\nlisten = "'))
+    s = settings_from_toml(config)
+    assert s.network.crypto_suite == "sm2-sm3" and isinstance(s.requester_key, SuiteSigner)
+    genesis = config.parent / "genesis"
+    genesis.mkdir()
+    (genesis / "authentication.json").write_text('{"crypto_suite": "sm2-sm3"}')
+    config.write_text(GOOD)
+    assert settings_from_toml(config).network.crypto_suite == "sm2-sm3"
+    config.write_text(GOOD.replace('listen = "', 'crypto_suite = "ed25519-sha256"\nlisten = "'))
+    with pytest.raises(KioskConfigError, match="crypto_suite: is ed25519-sha256, the genesis"):
+        settings_from_toml(config)
+    config.write_text(GOOD.replace('listen = "', 'crypto_suite = "rsa"\nlisten = "'))
+    with pytest.raises(KioskConfigError, match="crypto_suite: must be one of"):
+        settings_from_toml(config)

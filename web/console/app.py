@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import nacl.signing
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
+from client.txs import TxKey
 from web.app import make_app, render, require_csrf
 from web.console.auth import (
     Challenges,
@@ -40,8 +40,8 @@ class Console:
     ledger: Ledger
     proposals: ProposalStore | None = None
     challenges: Challenges = field(default_factory=Challenges)
-    department_key: nacl.signing.SigningKey | None = None
-    validator_key: nacl.signing.SigningKey | None = None
+    department_key: TxKey | None = None
+    validator_key: TxKey | None = None
     subject_key: bytes | None = None
 
     @property
@@ -141,6 +141,7 @@ def console_from_config(config: ConsoleConfig, proposals: ProposalStore | None) 
     """The console of a checked config: its ledger (connects lazily) and keys."""
     subject = config.subject_key_file
     ledger = Ledger.of_testnet(config.dir, config.department)
+    suite = ledger.network.crypto_suite
     if config.department not in ledger.departments:
         known = ", ".join(sorted(d for d in ledger.departments if d)) or "none"
         raise ConsoleConfigError(
@@ -151,7 +152,8 @@ def console_from_config(config: ConsoleConfig, proposals: ProposalStore | None) 
         config=config,
         ledger=ledger,
         proposals=proposals,
-        department_key=signing_key(config.department_key, "department_key"),
-        validator_key=signing_key(config.validator_key, "validator_key"),
+        # keys of the chain's suite (the testnet's genesis names it): SM2 on sm2-sm3
+        department_key=signing_key(config.department_key, "department_key", suite),
+        validator_key=signing_key(config.validator_key, "validator_key", suite),
         subject_key=bytes.fromhex(subject.read_text().strip()) if subject.exists() else None,
     )

@@ -17,8 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-import nacl.exceptions
-import nacl.signing
+from client.txs import TxKey, signature_verifies
 
 CHALLENGE_TTL_S = 120.0
 CHALLENGES_MAX = 10_000  # outstanding challenges; the oldest are dropped beyond this
@@ -39,9 +38,11 @@ def login_message(department: str, challenge: str) -> bytes:
     return f"{PREFIX}|{department}|{challenge}".encode()
 
 
-def sign_login(key: nacl.signing.SigningKey, department: str, challenge: str) -> str:
-    """The hex signature staff paste into the login page."""
-    return key.sign(login_message(department, challenge)).signature.hex()
+def sign_login(key: TxKey, department: str, challenge: str) -> str:
+    """The hex signature staff paste into the login page, by the department's key of the
+    chain's suite (an SM2 signature is r‖s, 64 bytes, as an Ed25519 one)."""
+    signed = key.sign(login_message(department, challenge))
+    return (signed.signature if hasattr(key, "verify_key") else signed).hex()
 
 
 class Challenges:
@@ -89,16 +90,11 @@ def check_signature(
     except ValueError:
         raise LoginRefused("the signature must be hex (128 hex digits)", 400) from None
     if len(signature) != 64:
-        raise LoginRefused(
-            f"an Ed25519 signature is 64 bytes (128 hex digits), not {len(signature)}", 400
-        )
+        raise LoginRefused(f"a signature is 64 bytes (128 hex digits), not {len(signature)}", 400)
     message = login_message(department, challenge)
-    for key in keys:
-        try:
-            nacl.signing.VerifyKey(key).verify(message, signature)
+    for key in keys:  # Ed25519 keys, or SM2 ones on an sm2-sm3 chain
+        if signature_verifies(key, message, signature):
             return
-        except (nacl.exceptions.BadSignatureError, ValueError):
-            continue
     raise LoginRefused(
         f"the signature does not verify with any key registered for {department}: sign "
         "this challenge with the department's key"

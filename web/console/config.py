@@ -17,6 +17,9 @@ from typing import Any
 
 import nacl.signing
 
+from client.connection import DEFAULT_SUITE, load_signing_key  # the client's suite names
+from client.txs import TxKey
+
 DEFAULT_LISTEN = "127.0.0.1:8081"
 DEFAULT_IDLE_S = 15 * 60
 FIELDS = (
@@ -113,5 +116,13 @@ def read_key(path: Path, what: str) -> bytes:
     return seed
 
 
-def signing_key(path: Path | None, what: str) -> nacl.signing.SigningKey | None:
-    return nacl.signing.SigningKey(read_key(path, what)) if path else None
+def signing_key(path: Path | None, what: str, suite: str = DEFAULT_SUITE) -> TxKey | None:
+    """The key file's key in the chain's crypto suite (an SM2 signer on `sm2-sm3`)."""
+    if path is None:
+        return None
+    seed = read_key(path, what)  # checked here, errors naming the setting
+    return (
+        nacl.signing.SigningKey(seed)
+        if suite == DEFAULT_SUITE
+        else load_signing_key(path, suite=suite)
+    )

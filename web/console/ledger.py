@@ -9,13 +9,12 @@ not exist is None, so the page can say "not found".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
-import nacl.signing
 from google.protobuf.message import DecodeError, Message
 
 from chains import authentication, authorization, catalog, license, service
@@ -23,7 +22,7 @@ from chains.governance import GOV_VALIDATORS, GOV_WRITE_POLICY
 from client.connection import connect
 from client.hall import Network
 from client.state import ChainState
-from client.txs import TxRejected, send_message
+from client.txs import TxKey, TxRejected, send_message
 from consensus.hashing import sha256
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -125,9 +124,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ signing
 
-    def send(
-        self, key: nacl.signing.SigningKey, channel: str, tx_type: str, payload: Message
-    ) -> api.TxResult:
+    def send(self, key: TxKey, channel: str, tx_type: str, payload: Message) -> api.TxResult:
         """Sign as the department, submit, wait for the commit; TxRejected says why not."""
         return send_message(self.stub, self.network.chain_id, channel, tx_type, payload, key)
 
@@ -196,15 +193,18 @@ def _one(field: Any, value: Any) -> Any:
     return value
 
 
-def tx_summaries(block: api.GetBlockResponse) -> Iterator[dict[str, Any]]:
-    """Each tx of a block: its id, type, signer and result."""
+def tx_summaries(
+    block: api.GetBlockResponse, hash_: Callable[[bytes], bytes] = sha256
+) -> Iterator[dict[str, Any]]:
+    """Each tx of a block: its id (the chain's suite `hash_` of the envelope), type, signer
+    and result."""
     results = block.results.results
     for i, raw in enumerate(block.block.block.txs):
         decoded = decode_tx(raw)
         result = results[i] if i < len(results) else api.TxResult(code=0, reason="(no result)")
         yield {
             "index": i,
-            "id": sha256(raw).hex(),
+            "id": hash_(raw).hex(),
             "type": decoded.get("type", "?"),
             "signer": decoded.get("signer", ""),
             "code": result.code,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
+from chains.registry import public_key_of
 from web.app import require_csrf
 from web.console.app import Console, Staff, page
 from web.console.proposals import Judged, Proposal, ProposalProblem, check_name, judge
@@ -28,7 +29,7 @@ def judged(console: Console) -> tuple[list[Judged], list[tuple[str, str]]]:
     for s in console.ledger.statuses():
         if s.reply and not statuses:
             statuses = {ch.channel: ch for ch in s.reply.channels}
-    ours = bytes(console.validator_key.verify_key) if console.validator_key else None
+    ours = public_key_of(console.validator_key) if console.validator_key else None
     good, bad = [], []
     for p in console.proposals.proposals():
         if isinstance(p, Proposal):

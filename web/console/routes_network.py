@@ -146,7 +146,7 @@ def block(
         b = console.ledger.block(channel, height)
     except NotFound as e:
         raise HTTPException(404, str(e)) from None
-    txs = list(tx_summaries(b))
+    txs = list(tx_summaries(b, console.ledger.network.hash))  # ids: SM3 on sm2-sm3
     return page(request, "block.html", channel=channel, block=block_row(b), txs=txs)
 
 

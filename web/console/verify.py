@@ -11,9 +11,9 @@ Asking to check a tx against another block (`at_height`) shows which checks then
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from client.connection import DEFAULT_SUITE
 from client.evidence import validator_set
 from client.evidence_verify import STEPS, Check
 from protos import api_pb2 as api
@@ -48,7 +48,9 @@ def check_tx(
         },
         "validators": validator_set(ledger.state, channel, height, ledger.network.genesis_dir),
     }
-    bundle["tx"]["id"] = hashlib.sha256(found.tx).hexdigest()
+    bundle["tx"]["id"] = ledger.network.hash(found.tx).hex()  # SM3 on an sm2-sm3 chain
+    if ledger.network.crypto_suite != DEFAULT_SUITE:  # the offline check follows it
+        bundle["crypto_suite"] = ledger.network.crypto_suite
     return run_checks(bundle)
 
 

@@ -158,6 +158,7 @@ def evidence_bundle_of(kiosk: Kiosk, update: PullUpdate) -> dict[str, Any]:
         update.event,
         update.material.provider,
         network.genesis_dir,
+        network.crypto_suite,  # the bundle names the chain's suite (SM3, SM2 on sm2-sm3)
     )
 
 

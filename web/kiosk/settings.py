@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import nacl.signing
-
 from client.hall import Hall, Network
 from client.tls import TlsFiles
+from client.txs import TxKey
 
 IDLE_TIMEOUT_S = 120.0
 CONSENT_VALID_S = 30 * 60
@@ -24,9 +23,9 @@ CONSENT_VALID_S = 30 * 60
 class KioskSettings:
     network: Network
     terminal_id: str
-    terminal_key: nacl.signing.SigningKey = field(repr=False)
+    terminal_key: TxKey = field(repr=False)  # of the chain's suite (SM2 on sm2-sm3)
     requester: str
-    requester_key: nacl.signing.SigningKey = field(repr=False)
+    requester_key: TxKey = field(repr=False)
     subject_key: bytes = field(repr=False)
     items: tuple[str, ...]
     idle_timeout_s: float = IDLE_TIMEOUT_S
