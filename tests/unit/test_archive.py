@@ -153,3 +153,19 @@ def test_an_archive_goes_into_an_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("x")
     with pytest.raises(ArchiveError, match="not empty"):
         write_archive(tmp_path, HEADER, iter(chain(1)))
+
+
+def test_the_cli_exits_0_only_for_an_archive_that_verifies(tmp_path: Path, capsys) -> None:
+    from cli.main import main as cli
+
+    genesis = tmp_path / "license.json"
+    genesis.write_bytes(GENESIS)
+    good = archived(tmp_path, chain())
+    assert cli(["archive", "verify", str(good), "--genesis", str(genesis)]) == 0
+    assert "VERIFIED: blocks 1..10" in capsys.readouterr().out
+    events = chain()
+    events[6] = event(7, sha256(b"another parent"))
+    bad = tmp_path / "bad"
+    write_archive(bad, HEADER, iter(events))
+    assert cli(["archive", "verify", str(bad), "--genesis", str(genesis)]) == 1
+    assert "NOT VERIFIED after 6 block(s): block 7: broken chain" in capsys.readouterr().out
