@@ -4,11 +4,16 @@ the wrong genesis) is refused with its reason, never a crash."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
+from chains.governance import GOV_VALIDATORS, approve
+from chains.tx import encode_tx
+from cli.main import main as cli
 from client.archive import ArchiveError, read_manifest, write_archive
 from client.archive_verify import verify_archive
 from consensus.blocks import make_block
@@ -156,8 +161,6 @@ def test_an_archive_goes_into_an_empty_directory(tmp_path: Path) -> None:
 
 
 def test_the_cli_exits_0_only_for_an_archive_that_verifies(tmp_path: Path, capsys) -> None:
-    from cli.main import main as cli
-
     genesis = tmp_path / "license.json"
     genesis.write_bytes(GENESIS)
     good = archived(tmp_path, chain())
@@ -169,3 +172,59 @@ def test_the_cli_exits_0_only_for_an_archive_that_verifies(tmp_path: Path, capsy
     write_archive(bad, HEADER, iter(events))
     assert cli(["archive", "verify", str(bad), "--genesis", str(genesis)]) == 1
     assert "NOT VERIFIED after 6 block(s): block 7: broken chain" in capsys.readouterr().out
+
+
+def _governance_tx() -> bytes:
+    """Validator 0 replaced by an outsider, approved by validators 0-2."""
+    replacement = pb.ValidatorAdd(public_key=OUTSIDERS[0].public_key, address="127.0.0.1:7009")
+    proposal = pb.GovernanceProposal(
+        chain_id="archive-test",
+        channel=CHANNEL,
+        sequence=0,
+        replace_validator=pb.ValidatorReplace(
+            old_key=SIGNERS[0].public_key, replacement=replacement
+        ),
+    ).SerializeToString(deterministic=True)
+    keys = [nacl.signing.SigningKey(hashlib.sha256(b"validator-%d" % i).digest()) for i in range(3)]
+    assert [bytes(k.verify_key) for k in keys] == [s.public_key for s in SIGNERS[:3]]
+    payload = pb.GovernanceTx(proposal=proposal, approvals=[approve(proposal, k) for k in keys])
+    body = api.TxBody(
+        chain_id="archive-test",
+        channel=CHANNEL,
+        type=GOV_VALIDATORS,
+        payload=payload.SerializeToString(deterministic=True),
+        nonce=1,
+    )
+    return encode_tx(body, keys[0])
+
+
+def governed_chain(new_set_signs: bool) -> list[api.BlockEvent]:
+    """Block 2 carries the change; from height 7 (switch height 6 + 1: a log window of 4
+    past block 2, rounded up to a checkpoint of 2) the new set signs, or the old one does."""
+    new_set = [*OUTSIDERS[:1], *SIGNERS[1:3]]
+    out: list[api.BlockEvent] = []
+    for height in range(1, COUNT + 1):
+        parent = out[-1].hash if out else CFG.genesis_hash
+        signers = new_set if height >= 7 and new_set_signs else SIGNERS[:3]
+        e = event(height, parent, signers=signers)
+        if height == 2:
+            txs = [_governance_tx()]
+            info = make_block(CFG, 2, 0, parent, txs, SIGNERS[0].public_key, 1002)
+            votes = [sign(s, CHANNEL, "commit", vote(0, 2, info.digest)).to_pb() for s in signers]
+            e = api.BlockEvent(
+                height=2,
+                hash=info.digest,
+                block=pb.CertifiedBlock(block=info.block, commits=votes),
+                results=api.BlockResults(results=[api.TxResult(code=0)]),
+            )
+        out.append(e)
+    return out
+
+
+def test_certificates_are_checked_against_the_validator_set_history(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    write_archive(good, HEADER, iter(governed_chain(new_set_signs=True)), chunk_blocks=4)
+    assert verify_archive(good, GENESIS) == (COUNT, None)
+    # the old set no longer orders height 7: validator 0's commit is not a validator's
+    why = problem(tmp_path, governed_chain(new_set_signs=False))
+    assert why.startswith("block 7: bad commit certificate: commit 0: its sender is not in")
