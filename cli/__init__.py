@@ -16,6 +16,8 @@
 - backup.py: `govchain backup|restore`, a running node backed up, restored into an empty
   data dir;
 - evidence.py: `govchain verify-evidence FILE`, an evidence bundle checked offline;
+- archive.py: `govchain archive export|verify`, a channel's blocks archived from a node
+  and checked offline;
 - kiosk_config.py: `govchain kiosk serve`, the kiosk web app configured from a testnet
   directory or a kiosk.toml;
 - gateway_cli.py: `govchain gateway serve|token`, the JSON/HTTP gateway of web/gateway/;

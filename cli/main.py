@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import structlog
 
+from cli.archive import add_archive_parser
 from cli.backup import add_backup_parsers
 from cli.ca import add_ca_parser
 from cli.console_commands import add_console_parser
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_parser(sub)
     add_verify_evidence_parser(sub)
     add_backup_parsers(sub)
+    add_archive_parser(sub)
     add_kiosk_parser(sub)
     add_gateway_parser(sub)
     add_console_parser(sub)

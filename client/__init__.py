@@ -18,7 +18,9 @@ to govchain validators from outside the node.
 - approval.py: what the chain decided on submission (秒批: approved in that block by the
   item's rule, or the rule's failures in plain Chinese and English: `Hall.decision`);
 - evidence.py, evidence_verify.py: a pulled material's evidence bundle (`collect_evidence`,
-  `read_evidence`, `write_evidence`) and its offline check (`verify_evidence`).
+  `read_evidence`, `write_evidence`) and its offline check (`verify_evidence`);
+- archive.py, archive_verify.py: a channel's blocks exported into a block archive
+  (chunks and a manifest) and its offline check (`verify_archive`).
 
 The API in one breath: `hall = Hall(Network.from_testnet(dir), terminal_id, terminal_key,
 department, department_key, subject_key)`; `s = hall.start_session(id_number, True)`;

@@ -16,6 +16,7 @@ from node.admission import Unavailable
 from node.call_limits import guard_call
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
+from storage.ledger import ChannelLedger, Pruned
 
 if TYPE_CHECKING:
     from node.node import Channel, Node
@@ -35,6 +36,19 @@ class ClientService(api_grpc.ClientServicer):
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {name!r}")
         return ch  # type: ignore[return-value]
+
+    @staticmethod
+    async def _absent(
+        ledger: ChannelLedger, height: int, context: grpc.aio.ServicerContext, what: str
+    ) -> None:
+        """NOT_FOUND for a block that is not here: `pruned: …` with the lowest retained
+        height when pruning removed it (an archive has it), else plainly absent."""
+        base = ledger.pruned_height()
+        if 1 <= height <= base:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, str(Pruned(ledger.channel, height, base + 1))
+            )
+        await context.abort(grpc.StatusCode.NOT_FOUND, what)
 
     async def SubmitTransactions(self, request, context):
         client = await guard_call(self.node, context)
@@ -75,7 +89,7 @@ class ClientService(api_grpc.ClientServicer):
             height = ch.ledger.tip().height
         block = ch.ledger.block(height)
         if block is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no block at height {height}")
+            await self._absent(ch.ledger, height, context, f"no block at height {height}")
         return api.GetBlockResponse(
             height=height,
             hash=ch.ledger.block_hash(height),
@@ -91,6 +105,8 @@ class ClientService(api_grpc.ClientServicer):
         height, index = location
         block = ch.ledger.block(height)
         results = ch.ledger.results(height)
+        if block is None or results is None:
+            await self._absent(ch.ledger, height, context, f"no block at height {height}")
         txs = list(block.block.txs)
         siblings = ch.ledger.hashing.merkle_proof(txs, index)  # the channel's suite hash
         proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=siblings)
@@ -148,6 +164,8 @@ class ClientService(api_grpc.ClientServicer):
     async def StreamBlocks(self, request, context) -> AsyncIterator[api.BlockEvent]:
         ch = await self._need_channel(request.channel, context)
         height = request.from_height or ch.ledger.tip().height + 1
+        if height <= ch.ledger.pruned_height():
+            await self._absent(ch.ledger, height, context, "")
         cond = ch.runtime.committed
         while True:
             while height <= ch.ledger.tip().height:

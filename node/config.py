@@ -20,6 +20,7 @@ from client.tls import TlsFiles
 from consensus.config import ConsensusConfig
 from consensus.hashing import Hashing
 from crypto import DEFAULT_SUITE, SIGNATURE_SHAPES, suite_by_name
+from storage.pruning import RETAIN_BLOCKS_MIN
 
 CHANNELS = ("license", "authentication", "authorization", "catalog", "service")
 
@@ -131,6 +132,8 @@ class NodeConfig:
     department_key_secret: str | None = None
     tls: TlsFiles | None = None  # None only with insecure = true
     metrics_listen: str | None = None  # host:port of the Prometheus endpoint
+    # Keep only the newest blocks: 0 keeps all, else >= RETAIN_BLOCKS_MIN (storage/pruning.py).
+    retain_blocks: int = 0
 
 
 def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
@@ -279,6 +282,14 @@ def load_config(path: Path) -> NodeConfig:
     metrics_listen = data.get("metrics_listen")
     if metrics_listen is not None and not isinstance(metrics_listen, str):
         raise ConfigError(f'{where}: `metrics_listen` must be a "host:port" string')
+    retain_blocks = data.get("retain_blocks", 0)
+    if isinstance(retain_blocks, bool) or not isinstance(retain_blocks, int):
+        raise ConfigError(f"{where}: `retain_blocks` must be an integer")
+    if retain_blocks != 0 and retain_blocks < RETAIN_BLOCKS_MIN:
+        raise ConfigError(
+            f"{where}: `retain_blocks` must be 0 (keep every block) or at least "
+            f"{RETAIN_BLOCKS_MIN} (the blocks a restarted channel reads)"
+        )
     return NodeConfig(
         node_id=str(_require(data, "node_id", str, where)),
         chain_id=str(_require(data, "chain_id", str, where)),
@@ -299,6 +310,7 @@ def load_config(path: Path) -> NodeConfig:
         ),
         tls=_tls(data, base, where),
         metrics_listen=metrics_listen,
+        retain_blocks=retain_blocks,
     )
 
 

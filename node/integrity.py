@@ -44,7 +44,7 @@ def check_ledger(
         raise ValueError(f"config of channel {cfg.channel!r} for ledger {ledger.channel!r}")
     ledger.verify_integrity(full)
     top = ledger.tip().height
-    for height in range(1 if full else top, top + 1):
+    for height in range(ledger.pruned_height() + 1 if full else top, top + 1):
         if height < 1:
             continue
         certified, digest = ledger.block(height), ledger.block_hash(height)

@@ -48,6 +48,7 @@ from node.integrity import check_channel
 from node.logsampling import SampledLog
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
+from node.pruning import prune_forever
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.server import SERVICE_NAMES, build_server, listen
@@ -445,8 +446,12 @@ class Node:
         self.started = True
         for link in self.links.values():
             link.start()
-        for ch in self.channels.values():
+        for name, ch in self.channels.items():
             ch.runtime.start()
+            if self.config.retain_blocks:  # node/pruning.py
+                retain = self.config.retain_blocks
+                prune_task = prune_forever(ch.ledger, ch.runtime.committed, retain)
+                spawn(prune_task, f"prune-{name}", self.on_task_failure)
         await self._set_health()
         if self.config.metrics_listen:
             try:

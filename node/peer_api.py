@@ -19,6 +19,7 @@ from node.tls import validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
+from storage.ledger import Pruned
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -159,5 +160,10 @@ class PeerService(api_grpc.PeerServicer):
         proof = list(ch.runtime.replica.stable.proof)
         # The asker refuses an answer over fetch_answer_bytes_max: stay under it.
         room = self.node.config.limits.fetch_answer_bytes_max - sum(p.ByteSize() + 8 for p in proof)
-        blocks = ch.ledger.blocks(request.from_height, request.to_height, count_max, room - 1024)
+        try:
+            blocks = ch.ledger.blocks(
+                request.from_height, request.to_height, count_max, room - 1024
+            )
+        except Pruned as e:  # the asker needs an archive (or another peer that kept them)
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
         return bounded_reply(blocks, proof, self.node.config.limits.fetch_answer_bytes_max)

@@ -4,7 +4,8 @@ Each channel has its own byte store (one LevelDB directory per channel in the no
 dict in tests). `stores.py` is the store contract (`ByteStore`) and its two implementations
 (`LevelDBStore`, `MemoryStore`); `codec.py` turns the consensus core's persisted records
 into protobuf bytes; `ledger.py` lays out one channel's blocks, results, indexes, world
-state and consensus records over a store, and checks that layout at startup.
+state and consensus records over a store; `integrity.py` checks that layout at startup;
+`pruning.py` deletes old blocks and results down to a retention height.
 
 May import: `consensus` and `protos`; never the node (tests/unit/test_dependencies.py
 holds the table). From `consensus` it takes the core's record types (for their codec,

@@ -6,6 +6,7 @@ Key layout. Each channel has its own store, so keys carry no channel name. Heigh
 | key                | value                                                            |
 |--------------------|------------------------------------------------------------------|
 | `m:tip`            | storage_pb2.Tip: height, digest, state root of the last block    |
+| `m:base`           | storage_pb2.Tip of the last pruned block (storage/pruning.py)    |
 | `b:` + height      | consensus_pb2.CertifiedBlock: the block and commit certificate   |
 | `r:` + height      | api_pb2.BlockResults: per-tx results, state root after the block |
 | `h:` + digest      | height of the block with that digest (8 bytes big-endian)        |
@@ -50,6 +51,7 @@ from storage.codec import (
 from storage.stores import ByteStore, StorageError
 
 TIP_KEY = b"m:tip"
+BASE_KEY = b"m:base"
 BLOCK_PREFIX = b"b:"
 RESULTS_PREFIX = b"r:"
 HASH_PREFIX = b"h:"
@@ -78,6 +80,17 @@ class CorruptLedger(StorageError):
         self.channel = channel
         self.height = height
         self.what = what
+
+
+class Pruned(LookupError):
+    """A block asked for was pruned: it is only in an archive now."""
+
+    def __init__(self, channel: str, height: int, lowest: int) -> None:
+        super().__init__(
+            f"pruned: block {height} of channel {channel!r} is pruned; "
+            f"the lowest retained height is {lowest}"
+        )
+        self.lowest = lowest
 
 
 class StateView:
@@ -360,6 +373,9 @@ class ChannelLedger:
         for height in range(start, stop + 1):
             certified = self.block(height)
             if certified is None:
+                base = self.pruned_height()
+                if height <= base:
+                    raise Pruned(self.channel, height, base + 1)
                 raise CorruptLedger(self.channel, height, "block below the tip is missing")
             size += certified.ByteSize() + 8  # + the repeated field's tag and length
             if out and max_bytes is not None and size > max_bytes:
@@ -436,62 +452,26 @@ class ChannelLedger:
             out.append((height, block_hash, results.state_root))
         return tuple(out)
 
-    # ------------------------------------------------------------------ integrity
+    # ------------------------------------------------------------------ pruning, integrity
+
+    def base(self) -> storage_pb2.Tip:
+        """The last pruned block (height, digest, state root after it): the retained chain
+        starts above it. Height 0 and the genesis hash when nothing was pruned."""
+        raw = self.store.get(BASE_KEY)
+        if raw is None:
+            return storage_pb2.Tip(height=0, hash=self.genesis_hash, state_root=EMPTY_STATE_ROOT)
+        try:
+            return storage_pb2.Tip.FromString(raw)
+        except DecodeError as exc:
+            raise CorruptLedger(self.channel, 0, "prune base record does not decode") from exc
+
+    def pruned_height(self) -> int:
+        """Blocks at this height and below were pruned (0: none)."""
+        return self.base().height
 
     def verify_integrity(self, full: bool = False) -> None:
-        """Check the stored chain's layout; raise CorruptLedger at the first problem.
+        """Check the stored chain's layout from the prune base up to the tip; raise
+        CorruptLedger at the first problem (storage/integrity.py says what is checked)."""
+        from storage.integrity import verify_layout  # it reads this module's key layout
 
-        Every block from 1 to the tip must be present, carry its own height and channel,
-        name the previous block's digest as parent, be indexed under its digest (which
-        pins an altered or swapped block to its own height rather than to its child's),
-        and have results; the tip must name the last block and its state root. `full`
-        also checks every block's txs against its header's Merkle root. Whether a block's
-        commit certificate is valid is the protocol's question, not the layout's: the
-        node asks the core (node/integrity.py, consensus/certificates.py).
-        """
-        tip = self._tip
-        prev_digest, expected = self.genesis_hash, 1
-        last_results: api_pb2.BlockResults | None = None
-        for key, raw in self.store.iterate(BLOCK_PREFIX):
-            height = _height_in(key, BLOCK_PREFIX)
-            if len(key) != len(BLOCK_PREFIX) + HEIGHT_BYTES:
-                raise CorruptLedger(self.channel, height, f"malformed block key {key.hex()}")
-            if height > tip.height:
-                raise CorruptLedger(self.channel, height, f"block beyond the tip {tip.height}")
-            if height != expected:
-                raise CorruptLedger(self.channel, expected, "block missing")
-            prev_digest = self._check_link(height, raw, prev_digest, full)
-            last_results = self.results(height)
-            if last_results is None:
-                raise CorruptLedger(self.channel, height, "results missing")
-            expected += 1
-        if expected <= tip.height:
-            raise CorruptLedger(self.channel, expected, "block missing")
-        if tip.hash != prev_digest:
-            what = f"tip hash {tip.hash.hex()} is not the last block's {prev_digest.hex()}"
-            raise CorruptLedger(self.channel, tip.height, what)
-        if last_results is not None and last_results.state_root != tip.state_root:
-            raise CorruptLedger(self.channel, tip.height, "tip state root is not the block's")
-
-    def _check_link(self, height: int, raw: bytes, prev_digest: bytes, full: bool) -> bytes:
-        """One block against its key, its parent and the digest index; returns its digest."""
-        certified = self._parse_block(height, raw)
-        header = cpb.BlockHeader()
-        try:
-            header.ParseFromString(certified.block.header)
-        except DecodeError as exc:
-            raise CorruptLedger(self.channel, height, "header does not decode") from exc
-        if header.height != height:
-            raise CorruptLedger(self.channel, height, f"header says height {header.height}")
-        if header.channel != self.channel:
-            raise CorruptLedger(self.channel, height, f"block of channel {header.channel!r}")
-        if header.parent_hash != prev_digest:
-            what = f"parent {header.parent_hash.hex()} is not block {height - 1}'s digest"
-            raise CorruptLedger(self.channel, height, what)
-        digest = self.hashing.hash(certified.block.header)
-        if self.store.get(HASH_PREFIX + digest) != height_key(height):
-            what = f"digest {digest.hex()} is not indexed at this height (altered or replaced)"
-            raise CorruptLedger(self.channel, height, what)
-        if full and header.tx_root != self.hashing.merkle_root(certified.block.txs):
-            raise CorruptLedger(self.channel, height, "txs do not match the header's tx root")
-        return digest
+        verify_layout(self, full)
