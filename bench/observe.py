@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import grpc
 
+from chains.tx import tx_id
 from client.connection import connect
 from client.tls import TlsFiles
 from protos import api_pb2 as api
@@ -29,8 +30,10 @@ class CommitWatcher:
         quorum: int,
         block_node: int = 0,
         tls: TlsFiles | None = None,
+        tx_hash: Callable[[bytes], bytes] = tx_id,
     ) -> None:
         self.tls = tls
+        self.tx_hash = tx_hash  # the chain's suite hash names its txs (SM3 on sm2-sm3)
         self.block_node = block_node  # whose block times are recorded (a node that stays up)
         self.addresses = addresses
         self.channels = channels
@@ -60,7 +63,7 @@ class CommitWatcher:
         try:
             for event in stream:
                 now = time.time()
-                ids = [hashlib.sha256(tx).digest() for tx in event.block.block.txs]
+                ids = [self.tx_hash(tx) for tx in event.block.block.txs]
                 with self.lock:
                     for tid in ids:
                         self.seen[tid].append(now)

@@ -26,6 +26,7 @@ from bench.observe import (
     progress,
     scrape_internals,
 )
+from chains.tx import suite_hashing
 from cli.processes import NodeExited, NodeProcesses, NotReady
 from crypto import DEFAULT_SUITE, SUITE_NAMES, SuiteSigner, suite_by_name
 from node.config import CHANNELS, load_config
@@ -139,7 +140,10 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
     ready = mp.get_context("fork").Value("d", 0.0)
     clients = start_clients(args, configs, addresses, channels, tls, queue, ready)
     primary = primary_index(configs)
-    watcher = CommitWatcher(addresses, channels, quorum, block_node=1 if n > 1 else 0, tls=tls)
+    tx_hash = suite_hashing(suite_by_name(args.crypto_suite)).hash
+    watcher = CommitWatcher(
+        addresses, channels, quorum, block_node=1 if n > 1 else 0, tls=tls, tx_hash=tx_hash
+    )
     watcher.start({})
     sampler = ProcessSampler(nodes.pids)
     sampler.start()
