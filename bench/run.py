@@ -33,6 +33,8 @@ from node.config import CHANNELS, load_config
 from node.verifier import BatchVerifier
 from protos import api_pb2 as api
 
+CLIENTS = mp.get_context("spawn")  # how load-client processes start
+
 
 def verification_baseline(
     items: int = 4000, threads: int = 2, crypto_suite: str = DEFAULT_SUITE
@@ -136,8 +138,10 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
 
     n = len(addresses)
     quorum = (n + (n - 1) // 3 + 2) // 2
-    queue: mp.Queue = mp.Queue()
-    ready = mp.get_context("fork").Value("d", 0.0)
+    # Client processes are spawned, not forked: this process already runs gRPC threads (a
+    # --sweep's earlier run, the commit watcher), and a forked child's gRPC can hang.
+    queue: mp.Queue = CLIENTS.Queue()
+    ready = CLIENTS.Value("d", 0.0)
     clients = start_clients(args, configs, addresses, channels, tls, queue, ready)
     primary = primary_index(configs)
     tx_hash = suite_hashing(suite_by_name(args.crypto_suite)).hash
@@ -199,7 +203,7 @@ def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list
         flush=True,
     )
     start_at = time.time() + 3600  # replaced once every client has signed
-    ctx = mp.get_context("fork")
+    ctx = CLIENTS
     plans = [
         ClientPlan(
             i,
