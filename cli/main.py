@@ -60,6 +60,8 @@ def _configure_logging(json_logs: bool) -> None:
             *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        # log lines to stderr: a command's stdout is its answer (a node's log file gets both)
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),  # the current stderr
     )
 
 

@@ -51,6 +51,12 @@ class _Failed(Exception):
     """One check's failure, with its reason."""
 
 
+def suite_context(bundle: dict[str, Any]) -> dict[str, Any]:
+    """What the steps read the bundle's crypto suite from (its hash and signatures)."""
+    suite = suite_by_name(bundle.get("crypto_suite", DEFAULT_SUITE))
+    return {"suite": suite, "hashing": suite_hashing(suite)}
+
+
 def verify_evidence(bundle: object) -> list[Check]:
     """Every check of the bundle, in order; it proves what it claims iff all are ok.
     A file that is not a bundle at all gives one failed `format` check."""

@@ -187,13 +187,13 @@ class CommitRecorder:
     commitment is the one place that sees all of them.
     """
 
-    def __init__(self, inner: Callable[[bytes, str, bytes], bytes]) -> None:
+    def __init__(self, inner: Callable[..., bytes]) -> None:
         self.inner = inner
         self.seen: list[tuple[bytes, str, bytes]] = []
 
-    def __call__(self, salt: bytes, code: str, value: bytes) -> bytes:
+    def __call__(self, salt: bytes, code: str, value: bytes, suite: object = None) -> bytes:
         self.seen.append((salt, code, value))
-        return self.inner(salt, code, value)
+        return self.inner(salt, code, value, suite)
 
 
 def pull_once(

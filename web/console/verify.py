@@ -15,7 +15,7 @@ from typing import Any
 
 from client.connection import DEFAULT_SUITE
 from client.evidence import validator_set
-from client.evidence_verify import STEPS, Check
+from client.evidence_verify import STEPS, Check, suite_context
 from protos import api_pb2 as api
 from web.console.ledger import Ledger
 
@@ -55,7 +55,7 @@ def check_tx(
 
 
 def run_checks(bundle: dict[str, Any]) -> list[Check]:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = suite_context(bundle)  # the suite, as the offline check reads it
     checks = []
     for name, step in STEPS:
         if name in NOT_TX_STEPS:
