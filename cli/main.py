@@ -63,6 +63,9 @@ def _configure_logging(json_logs: bool) -> None:
         # log lines to stderr: a command's stdout is its answer (a node's log file gets both)
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),  # the current stderr
     )
+    from client.keys import warnings_into_log
+
+    warnings_into_log()
 
 
 def cmd_node_start(args: argparse.Namespace) -> int:

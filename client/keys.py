@@ -57,6 +57,7 @@ MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 MAX_MEMLIMIT = 4 << 30  # a file asking for more is refused, not allocated
 DEFAULT_SECRET = "env:GOVCHAIN_KEY_SECRET"  # what the CLI reads when not told otherwise
 _warned: set[str] = set()
+_warnings_into_log = False
 
 
 class KeyCustodyError(ValueError):
@@ -228,10 +229,18 @@ def warn_plaintext(path: Path) -> None:
         "PLAINTEXT KEY FILE: the key sits unencrypted on disk; move it to an encrypted "
         "file (govchain keygen --encrypt) or a PKCS#11 token"
     )
-    if structlog.is_configured():
+    if _warnings_into_log:
         log.warning(what, path=str(path))
     else:
         print(f"warning: {path}: {what}", file=sys.stderr)
+
+
+def warnings_into_log() -> None:
+    """From now on key warnings go into the log (a process that set its logging up: a node,
+    the watcher). Not `structlog.is_configured()`: structlog's own test helpers leave that
+    true with the default logger, which writes to stdout, a command's answer."""
+    global _warnings_into_log
+    _warnings_into_log = True
 
 
 def is_token_uri(spec: object) -> bool:

@@ -9,7 +9,6 @@ from pathlib import Path
 import nacl.pwhash
 import nacl.signing
 import pytest
-import structlog
 
 from cli.main import main
 from client import keys
@@ -30,7 +29,7 @@ def as_a_fresh_cli_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees key loading as a `govchain` command does in its own process: no
     logging configured (an in-process node run earlier in the session configures it) and
     no warning given yet."""
-    monkeypatch.setattr(structlog, "is_configured", lambda: False)
+    monkeypatch.setattr(keys, "_warnings_into_log", False)
     monkeypatch.setattr(keys, "_warned", set())
 
 
