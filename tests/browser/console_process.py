@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.browser.conftest import ROOT, free_port
+from tests.browser.conftest import ROOT, free_port, wait_for
 
 
 def cli_output(*args: str) -> str:
@@ -68,7 +68,13 @@ def console_log_in(browser, url: str, net_root: Path, department: str) -> None: 
     from selenium.webdriver.common.by import By
 
     browser.get(url + "/login")
-    challenge = browser.find_element(By.ID, "challenge").text
+    # a session cookie of another console on 127.0.0.1 (cookies ignore the port) must not
+    # decide which page this one shows: start this login from no session at all
+    browser.delete_all_cookies()
+    browser.get(url + "/login")
+    challenge = wait_for(
+        lambda: browser.find_element(By.ID, "challenge").text, what="the login challenge"
+    )
     key = net_root / "keys" / f"{department}.tx.key"
     signature = cli_output(
         "console",
