@@ -20,7 +20,9 @@ to govchain validators from outside the node.
 - evidence.py, evidence_verify.py: a pulled material's evidence bundle (`collect_evidence`,
   `read_evidence`, `write_evidence`) and its offline check (`verify_evidence`);
 - archive.py, archive_verify.py: a channel's blocks exported into a block archive
-  (chunks and a manifest) and its offline check (`verify_archive`).
+  (chunks and a manifest) and its offline check (`verify_archive`);
+- set_replay.py: a channel's validator sets replayed from genesis through certified
+  governance blocks (the archive check and a joining node's snapshot check share it).
 
 The API in one breath: `hall = Hall(Network.from_testnet(dir), terminal_id, terminal_key,
 department, department_key, subject_key)`; `s = hall.start_session(id_number, True)`;

@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from chains.governance import KINDS, parse_governance
-from chains.tx import TxError, decode_tx, suite_hashing
+from chains.tx import suite_hashing
 from client.archive import ArchiveError, read_chunk, read_manifest
-from client.evidence_verify import _certificate_problem
+from client.set_replay import SetReplay
 from consensus.canonical import NonCanonical, decode_canonical
-from consensus.certificates import check_block_cert
 from consensus.config import ConsensusConfig
 from consensus.hashing import Hashing
-from consensus.membership import GovernanceTx, Membership, decide
 from crypto import DEFAULT_SUITE, Suite, suite_by_name
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
@@ -125,10 +121,10 @@ class _Chain:
     """The walk along the archived chain: the previous digest and the validator sets."""
 
     def __init__(self, cfg: ConsensusConfig, suite: Suite, chain_id: str) -> None:
-        self.cfg, self.suite, self.chain_id = cfg, suite, chain_id
+        self.cfg = cfg
         self.hashing: Hashing = cfg.hashing
         self.prev = cfg.genesis_hash
-        self.membership = Membership.genesis(cfg.validators)
+        self.sets = SetReplay(cfg, suite, chain_id)
 
     def check(self, event: api.BlockEvent, height: int) -> None:
         """One block, then its governance txs (which change the sets of later heights)."""
@@ -160,32 +156,8 @@ class _Chain:
             raise ArchiveError(f"{where}: tampered: the txs do not hash to the header's tx_root")
         if len(event.results.results) != len(txs):
             raise ArchiveError(f"{where}: {len(txs)} txs but {len(event.results.results)} results")
-        cfg = replace(self.cfg, validators=self.membership.at(height).validators)
-        cert = check_block_cert(certified.commits, height, digest, cfg, self.suite)
-        if isinstance(cert, str):
-            why = _certificate_problem(list(certified.commits), cfg, height, digest, self.suite)
-            raise ArchiveError(f"{where}: bad commit certificate: {why or cert}")
+        problem = self.sets.certificate_problem(certified, height, digest)
+        if problem is not None:
+            raise ArchiveError(f"{where}: bad commit certificate: {problem}")
         self.prev = digest
-        for raw in txs:
-            gtx = self._governance(raw)
-            if gtx is not None:
-                self.membership, _ = decide(self.membership, gtx, height, self.cfg, self.suite)
-
-    def _governance(self, raw: bytes) -> GovernanceTx | None:
-        """A committed governance tx as the node hands it to the core (node/governance.py
-        `read_governance`), so the sets replayed here are the ones the core used."""
-        if b"gov." not in raw:
-            return None
-        try:
-            tx = decode_tx(raw, self.chain_id, self.cfg.tx_bytes_max)
-        except TxError:
-            return None
-        kind = KINDS.get(tx.body.type)
-        if kind is None or tx.body.channel != self.cfg.channel:
-            return None
-        parsed = parse_governance(tx)
-        until = tx.body.valid_until_height
-        if isinstance(parsed, str):
-            return GovernanceTx(kind, b"", (), until, problem=parsed)
-        approvals = tuple((a.validator, a.signature) for a in parsed[0].approvals)
-        return GovernanceTx(kind, parsed[0].proposal, approvals, until)
+        self.sets.apply(certified, height)

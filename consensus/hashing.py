@@ -90,6 +90,16 @@ class Hashing(Protocol):
         self, leaf: bytes, index: int, count: int, proof: Sequence[bytes], root: bytes
     ) -> bool: ...
 
+    def expand(self, data: bytes, size: int) -> bytes:
+        """`size` pseudorandom bytes from `data` (an extendable-output function): the
+        elements of the state commitment (storage/state_sum.py)."""
+        ...
+
+
+def shake256(data: bytes, size: int) -> bytes:
+    """SHAKE-256 (FIPS 202): the XOF beside SHA-256, one C call for any output size."""
+    return hashlib.shake_256(data).digest(size)
+
 
 class _Sha256Hashing:
     """SHA-256 (`ed25519-sha256`, the default): the functions above, bound once, so the
@@ -100,6 +110,7 @@ class _Sha256Hashing:
     merkle_root = staticmethod(merkle_root)
     merkle_proof = staticmethod(merkle_proof)
     verify_merkle_proof = staticmethod(verify_merkle_proof)
+    expand = staticmethod(shake256)
 
     def __repr__(self) -> str:
         return "SHA256"

@@ -35,6 +35,9 @@ class Ed25519Sha256(Suite):
     def keyed_hash(self, key: bytes, data: bytes) -> bytes:
         return hmac.new(key, data, hashlib.sha256).digest()
 
+    def expand(self, data: bytes, size: int) -> bytes:
+        return hashlib.shake_256(data).digest(size)  # as consensus.hashing.SHA256 does
+
     def private_key_from_seed(self, seed: bytes) -> bytes:
         if len(seed) != SEED_BYTES:
             raise ValueError("an Ed25519 seed has 32 bytes")

@@ -60,6 +60,15 @@ class Suite(ABC):
     def open_sealed(self, private_key: bytes, sealed: bytes) -> bytes | None:
         """The sealed data, or None if it was not sealed to this key or was altered."""
 
+    def expand(self, data: bytes, size: int) -> bytes:
+        """`size` bytes from `data`: the suite hash in counter mode, as the KDF of GM/T
+        0003.4 (SM2) builds it, H(data || 1) || H(data || 2) || ... with 4-byte counters."""
+        out = b"".join(
+            self.hash(data + counter.to_bytes(4, "big"))
+            for counter in range(1, -(-size // self.digest_bytes) + 1)
+        )
+        return out[:size]
+
     def generate_private_key(self) -> bytes:
         return self.private_key_from_seed(secrets.token_bytes(SEED_BYTES))
 

@@ -134,6 +134,11 @@ class NodeConfig:
     metrics_listen: str | None = None  # host:port of the Prometheus endpoint
     # Keep only the newest blocks: 0 keeps all, else >= RETAIN_BLOCKS_MIN (storage/pruning.py).
     retain_blocks: int = 0
+    # Snapshots (node/snapshots.py): every N-th checkpoint height (0: none), the newest K
+    # kept; and whether an empty channel joins from a peer's snapshot (node/state_sync.py).
+    snapshot_interval_checkpoints: int = 1000
+    snapshots_kept: int = 2
+    state_sync: bool = False
 
 
 def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
@@ -290,6 +295,13 @@ def load_config(path: Path) -> NodeConfig:
             f"{where}: `retain_blocks` must be 0 (keep every block) or at least "
             f"{RETAIN_BLOCKS_MIN} (the blocks a restarted channel reads)"
         )
+    state_sync = data.get("state_sync", False)
+    if not isinstance(state_sync, bool):
+        raise ConfigError(f"{where}: `state_sync` must be true or false")
+    interval = _count(
+        data.get("snapshot_interval_checkpoints", 1000), 0, where, "snapshot_interval_checkpoints"
+    )
+    kept = _count(data.get("snapshots_kept", 2), 1, where, "snapshots_kept")
     return NodeConfig(
         node_id=str(_require(data, "node_id", str, where)),
         chain_id=str(_require(data, "chain_id", str, where)),
@@ -311,7 +323,16 @@ def load_config(path: Path) -> NodeConfig:
         tls=_tls(data, base, where),
         metrics_listen=metrics_listen,
         retain_blocks=retain_blocks,
+        snapshot_interval_checkpoints=interval,
+        snapshots_kept=kept,
+        state_sync=state_sync,
     )
+
+
+def _count(value: object, least: int, where: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{where}: `{name}` must be an integer of at least {least}")
+    return value
 
 
 def load_genesis(path: Path, chain_id: str, channel: str) -> Genesis:

@@ -3,8 +3,10 @@
 Per tx, in block order: a tx that does not decode, belongs elsewhere, expired
 (valid_until_height below the block height) or repeats a committed tx keeps its place
 with a result code and changes nothing; otherwise the application decides. Each tx sees
-the writes of the txs before it. The state root chains the previous root with a digest
-of this block's writes, so equal roots mean equal state histories.
+the writes of the txs before it. The state root binds two things: the history (the
+previous root, the height and a digest of this block's writes, so equal roots mean equal
+state histories) and the contents (storage/state_sum.py: a sum over every state entry
+and committed tx id, so a snapshot of the state can be checked against a certified root).
 
 Governance txs are judged by the consensus core, which owns the validator sets; the
 executor records its verdicts, stores the membership it hands over, and applies an
@@ -38,6 +40,7 @@ from consensus.hashing import SHA256, Hashing, sha256
 from consensus.membership import Membership
 from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
+from storage.state_sum import EMPTY_SUM, block_sum
 
 MALFORMED = 1
 WRONG_CHANNEL = 2
@@ -53,6 +56,8 @@ class BlockOutcome:
     writes: dict[bytes, bytes | None]
     tx_ids: list[bytes]  # one per tx; b"" for a repeat of a committed tx (not indexed again)
     timestamp_ms: int = 0  # the block header's (the primary's clock when it proposed)
+    state_sum: bytes = EMPTY_SUM  # the content commitment after the block
+    history_root: bytes = b""  # the history half of the state root (a snapshot names it)
 
 
 class _Overlay:
@@ -68,11 +73,11 @@ class _Overlay:
         return self._base(key)
 
 
-def state_root(
+def history_root(
     previous: bytes, height: int, writes: Mapping[bytes, bytes | None], hash_: Hash = sha256
 ) -> bytes:
-    """The state root after a block: `hash_` (the channel's suite hash, SHA-256 or SM3)
-    of the previous root, the height and the block's sorted writes."""
+    """The history half of a state root: `hash_` (the channel's suite hash, SHA-256 or
+    SM3) of the previous root, the height and the block's sorted writes."""
     h = hash_(
         b"".join(
             len(k).to_bytes(4, "big")
@@ -82,6 +87,22 @@ def state_root(
         )
     )
     return hash_(previous + height.to_bytes(8, "big") + h)
+
+
+def state_root(
+    previous: bytes,
+    height: int,
+    writes: Mapping[bytes, bytes | None],
+    hash_: Hash = sha256,
+    state_sum: bytes = EMPTY_SUM,
+) -> bytes:
+    """The state root after a block: H(history root || H(state sum))."""
+    return root_of(history_root(previous, height, writes, hash_), state_sum, hash_)
+
+
+def root_of(history: bytes, state_sum: bytes, hash_: Hash = sha256) -> bytes:
+    """A state root from its halves: what a joiner recomputes from a snapshot."""
+    return hash_(history + hash_(state_sum))
 
 
 class Executor:
@@ -115,6 +136,7 @@ class Executor:
         committed: Callable[[bytes], bool],
         governance: Mapping[int, str] | None = None,
         membership: Membership | None = None,
+        previous_sum: bytes = EMPTY_SUM,
     ) -> BlockOutcome:
         writes: dict[bytes, bytes | None] = {}
         results: list[api.TxResult] = []
@@ -145,9 +167,11 @@ class Executor:
             self.set_departments(departments_in(writes[DEPARTMENT_KEYS_KEY], self.departments))
         if membership is not None:
             writes[MEMBERSHIP_KEY] = membership.to_pb().SerializeToString(deterministic=True)
-        root = state_root(previous_root, height, writes, self.hash)
+        new_sum = block_sum(self.hashing, previous_sum, height, writes, read, ids)
+        history = history_root(previous_root, height, writes, self.hash)
+        root = root_of(history, new_sum, self.hash)
         results_pb = api.BlockResults(results=results, state_root=root)
-        return BlockOutcome(results_pb, writes, ids, header.timestamp_ms)
+        return BlockOutcome(results_pb, writes, ids, header.timestamp_ms, new_sum, history)
 
     def _governance(self, raw: bytes, verdict: str, height: int) -> Outcome:
         """Record the core's verdict; an accepted write policy rules from the next tx on."""

@@ -12,9 +12,15 @@ blocks are the core's to find (their commit certificates), and count against the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import grpc
 
 from protos import api_pb2 as api
 from protos import consensus_pb2 as cpb
+
+if TYPE_CHECKING:
+    from node.node import Node
 
 # Why a fetch from one peer gave nothing usable: the `reason` label of
 # govchain_fetch_failures_total ("invalid" is the core's verdict on the blocks).
@@ -63,4 +69,27 @@ def bounded_reply(
         if reply.blocks and size > bytes_max:
             break
         reply.blocks.append(block)
+    return reply
+
+
+async def fetch_blocks(
+    node: Node, peer: bytes, channel: str, first: int, last: int
+) -> api.FetchBlocksResponse:
+    """Ask one peer for blocks [first, last], within the node's fetch limits; raise
+    FetchFailed (with the reason the metrics count) if it gives no usable answer."""
+    limits = node.config.limits
+    if not node.fetch_limiter.allow(peer.hex()):
+        raise FetchFailed("throttled")
+    link = node.links.get(peer)
+    if link is None:
+        raise FetchFailed("error", "no link to that peer")
+    request = api.FetchBlocksRequest(channel=channel, from_height=first, to_height=last)
+    try:
+        reply = await link.stub().FetchBlocks(request, timeout=limits.fetch_timeout_ms / 1000)
+    except grpc.aio.AioRpcError as e:
+        timed_out = e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        raise FetchFailed("timeout" if timed_out else "error", e.code().name) from e
+    problem = check_reply(reply, first, last, limits.fetch_answer_bytes_max)
+    if problem is not None:
+        raise FetchFailed(problem, f"{len(reply.blocks)} blocks, {reply.ByteSize()} bytes")
     return reply

@@ -78,6 +78,7 @@ class NodeCollector(Collector):
         yield from _intake(node, channels)
         yield from _holdings(channels)
         yield from _sync(channels)
+        yield from _snapshots(node, channels)
         yield from _membership(channels)
         yield from _failures(node)
         yield _fetch_failures(node)
@@ -196,6 +197,29 @@ def _sync(channels: Channels) -> Iterator[Family]:
         synced.add_metric([name], ch.runtime.synced_blocks)
         sync_lag.add_metric([name], max(0, st.fetch_target - st.executed_height))
     yield from (synced, sync_lag)
+
+
+def _snapshots(node: Node, channels: Channels) -> Iterator[Family]:
+    """Snapshots made and offered here (node/snapshots.py), and chunks a state sync took."""
+    made = CounterMetricFamily(
+        "govchain_snapshots_made", "Snapshots made since start", labels=["channel"]
+    )
+    offered = GaugeMetricFamily(
+        "govchain_snapshot_height", "Height of the newest snapshot offered (0: none)", ["channel"]
+    )
+    for name, ch, _st in channels:
+        snaps = ch.runtime.snapshots
+        made.add_metric([name], snaps.made if snaps else 0)
+        offers = snaps.offers() if snaps else []
+        offered.add_metric([name], offers[0].height if offers else 0)
+    chunks = CounterMetricFamily(
+        "govchain_state_sync_chunks",
+        "Snapshot chunks a state sync installed or refused (forged or unavailable)",
+        labels=["outcome"],
+    )
+    for outcome in ("installed", "refused"):
+        chunks.add_metric([outcome], node.state_sync_chunks[outcome])
+    yield from (made, offered, chunks)
 
 
 def _membership(channels: Channels) -> Iterator[Family]:

@@ -43,7 +43,7 @@ from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, channels_suite, load_genesis
 from node.crl import outbound_revocation, revocation_guard
 from node.executor import Executor
-from node.fetching import FetchFailed, check_reply
+from node.fetching import fetch_blocks
 from node.integrity import check_channel
 from node.logsampling import SampledLog
 from node.mempool import Mempool
@@ -52,7 +52,9 @@ from node.pruning import prune_forever
 from node.ratelimit import RateLimiter
 from node.runtime import ChannelRuntime
 from node.server import SERVICE_NAMES, build_server, listen
+from node.snapshots import snapshot_maker
 from node.stallwatch import StallWatch
+from node.state_sync import needs_sync, sync_channels
 from node.supervise import spawn
 from node.transport import PeerLink
 from node.tx_signatures import NodeTxChecker
@@ -107,6 +109,7 @@ class Node:
         self.fatal = asyncio.Event()
         self.exit_code = 0
         self.undecodable: Counter[str] = Counter()  # requests that did not decode, by method
+        self.state_sync_chunks: Counter[str] = Counter()  # installed / refused (state_sync.py)
         self.refusals = SampledLog(
             structlog.get_logger("services"), config.limits.refusal_log_interval_ms / 1000
         )
@@ -136,18 +139,14 @@ class Node:
             self._add_link(peer.public_key, peer.address, peer.node_id)
         self.channels: dict[str, Channel] = {}
         self.stores: list[LevelDBStore] = []
+        # Empty channels that join from a peer's snapshot first (node/state_sync.py).
+        self.syncing = [n for n in config.channels if config.state_sync and needs_sync(config, n)]
         for name in config.channels:
-            self.channels[name] = self._open_channel(name)
-        for ch in self.channels.values():
-            self.on_membership(ch.runtime.membership())
+            if name not in self.syncing:
+                self.add_channel(name)
         # Data sharing: this department's identity, tx key and own records.
         self.department_id = config.node_id
         self.departments = Departments()
-        for ch in self.channels.values():  # with the keys rotated on that channel since
-            if ch.genesis.app.get("departments"):
-                self.departments = ch.runtime.executor.departments
-                ch.runtime.executor.on_departments = lambda d: setattr(self, "departments", d)
-                break
         self.department_key: nacl.signing.SigningKey | SignerKey | SuiteSigner | None = None
         if config.department_key_file is not None:
             try:
@@ -162,6 +161,13 @@ class Node:
         except (MappingError, SidecarError) as e:  # the department's source: like the config
             raise ConfigError(str(e)) from None
         self.server: grpc.aio.Server | None = None
+
+    def add_channel(self, name: str) -> None:
+        ch = self.channels[name] = self._open_channel(name)
+        self.on_membership(ch.runtime.membership())
+        if ch.genesis.app.get("departments"):  # with the keys rotated on that channel since
+            self.departments = ch.runtime.executor.departments
+            ch.runtime.executor.on_departments = lambda d: setattr(self, "departments", d)
 
     def _add_link(self, key: bytes, address: str, node_id: str) -> PeerLink:
         link = PeerLink(
@@ -266,6 +272,7 @@ class Node:
         runtime.on_task_failure = self.on_task_failure
         runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
         runtime.queue_bytes_max = limits.runtime_queue_bytes_max
+        runtime.snapshots = snapshot_maker(self, ledger, cfg.checkpoint_interval_blocks)
         return Channel(genesis, ledger, runtime, admission)
 
     # ------------------------------------------------------------------ peers
@@ -286,24 +293,7 @@ class Node:
     async def fetch(
         self, peer: bytes, channel: str, first: int, last: int
     ) -> api.FetchBlocksResponse:
-        """Ask one peer for blocks [first, last], within this node's fetch limits; raise
-        FetchFailed (with the reason the metrics count) if it gives no usable answer."""
-        limits = self.config.limits
-        if not self.fetch_limiter.allow(peer.hex()):
-            raise FetchFailed("throttled")
-        link = self.links.get(peer)
-        if link is None:
-            raise FetchFailed("error", "no link to that peer")
-        request = api.FetchBlocksRequest(channel=channel, from_height=first, to_height=last)
-        try:
-            reply = await link.stub().FetchBlocks(request, timeout=limits.fetch_timeout_ms / 1000)
-        except grpc.aio.AioRpcError as e:
-            timed_out = e.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            raise FetchFailed("timeout" if timed_out else "error", e.code().name) from e
-        problem = check_reply(reply, first, last, limits.fetch_answer_bytes_max)
-        if problem is not None:
-            raise FetchFailed(problem, f"{len(reply.blocks)} blocks, {reply.ByteSize()} bytes")
-        return reply
+        return await fetch_blocks(self, peer, channel, first, last)
 
     def gossip(self, admitted: dict[str, list[bytes]]) -> None:
         if self.halted:
@@ -446,12 +436,16 @@ class Node:
         self.started = True
         for link in self.links.values():
             link.start()
+        await sync_channels(self)  # the channels that join from a snapshot, then open them
         for name, ch in self.channels.items():
             ch.runtime.start()
-            if self.config.retain_blocks:  # node/pruning.py
-                retain = self.config.retain_blocks
-                prune_task = prune_forever(ch.ledger, ch.runtime.committed, retain)
-                spawn(prune_task, f"prune-{name}", self.on_task_failure)
+            if self.config.retain_blocks:  # node/pruning.py; blocks above a snapshot stay
+                snaps = ch.runtime.snapshots
+                floor = snaps.oldest_height if snaps else lambda: None
+                task = prune_forever(
+                    ch.ledger, ch.runtime.committed, self.config.retain_blocks, floor
+                )
+                spawn(task, f"prune-{name}", self.on_task_failure)
         await self._set_health()
         if self.config.metrics_listen:
             try:

@@ -23,6 +23,7 @@ from storage.ledger import Pruned
 
 if TYPE_CHECKING:
     from node.node import Node
+    from node.snapshots import SnapshotMaker
 
 log = structlog.get_logger("peer_api")
 
@@ -167,3 +168,35 @@ class PeerService(api_grpc.PeerServicer):
         except Pruned as e:  # the asker needs an archive (or another peer that kept them)
             await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
         return bounded_reply(blocks, proof, self.node.config.limits.fetch_answer_bytes_max)
+
+    async def ListSnapshots(self, request, context):
+        """The snapshots of a channel offered here (node/snapshots.py), newest first."""
+        await guard_call(self.node, context)
+        await self._certified_validator(context, known=False)
+        snaps = await self._snapshots(request.channel, context)
+        return api.ListSnapshotsResponse(snapshots=snaps.offers())
+
+    async def FetchSnapshot(self, request, context):
+        """One offered snapshot's manifest or chunk, as stored (the asker checks it)."""
+        await guard_call(self.node, context)
+        await self._certified_validator(context, known=False)
+        snaps = await self._snapshots(request.channel, context)
+        part = request.WhichOneof("part")
+        if part is None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name the manifest or a chunk")
+        data = snaps.read(request.height, None if part == "manifest" else request.chunk)
+        if data is None:
+            what = "manifest" if part == "manifest" else f"chunk {request.chunk}"
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no {what} of a snapshot at height {request.height} is offered here",
+            )
+        return api.FetchSnapshotResponse(data=data)
+
+    async def _snapshots(self, channel: str, context: grpc.aio.ServicerContext) -> SnapshotMaker:
+        ch = self.node.channels.get(channel)
+        if ch is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {channel!r}")
+        if ch.runtime.snapshots is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "this node makes no snapshots")
+        return ch.runtime.snapshots

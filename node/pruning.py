@@ -17,6 +17,7 @@ peer further behind than every validator's retention needs an archive
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -32,11 +33,19 @@ PRUNE_BATCH_BLOCKS = 256
 
 
 async def prune_forever(
-    ledger: ChannelLedger, committed: asyncio.Condition, retain_blocks: int
+    ledger: ChannelLedger,
+    committed: asyncio.Condition,
+    retain_blocks: int,
+    floor: Callable[[], int | None] = lambda: None,
 ) -> None:
-    """Prune as far as the rule allows, then wait for the next commit; forever."""
+    """Prune as far as the rule allows, then wait for the next commit; forever. `floor`
+    is the oldest snapshot offered (node/snapshots.py): blocks above it stay, so a
+    joiner that installs it can block-sync from there."""
     while True:
         target = prune_limit(ledger, retain_blocks)
+        oldest = floor()
+        if oldest is not None:
+            target = min(target, oldest)
         while ledger.pruned_height() < target:
             gone = prune(ledger, target, PRUNE_BATCH_BLOCKS)
             log.info(

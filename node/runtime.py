@@ -67,6 +67,7 @@ from storage.stores import StorageError, os_error_name
 
 if TYPE_CHECKING:
     from node.metrics import NodeMetrics
+    from node.snapshots import SnapshotMaker
 
 log = structlog.get_logger("runtime")
 
@@ -135,6 +136,7 @@ class ChannelRuntime:
         self._task: asyncio.Task[None] | None = None
         self._fetching: asyncio.Task[None] | None = None
         self.membership_changes: list[Membership] = []  # executed, not yet committed
+        self.snapshots: SnapshotMaker | None = None  # node/snapshots.py (set by the node)
         self._sets_logged = 1
         # The node dials validators announced on chain (set by the node).
         self.on_membership: Callable[[Membership], None] = lambda _m: None
@@ -150,6 +152,8 @@ class ChannelRuntime:
 
     async def stop(self) -> None:
         self.halt()
+        if self.snapshots is not None:
+            self.snapshots.release()
 
     def halt(self, reason: str | None = None) -> None:
         """Stop at once, from any task: no timer fires, no event is taken, no fetch runs.
@@ -269,6 +273,10 @@ class ChannelRuntime:
             elif isinstance(action, ExecuteBlock):
                 batch = batch or self.ledger.batch()
                 executed.append(self._execute(batch, action))
+                if self.snapshots is not None and self.snapshots.due(action.height):
+                    await self._commit(batch, executed)  # that state on disk on its own
+                    batch, executed = None, []
+                    self.snapshots.capture(action.height)
             else:
                 if batch is not None:
                     await self._commit(batch, executed)
@@ -291,6 +299,7 @@ class ChannelRuntime:
             ),
             dict(action.governance),
             action.membership,
+            batch.tip.state_sum,
         )
         if action.membership is not None:
             self.membership_changes.append(action.membership)
@@ -301,11 +310,16 @@ class ChannelRuntime:
             outcome.results,
             outcome.writes,
             outcome.tx_ids,
+            outcome.state_sum,
+            outcome.history_root,
+            governance=bool(action.governance),
         )
         return action.height, action.digest, outcome.results, outcome.tx_ids, outcome.timestamp_ms
 
     async def _commit(self, batch: LedgerBatch, executed: list) -> None:
         self.ledger.commit(batch)
+        if self.snapshots is not None:
+            self.snapshots.after_commit()
         for membership in self.membership_changes:
             self._log_membership(membership)
             self.on_membership(membership)

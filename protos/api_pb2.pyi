@@ -355,6 +355,98 @@ class FetchBlocksResponse(_message.Message):
     checkpoint: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.SignedMessage]
     def __init__(self, blocks: _Optional[_Iterable[_Union[_consensus_pb2.CertifiedBlock, _Mapping]]] = ..., checkpoint: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ...) -> None: ...
 
+class SnapshotEntry(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    value: bytes
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[SnapshotEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[SnapshotEntry, _Mapping]]] = ...) -> None: ...
+
+class SnapshotChunkInfo(_message.Message):
+    __slots__ = ("entries", "bytes", "sum")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    bytes: int
+    sum: bytes
+    def __init__(self, entries: _Optional[int] = ..., bytes: _Optional[int] = ..., sum: _Optional[bytes] = ...) -> None: ...
+
+class SnapshotManifest(_message.Message):
+    __slots__ = ("format", "chain_id", "channel", "crypto_suite", "height", "block", "results", "previous_root", "history_root", "checkpoint", "governance", "chunks")
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CRYPTO_SUITE_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ROOT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_ROOT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    GOVERNANCE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    format: int
+    chain_id: str
+    channel: str
+    crypto_suite: str
+    height: int
+    block: _consensus_pb2.CertifiedBlock
+    results: BlockResults
+    previous_root: bytes
+    history_root: bytes
+    checkpoint: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.SignedMessage]
+    governance: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.CertifiedBlock]
+    chunks: _containers.RepeatedCompositeFieldContainer[SnapshotChunkInfo]
+    def __init__(self, format: _Optional[int] = ..., chain_id: _Optional[str] = ..., channel: _Optional[str] = ..., crypto_suite: _Optional[str] = ..., height: _Optional[int] = ..., block: _Optional[_Union[_consensus_pb2.CertifiedBlock, _Mapping]] = ..., results: _Optional[_Union[BlockResults, _Mapping]] = ..., previous_root: _Optional[bytes] = ..., history_root: _Optional[bytes] = ..., checkpoint: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ..., governance: _Optional[_Iterable[_Union[_consensus_pb2.CertifiedBlock, _Mapping]]] = ..., chunks: _Optional[_Iterable[_Union[SnapshotChunkInfo, _Mapping]]] = ...) -> None: ...
+
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = ("channel",)
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    def __init__(self, channel: _Optional[str] = ...) -> None: ...
+
+class SnapshotOffer(_message.Message):
+    __slots__ = ("height", "chunks", "manifest_hash")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_HASH_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    chunks: int
+    manifest_hash: bytes
+    def __init__(self, height: _Optional[int] = ..., chunks: _Optional[int] = ..., manifest_hash: _Optional[bytes] = ...) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotOffer]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotOffer, _Mapping]]] = ...) -> None: ...
+
+class FetchSnapshotRequest(_message.Message):
+    __slots__ = ("channel", "height", "manifest", "chunk")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    height: int
+    manifest: bool
+    chunk: int
+    def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., manifest: _Optional[bool] = ..., chunk: _Optional[int] = ...) -> None: ...
+
+class FetchSnapshotResponse(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
 class BackupRequest(_message.Message):
     __slots__ = ("channel", "chunk_bytes")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]

@@ -331,6 +331,16 @@ class PeerStub:
                 request_serializer=protos_dot_api__pb2.FetchBlocksRequest.SerializeToString,
                 response_deserializer=protos_dot_api__pb2.FetchBlocksResponse.FromString,
                 _registered_method=True)
+        self.ListSnapshots = channel.unary_unary(
+                '/govchain.api.Peer/ListSnapshots',
+                request_serializer=protos_dot_api__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=protos_dot_api__pb2.ListSnapshotsResponse.FromString,
+                _registered_method=True)
+        self.FetchSnapshot = channel.unary_unary(
+                '/govchain.api.Peer/FetchSnapshot',
+                request_serializer=protos_dot_api__pb2.FetchSnapshotRequest.SerializeToString,
+                response_deserializer=protos_dot_api__pb2.FetchSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -349,6 +359,18 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSnapshots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -361,6 +383,16 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.FetchBlocks,
                     request_deserializer=protos_dot_api__pb2.FetchBlocksRequest.FromString,
                     response_serializer=protos_dot_api__pb2.FetchBlocksResponse.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=protos_dot_api__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=protos_dot_api__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'FetchSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchSnapshot,
+                    request_deserializer=protos_dot_api__pb2.FetchSnapshotRequest.FromString,
+                    response_serializer=protos_dot_api__pb2.FetchSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -417,6 +449,60 @@ class Peer:
             '/govchain.api.Peer/FetchBlocks',
             protos_dot_api__pb2.FetchBlocksRequest.SerializeToString,
             protos_dot_api__pb2.FetchBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govchain.api.Peer/ListSnapshots',
+            protos_dot_api__pb2.ListSnapshotsRequest.SerializeToString,
+            protos_dot_api__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govchain.api.Peer/FetchSnapshot',
+            protos_dot_api__pb2.FetchSnapshotRequest.SerializeToString,
+            protos_dot_api__pb2.FetchSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos import consensus_pb2 as protos_dot_consensus__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14protos/storage.proto\x12\x10govchain.storage\x1a\x16protos/consensus.proto\")\n\tViewState\x12\x0c\n\x04view\x18\x01 \x01(\x04\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x08\"\xde\x01\n\tSlotState\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x15\n\raccepted_view\x18\x02 \x01(\x03\x12+\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x0b\x32\x19.govchain.consensus.Block\x12\x15\n\rprepared_view\x18\x04 \x01(\x03\x12+\n\x08prepared\x18\x05 \x01(\x0b\x32\x19.govchain.consensus.Block\x12\x39\n\x0eprepared_votes\x18\x06 \x03(\x0b\x32!.govchain.consensus.SignedMessage\"{\n\x0f\x43heckpointState\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x12\n\nstate_root\x18\x03 \x01(\x0c\x12\x30\n\x05proof\x18\x04 \x03(\x0b\x32!.govchain.consensus.SignedMessage\"7\n\x03Tip\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x12\n\nstate_root\x18\x03 \x01(\x0c\"+\n\nTxLocation\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14protos/storage.proto\x12\x10govchain.storage\x1a\x16protos/consensus.proto\")\n\tViewState\x12\x0c\n\x04view\x18\x01 \x01(\x04\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x08\"\xde\x01\n\tSlotState\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x15\n\raccepted_view\x18\x02 \x01(\x03\x12+\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x0b\x32\x19.govchain.consensus.Block\x12\x15\n\rprepared_view\x18\x04 \x01(\x03\x12+\n\x08prepared\x18\x05 \x01(\x0b\x32\x19.govchain.consensus.Block\x12\x39\n\x0eprepared_votes\x18\x06 \x03(\x0b\x32!.govchain.consensus.SignedMessage\"{\n\x0f\x43heckpointState\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12\x12\n\nstate_root\x18\x03 \x01(\x0c\x12\x30\n\x05proof\x18\x04 \x03(\x0b\x32!.govchain.consensus.SignedMessage\"`\n\x03Tip\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x12\n\nstate_root\x18\x03 \x01(\x0c\x12\x11\n\tstate_sum\x18\x04 \x01(\x0c\x12\x14\n\x0chistory_root\x18\x05 \x01(\x0c\"+\n\nTxLocation\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05index\x18\x02 \x01(\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,7 +39,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKPOINTSTATE']._serialized_start=334
   _globals['_CHECKPOINTSTATE']._serialized_end=457
   _globals['_TIP']._serialized_start=459
-  _globals['_TIP']._serialized_end=514
-  _globals['_TXLOCATION']._serialized_start=516
-  _globals['_TXLOCATION']._serialized_end=559
+  _globals['_TIP']._serialized_end=555
+  _globals['_TXLOCATION']._serialized_start=557
+  _globals['_TXLOCATION']._serialized_end=600
 # @@protoc_insertion_point(module_scope)

@@ -44,14 +44,18 @@ class CheckpointState(_message.Message):
     def __init__(self, height: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., state_root: _Optional[bytes] = ..., proof: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ...) -> None: ...
 
 class Tip(_message.Message):
-    __slots__ = ("height", "hash", "state_root")
+    __slots__ = ("height", "hash", "state_root", "state_sum", "history_root")
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     STATE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    STATE_SUM_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_ROOT_FIELD_NUMBER: _ClassVar[int]
     height: int
     hash: bytes
     state_root: bytes
-    def __init__(self, height: _Optional[int] = ..., hash: _Optional[bytes] = ..., state_root: _Optional[bytes] = ...) -> None: ...
+    state_sum: bytes
+    history_root: bytes
+    def __init__(self, height: _Optional[int] = ..., hash: _Optional[bytes] = ..., state_root: _Optional[bytes] = ..., state_sum: _Optional[bytes] = ..., history_root: _Optional[bytes] = ...) -> None: ...
 
 class TxLocation(_message.Message):
     __slots__ = ("height", "index")

@@ -5,7 +5,9 @@ dict in tests). `stores.py` is the store contract (`ByteStore`) and its two impl
 (`LevelDBStore`, `MemoryStore`); `codec.py` turns the consensus core's persisted records
 into protobuf bytes; `ledger.py` lays out one channel's blocks, results, indexes, world
 state and consensus records over a store; `integrity.py` checks that layout at startup;
-`pruning.py` deletes old blocks and results down to a retention height.
+`pruning.py` deletes old blocks and results down to a retention height; `state_sum.py`
+is the state commitment (a multiset hash over world state and tx index) the state root
+binds; `snapshot.py` cuts that state into checked chunks and installs them in a joiner.
 
 May import: `consensus` and `protos`; never the node (tests/unit/test_dependencies.py
 holds the table). From `consensus` it takes the core's record types (for their codec,

@@ -11,6 +11,8 @@ Key layout. Each channel has its own store, so keys carry no channel name. Heigh
 | `r:` + height      | api_pb2.BlockResults: per-tx results, state root after the block |
 | `h:` + digest      | height of the block with that digest (8 bytes big-endian)        |
 | `t:` + tx id       | storage_pb2.TxLocation: height and index in the block            |
+| `g:` + height      | the certified block again, if it holds a governance tx: never    |
+|                    | pruned, it carries the validator sets into snapshots             |
 | `s:` + key         | world-state value (absent: never written, or deleted)            |
 | `c:view`           | storage_pb2.ViewState: the replica's view, active or not         |
 | `c:slot:` + height | storage_pb2.SlotState: accepted and prepared block at the height |
@@ -56,6 +58,7 @@ BLOCK_PREFIX = b"b:"
 RESULTS_PREFIX = b"r:"
 HASH_PREFIX = b"h:"
 TX_PREFIX = b"t:"
+GOV_PREFIX = b"g:"
 STATE_PREFIX = b"s:"
 VIEW_KEY = b"c:view"
 SLOT_PREFIX = b"c:slot:"
@@ -131,13 +134,16 @@ class LedgerBatch:
         self.generation = generation  # the ledger's commit count when the batch was made
         self.committed = False
         self.blocks_added = 0
-        self._height, self._hash, self._state_root = tip.height, tip.hash, tip.state_root
+        self._tip = storage_pb2.Tip()
+        self._tip.CopyFrom(tip)
         self._ops: dict[bytes, bytes | None] = {}
 
     @property
     def tip(self) -> storage_pb2.Tip:
         """The tip the ledger will have once this batch commits."""
-        return storage_pb2.Tip(height=self._height, hash=self._hash, state_root=self._state_root)
+        tip = storage_pb2.Tip()
+        tip.CopyFrom(self._tip)
+        return tip
 
     @property
     def staged(self) -> Mapping[bytes, bytes | None]:
@@ -189,8 +195,12 @@ class LedgerBatch:
         results: api_pb2.BlockResults,
         state_writes: Mapping[bytes, bytes | None],
         tx_ids: Sequence[bytes],
+        state_sum: bytes = b"",
+        history_root: bytes = b"",
+        governance: bool = False,
     ) -> None:
-        """Stage an executed block with its results, indexes and world-state writes.
+        """Stage an executed block with its results, indexes and world-state writes, and
+        the state commitment after it (its sum and the history half of its root).
 
         Refused (StorageError) unless the block extends the staged tip: height is one
         above it, the header names it as parent, `digest` is the header's digest, and
@@ -199,7 +209,10 @@ class LedgerBatch:
         self._check_open()
         self._check_block(height, certified, digest, results, state_writes, tx_ids)
         key = height_key(height)
-        self._ops[BLOCK_PREFIX + key] = certified.SerializeToString(deterministic=True)
+        raw_block = certified.SerializeToString(deterministic=True)
+        self._ops[BLOCK_PREFIX + key] = raw_block
+        if governance:  # kept past pruning: a snapshot's joiner replays the sets from them
+            self._ops[GOV_PREFIX + key] = raw_block
         self._ops[RESULTS_PREFIX + key] = results.SerializeToString(deterministic=True)
         self._ops[HASH_PREFIX + digest] = key
         for index, tx_id in enumerate(tx_ids):
@@ -209,8 +222,14 @@ class LedgerBatch:
             self._ops[TX_PREFIX + tx_id] = location.SerializeToString(deterministic=True)
         for state_key, value in state_writes.items():
             self._ops[STATE_PREFIX + state_key] = value
-        self._height, self._hash, self._state_root = height, digest, results.state_root
-        self._ops[TIP_KEY] = self.tip.SerializeToString(deterministic=True)
+        self._tip = storage_pb2.Tip(
+            height=height,
+            hash=digest,
+            state_root=results.state_root,
+            state_sum=state_sum,
+            history_root=history_root,
+        )
+        self._ops[TIP_KEY] = self._tip.SerializeToString(deterministic=True)
         self.blocks_added += 1
 
     def _check_block(
@@ -223,8 +242,8 @@ class LedgerBatch:
         tx_ids: Sequence[bytes],
     ) -> None:
         where = f"channel {self.channel!r} block {height}"
-        if height != self._height + 1:
-            raise StorageError(f"{where} does not follow the tip at height {self._height}")
+        if height != self._tip.height + 1:
+            raise StorageError(f"{where} does not follow the tip at height {self._tip.height}")
         header = cpb.BlockHeader()
         try:
             header.ParseFromString(certified.block.header)
@@ -232,7 +251,7 @@ class LedgerBatch:
             raise StorageError(f"{where}: header does not decode") from exc
         if header.height != height:
             raise StorageError(f"{where}: header says height {header.height}")
-        if header.parent_hash != self._hash:
+        if header.parent_hash != self._tip.hash:
             raise StorageError(f"{where}: parent {header.parent_hash.hex()} is not the tip")
         if self.hashing.hash(certified.block.header) != digest:
             raise StorageError(f"{where}: digest is not the suite hash of the header")
@@ -431,8 +450,9 @@ class ChannelLedger:
         return cpb.BlockHeader.FromString(certified.block.header).timestamp_ms
 
     def _recent_tx_ids(self, tip_height: int, recent_tx_blocks: int) -> tuple[bytes, ...]:
-        ids: list[bytes] = []
-        for height in range(max(1, tip_height - recent_tx_blocks + 1), tip_height + 1):
+        ids: list[bytes] = []  # from the base up: below it a snapshot or pruning left none
+        first = max(1, tip_height - recent_tx_blocks + 1, self.pruned_height() + 1)
+        for height in range(first, tip_height + 1):
             certified = self.block(height)
             if certified is None:
                 raise CorruptLedger(self.channel, height, "block below the tip is missing")

@@ -284,7 +284,10 @@ def test_block_of_only_rejected_txs_writes_nothing_and_root_covers_no_writes() -
     assert all(code != OK for code in codes(outcome))
     assert outcome.writes == {}
     assert state == {b"a": b"1"}
-    assert outcome.results.state_root == state_root(PREVIOUS_ROOT, 2, {})
+    assert outcome.results.state_root == state_root(
+        PREVIOUS_ROOT, 2, {}, state_sum=outcome.state_sum
+    )
+    assert outcome.state_sum != bytes(len(outcome.state_sum))  # the txs are indexed
     assert outcome.results.state_root != PREVIOUS_ROOT  # the height still moves the root
 
 
@@ -295,15 +298,18 @@ def test_state_root_is_deterministic_for_equal_inputs() -> None:
     assert first.results.state_root == again.results.state_root
     assert first.results == again.results
     assert first.results.state_root == state_root(
-        PREVIOUS_ROOT, 3, {b"a": b"1", b"old": None, b"b": b"2"}
+        PREVIOUS_ROOT, 3, {b"a": b"1", b"old": None, b"b": b"2"}, state_sum=first.state_sum
     )
 
 
-def test_state_root_depends_only_on_the_writes_not_on_how_they_were_made() -> None:
+def test_history_root_depends_only_on_the_writes_the_state_root_also_on_the_txs() -> None:
     one = run([put(b"a", b"1"), put(b"b", b"2")])
     other = run([put(b"b", b"2"), put(b"a", b"0"), put(b"a", b"1"), delete(b"zzz")])
     assert one.writes == other.writes
-    assert one.results.state_root == other.results.state_root
+    assert one.history_root == other.history_root
+    # other txs were committed: the replay index differs, and the state sum covers it
+    assert one.state_sum != other.state_sum
+    assert one.results.state_root != other.results.state_root
 
 
 def test_state_root_depends_on_previous_root_height_and_writes() -> None:
@@ -351,9 +357,17 @@ def execute_into(
         batch.tip.state_root,
         ledger.state_view(batch).get,
         committed_in(ledger, batch),
+        previous_sum=batch.tip.state_sum,
     )
     batch.add_block(
-        info.height, certified, info.digest, outcome.results, outcome.writes, outcome.tx_ids
+        info.height,
+        certified,
+        info.digest,
+        outcome.results,
+        outcome.writes,
+        outcome.tx_ids,
+        outcome.state_sum,
+        outcome.history_root,
     )
     return outcome, certified
 
@@ -386,8 +400,9 @@ def test_two_blocks_in_one_ledger_batch_then_state_and_tx_reads() -> None:
     assert (tip.height, tip.hash) == (2, info2.digest)
     assert tip.state_root == out2.results.state_root
     assert out2.results.state_root == state_root(
-        out1.results.state_root, 2, {b"a": None, b"c": b"3"}
+        out1.results.state_root, 2, {b"a": None, b"c": b"3"}, state_sum=out2.state_sum
     )
+    assert tip.state_sum == out2.state_sum
     stored = ledger.results(2)
     assert stored is not None and [r.code for r in stored.results] == [OK, DUPLICATE, OK]
     assert ledger.block(2) == certified2
@@ -398,7 +413,9 @@ def test_first_block_chains_from_the_empty_state_root() -> None:
     batch = ledger.batch()
     out, _ = execute_into(ledger, batch, block([put(b"a", b"1")]))
     ledger.commit(batch)
-    assert out.results.state_root == state_root(bytes(32), 1, {b"a": b"1"})
+    assert out.results.state_root == state_root(
+        bytes(32), 1, {b"a": b"1"}, state_sum=out.state_sum
+    )
     assert ledger.tip().state_root == out.results.state_root
 
 

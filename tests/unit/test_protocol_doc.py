@@ -44,6 +44,7 @@ from chains.tx import decode_tx, encode_tx
 from client.pull_request import request_bytes
 from consensus.config import quorum_of
 from consensus.hashing import (
+    SHA256,
     merkle_proof,
     merkle_root,
     merkle_tree_hash,
@@ -58,6 +59,7 @@ from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from protos import datashare_pb2 as ds
 from protos import kv_pb2
+from storage.state_sum import block_sum
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "protocol.md"
@@ -203,10 +205,32 @@ def test_the_worked_block_example_is_what_the_code_computes() -> None:
     entry1 = (1).to_bytes(4, "big") + b"k" + b"\x01" + (1).to_bytes(4, "big") + b"v"
     entry2 = (1).to_bytes(4, "big") + b"k" + b"\x00"
     assert ex["entries 1"] == [entry1.hex()] and ex["entries 2"] == [entry2.hex()]
-    root1 = node.executor.state_root(bytes(32), 1, {b"k": b"v"})
-    assert root1 == sha256(bytes(32) + (1).to_bytes(8, "big") + sha256(entry1))
-    root2 = node.executor.state_root(root1, 2, {b"k": None})
-    assert root2 == sha256(root1 + (2).to_bytes(8, "big") + sha256(entry2))
+    tid1, tid2 = sha256(kv_envelope(7)), bytes([0xDD]) * 32
+
+    def element(entry: bytes) -> int:  # as documented: SHAKE-256, little-endian
+        return int.from_bytes(
+            hashlib.shake_256(b"govchain-state-sum|" + entry).digest(512), "little"
+        )
+
+    kv = b"s" + (1).to_bytes(4, "big") + b"k" + b"v"
+    sum1 = (element(kv) + element(b"t" + tid1 + (1).to_bytes(8, "big") + bytes(4))) % (1 << 4096)
+    sum2 = (sum1 - element(kv) + element(b"t" + tid2 + (2).to_bytes(8, "big") + bytes(4))) % (
+        1 << 4096
+    )
+    sum1_raw, sum2_raw = sum1.to_bytes(512, "little"), sum2.to_bytes(512, "little")
+    history1 = sha256(bytes(32) + (1).to_bytes(8, "big") + sha256(entry1))
+    root1 = sha256(history1 + sha256(sum1_raw))
+    history2 = sha256(root1 + (2).to_bytes(8, "big") + sha256(entry2))
+    root2 = sha256(history2 + sha256(sum2_raw))
+    # the code computes the same
+    code_sum1 = block_sum(SHA256, b"", 1, {b"k": b"v"}, {}.get, [tid1])
+    code_sum2 = block_sum(SHA256, code_sum1, 2, {b"k": None}, {b"k": b"v"}.get, [tid2])
+    assert (code_sum1, code_sum2) == (sum1_raw, sum2_raw)
+    assert node.executor.state_root(bytes(32), 1, {b"k": b"v"}, state_sum=code_sum1) == root1
+    assert node.executor.state_root(root1, 2, {b"k": None}, state_sum=code_sum2) == root2
+    assert ex["history root 1"] == [history1.hex()] and ex["history root 2"] == [history2.hex()]
+    assert ex["H(state sum 1)"] == [sha256(sum1_raw).hex()]
+    assert ex["H(state sum 2)"] == [sha256(sum2_raw).hex()]
     assert ex["state root 1"] == [root1.hex()] and ex["state root 2"] == [root2.hex()]
 
 

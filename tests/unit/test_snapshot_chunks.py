@@ -1,0 +1,88 @@
+"""Snapshot chunks (storage/snapshot.py): cut the same way from the same state, and each
+checked on arrival against its listed partial sum, so any forgery is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.hashing import SHA256
+from protos import api_pb2, storage_pb2
+from storage import snapshot
+from storage.snapshot import SnapshotError, check_chunk, cut_chunks, store_entries
+from storage.state_sum import state_entry, sum_of, to_bytes, to_int, tx_entry
+from storage.stores import MemoryStore
+
+HEIGHT = 9
+
+
+def _location(height: int, index: int) -> bytes:
+    return storage_pb2.TxLocation(height=height, index=index).SerializeToString(deterministic=True)
+
+
+def _store(entries: int = 300) -> MemoryStore:
+    store = MemoryStore()
+    puts = [(b"s:key%05d" % i, bytes([i % 251]) * 900) for i in range(entries)]
+    puts += [(b"t:" + bytes([i]) * 32, _location(1 + i % HEIGHT, i)) for i in range(40)]
+    store.write(puts)
+    return store
+
+
+def _chunks(store: MemoryStore) -> list[tuple[bytes, api_pb2.SnapshotChunkInfo]]:
+    return list(cut_chunks(store_entries(store), SHA256))
+
+
+def test_chunks_are_cut_deterministically_and_sum_to_the_state(monkeypatch) -> None:
+    monkeypatch.setattr(snapshot, "CHUNK_BYTES", 64 << 10)
+    store = _store()
+    chunks = _chunks(store)
+    assert len(chunks) > 3 and chunks == _chunks(_store())
+    total = sum(to_int(info.sum) for _, info in chunks) % (1 << 4096)
+    entries = [state_entry(k[2:], v) for k, v in store.iterate(b"s:")]
+    for k, v in store.iterate(b"t:"):
+        loc = storage_pb2.TxLocation.FromString(v)
+        entries.append(tx_entry(k[2:], loc.height, loc.index))
+    assert to_bytes(total) == to_bytes(sum_of(SHA256, entries))
+    got = [e for data, info in chunks for e in check_chunk(data, info, SHA256, HEIGHT)]
+    assert got == list(store_entries(store))
+
+
+def _forged(mutate) -> tuple[bytes, api_pb2.SnapshotChunkInfo]:
+    data, info = _chunks(_store(20))[0]
+    chunk = api_pb2.SnapshotChunk.FromString(data)
+    mutate(chunk)
+    forged = chunk.SerializeToString(deterministic=True)
+    info = api_pb2.SnapshotChunkInfo(entries=len(chunk.entries), bytes=len(forged), sum=info.sum)
+    return forged, info
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda c: setattr(c.entries[3], "value", b"forged"), "sum"),
+        (lambda c: c.entries.pop(), "sum"),
+        (lambda c: c.entries.add(key=b"t:" + b"\xfe" * 32, value=_location(1, 0)), "sum"),
+        (lambda c: c.entries.insert(0, c.entries[1]), "not above"),
+        (lambda c: c.entries.add(key=b"y:", value=b""), "neither"),
+        (lambda c: c.entries.insert(0, api_pb2.SnapshotEntry(key=b"m:tip")), "neither"),
+        (lambda c: c.entries.add(key=b"t:" + b"\xff" * 32, value=b"\xff"), "decode"),
+        (
+            lambda c: c.entries.add(key=b"t:" + b"\xff" * 32, value=_location(HEIGHT + 1, 0)),
+            "height",
+        ),
+    ],
+)
+def test_a_forged_chunk_is_refused_with_its_reason(mutate, reason: str) -> None:
+    data, info = _forged(mutate)
+    with pytest.raises(SnapshotError, match=reason):
+        check_chunk(data, info, SHA256, HEIGHT)
+
+
+def test_a_chunk_of_another_size_or_count_is_refused() -> None:
+    data, info = _chunks(_store(20))[0]
+    with pytest.raises(SnapshotError, match="bytes"):
+        check_chunk(data + b"\x00", info, SHA256, HEIGHT)
+    wrong = api_pb2.SnapshotChunkInfo(entries=info.entries + 1, bytes=info.bytes, sum=info.sum)
+    with pytest.raises(SnapshotError, match="entries"):
+        check_chunk(data, wrong, SHA256, HEIGHT)
+    with pytest.raises(SnapshotError, match="decode"):
+        check_chunk(b"\xff" * 5, api_pb2.SnapshotChunkInfo(bytes=5), SHA256, HEIGHT)
