@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("state_sync")
 
 FORMAT = 1
+SYNC_ATTEMPTS = 3  # then the channel syncs from genesis
 
 
 class SnapshotSource(Protocol):
@@ -121,6 +122,15 @@ def verify_manifest(
     if root_of(m.history_root, total, cfg.hashing.hash) != cert.state_root:
         raise SnapshotError("the chunks' sums do not add up to the certified state root")
     return Verified(m, raw, digest, cert, total)
+
+
+def _same_snapshot(raw: bytes | None, manifest: api.SnapshotManifest) -> bool:
+    """An interrupted install is of this snapshot: the same height and the same chunks
+    (the checkpoint proof may be another quorum's signatures, the state is the same)."""
+    if raw is None:
+        return False
+    earlier = api.SnapshotManifest.FromString(raw)
+    return earlier.height == manifest.height and list(earlier.chunks) == list(manifest.chunks)
 
 
 def _checked_block(
@@ -190,7 +200,7 @@ class StateSync:
             return 0
         verified, holders = chosen
         m = verified.manifest
-        if interrupted != verified.raw:
+        if not _same_snapshot(interrupted, m):  # peers' manifests differ in their proofs only
             start_sync(self.store, verified.raw)
             done = set()
         self.log.info(
@@ -357,8 +367,8 @@ def needs_sync(config: NodeConfig, channel: str) -> bool:
 
 async def sync_channels(node: Node) -> None:
     """Install a snapshot into each channel waiting for one, then open it. A sync that
-    fails (no peer could give a chunk) is logged and wiped: that channel syncs from
-    genesis, slower but sure."""
+    fails (no peer could give some chunk) is retried, resuming; after SYNC_ATTEMPTS it is
+    logged and wiped, and that channel syncs from genesis, slower but sure."""
     for name in node.syncing:
         genesis = load_genesis(node.config.genesis_dir / f"{name}.json", node.config.chain_id, name)
         node.config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -373,11 +383,22 @@ async def sync_channels(node: Node) -> None:
                 [LinkSource(link) for link in node.links.values()],
                 node.config.limits.fetch_timeout_ms / 1000,
             )
-            try:
-                await sync.run()
-            except SnapshotError as e:
-                log.error("state sync failed; syncing from genesis", channel=name, reason=str(e))
-                wipe_sync(store)
+            for attempt in range(1, SYNC_ATTEMPTS + 1):
+                try:
+                    await sync.run()  # resumes what an earlier attempt installed
+                    break
+                except SnapshotError as e:
+                    last = attempt == SYNC_ATTEMPTS
+                    log.error(
+                        "state sync failed" + ("; syncing from genesis" if last else ""),
+                        channel=name,
+                        attempt=attempt,
+                        reason=str(e),
+                    )
+                    if last:
+                        wipe_sync(store)
+                    else:
+                        await asyncio.sleep(attempt)  # a backoff before asking the peers again
             node.state_sync_chunks["installed"] += sync.chunks_fetched
             node.state_sync_chunks["refused"] += sum(sync.refused.values())
         finally:

@@ -60,6 +60,21 @@ def verify_layout(ledger: ChannelLedger, full: bool = False) -> None:
         raise CorruptLedger(ledger.channel, tip.height, what)
     if last_state_root is not None and last_state_root != tip.state_root:
         raise CorruptLedger(ledger.channel, tip.height, "tip state root is not the block's")
+    if full and tip.state_sum:
+        _check_state_sum(ledger, tip.height, tip.state_sum)
+
+
+def _check_state_sum(ledger: ChannelLedger, height: int, recorded: bytes) -> None:
+    from storage.ledger import CorruptLedger
+    from storage.snapshot import store_entries, sum_entry
+    from storage.state_sum import element, to_bytes
+
+    total = 0
+    for key, value in store_entries(ledger.store):
+        total += element(ledger.hashing, sum_entry(key, value))
+    if to_bytes(total) != recorded:
+        what = "the world state and tx index do not sum to the tip's state sum (altered)"
+        raise CorruptLedger(ledger.channel, height, what)
 
 
 def _check_link(

@@ -9,23 +9,27 @@ nothing offered yet: every node falls back to syncing from genesis."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 
 import grpc
 import pytest
 
+from chains.governance import MEMBERSHIP_KEY
 from chains.tx import suite_hashing
+from cli.main import main as cli
 from client.connection import load_signing_key
 from client.keys import load_signer
 from client.txs import kv_put_tx, submit
 from crypto import suite_by_name
 from node.config import NodeConfig, load_genesis
+from node.governance import membership_of
 from node.state_sync import LinkSource, StateSync
 from node.transport import PeerLink
 from protos import api_pb2 as api
 from storage.ledger import ChannelLedger
-from storage.snapshot import SnapshotError
+from storage.snapshot import SnapshotError, sync_progress
 from storage.stores import MemoryStore
 from tests.e2e.harness import Testnet, wait_for
 
@@ -44,11 +48,13 @@ def _send(net: Testnet, first: int, count: int) -> None:
 
 
 class Forging:
-    """A Byzantine peer: serves the honest manifest, but chunks with one byte changed."""
+    """A Byzantine peer: serves chunks with one byte changed, or (`strip`) a manifest
+    without its governance blocks, as if the validator set had never changed."""
 
-    def __init__(self, source: LinkSource) -> None:
+    def __init__(self, source: LinkSource, strip: bool = False) -> None:
         self.source, self.name = source, f"forging-{source.name}"
         self.chunks_served = 0
+        self.strip = strip
 
     async def list_snapshots(self, channel: str) -> list[api.SnapshotOffer]:
         return await self.source.list_snapshots(channel)
@@ -56,12 +62,33 @@ class Forging:
     async def fetch(self, channel: str, height: int, chunk: int | None) -> bytes:
         data = await self.source.fetch(channel, height, chunk)
         if chunk is None:
+            if not self.strip:
+                return data
+            manifest = api.SnapshotManifest.FromString(data)
+            del manifest.governance[:]
+            return manifest.SerializeToString(deterministic=True)
+        if self.strip:
             return data
         self.chunks_served += 1
         parsed = api.SnapshotChunk.FromString(data)
         value = parsed.entries[0].value
         parsed.entries[0].value = bytes([value[0] ^ 1]) + value[1:]  # same size, forged
         return parsed.SerializeToString(deterministic=True)
+
+
+class CutOff:
+    """A peer whose connection breaks after it served two chunks."""
+
+    def __init__(self, source: LinkSource) -> None:
+        self.source, self.name = source, f"cut-off-{source.name}"
+
+    async def list_snapshots(self, channel: str) -> list[api.SnapshotOffer]:
+        return await self.source.list_snapshots(channel)
+
+    async def fetch(self, channel: str, height: int, chunk: int | None) -> bytes:
+        if chunk is not None and chunk >= 2:
+            raise ConnectionError("the peer went away")
+        return await self.source.fetch(channel, height, chunk)
 
 
 def _sources(net: Testnet, me: int, peers: list[int]) -> list[LinkSource]:
@@ -86,11 +113,13 @@ def _sources(net: Testnet, me: int, peers: list[int]) -> list[LinkSource]:
     return [LinkSource(link) for link in links]
 
 
-def _join(net: Testnet, sources: list) -> tuple[StateSync, MemoryStore, int]:
+def _join(
+    net: Testnet, sources: list, store: MemoryStore | None = None
+) -> tuple[StateSync, MemoryStore, int]:
     genesis = load_genesis(net.root / "genesis" / f"{CHANNEL}.json", net.chain_id, CHANNEL)
     cfg = genesis.consensus_config()
     suite_name = genesis.crypto_suite
-    store = MemoryStore()
+    store = store or MemoryStore()
     sync = StateSync(store, cfg, suite_by_name(suite_name), suite_name, net.chain_id, sources)
     height = asyncio.run(sync.run())
     return sync, store, height
@@ -128,13 +157,29 @@ def net(tmp_path: Path):
         net.stop_all()
 
 
+def _grow(net: Testnet, capsys: pytest.CaptureFixture) -> int:
+    """A fifth validator by governance; the height its set starts at."""
+    new = net.add_node()
+    net.start(new)
+    net.wait_ready(new)
+    args = ["--node", net.configs[new].node_id, "--channels", CHANNEL, "--wait"]
+    capsys.readouterr()
+    assert cli(["testnet", "add-validator", str(net.root), *args, "--timeout", "60"]) == 0
+    found = re.search(r"new set from height (\d+)", capsys.readouterr().out)
+    assert found
+    return int(found.group(1))
+
+
 def test_a_joiner_refuses_a_forged_chunk_installs_the_state_and_a_wiped_node_rejoins(
-    net: Testnet,
+    net: Testnet, capsys: pytest.CaptureFixture
 ) -> None:
     # nothing was offered when the network started: every node synced from genesis
     assert "no snapshot offered" in net.log(0)
+    grown_at = _grow(net, capsys)  # the snapshot's certificate is the new set's
     _send(net, 0, 2000)
-    wait_for(lambda: min(_offered(net, i) for i in (0, 1, 2)) >= 8, 90, "snapshots offered")
+    wait_for(
+        lambda: min(_offered(net, i) for i in (0, 1, 2)) > grown_at + 8, 90, "snapshots offered"
+    )
 
     # one Byzantine peer of three: its chunk is refused and fetched elsewhere
     honest = _sources(net, 3, [1, 2])
@@ -148,6 +193,29 @@ def test_a_joiner_refuses_a_forged_chunk_installs_the_state_and_a_wiped_node_rej
     tip = ledger.tip()
     served = net.stub(1).GetBlock(api.GetBlockRequest(channel=CHANNEL, height=height), timeout=5)
     assert tip.height == height and tip.state_root == served.results.state_root
+    installed = membership_of(store.get(b"s:" + MEMBERSHIP_KEY), ())
+    assert len(installed.at(height).validators) == 5  # replayed through the governance blocks
+
+    # a manifest without its governance blocks is not installed
+    stripped = MemoryStore()
+    try:
+        assert _join(net, [Forging(s, strip=True) for s in _sources(net, 3, [0])], stripped)[2] == 0
+    except SnapshotError as e:
+        assert "validator sets differ" in str(e)
+    assert ChannelLedger(stripped, CHANNEL, b"").tip().height == 0
+
+    # a joiner cut off after two chunks resumes with the rest, from other peers
+    resumed = MemoryStore()
+    with pytest.raises(SnapshotError, match="could not be had"):
+        _join(net, [CutOff(s) for s in _sources(net, 3, [1])], resumed)
+    interrupted, done = sync_progress(resumed)
+    assert interrupted is not None and done == {0, 1}
+    chunks = len(api.SnapshotManifest.FromString(interrupted).chunks)
+    assert chunks > 2
+    again, _, again_height = _join(net, _sources(net, 3, [2, 0]), resumed)
+    assert again_height == api.SnapshotManifest.FromString(interrupted).height
+    assert again.chunks_fetched == chunks - 2  # only what was missing
+    assert ChannelLedger(resumed, CHANNEL, b"").tip().height == again_height
 
     # every peer forging: nothing is installed
     with pytest.raises(SnapshotError, match="could not be had"):

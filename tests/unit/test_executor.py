@@ -413,9 +413,7 @@ def test_first_block_chains_from_the_empty_state_root() -> None:
     batch = ledger.batch()
     out, _ = execute_into(ledger, batch, block([put(b"a", b"1")]))
     ledger.commit(batch)
-    assert out.results.state_root == state_root(
-        bytes(32), 1, {b"a": b"1"}, state_sum=out.state_sum
-    )
+    assert out.results.state_root == state_root(bytes(32), 1, {b"a": b"1"}, state_sum=out.state_sum)
     assert ledger.tip().state_root == out.results.state_root
 
 

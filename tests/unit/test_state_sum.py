@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import random
 
+import pytest
+
 from consensus.hashing import SHA256
 from crypto import suite_by_name
 from storage.state_sum import (
@@ -85,3 +87,27 @@ def test_sm3_expansion_is_the_sm2_kdf() -> None:
     ]
     assert sm.expand(data, 520) == want
     assert SHA256.expand(data, 64) == hashlib.shake_256(data).digest(64)
+
+
+def test_the_full_integrity_check_finds_an_altered_state_value_or_a_lost_tx_id() -> None:
+    from storage.ledger import ChannelLedger, CorruptLedger
+    from storage.stores import MemoryStore
+    from tests.unit.test_executor import CHANNEL, GENESIS_HASH, block, execute_into, put
+
+    ledger = ChannelLedger(MemoryStore(), CHANNEL, GENESIS_HASH)
+    batch = ledger.batch()
+    first = block([put(b"a", b"1"), put(b"b", b"2")], height=1)
+    execute_into(ledger, batch, first)
+    execute_into(ledger, batch, block([put(b"a", b"3")], height=2, parent=first.digest))
+    ledger.commit(batch)
+    ledger.verify_integrity(full=True)
+    ledger.store.write([(b"s:a", b"4")])  # a value changed behind the executor's back
+    with pytest.raises(CorruptLedger, match="state sum"):
+        ledger.verify_integrity(full=True)
+    ledger.verify_integrity()  # the quick startup check reads no state
+    ledger.store.write([(b"s:a", b"3")])
+    ledger.verify_integrity(full=True)
+    (tx_key, _), *_ = ledger.store.iterate(b"t:")
+    ledger.store.write([], [tx_key])  # a lost replay-protection entry
+    with pytest.raises(CorruptLedger, match="state sum"):
+        ledger.verify_integrity(full=True)
