@@ -205,7 +205,9 @@ def _snapshots(node: Node, channels: Channels) -> Iterator[Family]:
         "govchain_snapshots_made", "Snapshots made since start", labels=["channel"]
     )
     offered = GaugeMetricFamily(
-        "govchain_snapshot_height", "Height of the newest snapshot offered (0: none)", ["channel"]
+        "govchain_snapshot_height",
+        "Height of the newest snapshot offered (0: none)",
+        labels=["channel"],
     )
     for name, ch, _st in channels:
         snaps = ch.runtime.snapshots
