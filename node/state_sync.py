@@ -62,6 +62,7 @@ log = structlog.get_logger("state_sync")
 
 FORMAT = 1
 SYNC_ATTEMPTS = 3  # then the channel syncs from genesis
+OFFERS_PER_PEER = 4
 
 
 class SnapshotSource(Protocol):
@@ -238,7 +239,9 @@ class StateSync:
                 return []
 
         answers = await asyncio.gather(*(ask(s) for s in self.sources))
-        return {s.name: a for s, a in zip(self.sources, answers, strict=True)}
+        # A peer's newest few only: one offering thousands of heights must not make the
+        # joiner fetch and refuse thousands of manifests.
+        return {s.name: a[:OFFERS_PER_PEER] for s, a in zip(self.sources, answers, strict=True)}
 
     async def _choose(
         self, offers: dict[str, list[api.SnapshotOffer]], interrupted: bytes | None

@@ -25,11 +25,12 @@ from client.txs import kv_put_tx, submit
 from crypto import suite_by_name
 from node.config import NodeConfig, load_genesis
 from node.governance import membership_of
-from node.state_sync import LinkSource, StateSync
+from node.state_sync import LinkSource, StateSync, verify_manifest
 from node.transport import PeerLink
 from protos import api_pb2 as api
 from storage.ledger import ChannelLedger
 from storage.snapshot import SnapshotError, sync_progress
+from storage.state_sum import to_bytes, to_int
 from storage.stores import MemoryStore
 from tests.e2e.harness import Testnet, wait_for
 
@@ -125,6 +126,28 @@ def _join(
     return sync, store, height
 
 
+FORGED_MANIFESTS = [
+    (lambda m: setattr(m.chunks[0], "sum", to_bytes(to_int(m.chunks[0].sum) + 1)), "add up"),
+    (lambda m: setattr(m, "history_root", bytes(32)), "add up"),
+    (lambda m: m.chunks.pop(), "add up"),
+    (lambda m: setattr(m, "channel", "catalog"), "a snapshot of"),
+    (lambda m: setattr(m, "height", m.height + 1), "block"),
+    (lambda m: m.checkpoint.pop(), "checkpoint certificate is refused"),
+    (lambda m: m.block.commits.pop(), "bad commit certificate"),
+    (lambda m: m.block.block.txs.pop(), "tx_root"),
+    (lambda m: setattr(m.results, "state_root", bytes(32)), "results"),
+    (lambda m: setattr(m, "format", 2), "format"),
+]
+
+
+async def _manifest(net: Testnet, height: int) -> bytes:
+    (source,) = _sources(net, 3, [1])
+    try:
+        return await source.fetch(CHANNEL, height, None)
+    finally:
+        await source.link.stop()
+
+
 def _offered(net: Testnet, node: int) -> int:
     async def ask() -> int:
         (source,) = _sources(net, 3, [node])
@@ -195,6 +218,17 @@ def test_a_joiner_refuses_a_forged_chunk_installs_the_state_and_a_wiped_node_rej
     assert tip.height == height and tip.state_root == served.results.state_root
     installed = membership_of(store.get(b"s:" + MEMBERSHIP_KEY), ())
     assert len(installed.at(height).validators) == 5  # replayed through the governance blocks
+
+    # every forged manifest is refused before a chunk is fetched, saying why
+    raw = asyncio.run(_manifest(net, height))
+    genesis = load_genesis(net.root / "genesis" / f"{CHANNEL}.json", net.chain_id, CHANNEL)
+    check = [genesis.consensus_config(), suite_by_name(genesis.crypto_suite), genesis.crypto_suite]
+    verify_manifest(raw, *check, net.chain_id)
+    for forge, reason in FORGED_MANIFESTS:
+        manifest = api.SnapshotManifest.FromString(raw)
+        forge(manifest)
+        with pytest.raises(SnapshotError, match=reason):
+            verify_manifest(manifest.SerializeToString(), *check, net.chain_id)
 
     # a manifest without its governance blocks is not installed
     stripped = MemoryStore()

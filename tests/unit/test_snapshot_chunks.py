@@ -86,3 +86,26 @@ def test_a_chunk_of_another_size_or_count_is_refused() -> None:
         check_chunk(data, wrong, SHA256, HEIGHT)
     with pytest.raises(SnapshotError, match="decode"):
         check_chunk(b"\xff" * 5, api_pb2.SnapshotChunkInfo(bytes=5), SHA256, HEIGHT)
+
+
+def _shift_sums(m: api_pb2.SnapshotManifest) -> None:
+    """Move value between two chunks' sums: the total stays, each chunk's is wrong."""
+    a, b = to_int(m.chunks[0].sum), to_int(m.chunks[1].sum)
+    m.chunks[0].sum, m.chunks[1].sum = to_bytes(a + 1), to_bytes(b - 1)
+
+
+def test_shifted_chunk_sums_keep_the_total_but_refuse_every_honest_chunk() -> None:
+    """Why a manifest's listed sums cannot be shuffled: the total still verifies, but
+    no honest chunk matches its sum, so nothing is installed (the joiner then tries
+    another peer's manifest)."""
+    store = MemoryStore()
+    store.write([(b"s:k%04d" % i, bytes(2000)) for i in range(1500)])
+    chunks = list(cut_chunks(store_entries(store), SHA256))
+    m = api_pb2.SnapshotManifest(chunks=[info for _, info in chunks])
+    _shift_sums(m)
+    assert sum(to_int(c.sum) for c in m.chunks) % (1 << 4096) == sum(
+        to_int(info.sum) for _, info in chunks
+    ) % (1 << 4096)
+    for (data, _), info in zip(chunks[:2], m.chunks[:2], strict=True):
+        with pytest.raises(SnapshotError, match="sum"):
+            check_chunk(data, info, SHA256, 1)
