@@ -403,7 +403,7 @@ async def sync_channels(node: Node) -> None:
                     else:
                         await asyncio.sleep(attempt)  # a backoff before asking the peers again
             node.state_sync_chunks["installed"] += sync.chunks_fetched
-            node.state_sync_chunks["refused"] += sum(sync.refused.values())
+            node.state_sync_chunks.update(sync.refused)  # forged / unavailable
         finally:
             store.close()
         node.add_channel(name)
