@@ -62,6 +62,13 @@ def check_channel(
     """What a node checks before it opens a channel: the ledger with each height's set
     (from the membership governance stored), and that a block sync answer of one genesis
     block fits this node's fetch limit. Raises CorruptLedger or ConfigError."""
+    tip = ledger.tip()
+    if tip.height and not tip.state_sum:  # its state roots are of the old formula
+        raise ConfigError(
+            f"channel {ledger.channel}: the ledger was written by a govchain before state "
+            "sums (protocol.md section 4) and its state roots differ from the network's: "
+            "start this node on an empty data directory (it syncs from its peers)"
+        )
     membership = membership_of(ledger.get_state(MEMBERSHIP_KEY), cfg.validators)
     sets = {e.first_height: replace(cfg, validators=e.validators) for e in membership.epochs}
     check_ledger(ledger, cfg, verifier, cfg_at=lambda h: sets[membership.at(h).first_height])

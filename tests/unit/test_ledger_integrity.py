@@ -182,3 +182,21 @@ def test_missing_results_are_detected(ledger: ChannelLedger) -> None:
     healthy(ledger)
     ledger.store.write([], deletes=[b"r:" + h8(2)])
     assert "results" in corrupt_at(ledger, 2).what
+
+
+def test_a_ledger_written_before_state_sums_is_refused_with_what_to_do(
+    ledger: ChannelLedger,
+) -> None:
+    from node.config import ConfigError, Limits
+    from node.integrity import check_channel
+
+    check_channel(ledger, CFG, make_verifier(SIGNERS), Limits(), b"")  # empty: fine
+    healthy(ledger)  # tips as written before 2026-11-30: no state sum
+    with pytest.raises(ConfigError, match=r"before state sums(.|\n)*empty data directory"):
+        check_channel(ledger, CFG, make_verifier(SIGNERS), Limits(), b"")
+    tip = ledger.tip()
+    tip.state_sum = bytes(512)
+    ledger.store.write([(b"m:tip", tip.SerializeToString())])
+    check_channel(
+        ChannelLedger(ledger.store, CHANNEL, GENESIS), CFG, make_verifier(SIGNERS), Limits(), b""
+    )
