@@ -154,6 +154,8 @@ def markdown(r: dict) -> str:
     nodes = ", ".join(
         f"{x['node']} {x['cpu_percent']}% CPU {x['peak_rss_mb']} MB" for x in r["nodes"]
     )
+    costs = ", ".join(f"{x.get('cpu_us_per_tx')} µs" for x in r["nodes"])
+    floor = r.get("verify_floor_us_per_tx")
     return "\n".join(
         [
             head,
@@ -163,6 +165,8 @@ def markdown(r: dict) -> str:
             f"nodes: {nodes}; view changes: {r['view_changes']}; "
             f"efficiency vs the verification bound ({r['baseline']['tps_bound']} tx/s): "
             f"{r['efficiency']}",
+            "",
+            f"CPU per committed tx per node: {costs} (floor: one signature check, {floor} µs)",
         ]
     )
 

@@ -132,6 +132,11 @@ class ProcessSampler:
         while not self.stop.wait(1.0):
             self.last = self.sample()
 
+    def cpu_seconds(self) -> list[float | None]:
+        """CPU seconds (user + system) per node between the first and the last sample."""
+        pairs = zip(self.first, self.last, strict=True)
+        return [c1 - c0 if c1 >= c0 else None for (_, c0), (_, c1) in pairs]
+
     def finish(self) -> list[float | None]:
         """CPU % per node over the run; None for a node whose process was replaced."""
         self.stop.set()

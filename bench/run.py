@@ -53,6 +53,27 @@ def verification_baseline(
     return items / elapsed
 
 
+def verify_floor_us(crypto_suite: str = DEFAULT_SUITE, items: int = 2000) -> float:
+    """CPU microseconds of one signature check in one thread: what every node must spend
+    per committed tx at least (the efficiency figure's floor)."""
+    suite = suite_by_name(crypto_suite)
+    key = SuiteSigner.from_seed(suite, os.urandom(32))
+    batch = [(key.public_key, b"tx-%d" % i, key.sign(b"tx-%d" % i)) for i in range(items)]
+    start = time.process_time()
+    assert all(suite.verify(*item) for item in batch)
+    return (time.process_time() - start) * 1e6 / items
+
+
+def per_node_cost(result: dict, cpu_seconds: list[float | None], floor_us: float) -> None:
+    """CPU microseconds per committed tx on each node, next to the floor (issue 16)."""
+    committed = max(result["succeeded"], 1)
+    for node, seconds in zip(result["nodes"], cpu_seconds, strict=True):
+        us = None if seconds is None else seconds * 1e6 / committed
+        node["cpu_us_per_tx"] = None if us is None else round(us, 1)
+        node["over_floor"] = None if us is None else round(us / floor_us, 2)
+    result["verify_floor_us_per_tx"] = round(floor_us, 1)
+
+
 def init_testnet(
     root: Path,
     validators: int,
@@ -180,6 +201,7 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
         bound,
         errors,
     )
+    per_node_cost(result, sampler.cpu_seconds(), verify_floor_us(args.crypto_suite))
     result["node_internals"] = {"load_end": internals_at_load_end, "drained": internals}
     result["rss_mb_timeline"] = [
         {"t_s": round(t - begin, 1), "rss_mb": [round(r / 2**20, 1) for r in rss]}

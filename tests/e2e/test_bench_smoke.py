@@ -34,6 +34,11 @@ def test_tiny_benchmark_run_writes_a_well_formed_report(tmp_path: Path, suite: s
     assert report["latency_ms"]["min"] <= report["latency_ms"]["p50"] <= report["latency_ms"]["max"]
     assert report["baseline"]["verifications_per_s"] > 0
     assert len(report["nodes"]) == 1 and report["nodes"][0]["peak_rss_mb"] > 0
+    node = report["nodes"][0]  # the per-node efficiency figure and its floor (issue 16)
+    assert node["cpu_us_per_tx"] > report["verify_floor_us_per_tx"] > 0
+    ratio = node["cpu_us_per_tx"] / report["verify_floor_us_per_tx"]
+    assert abs(node["over_floor"] - ratio) < 0.02
+    assert "CPU per committed tx per node" in table.read_text()
     assert table.read_text().startswith("| Name | Succ | Fail |")
 
 
