@@ -19,7 +19,8 @@ The modules by role:
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
   validator keys), crl.py (revoked certificates refused on every call);
 - after commit: executor.py (applies blocks through chains/), pruning.py (old blocks
-  deleted in the background when `retain_blocks` is set); at pull time
+  deleted in the background when `retain_blocks` is set), archive_serving.py (pruned
+  heights served again from a verified archive, `archive_dir`); at pull time
   datashare_api.py reads a department's own records through `sources/`;
 - staying well: supervise.py (no silent task death), stallwatch.py, malloc_arenas.py,
   logsampling.py, metrics.py.

@@ -134,6 +134,8 @@ class NodeConfig:
     metrics_listen: str | None = None  # host:port of the Prometheus endpoint
     # Keep only the newest blocks: 0 keeps all, else >= RETAIN_BLOCKS_MIN (storage/pruning.py).
     retain_blocks: int = 0
+    # Serve pruned heights again from `<archive_dir>/<channel>/` (node/archive_serving.py).
+    archive_dir: Path | None = None
 
 
 def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
@@ -249,6 +251,18 @@ def _limits(table: object, where: str) -> Limits:
     return limits
 
 
+def _archive_dir(raw: object, base: Path, where: str) -> Path | None:
+    """`archive_dir` (relative to the config): it must exist, since a node pointed at a
+    missing archive would silently answer `pruned`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: `archive_dir` must be a path (a string)")
+    if not (base / raw).is_dir():
+        raise ConfigError(f"{where}: `archive_dir` {base / raw} is not a directory")
+    return base / raw
+
+
 def load_config(path: Path) -> NodeConfig:
     where = str(path)
     try:
@@ -311,6 +325,7 @@ def load_config(path: Path) -> NodeConfig:
         tls=_tls(data, base, where),
         metrics_listen=metrics_listen,
         retain_blocks=retain_blocks,
+        archive_dir=_archive_dir(data.get("archive_dir"), base, where),
     )
 
 

@@ -39,6 +39,7 @@ from consensus.crypto import Signer
 from consensus.membership import Membership
 from crypto import DEFAULT_SUITE, SuiteSigner, suite_by_name
 from node.admission import ChannelAdmission, Unavailable, admit
+from node.archive_serving import ArchiveReader, open_archive
 from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, channels_suite, load_genesis
 from node.crl import outbound_revocation, revocation_guard
@@ -79,6 +80,7 @@ class Channel:
     ledger: ChannelLedger
     runtime: ChannelRuntime
     admission: ChannelAdmission
+    archive: ArchiveReader | None = None  # serves pruned heights (node/archive_serving.py)
 
 
 class Node:
@@ -266,7 +268,8 @@ class Node:
         runtime.on_task_failure = self.on_task_failure
         runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
         runtime.queue_bytes_max = limits.runtime_queue_bytes_max
-        return Channel(genesis, ledger, runtime, admission)
+        archive = open_archive(cfg_node.archive_dir, genesis, ledger)
+        return Channel(genesis, ledger, runtime, admission, archive)
 
     # ------------------------------------------------------------------ peers
 
@@ -448,8 +451,7 @@ class Node:
             link.start()
         for name, ch in self.channels.items():
             ch.runtime.start()
-            if self.config.retain_blocks:  # node/pruning.py
-                retain = self.config.retain_blocks
+            if retain := self.config.retain_blocks:  # node/pruning.py
                 prune_task = prune_forever(ch.ledger, ch.runtime.committed, retain)
                 spawn(prune_task, f"prune-{name}", self.on_task_failure)
         await self._set_health()
