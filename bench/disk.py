@@ -6,12 +6,14 @@
 
 A real 4-validator testnet on one channel: validators 0 and 1 keep every block, 2 and 3
 run with `retain_blocks`. Client processes sign and submit kv puts (closed loop, a
-refused batch is offered again) until `--txs` are accepted; when every node has emptied
-its mempool at one height, the txs in blocks 1..tip of node 0 are counted (the run
-fails unless it is exactly `--txs`), the nodes stop, and for each node's channel LevelDB
-the script prints the bytes on disk (as `du` counts them) as the node left it and after
-a full compaction (LevelDB reclaims a pruned block's space only when compaction reaches
-its files), scaled to 1,000,000 txs, and what one pruned node's keys hold by prefix.
+refused batch is offered again) until `--txs` are accepted; when every node stands at
+one height with an empty mempool (or with no new block for 30 s: txs left in a mempool
+are reported), the txs in blocks 1..tip of node 0 are counted (the run fails below 99 %
+of `--txs`) and the figures scale by that count; the nodes stop, and for each node's
+channel LevelDB the script prints the bytes on disk (as `du` counts them) as the node
+left it and after a full compaction (LevelDB reclaims a pruned block's space only
+when compaction reaches its files), scaled to 1,000,000 txs, and what one pruned
+node's keys hold by prefix.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from protos import api_pb2 as api
 CLIENTS = mp.get_context("spawn")  # the parent runs gRPC threads: never fork it
 PROGRESS_EVERY_S = 10.0
 SETTLE_TIMEOUT_S = 300.0
+QUIET_S = 30.0  # no new block for this long: what is committed is all there is
 DONE = (api.ACCEPTED, api.DUPLICATE, api.ALREADY_COMMITTED)  # a resent tx counts once
 
 
@@ -149,28 +152,33 @@ def load(args: argparse.Namespace, nodes: NodeProcesses, chain_id: str) -> float
     begin = time.time()
     for p in procs:
         p.start()
-    while any(p.is_alive() for p in procs):
-        procs[0].join(PROGRESS_EVERY_S)
+    while alive := [p for p in procs if p.is_alive()]:
+        alive[0].join(PROGRESS_EVERY_S)  # a progress line at most every 10 s
         print(f"  {time.time() - begin:5.0f} s: {accepted.value:,} txs accepted", flush=True)
     if any(p.exitcode != 0 for p in procs):
         raise SystemExit("a load client failed")
     return time.time() - begin
 
 
-def settle(nodes: NodeProcesses, channel: str) -> int:
-    """Poll until every node has an empty mempool and all stand at one height; that
-    height (deadline SETTLE_TIMEOUT_S)."""
+def settle(nodes: NodeProcesses, channel: str) -> tuple[int, int]:
+    """Poll until every node stands at one height with an empty mempool, or at one height
+    that has not moved for QUIET_S (txs left in a mempool are reported, not waited for
+    past that); (that height, txs left in mempools). Deadline SETTLE_TIMEOUT_S."""
     from client.connection import connect
 
     stubs = [connect(s.address, nodes.tls) for s in nodes.specs]
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
         states = []
         for stub in stubs:
             st = stub.GetStatus(api.GetStatusRequest(), timeout=10)
             states += [(c.height, c.mempool_txs) for c in st.channels if c.channel == channel]
-        if len({h for h, _ in states}) == 1 and all(m == 0 for _, m in states):
-            return states[0][0]
+        heights, left = {h for h, _ in states}, sum(m for _, m in states)
+        if len(heights) == 1 and (left == 0 or time.monotonic() - since > QUIET_S):
+            return states[0][0], left
+        if max(heights) != last:
+            last, since = max(heights), time.monotonic()
         time.sleep(0.5)  # polling against a deadline
     raise SystemExit(f"the nodes did not settle in {SETTLE_TIMEOUT_S:.0f} s: {states}")
 
@@ -245,17 +253,19 @@ def run_in(args: argparse.Namespace, root: Path) -> dict:
         wait_ready(nodes)
         print(f"load: {args.txs:,} txs on {args.channel}, {args.clients} clients", flush=True)
         seconds = load(args, nodes, chain_id)
-        tip = settle(nodes, args.channel)
+        tip, left = settle(nodes, args.channel)
         committed = count_txs(nodes, args.channel, tip)
     finally:
         nodes.stop_all()
-    if committed != args.txs:
-        raise SystemExit(f"{committed:,} txs committed, {args.txs:,} submitted")
+    if committed < args.txs * 0.99:
+        raise SystemExit(f"{committed:,} txs committed of {args.txs:,} accepted")
     rows = measure(nodes, args.channel, retain, committed)
     pruned = load_config(nodes.specs[2].config).data_dir / args.channel
     return {
         "txs": committed,
         "blocks": tip,
+        "accepted": args.txs,
+        "left_in_mempools": left,
         "load_seconds": round(seconds, 1),
         "block_txs_max": args.block_txs_max,
         "payload_bytes": args.payload,
@@ -267,7 +277,7 @@ def run_in(args: argparse.Namespace, root: Path) -> dict:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.disk", description=__doc__.splitlines()[0])
     p.add_argument("--txs", type=int, default=1_000_000, help="committed txs to reach")
-    p.add_argument("--retain-blocks", type=int, default=1000, help="of validators 2 and 3")
+    p.add_argument("--retain-blocks", type=int, default=100, help="of validators 2 and 3")
     p.add_argument("--channel", default="license")
     p.add_argument("--block-txs-max", type=int, default=1000)
     p.add_argument("--clients", type=int, default=2)
@@ -281,7 +291,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     result = run(args)
-    print(f"{result['txs']:,} txs in {result['blocks']:,} blocks ({result['load_seconds']} s)")
+    print(
+        f"{result['txs']:,} txs committed in {result['blocks']:,} blocks "
+        f"({result['load_seconds']} s of load; {result['left_in_mempools']} left in mempools)"
+    )
     print(table(result["nodes"]))
     print("pruned node's keys by prefix (key + value bytes):")
     for prefix, size in result["pruned_node_bytes_by_prefix"].items():
