@@ -74,6 +74,13 @@ def test_a_node_serves_its_pruned_range_from_an_archive(tmp_path: Path) -> None:
             timeout=5,
         )
         assert (got.height, got.tx) == (1, tx)
+        stream = net.stub(0).StreamBlocks(
+            api.StreamBlocksRequest(channel=CHANNEL, from_height=1), timeout=30
+        )
+        streamed = [next(stream) for _ in range(3)]
+        stream.cancel()
+        assert [e.height for e in streamed] == [1, 2, 3]
+        assert streamed[0].hash == original.hash and streamed[2].hash == _block(net, FULL, 3).hash
         assert _block_error(net, 1, 1) is not None  # node 1 prunes and has no archive
 
         # the full node, wiped, syncs from genesis: below the others' base only node 0 can
