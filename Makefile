@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 200
 FIRST_SEED ?= 0
 
-.PHONY: demo kv-demo down sim-demo test lint sim protos clean system-deps bench-anchoring
+.PHONY: demo kv-demo down sim-demo test lint sim protos clean system-deps bench-anchoring bench-disk
 
 # Create the venv and install pinned deps only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -54,6 +54,12 @@ sim: $(STAMP)
 ROWS ?= 100000
 bench-anchoring: $(STAMP) system-deps
 	$(PY) -m bench.anchoring --rows $(ROWS)
+
+# Disk per channel data dir after TXS committed txs, 2 validators pruning and 2 not
+# (about 10 minutes of a saturated machine at the default): make bench-disk [TXS=1000000]
+TXS ?= 1000000
+bench-disk: $(STAMP)
+	$(PY) -m bench.disk --txs $(TXS)
 
 # Regenerate protobuf code after editing protos/*.proto (a test checks it is in sync).
 protos: $(STAMP)

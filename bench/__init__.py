@@ -14,6 +14,10 @@ Figures are for reports, never asserted in tests.
   committed in PostgreSQL to its license committed on chain (`python -m bench.anchoring`);
 - rescan.py: the watcher's rescan of an unchanged table, in-process (`python -m
   bench.rescan`): the part of the anchoring lag that grows with the table;
+- disk.py: disk per channel data dir per 1,000,000 committed txs, with and without
+  `retain_blocks` (`make bench-disk`, `python -m bench.disk`);
+- join.py: a wiped validator's join by snapshot versus by replay from genesis, paired on
+  one network (`python -m bench.join --txs 1000000`);
 - postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests).
 
 May import: cli (the testnet manager), client, node (config, verifier), chains (subject

@@ -19,9 +19,11 @@ The modules by role:
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
   validator keys), crl.py (revoked certificates refused on every call);
 - after commit: executor.py (applies blocks through chains/), pruning.py (old blocks
-  deleted in the background when `retain_blocks` is set), snapshots.py (a channel's
-  state cut into chunks at every N-th checkpoint and offered to joiners); state_sync.py
-  (an empty channel installs a peer's snapshot instead of replaying); at pull time
+  deleted in the background when `retain_blocks` is set), archive_serving.py (pruned
+  heights served again from a verified archive, `archive_dir`), snapshots.py (a
+  channel's state cut into chunks at every N-th checkpoint and offered to joiners),
+  state_sync.py (an empty channel installs a peer's snapshot instead of replaying); at
+  pull time
   datashare_api.py reads a department's own records through `sources/`;
 - staying well: supervise.py (no silent task death), stallwatch.py, malloc_arenas.py,
   logsampling.py, metrics.py.

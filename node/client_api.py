@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import grpc
 import structlog
 
+from client.archive import ArchiveError
 from node.admission import Unavailable
+from node.archive_serving import block_event
 from node.call_limits import guard_call
 from protos import api_pb2 as api
 from protos import api_pb2_grpc as api_grpc
@@ -42,13 +44,27 @@ class ClientService(api_grpc.ClientServicer):
         ledger: ChannelLedger, height: int, context: grpc.aio.ServicerContext, what: str
     ) -> None:
         """NOT_FOUND for a block that is not here: `pruned: …` with the lowest retained
-        height when pruning removed it (an archive has it), else plainly absent."""
+        height when pruning removed it (and no archive served here holds it), else
+        plainly absent."""
         base = ledger.pruned_height()
         if 1 <= height <= base:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, str(Pruned(ledger.channel, height, base + 1))
             )
         await context.abort(grpc.StatusCode.NOT_FOUND, what)
+
+    @staticmethod
+    async def _event(
+        ch: Channel, height: int, context: grpc.aio.ServicerContext
+    ) -> api.BlockEvent | None:
+        """Block `height` from the ledger, or from the archive for a pruned height
+        (`archive_dir`); DATA_LOSS when the archive's file changed under the node."""
+        try:
+            return block_event(ch.ledger, ch.archive, height)
+        except ArchiveError as e:
+            log.error("archive unreadable", channel=ch.ledger.channel, height=height, why=str(e))
+            await context.abort(grpc.StatusCode.DATA_LOSS, f"archived block {height}: {e}")
+        return None  # not reached: abort raises
 
     async def SubmitTransactions(self, request, context):
         client = await guard_call(self.node, context)
@@ -87,14 +103,11 @@ class ClientService(api_grpc.ClientServicer):
             height = found
         elif height == 0:
             height = ch.ledger.tip().height
-        block = ch.ledger.block(height)
-        if block is None:
+        event = await self._event(ch, height, context)
+        if event is None:
             await self._absent(ch.ledger, height, context, f"no block at height {height}")
         return api.GetBlockResponse(
-            height=height,
-            hash=ch.ledger.block_hash(height),
-            block=block,
-            results=ch.ledger.results(height),
+            height=height, hash=event.hash, block=event.block, results=event.results
         )
 
     async def GetTransaction(self, request, context):
@@ -103,10 +116,10 @@ class ClientService(api_grpc.ClientServicer):
         if location is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such committed tx")
         height, index = location
-        block = ch.ledger.block(height)
-        results = ch.ledger.results(height)
-        if block is None or results is None:
+        event = await self._event(ch, height, context)
+        if event is None:
             await self._absent(ch.ledger, height, context, f"no block at height {height}")
+        block, results = event.block, event.results
         txs = list(block.block.txs)
         siblings = ch.ledger.hashing.merkle_proof(txs, index)  # the channel's suite hash
         proof = api.MerkleProof(index=index, leaf_count=len(txs), siblings=siblings)
@@ -164,17 +177,13 @@ class ClientService(api_grpc.ClientServicer):
     async def StreamBlocks(self, request, context) -> AsyncIterator[api.BlockEvent]:
         ch = await self._need_channel(request.channel, context)
         height = request.from_height or ch.ledger.tip().height + 1
-        if height <= ch.ledger.pruned_height():
-            await self._absent(ch.ledger, height, context, "")
         cond = ch.runtime.committed
         while True:
             while height <= ch.ledger.tip().height:
-                yield api.BlockEvent(
-                    height=height,
-                    hash=ch.ledger.block_hash(height),
-                    block=ch.ledger.block(height),
-                    results=ch.ledger.results(height),
-                )
+                event = await self._event(ch, height, context)
+                if event is None:  # pruned, and no archive holds it
+                    await self._absent(ch.ledger, height, context, "")
+                yield event
                 height += 1
             async with cond:
                 await cond.wait_for(lambda h=height: ch.ledger.tip().height >= h)

@@ -139,6 +139,8 @@ class NodeConfig:
     snapshot_interval_checkpoints: int = 1000
     snapshots_kept: int = 2
     state_sync: bool = False
+    # Serve pruned heights again from `<archive_dir>/<channel>/` (node/archive_serving.py).
+    archive_dir: Path | None = None
 
 
 def _tls(data: dict, base: Path, where: str) -> TlsFiles | None:
@@ -254,6 +256,18 @@ def _limits(table: object, where: str) -> Limits:
     return limits
 
 
+def _archive_dir(raw: object, base: Path, where: str) -> Path | None:
+    """`archive_dir` (relative to the config): it must exist, since a node pointed at a
+    missing archive would silently answer `pruned`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: `archive_dir` must be a path (a string)")
+    if not (base / raw).is_dir():
+        raise ConfigError(f"{where}: `archive_dir` {base / raw} is not a directory")
+    return base / raw
+
+
 def load_config(path: Path) -> NodeConfig:
     where = str(path)
     try:
@@ -326,6 +340,7 @@ def load_config(path: Path) -> NodeConfig:
         snapshot_interval_checkpoints=interval,
         snapshots_kept=kept,
         state_sync=state_sync,
+        archive_dir=_archive_dir(data.get("archive_dir"), base, where),
     )
 
 

@@ -39,6 +39,7 @@ from consensus.crypto import Signer
 from consensus.membership import Membership
 from crypto import DEFAULT_SUITE, SuiteSigner, suite_by_name
 from node.admission import ChannelAdmission, Unavailable, admit
+from node.archive_serving import ArchiveReader, open_archive
 from node.call_limits import CallLimits
 from node.config import ConfigError, Genesis, NodeConfig, channels_suite, load_genesis
 from node.crl import outbound_revocation, revocation_guard
@@ -81,6 +82,7 @@ class Channel:
     ledger: ChannelLedger
     runtime: ChannelRuntime
     admission: ChannelAdmission
+    archive: ArchiveReader | None = None  # serves pruned heights (node/archive_serving.py)
 
 
 class Node:
@@ -273,7 +275,8 @@ class Node:
         runtime.fetch_timeout_s = limits.fetch_timeout_ms / 1000
         runtime.queue_bytes_max = limits.runtime_queue_bytes_max
         runtime.snapshots = snapshot_maker(self, ledger, cfg.checkpoint_interval_blocks)
-        return Channel(genesis, ledger, runtime, admission)
+        archive = open_archive(cfg_node.archive_dir, genesis, ledger)
+        return Channel(genesis, ledger, runtime, admission, archive)
 
     # ------------------------------------------------------------------ peers
 
@@ -439,12 +442,10 @@ class Node:
         await sync_channels(self)  # the channels that join from a snapshot, then open them
         for name, ch in self.channels.items():
             ch.runtime.start()
-            if self.config.retain_blocks:  # node/pruning.py; blocks above a snapshot stay
+            if retain := self.config.retain_blocks:  # node/pruning.py; above a snapshot stay
                 snaps = ch.runtime.snapshots
                 floor = snaps.oldest_height if snaps else lambda: None
-                task = prune_forever(
-                    ch.ledger, ch.runtime.committed, self.config.retain_blocks, floor
-                )
+                task = prune_forever(ch.ledger, ch.runtime.committed, retain, floor)
                 spawn(task, f"prune-{name}", self.on_task_failure)
         await self._set_health()
         if self.config.metrics_listen:

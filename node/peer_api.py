@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import grpc
 import structlog
 
+from client.archive import ArchiveError
 from consensus.events import MessageReceived
 from consensus.messages import decode_envelope, useful_blocks
 from consensus.reasons import Reason
@@ -22,7 +23,7 @@ from protos import api_pb2_grpc as api_grpc
 from storage.ledger import Pruned
 
 if TYPE_CHECKING:
-    from node.node import Node
+    from node.node import Channel, Node
     from node.snapshots import SnapshotMaker
 
 log = structlog.get_logger("peer_api")
@@ -165,8 +166,10 @@ class PeerService(api_grpc.PeerServicer):
             blocks = ch.ledger.blocks(
                 request.from_height, request.to_height, count_max, room - 1024
             )
-        except Pruned as e:  # the asker needs an archive (or another peer that kept them)
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
+        except Pruned as e:  # from the archive served here, else the asker must look elsewhere
+            blocks = self._archived(ch, request, count_max, room - 1024)
+            if not blocks:
+                await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
         return bounded_reply(blocks, proof, self.node.config.limits.fetch_answer_bytes_max)
 
     async def ListSnapshots(self, request, context):
@@ -200,3 +203,17 @@ class PeerService(api_grpc.PeerServicer):
         if ch.runtime.snapshots is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "this node makes no snapshots")
         return ch.runtime.snapshots
+
+    @staticmethod
+    def _archived(ch: Channel, request, count_max: int, bytes_max: int) -> list:
+        """Pruned blocks from the channel's archive (`archive_dir`): up to the archive's
+        end or the prune base, whichever is lower; the asker asks again above that.
+        Empty when no archive holds the first one (or its file changed: logged)."""
+        if ch.archive is None:
+            return []
+        to = min(request.to_height, ch.ledger.pruned_height())
+        try:
+            return ch.archive.blocks(request.from_height, to, count_max, bytes_max)
+        except ArchiveError as e:
+            log.error("archive unreadable", channel=ch.ledger.channel, why=str(e))
+            return []
