@@ -46,6 +46,14 @@ def prune_limit(ledger: ChannelLedger, retain_blocks: int) -> int:
     return max(0, min(ledger.tip().height - retain_blocks, stable - 1))
 
 
+def compact_pruned(ledger: ChannelLedger, first: int, last: int) -> None:
+    """Give back the disk of pruned heights first..last (blocks and results): LevelDB
+    frees a deleted key's space only when compaction reaches it, so without this a
+    pruned store was no smaller (docs/benchmark.md, "Disk per 1,000,000 txs")."""
+    for prefix in (BLOCK_PREFIX, RESULTS_PREFIX):
+        ledger.store.compact(prefix + height_key(first), prefix + height_key(last + 1))
+
+
 def prune(ledger: ChannelLedger, up_to: int, max_blocks: int) -> int:
     """Prune the blocks above the base up to `up_to`, at most `max_blocks` of them, in one
     atomic write; return how many went. Never the tip."""
