@@ -141,6 +141,7 @@ class Node:
             self._add_link(peer.public_key, peer.address, peer.node_id)
         self.channels: dict[str, Channel] = {}
         self.stores: list[LevelDBStore] = []
+        self.departments = Departments()  # the registry channel's, set by add_channel
         # Empty channels that join from a peer's snapshot first (node/state_sync.py).
         self.syncing = [n for n in config.channels if config.state_sync and needs_sync(config, n)]
         for name in config.channels:
@@ -148,7 +149,6 @@ class Node:
                 self.add_channel(name)
         # Data sharing: this department's identity, tx key and own records.
         self.department_id = config.node_id
-        self.departments = Departments()
         self.department_key: nacl.signing.SigningKey | SignerKey | SuiteSigner | None = None
         if config.department_key_file is not None:
             try:
