@@ -84,7 +84,7 @@ async def admit(
                 results[i] = api.SubmitResult(tx_id=result.tx_id, detail="call refused")
         _count(results, routed, unrouted)
         return results, {}
-    admitted = await _verify_and_add(candidates, results)
+    admitted = await _verify_and_add(candidates, results, all_or_nothing)
     for channel, txs in admitted.items():
         channels[channel].enqueue(txs)
     _count(results, routed, unrouted)
@@ -134,7 +134,9 @@ def _screen(
         return ch, api.SubmitResult(tx_id=tid, status=api.REJECTED, detail=NOT_MEMBER), None
     reason = _problem(ch, tx)
     refused = (
-        (api.REJECTED, reason) if reason else ch.mempool.check(tx, ch.next_height(), ch.committed)
+        (api.REJECTED, reason)
+        if reason
+        else ch.mempool.check(tx, ch.next_height(), ch.committed, client=all_or_nothing)
     )
     if refused is not None:
         return ch, api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]), None  # type: ignore[arg-type]
@@ -160,7 +162,7 @@ def _problem(ch: ChannelAdmission, tx: DecodedTx) -> str | None:
 
 
 async def _verify_and_add(
-    candidates: list[Candidate], results: list[api.SubmitResult]
+    candidates: list[Candidate], results: list[api.SubmitResult], client: bool
 ) -> dict[str, list[bytes]]:
     """Verify the candidates' signatures, one batch per channel, and add each good tx to
     its mempool; a tx that fails is given its status in `results`. Returns the admitted
@@ -180,7 +182,7 @@ async def _verify_and_add(
                 continue
             # Check again now: earlier txs of this batch (or a concurrent call, while we
             # awaited the verifier) may have filled the mempool or added the same tx.
-            refused = ch.mempool.check(tx, ch.next_height(), ch.committed)
+            refused = ch.mempool.check(tx, ch.next_height(), ch.committed, client)
             if refused is not None:
                 status, detail = refused
                 if status != api.DUPLICATE:  # committed or expired while we verified:

@@ -41,6 +41,10 @@ class Limits:
     tick_ms: int = 50
     mempool_txs_max: int = 100_000
     mempool_bytes_max: int = 32 << 20  # per channel: backpressure (MEMPOOL_FULL) in a stall
+    # Backpressure on clients (node/mempool.py): a client's tx waits at most about this
+    # long at the channel's commit rate (0: off), and this many may always wait.
+    mempool_queue_ms: int = 300
+    mempool_floor_txs: int = 200
     tx_bytes_max: int = 64 << 10
     submit_txs_max: int = 10_000
     message_bytes_max: int = 64 << 20
@@ -232,6 +236,9 @@ def _read_text(path: Path, what: str) -> str:
         raise ConfigError(f"{path}: cannot read {what}: {e.strerror}") from e
 
 
+ZERO_ALLOWED = {"mempool_queue_ms", "mempool_floor_txs"}  # 0: no client backpressure
+
+
 def _limits(table: object, where: str) -> Limits:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: `limits` must be a table")
@@ -246,8 +253,10 @@ def _limits(table: object, where: str) -> Limits:
                 raise ConfigError(f"{where}: limits.{old} is the old name of {new}; give one")
             table[new] = table.pop(old)
     for name, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{where}: limits.{name} must be a positive integer")
+        least = 0 if name in ZERO_ALLOWED else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            what = "a non-negative" if least == 0 else "a positive"
+            raise ConfigError(f"{where}: limits.{name} must be {what} integer")
     limits = Limits(**table)
     if limits.fetch_answer_bytes_max > limits.message_bytes_max:
         raise ConfigError(

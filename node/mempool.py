@@ -3,20 +3,72 @@
 Ordering itself lives in the consensus core's pending queue; the mempool decides what
 gets in (duplicates, replays, expiry, bounds in count and bytes) and forgets txs once a
 block commits them.
+
+Backpressure. A client's tx waits in the mempool for its turn, so a deep mempool is a
+slow answer: at saturation the queue, not consensus, would set the latency (a closed
+loop once waited 2 s and more). So a client's tx is admitted only while the txs waiting
+would commit within `queue_ms` at the rate this channel has been committing
+(`CommitRate`: txs per second over the last few seconds), and never fewer than
+`floor_txs` may wait (a channel that has not committed yet, or commits rarely, still
+takes work). Past that, the answer is MEMPOOL_FULL at once, with a retry-after hint:
+the network stays fast for the txs it accepts, and a client learns early to slow down.
+Txs gossiped by peers are not held back (their admitting node counted them), only
+bounded by `txs_max` and `bytes_max`, which bound memory in a stall.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from chains.tx import DecodedTx
 from protos import api_pb2 as api
 
+RATE_WINDOW_S = 3.0
+
+
+class CommitRate:
+    """Txs committed per second over the last RATE_WINDOW_S seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._events: deque[tuple[float, int]] = deque()
+        self._total = 0
+
+    def add(self, count: int) -> None:
+        now = self.clock()
+        self._events.append((now, count))
+        self._total += count
+        self._trim(now)
+
+    def per_s(self) -> float:
+        now = self.clock()
+        self._trim(now)
+        if not self._events:
+            return 0.0
+        span = max(now - self._events[0][0], 1.0)  # a burst right after idling is not a rate
+        return self._total / span
+
+    def _trim(self, now: float) -> None:
+        while self._events and self._events[0][0] < now - RATE_WINDOW_S:
+            self._total -= self._events.popleft()[1]
+
 
 class Mempool:
-    def __init__(self, txs_max: int, bytes_max: int) -> None:
+    def __init__(
+        self,
+        txs_max: int,
+        bytes_max: int,
+        queue_ms: int = 0,
+        floor_txs: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.txs_max = txs_max
         self.bytes_max = bytes_max
+        self.queue_ms = queue_ms  # 0: no backpressure beyond the bounds
+        self.floor_txs = floor_txs
+        self.rate = CommitRate(clock)
         self._sizes: dict[bytes, int] = {}
         self.bytes = 0
 
@@ -26,10 +78,22 @@ class Mempool:
     def __contains__(self, tx_id: bytes) -> bool:
         return tx_id in self._sizes
 
+    def client_limit(self) -> int:
+        """How many txs may wait before a client's tx is turned away."""
+        if not self.queue_ms:
+            return self.txs_max
+        paced = int(self.rate.per_s() * self.queue_ms / 1000)
+        return min(self.txs_max, max(self.floor_txs, paced))
+
     def check(
-        self, tx: DecodedTx, next_height: int, committed: Callable[[bytes], bool]
+        self,
+        tx: DecodedTx,
+        next_height: int,
+        committed: Callable[[bytes], bool],
+        client: bool = False,
     ) -> tuple[int, str] | None:
-        """Why `tx` cannot be admitted now, as (TxStatus, detail), or None if it can."""
+        """Why `tx` cannot be admitted now, as (TxStatus, detail), or None if it can.
+        `client`: a client's tx (backpressure applies), not a peer's gossip."""
         if tx.tx_id in self._sizes:
             return api.DUPLICATE, "already in the mempool"
         if tx.body.valid_until_height and tx.body.valid_until_height < next_height:
@@ -38,6 +102,14 @@ class Mempool:
             return api.ALREADY_COMMITTED, "already in a block"
         if len(self._sizes) >= self.txs_max or self.bytes + len(tx.raw) > self.bytes_max:
             return api.MEMPOOL_FULL, f"{len(self._sizes)} txs, {self.bytes} bytes"
+        if client and len(self._sizes) >= self.client_limit():
+            rate = self.rate.per_s()
+            wait_ms = int(1000 * len(self._sizes) / rate) if rate else self.queue_ms
+            return (
+                api.MEMPOOL_FULL,
+                f"busy: {len(self._sizes)} txs wait, committing {rate:.0f}/s; "
+                f"retry after {max(wait_ms - self.queue_ms, 50)} ms",
+            )
         return None
 
     def add(self, tx: DecodedTx) -> None:
@@ -45,7 +117,12 @@ class Mempool:
         self.bytes += len(tx.raw)
 
     def remove(self, tx_ids: Iterable[bytes]) -> None:
+        """Forget a block's committed txs, and count them into the commit rate (an empty
+        id is a repeat, which commits nothing)."""
+        committed = 0
         for tid in tx_ids:
+            committed += bool(tid)
             size = self._sizes.pop(tid, None)
             if size is not None:
                 self.bytes -= size
+        self.rate.add(committed)

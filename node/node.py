@@ -225,7 +225,12 @@ class Node:
         # The genesis tx limit: the checker judges the txs of proposed blocks, whose
         # verdict must not depend on local settings (admission applies the local limit).
         checker = NodeTxChecker(self.verifier, cfg_node.chain_id, name, cfg.tx_bytes_max)
-        mempool = Mempool(limits.mempool_txs_max, limits.mempool_bytes_max)
+        mempool = Mempool(
+            limits.mempool_txs_max,
+            limits.mempool_bytes_max,
+            limits.mempool_queue_ms,
+            limits.mempool_floor_txs,
+        )
         try:
             app, departments = make_application(genesis.app)
         except (UnknownApplication, ImportError, KeyError, ValueError) as e:

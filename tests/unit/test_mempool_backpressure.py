@@ -1,0 +1,121 @@
+"""Backpressure (node/mempool.py): a client's tx is admitted only while the waiting txs
+would commit within `queue_ms` at the channel's recent commit rate (never below the
+floor); past that MEMPOOL_FULL comes at once, with a retry-after hint. Peers' gossip is
+not held back. The rate follows the commits of the last few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chains.kv import KvApplication
+from chains.tx import decode_tx
+from node.admission import ChannelAdmission, admit
+from node.mempool import RATE_WINDOW_S, CommitRate, Mempool
+from node.tx_signatures import NodeTxChecker
+from node.verifier import BatchVerifier
+from protos import api_pb2 as api
+from tests.unit.test_admission import CHAIN, LICENSE, TX_BYTES_MAX, put
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _txs(first: int, count: int) -> list:
+    return [decode_tx(put(i), CHAIN, TX_BYTES_MAX) for i in range(first, first + count)]
+
+
+def _fill(pool: Mempool, first: int, count: int, client: bool = True) -> int:
+    """Add txs while the pool takes them; how many it took."""
+    taken = 0
+    for tx in _txs(first, count):
+        if pool.check(tx, 1, lambda _: False, client=client) is not None:
+            break
+        pool.add(tx)
+        taken += 1
+    return taken
+
+
+def test_the_commit_rate_is_over_the_last_seconds() -> None:
+    clock = Clock()
+    rate = CommitRate(clock)
+    assert rate.per_s() == 0.0
+    for _ in range(3):
+        rate.add(1000)
+        clock.now += 1.0
+    assert rate.per_s() == pytest.approx(1000, rel=0.01)
+    clock.now += RATE_WINDOW_S + 0.1  # idle: the old commits age out
+    assert rate.per_s() == 0.0
+    rate.add(5000)  # a burst right after idling counts over at least a second
+    assert rate.per_s() == 5000
+
+
+def test_clients_get_at_least_the_floor_then_a_paced_queue() -> None:
+    clock = Clock()
+    pool = Mempool(100_000, 1 << 30, queue_ms=300, floor_txs=50, clock=clock)
+    assert pool.client_limit() == 50  # nothing committed yet: the floor
+    assert _fill(pool, 0, 80) == 50
+    refused = pool.check(_txs(999, 1)[0], 1, lambda _: False, client=True)
+    assert refused is not None and refused[0] == api.MEMPOOL_FULL
+    assert "busy" in refused[1] and "retry after" in refused[1]
+    for _ in range(3):  # the channel commits 2,000 txs a second
+        pool.rate.add(2000)
+        clock.now += 1.0
+    assert pool.client_limit() == pytest.approx(600, abs=10)  # 300 ms of commits
+    assert _fill(pool, 100, 1000) == pytest.approx(550, abs=10)
+
+
+def test_peers_gossip_is_bounded_only_by_the_hard_limits() -> None:
+    pool = Mempool(200, 1 << 30, queue_ms=300, floor_txs=10, clock=Clock())
+    assert _fill(pool, 0, 50, client=True) == 10
+    assert _fill(pool, 100, 500, client=False) == 190  # up to txs_max
+    refused = pool.check(_txs(999, 1)[0], 1, lambda _: False, client=False)
+    assert refused is not None and refused[0] == api.MEMPOOL_FULL and "busy" not in refused[1]
+
+
+def test_queue_ms_zero_turns_backpressure_off() -> None:
+    pool = Mempool(300, 1 << 30, queue_ms=0, floor_txs=0, clock=Clock())
+    assert _fill(pool, 0, 400) == 300
+
+
+def test_a_block_s_committed_txs_feed_the_rate_and_leave_the_pool() -> None:
+    clock = Clock()
+    pool = Mempool(1000, 1 << 30, queue_ms=1000, floor_txs=1, clock=clock)
+    txs = _txs(0, 10)
+    for tx in txs:
+        pool.add(tx)
+    pool.remove([tx.tx_id for tx in txs[:6]] + [b""])  # an empty id: a repeat, not counted
+    assert len(pool) == 4
+    clock.now += 1.0
+    assert pool.rate.per_s() == 6.0
+
+
+def test_admission_applies_backpressure_to_clients_not_to_peers() -> None:
+    verifier = BatchVerifier(threads=1)
+    try:
+        pool = Mempool(1000, 1 << 30, queue_ms=300, floor_txs=5, clock=Clock())
+        channels = {
+            LICENSE: ChannelAdmission(
+                checker=NodeTxChecker(verifier, CHAIN, LICENSE, TX_BYTES_MAX),
+                mempool=pool,
+                app=KvApplication(),
+                next_height=lambda: 1,
+                committed=lambda _: False,
+                enqueue=lambda _txs: None,
+            )
+        }
+        raws = [put(i) for i in range(8)]
+        results, _ = asyncio.run(admit(raws, CHAIN, TX_BYTES_MAX, channels, all_or_nothing=True))
+        statuses = [api.TxStatus.Name(r.status) for r in results]
+        assert statuses == ["ACCEPTED"] * 5 + ["MEMPOOL_FULL"] * 3
+        more = [put(i) for i in range(100, 108)]
+        results, _ = asyncio.run(admit(more, CHAIN, TX_BYTES_MAX, channels, all_or_nothing=False))
+        assert {api.TxStatus.Name(r.status) for r in results} == {"ACCEPTED"}
+    finally:
+        verifier.close()
