@@ -7,6 +7,7 @@ submits is exactly what the chain stores and what its id hashes.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable
 
@@ -63,9 +64,35 @@ def kv_put_tx(
 def submit(
     stub: api_grpc.ClientStub, txs: Iterable[bytes], timeout_s: float = 30.0
 ) -> list[api.SubmitResult]:
-    return list(
-        stub.SubmitTransactions(api.SubmitRequest(txs=list(txs)), timeout=timeout_s).results
-    )
+    """Submit txs; one result each, in order. A tx the node turns away because its
+    channel is busy (MEMPOOL_FULL with "retry after N ms": backpressure, node/mempool.py)
+    is submitted again after the hinted pause, until `timeout_s` has passed."""
+    raws = list(txs)
+    deadline = time.monotonic() + timeout_s
+    results = list(stub.SubmitTransactions(api.SubmitRequest(txs=raws), timeout=timeout_s).results)
+    while True:
+        busy = [i for i, r in enumerate(results) if _retry_after_s(r) is not None]
+        left = deadline - time.monotonic()
+        if not busy or left <= 0:
+            return results
+        time.sleep(min(max(_retry_after_s(results[i]) or 0 for i in busy), left))
+        again = stub.SubmitTransactions(
+            api.SubmitRequest(txs=[raws[i] for i in busy]), timeout=max(left, 1.0)
+        ).results
+        for i, result in zip(busy, again, strict=True):
+            results[i] = result
+
+
+RETRY_AFTER = re.compile(r"retry after (\d+) ms")
+
+
+def _retry_after_s(result: api.SubmitResult) -> float | None:
+    """The pause a busy node asked for (at most 2 s), or None if the tx was not turned
+    away for being busy."""
+    if result.status != api.MEMPOOL_FULL:
+        return None
+    found = RETRY_AFTER.search(result.detail)
+    return None if found is None else min(int(found.group(1)) / 1000, 2.0)
 
 
 def status_name(status: int) -> str:

@@ -119,3 +119,40 @@ def test_admission_applies_backpressure_to_clients_not_to_peers() -> None:
         assert {api.TxStatus.Name(r.status) for r in results} == {"ACCEPTED"}
     finally:
         verifier.close()
+
+
+class BusyStub:
+    """A node that turns away every tx but the first of a call, asking for 10 ms."""
+
+    def __init__(self, busy_detail: str = "busy: 5 txs wait, committing 9/s; retry after 10 ms"):
+        self.calls: list[list[bytes]] = []
+        self.busy_detail = busy_detail
+
+    def SubmitTransactions(self, request: api.SubmitRequest, timeout: float):
+        self.calls.append(list(request.txs))
+        results = [api.SubmitResult(tx_id=request.txs[0], status=api.ACCEPTED)]
+        results += [
+            api.SubmitResult(tx_id=raw, status=api.MEMPOOL_FULL, detail=self.busy_detail)
+            for raw in request.txs[1:]
+        ]
+        return api.SubmitResponse(results=results)
+
+
+def test_the_sdk_resubmits_what_a_busy_node_turned_away_after_the_hinted_pause() -> None:
+    from client.txs import submit
+
+    stub = BusyStub()
+    raws = [b"a", b"b", b"c"]
+    results = submit(stub, raws, timeout_s=5)  # type: ignore[arg-type]
+    assert [r.status for r in results] == [api.ACCEPTED] * 3
+    assert [r.tx_id for r in results] == raws  # in the caller's order
+    assert stub.calls == [[b"a", b"b", b"c"], [b"b", b"c"], [b"c"]]
+
+
+def test_a_full_mempool_that_is_not_busy_is_answered_as_it_is() -> None:
+    from client.txs import submit
+
+    stub = BusyStub(busy_detail="100000 txs, 3000000 bytes")  # a stall: no retry hint
+    results = submit(stub, [b"a", b"b"], timeout_s=5)  # type: ignore[arg-type]
+    assert [r.status for r in results] == [api.ACCEPTED, api.MEMPOOL_FULL]
+    assert len(stub.calls) == 1
