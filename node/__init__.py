@@ -14,7 +14,8 @@ The modules by role:
   call_limits.py, ratelimit.py, interceptors.py, grpc_decode.py;
 - a tx's way in: `chains.tx` decodes it -> tx_signatures.py checks its signature
   (batched, each id verified once) -> admission.py admits it -> mempool.py holds it until
-  it commits; verifier.py is the batched Ed25519 pool under all of these;
+  it commits (regossip.py offers it again if it waits too long); verifier.py is the
+  batched Ed25519 pool under all of these;
 - between validators: transport.py (peer streams), fetching.py (block catch-up),
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
   validator keys), crl.py (revoked certificates refused on every call);

@@ -14,6 +14,12 @@ takes work). Past that, the answer is MEMPOOL_FULL at once, with a retry-after h
 the network stays fast for the txs it accepts, and a client learns early to slow down.
 Txs gossiped by peers are not held back (their admitting node counted them), only
 bounded by `txs_max` and `bytes_max`, which bound memory in a stall.
+
+Nothing admitted is left waiting forever. A tx is gossiped once, at admission; a peer
+whose queue overflowed dropped it, and a core whose queue was full skipped it. So the
+mempool remembers when each tx came in, and `stale` hands out the ones that have waited
+longer than a few seconds, for the node to offer again to its own core and to the
+channel's primary (node/regossip.py); each is handed out again only after another wait.
 """
 
 from __future__ import annotations
@@ -69,14 +75,16 @@ class Mempool:
         self.queue_ms = queue_ms  # 0: no backpressure beyond the bounds
         self.floor_txs = floor_txs
         self.rate = CommitRate(clock)
-        self._sizes: dict[bytes, int] = {}
+        self.clock = clock
+        # tx id -> (raw tx, when admitted or last handed out); insertion order is age order
+        self._txs: dict[bytes, tuple[bytes, float]] = {}
         self.bytes = 0
 
     def __len__(self) -> int:
-        return len(self._sizes)
+        return len(self._txs)
 
     def __contains__(self, tx_id: bytes) -> bool:
-        return tx_id in self._sizes
+        return tx_id in self._txs
 
     def client_limit(self) -> int:
         """How many txs may wait before a client's tx is turned away."""
@@ -94,27 +102,44 @@ class Mempool:
     ) -> tuple[int, str] | None:
         """Why `tx` cannot be admitted now, as (TxStatus, detail), or None if it can.
         `client`: a client's tx (backpressure applies), not a peer's gossip."""
-        if tx.tx_id in self._sizes:
+        if tx.tx_id in self._txs:
             return api.DUPLICATE, "already in the mempool"
         if tx.body.valid_until_height and tx.body.valid_until_height < next_height:
             return api.EXPIRED, f"valid until {tx.body.valid_until_height} < {next_height}"
         if committed(tx.tx_id):
             return api.ALREADY_COMMITTED, "already in a block"
-        if len(self._sizes) >= self.txs_max or self.bytes + len(tx.raw) > self.bytes_max:
-            return api.MEMPOOL_FULL, f"{len(self._sizes)} txs, {self.bytes} bytes"
-        if client and len(self._sizes) >= self.client_limit():
+        waiting = len(self._txs)
+        if waiting >= self.txs_max or self.bytes + len(tx.raw) > self.bytes_max:
+            return api.MEMPOOL_FULL, f"{waiting} txs, {self.bytes} bytes"
+        if client and waiting >= self.client_limit():
             rate = self.rate.per_s()
-            wait_ms = int(1000 * len(self._sizes) / rate) if rate else self.queue_ms
+            wait_ms = int(1000 * waiting / rate) if rate else self.queue_ms
             return (
                 api.MEMPOOL_FULL,
-                f"busy: {len(self._sizes)} txs wait, committing {rate:.0f}/s; "
+                f"busy: {waiting} txs wait, committing {rate:.0f}/s; "
                 f"retry after {max(wait_ms - self.queue_ms, 50)} ms",
             )
         return None
 
     def add(self, tx: DecodedTx) -> None:
-        self._sizes[tx.tx_id] = len(tx.raw)
+        self._txs[tx.tx_id] = (tx.raw, self.clock())
         self.bytes += len(tx.raw)
+
+    def stale(self, older_than_s: float, max_count: int) -> list[bytes]:
+        """Up to `max_count` txs, oldest first, that have waited longer than
+        `older_than_s` since they came in or were last handed out; handing one out
+        restarts its wait."""
+        cutoff = self.clock() - older_than_s
+        out: list[tuple[bytes, bytes]] = []
+        for tid, (raw, since) in self._txs.items():
+            if since > cutoff or len(out) >= max_count:
+                break
+            out.append((tid, raw))
+        now = self.clock()
+        for tid, raw in out:
+            del self._txs[tid]  # to the end: the age order stays the dict's order
+            self._txs[tid] = (raw, now)
+        return [raw for _, raw in out]
 
     def remove(self, tx_ids: Iterable[bytes]) -> None:
         """Forget a block's committed txs, and count them into the commit rate (an empty
@@ -122,7 +147,7 @@ class Mempool:
         committed = 0
         for tid in tx_ids:
             committed += bool(tid)
-            size = self._sizes.pop(tid, None)
-            if size is not None:
-                self.bytes -= size
+            held = self._txs.pop(tid, None)
+            if held is not None:
+                self.bytes -= len(held[0])
         self.rate.add(committed)

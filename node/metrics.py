@@ -193,10 +193,16 @@ def _sync(channels: Channels) -> Iterator[Family]:
         "Blocks still to fetch in a running catch-up",
         labels=["channel"],
     )
+    regossiped = CounterMetricFamily(
+        "govchain_txs_regossiped",
+        "Txs that waited in the mempool and were offered again to the core and the primary",
+        labels=["channel"],
+    )
     for name, ch, st in channels:
         synced.add_metric([name], ch.runtime.synced_blocks)
         sync_lag.add_metric([name], max(0, st.fetch_target - st.executed_height))
-    yield from (synced, sync_lag)
+        regossiped.add_metric([name], ch.runtime.regossiped)
+    yield from (synced, sync_lag, regossiped)
 
 
 def _snapshots(node: Node, channels: Channels) -> Iterator[Family]:

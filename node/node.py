@@ -51,6 +51,7 @@ from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.pruning import prune_forever
 from node.ratelimit import RateLimiter
+from node.regossip import regossip_forever
 from node.runtime import ChannelRuntime
 from node.server import SERVICE_NAMES, build_server, listen
 from node.snapshots import snapshot_maker
@@ -447,6 +448,7 @@ class Node:
         await sync_channels(self)  # the channels that join from a snapshot, then open them
         for name, ch in self.channels.items():
             ch.runtime.start()
+            spawn(regossip_forever(self, name, ch), f"regossip-{name}", self.on_task_failure)
             if retain := self.config.retain_blocks:  # node/pruning.py; above a snapshot stay
                 snaps = ch.runtime.snapshots
                 floor = snaps.oldest_height if snaps else lambda: None

@@ -105,6 +105,7 @@ class ChannelRuntime:
         self.metrics = metrics
         self.views_entered = 0  # view changes completed here since start (metrics)
         self.synced_blocks = 0  # blocks received by block sync (metrics)
+        self.regossiped = 0  # waiting txs offered again (node/regossip.py, metrics)
         self.fetch_timeout_s = 3.0  # a peer's time to answer a fetch (set by the node)
         self.fetch_failures: dict[tuple[bytes, str], int] = {}  # (peer, reason) -> count
         self.cfg = cfg

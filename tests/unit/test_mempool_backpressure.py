@@ -156,3 +156,50 @@ def test_a_full_mempool_that_is_not_busy_is_answered_as_it_is() -> None:
     results = submit(stub, [b"a", b"b"], timeout_s=5)  # type: ignore[arg-type]
     assert [r.status for r in results] == [api.ACCEPTED, api.MEMPOOL_FULL]
     assert len(stub.calls) == 1
+
+
+def test_stale_hands_out_the_oldest_waiting_txs_and_restarts_their_wait() -> None:
+    clock = Clock()
+    pool = Mempool(1000, 1 << 30, clock=clock)
+    txs = _txs(0, 5)
+    for tx in txs[:3]:
+        pool.add(tx)
+    clock.now += 3.0
+    for tx in txs[3:]:
+        pool.add(tx)
+    assert pool.stale(2.0, 10) == [tx.raw for tx in txs[:3]]  # only those that waited
+    assert pool.stale(2.0, 10) == []  # handed out: their wait starts again
+    clock.now += 2.5
+    assert pool.stale(2.0, 2) == [txs[3].raw, txs[4].raw]  # oldest first, at most 2
+    pool.remove([txs[0].tx_id])
+    clock.now += 2.5
+    assert pool.stale(2.0, 10) == [tx.raw for tx in txs[1:3]] + [txs[3].raw, txs[4].raw]
+
+
+def test_a_waiting_tx_is_offered_again_to_the_core_and_to_the_primary() -> None:
+    from types import SimpleNamespace
+
+    from node import regossip
+
+    clock = Clock()
+    pool = Mempool(1000, 1 << 30, clock=clock)
+    txs = _txs(0, 3)
+    for tx in txs:
+        pool.add(tx)
+    offered: list[list[bytes]] = []
+    sent: list[tuple[str, list[bytes]]] = []
+    primary, me = b"P" * 32, b"M" * 32
+    replica = SimpleNamespace(view=3, cfg=SimpleNamespace(primary=lambda v: primary))
+    runtime = SimpleNamespace(replica=replica, add_txs=offered.append, regossiped=0)
+    ch = SimpleNamespace(admission=SimpleNamespace(mempool=pool), runtime=runtime)
+    link = SimpleNamespace(send_txs=lambda c, t: sent.append((c, t)))
+    node = SimpleNamespace(links={primary: link}, public_key=me, halted=None)
+    assert regossip.regossip_once(node, LICENSE, ch) == 0  # nothing waited long enough
+    clock.now += regossip.REGOSSIP_AFTER_S + 0.1
+    assert regossip.regossip_once(node, LICENSE, ch) == 3
+    raws = [tx.raw for tx in txs]
+    assert offered == [raws] and sent == [(LICENSE, raws)] and runtime.regossiped == 3
+    node.public_key = primary  # the primary itself offers them to its own core only
+    clock.now += regossip.REGOSSIP_AFTER_S + 0.1
+    assert regossip.regossip_once(node, LICENSE, ch) == 3
+    assert len(offered) == 2 and len(sent) == 1
