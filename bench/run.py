@@ -112,9 +112,14 @@ def start_testnet(
     block_txs_max: int,
     insecure: bool = False,
     crypto_suite: str = DEFAULT_SUITE,
+    limits: dict[str, int] | None = None,
 ) -> NodeProcesses:
     init_testnet(root, validators, channels, block_txs_max, insecure, crypto_suite=crypto_suite)
     nodes = NodeProcesses.of_testnet(root)
+    if limits:  # the node config's [limits] table (docs/operations.md), on every node
+        table = "".join(f"{k} = {v}\n" for k, v in limits.items())
+        for spec in nodes.specs:
+            spec.config.write_text(spec.config.read_text() + f"\n[limits]\n{table}")
     nodes.start_all()
     return nodes
 
@@ -141,7 +146,13 @@ def run(args: argparse.Namespace) -> dict:
     channels = list(CHANNELS[: args.channels])
     workdir = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
     nodes = start_testnet(
-        workdir / "net", args.validators, channels, args.block_txs_max, args.insecure, suite
+        workdir / "net",
+        args.validators,
+        channels,
+        args.block_txs_max,
+        args.insecure,
+        suite,
+        dict(args.limit),
     )
     try:
         configs = [load_config(spec.config) for spec in nodes.specs]
@@ -331,6 +342,13 @@ def sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit(text: str) -> tuple[str, int]:
+    name, _, value = text.partition("=")
+    if not name or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=INTEGER")
+    return name, int(value)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="govchain block-throughput benchmark")
     p.add_argument("--validators", type=int, default=4)
@@ -371,6 +389,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--insecure",
         action="store_true",
         help="plaintext gRPC between nodes and clients (default: mutual TLS, as deployed)",
+    )
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        type=_limit,
+        metavar="NAME=VALUE",
+        help="a node [limits] value on every node, e.g. mempool_queue_ms=500 (repeatable)",
     )
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path)

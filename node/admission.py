@@ -65,6 +65,8 @@ async def admit(
     whole call before anything is verified or admitted: every other tx is returned
     unadmitted (TX_STATUS_UNSPECIFIED) and the caller answers PERMISSION_DENIED.
     `tx_hash` is the node's suite hash (its channels share one suite): the tx ids."""
+    if all_or_nothing and channels and all(c.mempool.saturated() for c in channels.values()):
+        return _all_busy(raws, channels, unrouted, tx_hash), {}
     routed: list[ChannelAdmission | None] = []
     results: list[api.SubmitResult] = []
     candidates: list[Candidate] = []
@@ -89,6 +91,24 @@ async def admit(
         channels[channel].enqueue(txs)
     _count(results, routed, unrouted)
     return results, admitted
+
+
+def _all_busy(
+    raws: list[bytes],
+    channels: Mapping[str, ChannelAdmission],
+    unrouted: Counter[str] | None,
+    tx_hash: Hash,
+) -> list[api.SubmitResult]:
+    """Every channel here is past its backpressure limit: a client's whole call is
+    answered MEMPOOL_FULL ("busy", with the longest retry-after) without decoding a tx,
+    so turning work away costs a hash per tx, not a parse and checks."""
+    detail = max((c.mempool.busy_detail() for c in channels.values()), key=len)
+    results = [
+        api.SubmitResult(tx_id=tx_hash(r), status=api.MEMPOOL_FULL, detail=detail) for r in raws
+    ]
+    if unrouted is not None:
+        unrouted["MEMPOOL_FULL"] += len(raws)
+    return results
 
 
 # A tx that passed the cheap checks: its index in the call's results, the tx, its channel.

@@ -112,14 +112,22 @@ class Mempool:
         if waiting >= self.txs_max or self.bytes + len(tx.raw) > self.bytes_max:
             return api.MEMPOOL_FULL, f"{waiting} txs, {self.bytes} bytes"
         if client and waiting >= self.client_limit():
-            rate = self.rate.per_s()
-            wait_ms = int(1000 * waiting / rate) if rate else self.queue_ms
-            return (
-                api.MEMPOOL_FULL,
-                f"busy: {waiting} txs wait, committing {rate:.0f}/s; "
-                f"retry after {max(wait_ms - self.queue_ms, 50)} ms",
-            )
+            return api.MEMPOOL_FULL, self.busy_detail()
         return None
+
+    def saturated(self) -> bool:
+        """A client's tx would be turned away now (backpressure on)."""
+        return bool(self.queue_ms) and len(self._txs) >= self.client_limit()
+
+    def busy_detail(self) -> str:
+        """Why a client's tx is turned away, and when to try again: once the txs waiting
+        beyond `queue_ms` of commits have committed (at least 50 ms)."""
+        waiting, rate = len(self._txs), self.rate.per_s()
+        wait_ms = int(1000 * waiting / rate) if rate else self.queue_ms
+        return (
+            f"busy: {waiting} txs wait, committing {rate:.0f}/s; "
+            f"retry after {max(wait_ms - self.queue_ms, 50)} ms"
+        )
 
     def add(self, tx: DecodedTx) -> None:
         self._txs[tx.tx_id] = (tx.raw, self.clock())

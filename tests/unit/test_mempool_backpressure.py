@@ -6,6 +6,7 @@ not held back. The rate follows the commits of the last few seconds."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -203,3 +204,41 @@ def test_a_waiting_tx_is_offered_again_to_the_core_and_to_the_primary() -> None:
     clock.now += regossip.REGOSSIP_AFTER_S + 0.1
     assert regossip.regossip_once(node, LICENSE, ch) == 3
     assert len(offered) == 2 and len(sent) == 1
+
+
+def test_when_every_channel_is_busy_a_client_call_is_turned_away_before_decoding() -> None:
+    verifier = BatchVerifier(threads=1)
+    try:
+        pool = Mempool(1000, 1 << 30, queue_ms=300, floor_txs=2, clock=Clock())
+        channels = {
+            LICENSE: ChannelAdmission(
+                checker=NodeTxChecker(verifier, CHAIN, LICENSE, TX_BYTES_MAX),
+                mempool=pool,
+                app=KvApplication(),
+                next_height=lambda: 1,
+                committed=lambda _: False,
+                enqueue=lambda _txs: None,
+            )
+        }
+        for tx in _txs(0, 2):
+            pool.add(tx)
+        assert pool.saturated()
+        unrouted: Counter[str] = Counter()
+        calls = [put(50), b"not a tx at all"]
+        results, admitted = asyncio.run(
+            admit(calls, CHAIN, TX_BYTES_MAX, channels, unrouted, all_or_nothing=True)
+        )
+        assert admitted == {} and unrouted["MEMPOOL_FULL"] == 2
+        assert [r.status for r in results] == [api.MEMPOOL_FULL] * 2  # not even parsed
+        assert all("retry after" in r.detail for r in results)
+        # a peer's gossip is still admitted, and so is a client's once there is room
+        results, _ = asyncio.run(admit([put(51)], CHAIN, TX_BYTES_MAX, channels))
+        assert results[0].status == api.ACCEPTED
+        pool.remove([tx.tx_id for tx in _txs(0, 2)] + [results[0].tx_id])
+        assert not pool.saturated()
+        results, _ = asyncio.run(
+            admit([put(52)], CHAIN, TX_BYTES_MAX, channels, all_or_nothing=True)
+        )
+        assert results[0].status == api.ACCEPTED
+    finally:
+        verifier.close()
