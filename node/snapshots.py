@@ -134,17 +134,21 @@ class SnapshotMaker:
         tmp = self.directory / f".tmp-{height}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        total = 0
-        for index, (data, info) in enumerate(cut_chunks(store_entries(snap), at.hashing)):
-            _write(tmp / chunk_name(index), data)
-            manifest.chunks.append(info)
-            total += to_int(info.sum)
-        if tip.state_sum and total % MODULUS != to_int(tip.state_sum):
-            raise RuntimeError(
-                f"channel {self.ledger.channel}: the stored state at height {height} does "
-                "not sum to the state sum its tip records: the state on disk is damaged"
-            )
-        _write(tmp / MANIFEST, manifest.SerializeToString(deterministic=True))
+        try:
+            total = 0
+            for index, (data, info) in enumerate(cut_chunks(store_entries(snap), at.hashing)):
+                _write(tmp / chunk_name(index), data)
+                manifest.chunks.append(info)
+                total += to_int(info.sum)
+            if tip.state_sum and total % MODULUS != to_int(tip.state_sum):
+                raise RuntimeError(
+                    f"channel {self.ledger.channel}: the stored state at height {height} does "
+                    "not sum to the state sum its tip records: the state on disk is damaged"
+                )
+            _write(tmp / MANIFEST, manifest.SerializeToString(deterministic=True))
+        except BaseException:  # a disk full: the partial chunks must not stay until a restart
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         final = self.directory / str(height)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
