@@ -10,8 +10,8 @@ chunks' sums add up to the state sum in the tip: a mismatch means the stored sta
 not what the executor computed, and fails loudly rather than offering it.
 
 Where. `<data_dir>/snapshots/<channel>/<height>/` holds `manifest.pb` and
-`chunk-NNNNNN.pb`; it is written under a temporary name and renamed, so a crash leaves
-a whole snapshot or none. The newest `snapshots_kept` are kept; pruning never goes above
+`chunk-NNNNNN.pb`; it is written under a temporary name and renamed (and renamed to one
+before it is deleted), so a crash leaves a whole snapshot or none. The newest `snapshots_kept` are kept; pruning never goes above
 the oldest (node/pruning.py), so a joiner can block-sync from any offered snapshot.
 """
 
@@ -150,12 +150,12 @@ class SnapshotMaker:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         final = self.directory / str(height)
-        shutil.rmtree(final, ignore_errors=True)
+        _remove(final)
         os.replace(tmp, final)
         self.made += 1
         self._offers = self._load_offers()
         for old in self._offers[self.keep :]:
-            shutil.rmtree(self.directory / str(old.height), ignore_errors=True)
+            _remove(self.directory / str(old.height))
         self._offers = self._offers[: self.keep]
         log.info(
             "snapshot made",
@@ -228,6 +228,19 @@ class SnapshotMaker:
             return path.read_bytes()
         except FileNotFoundError:
             return None
+
+
+def _remove(snapshot: Path) -> None:
+    """Delete a snapshot directory, first renamed to a temporary name: deleting takes
+    one unlink per file, and one killed part way must leave no snapshot that a restart
+    would offer with chunks missing (leftover temporary names go at startup)."""
+    doomed = snapshot.with_name(f".tmp-gone-{snapshot.name}")
+    shutil.rmtree(doomed, ignore_errors=True)  # one an earlier removal left behind
+    try:
+        os.replace(snapshot, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _write(path: Path, data: bytes) -> None:
