@@ -11,8 +11,9 @@ not what the executor computed, and fails loudly rather than offering it.
 
 Where. `<data_dir>/snapshots/<channel>/<height>/` holds `manifest.pb` and
 `chunk-NNNNNN.pb`; it is written under a temporary name and renamed (and renamed to one
-before it is deleted), so a crash leaves a whole snapshot or none. The newest `snapshots_kept` are kept; pruning never goes above
-the oldest (node/pruning.py), so a joiner can block-sync from any offered snapshot.
+before it is deleted), so a crash leaves a whole snapshot or none. The newest
+`snapshots_kept` are kept; pruning never goes above the oldest (node/pruning.py), so a
+joiner can block-sync from any offered snapshot.
 """
 
 from __future__ import annotations
