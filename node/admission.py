@@ -102,7 +102,7 @@ def _all_busy(
     """Every channel here is past its backpressure limit: a client's whole call is
     answered MEMPOOL_FULL ("busy", with the longest retry-after) without decoding a tx,
     so turning work away costs a hash per tx, not a parse and checks."""
-    detail = max((c.mempool.busy_detail() for c in channels.values()), key=len)
+    detail = max(channels.values(), key=lambda c: c.mempool.retry_after_ms()).mempool.busy_detail()
     results = [
         api.SubmitResult(tx_id=tx_hash(r), status=api.MEMPOOL_FULL, detail=detail) for r in raws
     ]

@@ -119,14 +119,18 @@ class Mempool:
         """A client's tx would be turned away now (backpressure on)."""
         return bool(self.queue_ms) and len(self._txs) >= self.client_limit()
 
-    def busy_detail(self) -> str:
-        """Why a client's tx is turned away, and when to try again: once the txs waiting
-        beyond `queue_ms` of commits have committed (at least 50 ms)."""
+    def retry_after_ms(self) -> int:
+        """When a turned-away client should try again: once the txs waiting beyond
+        `queue_ms` of commits have committed (at least 50 ms)."""
         waiting, rate = len(self._txs), self.rate.per_s()
         wait_ms = int(1000 * waiting / rate) if rate else self.queue_ms
+        return max(wait_ms - self.queue_ms, 50)
+
+    def busy_detail(self) -> str:
+        """Why a client's tx is turned away, and when to try again."""
         return (
-            f"busy: {waiting} txs wait, committing {rate:.0f}/s; "
-            f"retry after {max(wait_ms - self.queue_ms, 50)} ms"
+            f"busy: {len(self._txs)} txs wait, committing {self.rate.per_s():.0f}/s; "
+            f"retry after {self.retry_after_ms()} ms"
         )
 
     def add(self, tx: DecodedTx) -> None:

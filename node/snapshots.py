@@ -10,9 +10,10 @@ chunks' sums add up to the state sum in the tip: a mismatch means the stored sta
 not what the executor computed, and fails loudly rather than offering it.
 
 Where. `<data_dir>/snapshots/<channel>/<height>/` holds `manifest.pb` and
-`chunk-NNNNNN.pb`; it is written under a temporary name and renamed, so a crash leaves
-a whole snapshot or none. The newest `snapshots_kept` are kept; pruning never goes above
-the oldest (node/pruning.py), so a joiner can block-sync from any offered snapshot.
+`chunk-NNNNNN.pb`; it is written under a temporary name and renamed (and renamed to one
+before it is deleted), so a crash leaves a whole snapshot or none. The newest
+`snapshots_kept` are kept; pruning never goes above the oldest (node/pruning.py), so a
+joiner can block-sync from any offered snapshot.
 """
 
 from __future__ import annotations
@@ -134,24 +135,28 @@ class SnapshotMaker:
         tmp = self.directory / f".tmp-{height}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        total = 0
-        for index, (data, info) in enumerate(cut_chunks(store_entries(snap), at.hashing)):
-            _write(tmp / chunk_name(index), data)
-            manifest.chunks.append(info)
-            total += to_int(info.sum)
-        if tip.state_sum and total % MODULUS != to_int(tip.state_sum):
-            raise RuntimeError(
-                f"channel {self.ledger.channel}: the stored state at height {height} does "
-                "not sum to the state sum its tip records: the state on disk is damaged"
-            )
-        _write(tmp / MANIFEST, manifest.SerializeToString(deterministic=True))
+        try:
+            total = 0
+            for index, (data, info) in enumerate(cut_chunks(store_entries(snap), at.hashing)):
+                _write(tmp / chunk_name(index), data)
+                manifest.chunks.append(info)
+                total += to_int(info.sum)
+            if tip.state_sum and total % MODULUS != to_int(tip.state_sum):
+                raise RuntimeError(
+                    f"channel {self.ledger.channel}: the stored state at height {height} does "
+                    "not sum to the state sum its tip records: the state on disk is damaged"
+                )
+            _write(tmp / MANIFEST, manifest.SerializeToString(deterministic=True))
+        except BaseException:  # a disk full: the partial chunks must not stay until a restart
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         final = self.directory / str(height)
-        shutil.rmtree(final, ignore_errors=True)
+        _remove(final)
         os.replace(tmp, final)
         self.made += 1
         self._offers = self._load_offers()
         for old in self._offers[self.keep :]:
-            shutil.rmtree(self.directory / str(old.height), ignore_errors=True)
+            _remove(self.directory / str(old.height))
         self._offers = self._offers[: self.keep]
         log.info(
             "snapshot made",
@@ -224,6 +229,19 @@ class SnapshotMaker:
             return path.read_bytes()
         except FileNotFoundError:
             return None
+
+
+def _remove(snapshot: Path) -> None:
+    """Delete a snapshot directory, first renamed to a temporary name: deleting takes
+    one unlink per file, and one killed part way must leave no snapshot that a restart
+    would offer with chunks missing (leftover temporary names go at startup)."""
+    doomed = snapshot.with_name(f".tmp-gone-{snapshot.name}")
+    shutil.rmtree(doomed, ignore_errors=True)  # one an earlier removal left behind
+    try:
+        os.replace(snapshot, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -159,8 +159,12 @@ def sync_progress(store: Writable) -> tuple[bytes | None, set[int]]:
 
 
 def wipe_sync(store: Writable) -> None:
-    """Delete a partial install (its entries and progress), in bounded batches."""
-    for prefix in (STATE_PREFIX, TX_PREFIX, SYNC_PREFIX):
+    """Delete a partial install (its entries and progress), in bounded batches. The
+    progress marks go first and the manifest last: a wipe killed part way must leave no
+    chunk marked written whose entries are gone (a restart resuming the same snapshot
+    would skip it and install a state with holes), nor entries without a manifest that
+    makes the next start wipe them (LevelDB applies writes in order, synced or not)."""
+    for prefix in (SYNC_DONE_PREFIX, STATE_PREFIX, TX_PREFIX, SYNC_PREFIX):
         while True:
             keys = [k for k, _ in _first(store.iterate(prefix), 10_000)]
             if not keys:

@@ -242,3 +242,33 @@ def test_when_every_channel_is_busy_a_client_call_is_turned_away_before_decoding
         assert results[0].status == api.ACCEPTED
     finally:
         verifier.close()
+
+
+def test_a_call_every_channel_turns_away_is_told_the_longest_retry_after() -> None:
+    """The hint must be the longest wait in numbers, not the longest text: a channel
+    that commits fast (a long rate figure) but waits 50 ms must not hide one that asks
+    for 1.7 s, or clients come back 30 times too soon to a saturated node."""
+    fast = Mempool(2, 1 << 30, queue_ms=300, floor_txs=2, clock=Clock())
+    slow = Mempool(1000, 1 << 30, queue_ms=300, floor_txs=2, clock=Clock())
+    fast.rate.add(123_456)
+    slow.rate.add(1)
+    for pool in (fast, slow):
+        for tx in _txs(0, 2):
+            pool.add(tx)
+        assert pool.saturated()
+    assert "retry after 50 ms" in fast.busy_detail()
+    assert "retry after 1700 ms" in slow.busy_detail()
+    channels = {
+        name: ChannelAdmission(
+            checker=None,  # type: ignore[arg-type]  # never reached: nothing is decoded
+            mempool=pool,
+            app=KvApplication(),
+            next_height=lambda: 1,
+            committed=lambda _: False,
+            enqueue=lambda _txs: None,
+        )
+        for name, pool in (("fast", fast), ("slow", slow))
+    }
+    results, _ = asyncio.run(admit([put(60)], CHAIN, TX_BYTES_MAX, channels, all_or_nothing=True))
+    assert results[0].status == api.MEMPOOL_FULL
+    assert "retry after 1700 ms" in results[0].detail

@@ -109,3 +109,48 @@ def test_shifted_chunk_sums_keep_the_total_but_refuse_every_honest_chunk() -> No
     for (data, _), info in zip(chunks[:2], m.chunks[:2], strict=True):
         with pytest.raises(SnapshotError, match="sum"):
             check_chunk(data, info, SHA256, 1)
+
+
+class _Killed(Exception):
+    """The process died here (kill -9): nothing after this write happens."""
+
+
+class _DyingStore(MemoryStore):
+    """A store whose process is killed at its `writes_left`-th write from now."""
+
+    writes_left = -1
+
+    def write(self, puts, deletes=(), sync=True) -> None:  # type: ignore[no-untyped-def]
+        if self.writes_left == 0:
+            raise _Killed
+        self.writes_left -= 1
+        super().write(puts, deletes, sync)
+
+
+@pytest.mark.parametrize("killed_at", range(6))
+def test_a_wipe_killed_part_way_never_leaves_a_chunk_marked_done_without_its_entries(
+    monkeypatch, killed_at: int
+) -> None:
+    """A restarted joiner skips the chunks its progress marks call written: a wipe (of
+    an install it gives up, or before another snapshot) killed after deleting entries but
+    before deleting the marks would make it install a state with holes under the
+    certified root."""
+    monkeypatch.setattr(snapshot, "CHUNK_BYTES", 16 << 10)
+    first = snapshot._first
+    monkeypatch.setattr(snapshot, "_first", lambda it, _n: first(it, 50))  # several batches
+    store = _DyingStore()
+    chunks = _chunks(_store(120))
+    snapshot.start_sync(store, b"manifest")
+    for index, (data, info) in enumerate(chunks):
+        snapshot.write_chunk(store, index, check_chunk(data, info, SHA256, HEIGHT))
+    assert len(chunks) > 3
+    store.writes_left = killed_at
+    with pytest.raises(_Killed):  # every write of the wipe is a place to die
+        snapshot.wipe_sync(store)
+    manifest, done = snapshot.sync_progress(store)
+    for index in done:
+        data, info = chunks[index]
+        for key, value in check_chunk(data, info, SHA256, HEIGHT):
+            assert store.get(key) == value, f"chunk {index} marked done, {key!r} gone"
+    if manifest is None:
+        assert not list(store_entries(store)), "entries left with no install to own them"
