@@ -222,10 +222,11 @@ def _snapshots(node: Node, channels: Channels) -> Iterator[Family]:
         offered.add_metric([name], offers[0].height if offers else 0)
     chunks = CounterMetricFamily(
         "govchain_state_sync_chunks",
-        "Snapshot parts a state sync installed, or refused: forged, or not answered",
+        "Snapshot parts a state sync installed, or refused: forged, cut otherwise than its "
+        "manifest lists, or not answered",
         labels=["outcome"],
     )
-    for outcome in ("installed", "forged", "unavailable"):
+    for outcome in ("installed", "forged", "mismatch", "unavailable"):
         chunks.add_metric([outcome], node.state_sync_chunks[outcome])
     yield from (made, offered, chunks)
 

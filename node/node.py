@@ -144,7 +144,7 @@ class Node:
         self.stores: list[LevelDBStore] = []
         self.departments = Departments()  # the registry channel's, set by add_channel
         # Empty channels that join from a peer's snapshot first (node/state_sync.py).
-        self.syncing = [n for n in config.channels if config.state_sync and needs_sync(config, n)]
+        self.syncing = [n for n in config.channels if needs_sync(config, n)]
         for name in config.channels:
             if name not in self.syncing:
                 self.add_channel(name)

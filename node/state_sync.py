@@ -43,6 +43,7 @@ from protos import api_pb2 as api
 from protos import consensus_pb2 as pb
 from storage.ledger import STATE_PREFIX, TIP_KEY
 from storage.snapshot import (
+    LayoutMismatch,
     SnapshotError,
     Writable,
     check_chunk,
@@ -297,7 +298,7 @@ class StateSync:
                 todo.refused.setdefault(index, set()).add(source.name)
                 todo.pending.append(index)
                 self._refuse("chunk", source.name, m.height, e, index)
-                if isinstance(e, SnapshotError):  # a peer that forged a chunk is not
+                if _forged(e):  # a peer that forged a chunk is not
                     for i in range(len(m.chunks)):  # asked for another
                         todo.refused.setdefault(i, set()).add(source.name)
                 continue
@@ -313,7 +314,8 @@ class StateSync:
     def _refuse(
         self, what: str, peer: str, height: int, e: Exception, index: int | None = None
     ) -> None:
-        reason = "forged" if isinstance(e, SnapshotError) else "unavailable"
+        reason = "mismatch" if isinstance(e, LayoutMismatch) else "unavailable"
+        reason = "forged" if _forged(e) else reason
         self.refused[reason] = self.refused.get(reason, 0) + 1
         self.log.warning(
             f"state sync: {what} refused",
@@ -334,6 +336,12 @@ class StateSync:
         replayed = sets.membership.to_pb().SerializeToString(deterministic=True)
         if stored is not None and stored != replayed:
             raise SnapshotError("the snapshot's validator sets differ from the replayed ones")
+
+
+def _forged(e: Exception) -> bool:
+    """The peer sent content that is wrong whatever the manifest (not merely cut
+    otherwise than the manifest lists, which may be the manifest's fault)."""
+    return isinstance(e, SnapshotError) and not isinstance(e, LayoutMismatch)
 
 
 class LinkSource:
@@ -357,13 +365,21 @@ class LinkSource:
 
 
 def needs_sync(config: NodeConfig, channel: str) -> bool:
-    """The channel has no block yet, or an install was interrupted."""
+    """Whether the channel joins from a snapshot first: `state_sync` is on and it has no
+    block yet (or an install was interrupted). With `state_sync` off, an interrupted
+    install is wiped, loudly: a channel must never start from genesis on top of part of
+    another height's state."""
     path = config.data_dir / channel
     if not path.exists():
-        return True
+        return config.state_sync
     store = LevelDBStore(path)
     try:
-        return store.get(TIP_KEY) is None
+        if store.get(TIP_KEY) is not None:
+            return False
+        if not config.state_sync and sync_progress(store)[0] is not None:
+            log.warning("state sync off: wiping an interrupted snapshot install", channel=channel)
+            wipe_sync(store)
+        return config.state_sync
     finally:
         store.close()
 

@@ -47,6 +47,12 @@ class SnapshotError(ValueError):
     """A chunk or manifest that must be refused; the message says why."""
 
 
+class LayoutMismatch(SnapshotError):
+    """A chunk of another size or entry count than the manifest lists: the chunk is
+    wrong, or the manifest cuts the state differently from the peer. Which one, a joiner
+    cannot tell, so it does not call the peer a forger for it."""
+
+
 class Readable(Protocol):
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]: ...
 
@@ -109,14 +115,14 @@ def check_chunk(
     count, keys strictly increasing, every entry a state or tx entry, and the entries'
     sum equal to the listed partial sum. SnapshotError (with the reason) otherwise."""
     if len(data) != info.bytes:
-        raise SnapshotError(f"{len(data)} bytes, the manifest says {info.bytes}")
+        raise LayoutMismatch(f"{len(data)} bytes, the manifest says {info.bytes}")
     chunk = api_pb2.SnapshotChunk()
     try:
         chunk.ParseFromString(data)
     except DecodeError:
         raise SnapshotError("the chunk does not decode") from None
     if len(chunk.entries) != info.entries:
-        raise SnapshotError(f"{len(chunk.entries)} entries, the manifest says {info.entries}")
+        raise LayoutMismatch(f"{len(chunk.entries)} entries, the manifest says {info.entries}")
     out: list[tuple[bytes, bytes]] = []
     total, previous = 0, b""
     for entry in chunk.entries:

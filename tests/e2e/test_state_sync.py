@@ -77,6 +77,24 @@ class Forging:
         return parsed.SerializeToString(deterministic=True)
 
 
+class Recut:
+    """A peer whose chunks have another size than the manifest lists."""
+
+    def __init__(self, source: LinkSource) -> None:
+        self.source, self.name = source, f"recut-{source.name}"
+        self.chunks_served = 0
+
+    async def list_snapshots(self, channel: str) -> list[api.SnapshotOffer]:
+        return await self.source.list_snapshots(channel)
+
+    async def fetch(self, channel: str, height: int, chunk: int | None) -> bytes:
+        data = await self.source.fetch(channel, height, chunk)
+        if chunk is None:
+            return data
+        self.chunks_served += 1
+        return data + b"\x00"
+
+
 class CutOff:
     """A peer whose connection breaks after it served two chunks."""
 
@@ -250,6 +268,13 @@ def test_a_joiner_refuses_a_forged_chunk_installs_the_state_and_a_wiped_node_rej
     assert again_height == api.SnapshotManifest.FromString(interrupted).height
     assert again.chunks_fetched == chunks - 2  # only what was missing
     assert ChannelLedger(resumed, CHANNEL, b"").tip().height == again_height
+
+    # a peer whose chunks are cut otherwise than the manifest (its fault or the
+    # manifest's) is not called a forger, and is still asked for the other chunks
+    recut = Recut(_sources(net, 3, [0])[0])
+    mixed, _, mixed_height = _join(net, [recut, *_sources(net, 3, [1, 2])])
+    assert mixed_height >= 8 and "forged" not in mixed.refused
+    assert mixed.refused.get("mismatch", 0) == recut.chunks_served >= 1
 
     # every peer forging: nothing is installed
     with pytest.raises(SnapshotError, match="could not be had"):

@@ -8,7 +8,7 @@ import pytest
 from consensus.hashing import SHA256
 from protos import api_pb2, storage_pb2
 from storage import snapshot
-from storage.snapshot import SnapshotError, check_chunk, cut_chunks, store_entries
+from storage.snapshot import LayoutMismatch, SnapshotError, check_chunk, cut_chunks, store_entries
 from storage.state_sum import state_entry, sum_of, to_bytes, to_int, tx_entry
 from storage.stores import MemoryStore
 
@@ -79,10 +79,10 @@ def test_a_forged_chunk_is_refused_with_its_reason(mutate, reason: str) -> None:
 
 def test_a_chunk_of_another_size_or_count_is_refused() -> None:
     data, info = _chunks(_store(20))[0]
-    with pytest.raises(SnapshotError, match="bytes"):
+    with pytest.raises(LayoutMismatch, match="bytes"):  # not called forged
         check_chunk(data + b"\x00", info, SHA256, HEIGHT)
     wrong = api_pb2.SnapshotChunkInfo(entries=info.entries + 1, bytes=info.bytes, sum=info.sum)
-    with pytest.raises(SnapshotError, match="entries"):
+    with pytest.raises(LayoutMismatch, match="entries"):
         check_chunk(data, wrong, SHA256, HEIGHT)
     with pytest.raises(SnapshotError, match="decode"):
         check_chunk(b"\xff" * 5, api_pb2.SnapshotChunkInfo(bytes=5), SHA256, HEIGHT)
@@ -154,3 +154,37 @@ def test_a_wipe_killed_part_way_never_leaves_a_chunk_marked_done_without_its_ent
             assert store.get(key) == value, f"chunk {index} marked done, {key!r} gone"
     if manifest is None:
         assert not list(store_entries(store)), "entries left with no install to own them"
+
+
+def test_with_state_sync_off_an_interrupted_install_is_wiped_not_built_on(tmp_path) -> None:
+    from dataclasses import replace
+
+    from node.config import NodeConfig
+    from node.state_sync import needs_sync
+    from storage.snapshot import start_sync, sync_progress, write_chunk
+    from storage.stores import LevelDBStore
+
+    config = NodeConfig(
+        node_id="n",
+        chain_id="c",
+        key_file="k",
+        listen="127.0.0.1:1",
+        data_dir=tmp_path,
+        genesis_dir=tmp_path,
+        channels=("license",),
+        state_sync=True,
+    )
+    store = LevelDBStore(tmp_path / "license")
+    start_sync(store, b"manifest")
+    write_chunk(store, 0, [(b"s:foreign", b"state")])
+    store.close()
+    assert needs_sync(config, "license")  # on: the install resumes
+    off = replace(config, state_sync=False)
+    assert not needs_sync(off, "license")  # off: wiped, the channel starts from genesis
+    store = LevelDBStore(tmp_path / "license")
+    try:
+        assert sync_progress(store) == (None, set())
+        assert list(store.iterate(b"s:")) == []
+    finally:
+        store.close()
+    assert needs_sync(config, "missing") and not needs_sync(off, "missing")
