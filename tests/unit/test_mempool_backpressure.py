@@ -97,20 +97,24 @@ def test_a_block_s_committed_txs_feed_the_rate_and_leave_the_pool() -> None:
     assert pool.rate.per_s() == 6.0
 
 
+def _license(verifier: BatchVerifier, pool: Mempool) -> dict[str, ChannelAdmission]:
+    """One channel's admission over this mempool (what admit() is handed)."""
+    admission = ChannelAdmission(
+        checker=NodeTxChecker(verifier, CHAIN, LICENSE, TX_BYTES_MAX),
+        mempool=pool,
+        app=KvApplication(),
+        next_height=lambda: 1,
+        committed=lambda _: False,
+        enqueue=lambda _txs: None,
+    )
+    return {LICENSE: admission}
+
+
 def test_admission_applies_backpressure_to_clients_not_to_peers() -> None:
     verifier = BatchVerifier(threads=1)
     try:
         pool = Mempool(1000, 1 << 30, queue_ms=300, floor_txs=5, clock=Clock())
-        channels = {
-            LICENSE: ChannelAdmission(
-                checker=NodeTxChecker(verifier, CHAIN, LICENSE, TX_BYTES_MAX),
-                mempool=pool,
-                app=KvApplication(),
-                next_height=lambda: 1,
-                committed=lambda _: False,
-                enqueue=lambda _txs: None,
-            )
-        }
+        channels = _license(verifier, pool)
         raws = [put(i) for i in range(8)]
         results, _ = asyncio.run(admit(raws, CHAIN, TX_BYTES_MAX, channels, all_or_nothing=True))
         statuses = [api.TxStatus.Name(r.status) for r in results]
@@ -210,16 +214,7 @@ def test_when_every_channel_is_busy_a_client_call_is_turned_away_before_decoding
     verifier = BatchVerifier(threads=1)
     try:
         pool = Mempool(1000, 1 << 30, queue_ms=300, floor_txs=2, clock=Clock())
-        channels = {
-            LICENSE: ChannelAdmission(
-                checker=NodeTxChecker(verifier, CHAIN, LICENSE, TX_BYTES_MAX),
-                mempool=pool,
-                app=KvApplication(),
-                next_height=lambda: 1,
-                committed=lambda _: False,
-                enqueue=lambda _txs: None,
-            )
-        }
+        channels = _license(verifier, pool)
         for tx in _txs(0, 2):
             pool.add(tx)
         assert pool.saturated()
