@@ -22,9 +22,14 @@ from google.protobuf.message import DecodeError
 
 from chains.base import NODE_KEY_PREFIX, Departments
 from chains.policy import PolicyError, WritePolicy
-from chains.tx import DecodedTx
+from chains.tx import DecodedTx, TxError, decode_tx
 from consensus.canonical import NonCanonical, decode_canonical
-from consensus.membership import KIND_VALIDATORS, KIND_WRITE_POLICY, approval_bytes
+from consensus.membership import (
+    KIND_VALIDATORS,
+    KIND_WRITE_POLICY,
+    GovernanceTx,
+    approval_bytes,
+)
 from crypto import DEFAULT_SUITE, Suite, SuiteSigner
 from protos import consensus_pb2 as pb
 
@@ -154,3 +159,29 @@ def describe(proposal: pb.GovernanceProposal) -> str:
 def _printable(text: str) -> str:
     """Control characters escaped: what an approver reads must be what they approve."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def read_governance(
+    raw: bytes, chain_id: str, channel: str, tx_bytes_max: int
+) -> GovernanceTx | None:
+    """A committed tx as the consensus core judges it (`TxChecker.governance` in the node;
+    the sets a joiner or an archive check replays, client/set_replay.py): asked for every
+    committed tx, so ordinary txs leave at a substring test. A tx the executor refuses
+    before governance (undecodable, another channel) is None here too, so the core never
+    applies what the executor refused."""
+    if b"gov." not in raw:
+        return None
+    try:
+        tx = decode_tx(raw, chain_id, tx_bytes_max)
+    except TxError:
+        return None
+    kind = KINDS.get(tx.body.type)
+    if kind is None or tx.body.channel != channel:
+        return None
+    until = tx.body.valid_until_height
+    parsed = parse_governance(tx)
+    if isinstance(parsed, str):
+        return GovernanceTx(kind, b"", (), until, problem=parsed)
+    msg, _ = parsed
+    approvals = tuple((a.validator, a.signature) for a in msg.approvals)
+    return GovernanceTx(kind, msg.proposal, approvals, until)

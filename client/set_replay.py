@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chains.governance import KINDS, parse_governance
-from chains.tx import TxError, decode_tx
+from chains.governance import read_governance
 from client.evidence_verify import _certificate_problem
 from consensus.certificates import check_block_cert
 from consensus.config import ConsensusConfig
-from consensus.membership import GovernanceTx, Membership, decide
+from consensus.membership import Membership, decide
 from crypto import Suite
 from protos import consensus_pb2 as pb
 
@@ -47,25 +46,6 @@ class SetReplay:
     def apply(self, certified: pb.CertifiedBlock, height: int) -> None:
         """The block's governance txs, in order: they change the sets of later heights."""
         for raw in certified.block.txs:
-            gtx = self._governance(raw)
+            gtx = read_governance(raw, self.chain_id, self.cfg.channel, self.cfg.tx_bytes_max)
             if gtx is not None:
                 self.membership, _ = decide(self.membership, gtx, height, self.cfg, self.suite)
-
-    def _governance(self, raw: bytes) -> GovernanceTx | None:
-        """A committed governance tx as the node hands it to the core (node/governance.py
-        `read_governance`), so the sets replayed here are the ones the core used."""
-        if b"gov." not in raw:
-            return None
-        try:
-            tx = decode_tx(raw, self.chain_id, self.cfg.tx_bytes_max)
-        except TxError:
-            return None
-        kind = KINDS.get(tx.body.type)
-        if kind is None or tx.body.channel != self.cfg.channel:
-            return None
-        parsed = parse_governance(tx)
-        until = tx.body.valid_until_height
-        if isinstance(parsed, str):
-            return GovernanceTx(kind, b"", (), until, problem=parsed)
-        approvals = tuple((a.validator, a.signature) for a in parsed[0].approvals)
-        return GovernanceTx(kind, parsed[0].proposal, approvals, until)

@@ -35,6 +35,7 @@ from client.set_replay import SetReplay
 from consensus.canonical import NonCanonical, decode_canonical
 from consensus.certificates import CheckpointCert, check_checkpoint_cert
 from consensus.config import ConsensusConfig
+from consensus.membership import Membership
 from crypto import Suite
 from node.config import NodeConfig, load_genesis
 from node.executor import root_of
@@ -85,6 +86,7 @@ class Verified:
     digest: bytes  # the snapshot block's
     checkpoint: CheckpointCert
     state_sum: bytes
+    membership: Membership  # the validator sets replayed through its governance blocks
 
 
 def verify_manifest(
@@ -123,7 +125,7 @@ def verify_manifest(
     total = to_bytes(sum(to_int(c.sum) for c in m.chunks) % MODULUS)
     if root_of(m.history_root, total, cfg.hashing.hash) != cert.state_root:
         raise SnapshotError("the chunks' sums do not add up to the certified state root")
-    return Verified(m, raw, digest, cert, total)
+    return Verified(m, raw, digest, cert, total, sets.membership)
 
 
 def _same_snapshot(raw: bytes | None, manifest: api.SnapshotManifest) -> bool:
@@ -329,11 +331,8 @@ class StateSync:
     def _check_membership(self, v: Verified) -> None:
         """The validator sets in the installed state are the ones replayed from the
         governance blocks (both are certified; a difference is a bug, never installed)."""
-        sets = SetReplay(self.cfg, self.suite, self.chain_id)
-        for certified in v.manifest.governance:
-            sets.apply(certified, pb.BlockHeader.FromString(certified.block.header).height)
         stored = self.store.get(STATE_PREFIX + MEMBERSHIP_KEY)
-        replayed = sets.membership.to_pb().SerializeToString(deterministic=True)
+        replayed = v.membership.to_pb().SerializeToString(deterministic=True)
         if stored is not None and stored != replayed:
             raise SnapshotError("the snapshot's validator sets differ from the replayed ones")
 
