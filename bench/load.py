@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +56,6 @@ def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
     """Process entry point: sign, report ready, wait for the common start time (set by the
     parent in the shared value `start` once every client has signed), submit, report."""
     from client.connection import connect
-    from protos import api_pb2 as api
 
     txs = sign_txs(plan)
     stub = connect(plan.address, plan.tls)
@@ -65,24 +66,65 @@ def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
     while time.time() < plan.start_at:
         time.sleep(min(0.01, max(0.0, plan.start_at - time.time())))
     end = plan.start_at + plan.duration_s
-    sent = []
-    k = 0
-    while k < len(txs) and time.time() < end:
+    sent, busy = submit_until(
+        stub, txs, plan, end, lambda kind: results.put(("error", plan.index, kind))
+    )
+    results.put(("busy", plan.index, busy))
+    results.put(("done", plan.index, sent))
+
+
+def submit_until(
+    stub: Any,
+    txs: list[tuple[str, bytes]],
+    plan: ClientPlan,
+    end: float,
+    on_error: Callable[[str], None],
+) -> tuple[list, int]:
+    """Submit `txs` in batches until they are all answered or `end`, as a well-behaved
+    client does under backpressure: a tx a busy node turns away (MEMPOOL_FULL with
+    "retry after N ms") goes back to the front of the queue, and the next call waits the
+    hinted pause, so a closed loop offers what the chain commits instead of spending its
+    pre-signed txs on refusals. Returns, per call, its send time and the final status of
+    each tx it carried (a tx still turned away at `end` is reported MEMPOOL_FULL), and how
+    many busy answers there were."""
+    from client.txs import retry_after_s
+    from protos import api_pb2 as api
+
+    queue = deque(raw for _, raw in txs)
+    turned_away: dict[bytes, bytes] = {}  # raw -> tx id, while a busy tx waits to retry
+    sent: list = []
+    busy = taken = 0
+    pause_until = 0.0
+    while queue and time.time() < end:
         if plan.rate_tps > 0:
-            due = plan.start_at + k / plan.rate_tps
-            now = time.time()
-            if due > now:
-                time.sleep(due - now)
-        chunk = txs[k : k + plan.batch]
+            due = plan.start_at + taken / plan.rate_tps
+            if due > time.time():
+                time.sleep(due - time.time())
+        if pause_until > time.time():
+            time.sleep(pause_until - time.time())
+        chunk = [queue.popleft() for _ in range(min(plan.batch, len(queue)))]
+        taken += len(chunk)
         t0 = time.time()
         try:
-            reply = stub.SubmitTransactions(
-                api.SubmitRequest(txs=[raw for _, raw in chunk]), timeout=30
-            )
-            statuses = [(r.tx_id, r.status) for r in reply.results]
+            reply = stub.SubmitTransactions(api.SubmitRequest(txs=chunk), timeout=30)
         except Exception as e:  # a failed call fails its whole batch, counted by reason
-            statuses = [(b"", -1)] * len(chunk)
-            results.put(("error", plan.index, type(e).__name__))
-        sent.append((t0, statuses))
-        k += len(chunk)
-    results.put(("done", plan.index, sent))
+            sent.append((t0, [(b"", -1)] * len(chunk)))
+            on_error(type(e).__name__)
+            continue
+        final, again, pause = [], [], 0.0
+        for raw, r in zip(chunk, reply.results, strict=True):
+            wait = retry_after_s(r)
+            if wait is None:
+                turned_away.pop(raw, None)
+                final.append((r.tx_id, r.status))
+            else:
+                turned_away[raw] = r.tx_id
+                again.append(raw)
+                pause = max(pause, wait)
+        sent.append((t0, final))
+        busy += len(again)
+        queue.extendleft(reversed(again))
+        pause_until = time.time() + pause
+    if turned_away:
+        sent.append((end, [(tid, api.MEMPOOL_FULL) for tid in turned_away.values()]))
+    return sent, busy

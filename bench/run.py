@@ -188,7 +188,7 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
     mode = f"open loop at {args.rate:.0f} tx/s" if args.rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
     fault = FaultRun(args, nodes, configs, addresses, primary, begin, tls) if args.fault else None
-    sent, errors = gather_clients(args, clients, queue, begin, watcher, sampler)
+    sent, errors, busy = gather_clients(args, clients, queue, begin, watcher, sampler)
     submitted = {tid: t0 for t0, statuses in sent for tid, st in statuses if st == api.ACCEPTED}
     internals_at_load_end = [scrape_internals(c.metrics_listen) for c in configs]
     drain(watcher, submitted, args.drain)
@@ -212,6 +212,7 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
         bound,
         errors,
     )
+    result["busy_answers"] = busy  # txs turned away busy, then submitted again
     per_node_cost(result, sampler.cpu_seconds(), verify_floor_us(args.crypto_suite))
     result["node_internals"] = {"load_end": internals_at_load_end, "drained": internals}
     result["rss_mb_timeline"] = [
@@ -263,11 +264,15 @@ def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list
     return clients
 
 
-def gather_clients(args, clients, queue, begin, watcher, sampler) -> tuple[list, dict[str, int]]:
+def gather_clients(
+    args, clients, queue, begin, watcher, sampler
+) -> tuple[list, dict[str, int], int]:
     """Wait for every client to finish its load, printing progress meanwhile. Returns what
-    they sent ((submit time, [(tx id, status)]) per call) and their errors by kind."""
+    they sent ((submit time, [(tx id, final status)]) per call), their errors by kind, and
+    how many busy answers (MEMPOOL_FULL, retry after) they were given and resubmitted."""
     sent: list = []
     errors: dict[str, int] = {}
+    busy = 0
     done = 0
     give_up = time.time() + args.duration + 120
     while done < len(clients):
@@ -283,9 +288,11 @@ def gather_clients(args, clients, queue, begin, watcher, sampler) -> tuple[list,
             done += 1
         elif kind == "error":
             errors[payload] = errors.get(payload, 0) + 1
+        elif kind == "busy":
+            busy += payload
     for c in clients:
         c.join()
-    return sent, errors
+    return sent, errors, busy
 
 
 def drain(watcher: CommitWatcher, submitted: dict[bytes, float], drain_s: float) -> None:

@@ -71,11 +71,11 @@ def submit(
     deadline = time.monotonic() + timeout_s
     results = list(stub.SubmitTransactions(api.SubmitRequest(txs=raws), timeout=timeout_s).results)
     while True:
-        busy = [i for i, r in enumerate(results) if _retry_after_s(r) is not None]
+        busy = [i for i, r in enumerate(results) if retry_after_s(r) is not None]
         left = deadline - time.monotonic()
         if not busy or left <= 0:
             return results
-        time.sleep(min(max(_retry_after_s(results[i]) or 0 for i in busy), left))
+        time.sleep(min(max(retry_after_s(results[i]) or 0 for i in busy), left))
         again = stub.SubmitTransactions(
             api.SubmitRequest(txs=[raws[i] for i in busy]), timeout=max(left, 1.0)
         ).results
@@ -86,7 +86,7 @@ def submit(
 RETRY_AFTER = re.compile(r"retry after (\d+) ms")
 
 
-def _retry_after_s(result: api.SubmitResult) -> float | None:
+def retry_after_s(result: api.SubmitResult) -> float | None:
     """The pause a busy node asked for (at most 2 s), or None if the tx was not turned
     away for being busy."""
     if result.status != api.MEMPOOL_FULL:
