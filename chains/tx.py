@@ -73,13 +73,15 @@ def decode_tx(
     tx_bytes_max: int,
     suite: Suite | None = None,
     tx_hash: Hash | None = None,
+    tx_id: bytes | None = None,
 ) -> DecodedTx:
     """Parse and check one serialized TxEnvelope; raise TxError with the status to report.
     The signer and signature must have the lengths of the channel's crypto suite, so a
     key of another suite is MALFORMED before any check runs. Without a suite (admission,
     before it knows the tx's channel; committed txs, already verified) any suite's shape
     passes here and the suite's verifier refuses a foreign one (BAD_SIGNATURE). The id is
-    `tx_hash` of the envelope, by default the suite's hash (SHA-256 without a suite)."""
+    `tx_hash` of the envelope, by default the suite's hash (SHA-256 without a suite);
+    a caller that hashed the envelope already passes its id as `tx_id`."""
     if len(raw) > tx_bytes_max:
         raise TxError(api.TOO_LARGE, f"{len(raw)} bytes > tx_bytes_max {tx_bytes_max}")
     env = api.TxEnvelope()
@@ -101,7 +103,10 @@ def decode_tx(
         raise TxError(api.WRONG_CHAIN, f"chain id {body.chain_id!r}")
     if not body.type:
         raise TxError(api.MALFORMED, "missing type")
-    ident = tx_hash(raw) if tx_hash is not None else suite_hashing(suite).hash(raw)
+    if tx_id is not None:
+        ident = tx_id
+    else:
+        ident = tx_hash(raw) if tx_hash is not None else suite_hashing(suite).hash(raw)
     return DecodedTx(ident, raw, env.signer, env.body, env.signature, body)
 
 

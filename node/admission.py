@@ -48,6 +48,7 @@ class Unavailable(Exception):
 
 
 NOT_MEMBER = "this node only observes the channel (not a validator); submit to a validator"
+IN_MEMPOOL = "already in the mempool"
 
 
 async def admit(
@@ -131,8 +132,11 @@ def _screen(
     tx when it is a candidate for verification. `members` caches, per call, whether this
     node is a member of each channel."""
     tid = tx_hash(raw)
+    holder = _holding(channels, tid)
+    if holder is not None:  # a repeat (gossip, a retrying client): no parse, no checks
+        return holder, api.SubmitResult(tx_id=tid, status=api.DUPLICATE, detail=IN_MEMPOOL), None
     try:
-        tx = decode_tx(raw, chain_id, tx_bytes_max, tx_hash=tx_hash)
+        tx = decode_tx(raw, chain_id, tx_bytes_max, tx_id=tid)
     except TxError as e:
         return None, api.SubmitResult(tx_id=tid, status=e.status, detail=e.detail), None  # type: ignore[arg-type]
     name = tx.body.channel
@@ -161,6 +165,16 @@ def _screen(
     if refused is not None:
         return ch, api.SubmitResult(tx_id=tid, status=refused[0], detail=refused[1]), None  # type: ignore[arg-type]
     return ch, api.SubmitResult(tx_id=tid, status=api.ACCEPTED), tx
+
+
+def _holding(channels: Mapping[str, ChannelAdmission], tid: bytes) -> ChannelAdmission | None:
+    """The running channel whose mempool already holds this tx id, if any. A tx waiting
+    there was admitted once: a repeat is answered DUPLICATE before it is parsed, so
+    re-gossip and resubmitting clients cost a hash and a lookup per tx, not a decode."""
+    for ch in channels.values():
+        if tid in ch.mempool and ch.unavailable() is None:
+            return ch
+    return None
 
 
 def _denied(ch: ChannelAdmission, tx: DecodedTx) -> str | None:

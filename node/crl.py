@@ -24,6 +24,7 @@ import asyncio
 import datetime
 import os
 import ssl
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ log = structlog.get_logger("crl")
 CRL_FILE = "ca.crl"  # in the CA directory, beside ca.crt and ca.key
 CRL_DAYS = 90  # a new CRL's next update, unless `--days` says otherwise
 SERIALS_CACHED_MAX = 4096  # certificates whose serial is remembered (PEM -> serial)
+# How stale an open stream's view of the CRL file may be: its frames look at the file at
+# most this often (a new call always looks).
+FRAME_RECHECK_S = 0.1
 
 
 class CrlError(Exception):
@@ -159,6 +163,7 @@ class RevocationList:
         path: Path,
         ca_cert: Path,
         clock: Callable[[], datetime.datetime] = _now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """Raises CrlError if the CA or the CRL cannot be read or the CRL is not the CA's:
         a node told to enforce a CRL does not start without one."""
@@ -170,6 +175,9 @@ class RevocationList:
             raise CrlError(f"cannot read the CA certificate {ca_cert}: {e}") from e
         self._stat = self._stat_key()
         self._loaded = self._load()
+        self.generation = 0  # one more for each CRL loaded after the first
+        self.monotonic = monotonic
+        self._looked_at = monotonic()
         self.reload_failures = 0
         self._serials: OrderedDict[bytes, int] = OrderedDict()
 
@@ -202,15 +210,22 @@ class RevocationList:
     def revoked_count(self) -> int:
         return len(self._loaded.revoked)
 
-    def refresh(self) -> None:
+    def refresh(self, max_age_s: float = 0.0) -> None:
         """Re-read the file if its stat changed; a bad new file is logged (once per
-        change) and the previous CRL kept."""
+        change) and the previous CRL kept. With `max_age_s`, the file is not looked at
+        again until that long after the last look (a stream's frames: a `stat` per frame
+        was 3 % of a loaded node's time)."""
+        now = self.monotonic()
+        if max_age_s and now - self._looked_at < max_age_s:
+            return
+        self._looked_at = now
         stat = self._stat_key()
         if stat == self._stat:
             return
         self._stat = stat
         try:
             self._loaded = self._load()
+            self.generation += 1
         except CrlError as e:
             self.reload_failures += 1
             log.error("CRL not reloaded: the previous one stays in force", why=str(e))
@@ -227,9 +242,10 @@ class RevocationList:
                 self._serials.popitem(last=False)
         return serial
 
-    def why_revoked(self, cert_pem: bytes) -> str | None:
-        """Why this certificate is revoked (its serial, reason and date), or None."""
-        self.refresh()
+    def why_revoked(self, cert_pem: bytes, max_age_s: float = 0.0) -> str | None:
+        """Why this certificate is revoked (its serial, reason and date), or None; the
+        file is looked at first (see `refresh` for `max_age_s`)."""
+        self.refresh(max_age_s)
         serial = self._serial(cert_pem)
         if serial is None:
             return None
@@ -251,6 +267,13 @@ class RevocationGuard(CheckingInterceptor):
         self.crl = crl
         self.refusals = refusals
         self.refused = {"client": 0, "validator": 0}
+
+    def stamp(self) -> object:
+        """The CRL in force (looked at again at most every FRAME_RECHECK_S): a stream's
+        frames are checked again only when it changed. A new call is always checked
+        against the file as it is now (`why_revoked` looks at it)."""
+        self.crl.refresh(FRAME_RECHECK_S)
+        return self.crl.generation
 
     async def check(self, context: grpc.aio.ServicerContext, method: str) -> None:
         pem = b"".join(context.auth_context().get("x509_pem_cert", ()))
@@ -319,7 +342,9 @@ class OutboundRevocation:
         return ssl.DER_cert_to_PEM_cert(der).encode() if der else None
 
     def why_revoked(self, pem: bytes) -> str | None:
-        return self.crl.why_revoked(pem)
+        """Asked each time a link wakes to send: the file is looked at most every
+        FRAME_RECHECK_S, as for an incoming stream's frames."""
+        return self.crl.why_revoked(pem, FRAME_RECHECK_S)
 
 
 def outbound_revocation(

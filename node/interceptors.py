@@ -41,27 +41,39 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
 
 class CheckingInterceptor(WrappingInterceptor):
     """Runs `check` before every call's handler and again on each streamed message (a
-    request received, a response about to be sent), so a long-lived stream is held to
-    what is true now, not only to what was true when it opened. `check` refuses by
-    aborting the call; it must be cheap."""
+    request received, a response about to be sent) whose `stamp` differs from the one the
+    stream was last checked at, so a long-lived stream is held to what is true now, not
+    only to what was true when it opened. `check` refuses by aborting the call."""
 
     async def check(self, context: grpc.aio.ServicerContext, method: str) -> None:
         raise NotImplementedError
+
+    def stamp(self) -> object:
+        """What `check`'s verdict depends on (e.g. the CRL in force): a streamed message
+        is checked again only when it changed. By default, a new value every time: every
+        message is checked."""
+        return object()
 
     def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         attr = ("stream_" if handler.request_streaming else "unary_") + (
             "stream" if handler.response_streaming else "unary"
         )
         inner = getattr(handler, attr)
-        check = self.check
+        check, stamp = self.check, self.stamp
 
-        def requests_of(request, context):  # each request of a stream checked as it arrives
+        def requests_of(request, context, checked_at: object):
+            """Each request of a stream, checked again as it arrives if the stamp moved
+            since `checked_at` (taken before the call's own check)."""
             if not handler.request_streaming:
                 return request
 
             async def checked():
+                at = checked_at
                 async for item in request:
-                    await check(context, method)
+                    now = stamp()
+                    if now != at:
+                        await check(context, method)
+                        at = now
                     yield item
 
             return checked()
@@ -69,16 +81,21 @@ class CheckingInterceptor(WrappingInterceptor):
         if inspect.isasyncgenfunction(inner):
 
             async def generate(request, context):
+                at = stamp()
                 await check(context, method)
-                async for response in inner(requests_of(request, context), context):
-                    await check(context, method)
+                async for response in inner(requests_of(request, context, at), context):
+                    now = stamp()
+                    if now != at:
+                        await check(context, method)
+                        at = now
                     yield response
 
             return handler._replace(**{attr: generate})
 
         async def call(request, context):
+            at = stamp()
             await check(context, method)
-            return await inner(requests_of(request, context), context)
+            return await inner(requests_of(request, context, at), context)
 
         assert inspect.iscoroutinefunction(inner), f"{method}: not an async handler"
         return handler._replace(**{attr: call})

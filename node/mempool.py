@@ -103,7 +103,7 @@ class Mempool:
         """Why `tx` cannot be admitted now, as (TxStatus, detail), or None if it can.
         `client`: a client's tx (backpressure applies), not a peer's gossip."""
         if tx.tx_id in self._txs:
-            return api.DUPLICATE, "already in the mempool"
+            return api.DUPLICATE, "already in the mempool"  # as admission.IN_MEMPOOL
         if tx.body.valid_until_height and tx.body.valid_until_height < next_height:
             return api.EXPIRED, f"valid until {tx.body.valid_until_height} < {next_height}"
         if committed(tx.tx_id):

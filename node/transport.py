@@ -135,15 +135,15 @@ class PeerLink:
         self._enqueue(self.consensus, channel, envelope)
 
     def send_txs(self, channel: str, txs: list[bytes]) -> None:
-        for tx in txs:
-            self._enqueue(self.txs, channel, tx)
+        self._enqueue(self.txs, channel, *txs)
 
-    def _enqueue(self, table: dict[str, _Queue], channel: str, item: bytes) -> None:
+    def _enqueue(self, table: dict[str, _Queue], channel: str, *items: bytes) -> None:
+        """Queue `items` in order; past the frame or byte bound the oldest are dropped."""
         queue = table.get(channel)
         if queue is None:
             queue = table[channel] = _Queue()
-        queue.append(item)
-        queue.size += len(item)
+        queue.extend(items)
+        queue.size += sum(map(len, items))
         while len(queue) > 1 and (
             len(queue) > self.queue_frames_max or queue.size > self.queue_bytes_max
         ):

@@ -112,12 +112,15 @@ class BatchVerifier:
     async def verify_batch(self, items: Sequence[Item], remember: bool = True) -> list[bool]:
         """Verify on the pool (skipping cached items); results in input order. Callers that
         keep their own cache (txs, by id) pass remember=False, so nothing is cached twice."""
-        keys = [self.cache_key(*item) for item in items]
-        results = [k in self._verified for k in keys]
-        todo = [i for i, ok in enumerate(results) if not ok]
-        self.cache_hits += len(items) - len(todo)
-        if not todo:
-            return results
+        if remember:
+            keys = [self.cache_key(*item) for item in items]
+            results = [k in self._verified for k in keys]
+            todo = [i for i, ok in enumerate(results) if not ok]
+            self.cache_hits += len(items) - len(todo)
+            if not todo:
+                return results
+        else:  # the caller caches by its own key (txs by id): no key to hash here
+            keys, results, todo = [], [False] * len(items), list(range(len(items)))
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         chunks = [todo[i : i + self.chunk_items] for i in range(0, len(todo), self.chunk_items)]

@@ -170,6 +170,28 @@ def test_tx_already_in_the_mempool_is_a_duplicate(node: Node) -> None:
     assert len(node.mempool(LICENSE)) == 1
 
 
+def test_a_repeat_of_a_waiting_tx_is_answered_without_being_parsed(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-gossip and retrying clients resend txs a node holds: each costs a hash and a
+    lookup, not a decode and the checks (an overloaded node re-gossiped to would otherwise
+    spend more time the slower it gets)."""
+    import node.admission as admission
+
+    raw = put(1)
+    assert node.statuses([raw]) == ["ACCEPTED"]
+    decoded: list[bytes] = []
+    real = admission.decode_tx
+    monkeypatch.setattr(
+        admission, "decode_tx", lambda r, *a, **k: decoded.append(r) or real(r, *a, **k)
+    )
+    results, _ = node.submit([raw, put(2)])
+    assert [api.TxStatus.Name(r.status) for r in results] == ["DUPLICATE", "ACCEPTED"]
+    assert results[0].tx_id == tid(raw) and results[0].detail == "already in the mempool"
+    assert decoded == [put(2)]  # only the new tx was parsed
+    assert node.channels[LICENSE].counts["DUPLICATE"] == 1  # counted on its channel
+
+
 def test_committed_tx_is_refused_as_already_committed(node: Node) -> None:
     raw = put(1)
     node.committed.add(tid(raw))
