@@ -12,7 +12,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nacl.signing
@@ -66,11 +66,20 @@ def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
     while time.time() < plan.start_at:
         time.sleep(min(0.01, max(0.0, plan.start_at - time.time())))
     end = plan.start_at + plan.duration_s
-    sent, busy = submit_until(
-        stub, txs, plan, end, lambda kind: results.put(("error", plan.index, kind))
-    )
-    results.put(("busy", plan.index, busy))
-    results.put(("done", plan.index, sent))
+    load = submit_until(stub, txs, plan, end, lambda kind: results.put(("error", plan.index, kind)))
+    results.put(("busy", plan.index, load.busy))
+    results.put(("answered", plan.index, load.answered_at))
+    results.put(("done", plan.index, load.sent))
+
+
+@dataclass
+class ClientLoad:
+    """What one client did: per call, its send time and the final status of each tx it
+    carried; how many busy answers it was given; when each accepted tx's call returned."""
+
+    sent: list = field(default_factory=list)
+    busy: int = 0
+    answered_at: dict[bytes, float] = field(default_factory=dict)
 
 
 def submit_until(
@@ -79,21 +88,19 @@ def submit_until(
     plan: ClientPlan,
     end: float,
     on_error: Callable[[str], None],
-) -> tuple[list, int]:
+) -> ClientLoad:
     """Submit `txs` in batches until they are all answered or `end`, as a well-behaved
     client does under backpressure: a tx a busy node turns away (MEMPOOL_FULL with
     "retry after N ms") goes back to the front of the queue, and the next call waits the
     hinted pause, so a closed loop offers what the chain commits instead of spending its
-    pre-signed txs on refusals. Returns, per call, its send time and the final status of
-    each tx it carried (a tx still turned away at `end` is reported MEMPOOL_FULL), and how
-    many busy answers there were."""
+    pre-signed txs on refusals. A tx still turned away at `end` is reported MEMPOOL_FULL."""
     from client.txs import retry_after_s
     from protos import api_pb2 as api
 
     queue = deque(raw for _, raw in txs)
     turned_away: dict[bytes, bytes] = {}  # raw -> tx id, while a busy tx waits to retry
-    sent: list = []
-    busy = taken = 0
+    load = ClientLoad()
+    taken = 0
     pause_until = 0.0
     while queue and time.time() < end:
         if plan.rate_tps > 0:
@@ -108,23 +115,26 @@ def submit_until(
         try:
             reply = stub.SubmitTransactions(api.SubmitRequest(txs=chunk), timeout=30)
         except Exception as e:  # a failed call fails its whole batch, counted by reason
-            sent.append((t0, [(b"", -1)] * len(chunk)))
+            load.sent.append((t0, [(b"", -1)] * len(chunk)))
             on_error(type(e).__name__)
             continue
+        t1 = time.time()
         final, again, pause = [], [], 0.0
         for raw, r in zip(chunk, reply.results, strict=True):
             wait = retry_after_s(r)
             if wait is None:
                 turned_away.pop(raw, None)
                 final.append((r.tx_id, r.status))
+                if r.status == api.ACCEPTED:
+                    load.answered_at[r.tx_id] = t1
             else:
                 turned_away[raw] = r.tx_id
                 again.append(raw)
                 pause = max(pause, wait)
-        sent.append((t0, final))
-        busy += len(again)
+        load.sent.append((t0, final))
+        load.busy += len(again)
         queue.extendleft(reversed(again))
         pause_until = time.time() + pause
     if turned_away:
-        sent.append((end, [(tid, api.MEMPOOL_FULL) for tid in turned_away.values()]))
-    return sent, busy
+        load.sent.append((end, [(tid, api.MEMPOOL_FULL) for tid in turned_away.values()]))
+    return load

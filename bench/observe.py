@@ -14,6 +14,7 @@ from chains.tx import tx_id
 from client.connection import connect
 from client.tls import TlsFiles
 from protos import api_pb2 as api
+from protos.consensus_pb2 import BlockHeader
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -39,6 +40,8 @@ class CommitWatcher:
         self.channels = channels
         self.quorum = quorum
         self.seen: dict[bytes, list[float]] = defaultdict(list)
+        # tx id -> its block's time (the primary's clock when it cut the block, in s)
+        self.proposed: dict[bytes, float] = {}
         self.blocks: list[tuple[float, str, int, int]] = []  # (time, channel, height, txs)
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -64,9 +67,11 @@ class CommitWatcher:
             for event in stream:
                 now = time.time()
                 ids = [self.tx_hash(tx) for tx in event.block.block.txs]
+                cut_s = BlockHeader.FromString(event.block.block.header).timestamp_ms / 1000
                 with self.lock:
                     for tid in ids:
                         self.seen[tid].append(now)
+                        self.proposed.setdefault(tid, cut_s)
                     if node == self.block_node:
                         self.blocks.append((now, channel, event.height, len(ids)))
                 if self.stop.is_set():

@@ -17,7 +17,7 @@ from pathlib import Path
 from queue import Empty
 
 from bench.fault import FaultRun, primary_index
-from bench.figures import chart, markdown, report
+from bench.figures import chart, latency_breakdown, markdown, report
 from bench.load import ClientPlan, run_client
 from bench.observe import (
     PROGRESS_EVERY_S,
@@ -188,7 +188,7 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
     mode = f"open loop at {args.rate:.0f} tx/s" if args.rate else "closed loop"
     print(f"load: {mode} for {args.duration} s", flush=True)
     fault = FaultRun(args, nodes, configs, addresses, primary, begin, tls) if args.fault else None
-    sent, errors, busy = gather_clients(args, clients, queue, begin, watcher, sampler)
+    sent, errors, busy, answered_at = gather_clients(args, clients, queue, begin, watcher, sampler)
     submitted = {tid: t0 for t0, statuses in sent for tid, st in statuses if st == api.ACCEPTED}
     internals_at_load_end = [scrape_internals(c.metrics_listen) for c in configs]
     drain(watcher, submitted, args.drain)
@@ -213,6 +213,7 @@ def measure(args, configs, addresses, channels, nodes, verify_rate, bound, tls) 
         errors,
     )
     result["busy_answers"] = busy  # txs turned away busy, then submitted again
+    result["latency_breakdown_ms"] = latency_breakdown(watcher, submitted, answered_at)
     per_node_cost(result, sampler.cpu_seconds(), verify_floor_us(args.crypto_suite))
     result["node_internals"] = {"load_end": internals_at_load_end, "drained": internals}
     result["rss_mb_timeline"] = [
@@ -266,13 +267,15 @@ def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list
 
 def gather_clients(
     args, clients, queue, begin, watcher, sampler
-) -> tuple[list, dict[str, int], int]:
+) -> tuple[list, dict[str, int], int, dict[bytes, float]]:
     """Wait for every client to finish its load, printing progress meanwhile. Returns what
-    they sent ((submit time, [(tx id, final status)]) per call), their errors by kind, and
-    how many busy answers (MEMPOOL_FULL, retry after) they were given and resubmitted."""
+    they sent ((submit time, [(tx id, final status)]) per call), their errors by kind,
+    how many busy answers (MEMPOOL_FULL, retry after) they were given and resubmitted, and
+    when each accepted tx's call returned."""
     sent: list = []
     errors: dict[str, int] = {}
     busy = 0
+    answered_at: dict[bytes, float] = {}
     done = 0
     give_up = time.time() + args.duration + 120
     while done < len(clients):
@@ -290,9 +293,11 @@ def gather_clients(
             errors[payload] = errors.get(payload, 0) + 1
         elif kind == "busy":
             busy += payload
+        elif kind == "answered":
+            answered_at.update(payload)
     for c in clients:
         c.join()
-    return sent, errors, busy
+    return sent, errors, busy, answered_at
 
 
 def drain(watcher: CommitWatcher, submitted: dict[bytes, float], drain_s: float) -> None:

@@ -38,6 +38,12 @@ def test_tiny_benchmark_run_writes_a_well_formed_report(tmp_path: Path, suite: s
     assert node["cpu_us_per_tx"] > report["verify_floor_us_per_tx"] > 0
     ratio = node["cpu_us_per_tx"] / report["verify_floor_us_per_tx"]
     assert abs(node["over_floor"] - ratio) < 0.02
+    parts = report["latency_breakdown_ms"]  # where the latency went, and it adds up
+    assert set(parts) == {"admission", "to_block", "consensus", "quorum"}
+    assert all(parts[p]["p50"] is not None for p in parts)
+    total = sum(parts[p]["avg"] for p in parts)
+    assert abs(total - report["latency_ms"]["avg"]) < 0.05 * report["latency_ms"]["avg"] + 1
+    assert report["busy_answers"] >= 0
     assert "CPU per committed tx per node" in table.read_text()
     assert table.read_text().startswith("| Name | Succ | Fail |")
 

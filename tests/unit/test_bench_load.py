@@ -33,12 +33,15 @@ def test_a_busy_tx_is_submitted_again_first_and_counted_once_with_its_final_stat
     stub = BusyStub()
     txs = [("license", raw) for raw in (b"a", b"b", b"c", b"d")]
     errors: list[str] = []
-    sent, busy = submit_until(stub, txs, _plan(batch=2), time.time() + 5, errors.append)
+    load = submit_until(stub, txs, _plan(batch=2), time.time() + 5, errors.append)
+    sent, busy = load.sent, load.busy
     assert stub.calls == [[b"a", b"b"], [b"b", b"c"], [b"c", b"d"], [b"d"]]
     finals = [pair for _, statuses in sent for pair in statuses]
     assert sorted(finals) == [(raw, api.ACCEPTED) for raw in (b"a", b"b", b"c", b"d")]
     assert busy == 3  # b, c and d were each turned away once
     assert errors == []
+    assert sorted(load.answered_at) == [b"a", b"b", b"c", b"d"]  # when the accepting call returned
+    assert load.answered_at[b"a"] < load.answered_at[b"d"]
 
 
 def test_a_tx_still_turned_away_when_the_load_ends_is_reported_busy_once() -> None:
@@ -54,8 +57,10 @@ def test_a_tx_still_turned_away_when_the_load_ends_is_reported_busy_once() -> No
 
     stub = AlwaysBusy()
     end = time.time() + 0.3
-    sent, busy = submit_until(stub, [("license", b"a")], _plan(batch=1), end, lambda _: None)
+    load = submit_until(stub, [("license", b"a")], _plan(batch=1), end, lambda _: None)
+    sent, busy = load.sent, load.busy
     assert len(stub.calls) >= 2  # it kept asking, pausing 10 ms between calls
     assert busy == len(stub.calls)
     finals = [pair for _, statuses in sent for pair in statuses]
     assert finals == [(b"a", api.MEMPOOL_FULL)]
+    assert load.answered_at == {}

@@ -27,6 +27,7 @@ from consensus.hashing import ZERO_HASH, sha256
 from consensus.messages import vote
 from consensus.persisted import SlotRecord
 from consensus.reasons import Reason
+from consensus.replica import Replica
 from protos import consensus_pb2 as pb
 from sim.crypto import forge_tx, make_tx
 from tests.unit.replica_events import (
@@ -118,17 +119,34 @@ def test_retransmitted_pre_prepare_is_ignored_without_a_second_prepare() -> None
     assert effects(r.step(pre_prepare(info))) == []
 
 
-def test_primary_cuts_a_full_block_as_soon_as_block_txs_max_txs_are_pending() -> None:
-    r = new_replica(0, block_txs_max=3)
+def test_an_idle_primary_cuts_the_txs_it_is_given_at_once() -> None:
+    """No block in flight: waiting for the cut interval would only add latency."""
+    r = new_replica(0, block_txs_max=10, block_interval_ticks=5)
+    out = r.step(TxsReady(txs(1, 2)))
+    (proposal,) = broadcasts(out, "pre_prepare")
+    assert list(proposal.blocks[0].txs) == list(txs(1, 2))
+    assert proposal.message.payload.height == 1
+    assert index_of(out, Persist) < index_of(out, Broadcast, "pre_prepare")
+    assert index_of(out, Broadcast, "pre_prepare") < index_of(out, Broadcast, "prepare")
+
+
+def busy_primary(**limits: int) -> Replica:
+    """A primary with block 1 (tx 0) proposed and not yet executed: its pipeline is busy."""
+    r = new_replica(0, **limits)
+    assert len(broadcasts(r.step(TxsReady(txs(0))), "pre_prepare")) == 1
+    return r
+
+
+def test_a_busy_primary_cuts_a_full_block_as_soon_as_block_txs_max_txs_are_pending() -> None:
+    r = busy_primary(block_txs_max=3)
     out = r.step(TxsReady(txs(1, 2)))
     assert broadcasts(out, "pre_prepare") == []
     out = r.step(TxsReady(txs(3)))
     (proposal,) = broadcasts(out, "pre_prepare")
     (body,) = proposal.blocks
     assert list(body.txs) == list(txs(1, 2, 3))
-    assert proposal.message.payload == vote(0, 1, sha256(body.header))
+    assert proposal.message.payload == vote(0, 2, sha256(body.header))
     assert index_of(out, Persist) < index_of(out, Broadcast, "pre_prepare")
-    assert index_of(out, Broadcast, "pre_prepare") < index_of(out, Broadcast, "prepare")
     assert CancelTimer(Timer.BLOCK_CUT) in out
 
 
@@ -144,21 +162,21 @@ def test_primary_cuts_consecutive_full_blocks_chained_by_parent() -> None:
     assert any(isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT for a in out)
 
 
-def test_primary_cuts_a_partial_block_only_when_the_block_cut_timer_fires() -> None:
-    r = new_replica(0, block_txs_max=10, block_interval_ticks=5)
+def test_a_busy_primary_cuts_a_partial_block_only_when_the_block_cut_timer_fires() -> None:
+    r = busy_primary(block_txs_max=10, block_interval_ticks=5)
     out = r.step(TxsReady(txs(1, 2)))
     assert broadcasts(out, "pre_prepare") == []
     (cut_timer,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT]
-    (status,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.STATUS]
     assert cut_timer.ticks == 5
-    assert broadcasts(r.step(Tick(Timer.STATUS, status.token)), "pre_prepare") == []
+    heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
+    assert [p.message.payload.height for p in broadcasts(heartbeat, "pre_prepare")] == [1]
     out = r.step(Tick(Timer.BLOCK_CUT, cut_timer.token))
     (proposal,) = broadcasts(out, "pre_prepare")
     assert list(proposal.blocks[0].txs) == list(txs(1, 2))
 
 
 def test_primary_never_proposes_an_empty_block() -> None:
-    r = new_replica(0, block_txs_max=10)
+    r = busy_primary(block_txs_max=10)
     out = r.step(TxsReady(txs(1)))
     (cut_timer,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT]
     assert len(broadcasts(r.step(Tick(Timer.BLOCK_CUT, cut_timer.token)), "pre_prepare")) == 1
