@@ -35,7 +35,7 @@ from chains.governance import (
 from chains.governance import KINDS as GOVERNANCE_KINDS
 from chains.policy import WritePolicy
 from chains.registry import DEPARTMENT_KEYS_KEY, REGISTRY_TYPES, apply_registry, departments_in
-from chains.tx import Hash, TxError, decode_tx
+from chains.tx import DecodedTx, Hash, TxError, decode_tx
 from consensus.hashing import SHA256, Hashing, sha256
 from consensus.membership import Membership
 from protos import api_pb2 as api
@@ -126,6 +126,9 @@ class Executor:
         self.tx_bytes_max = tx_bytes_max
         self.on_policy: Callable[[WritePolicy], None] = lambda _policy: None
         self.on_departments: Callable[[Departments], None] = lambda _departments: None
+        # The tx as this node's admission decoded it, by id (the mempool's), or None: a tx
+        # is then parsed once per node, not again when its block executes.
+        self.decoded: Callable[[bytes], DecodedTx | None] = lambda _tid: None
 
     def execute(
         self,
@@ -159,7 +162,7 @@ class Executor:
             if verdict is not None:  # the core's word: a repeat may apply at a later sequence
                 outcome = self._governance(raw, verdict, height)
             else:
-                outcome = self._apply_one(raw, ctx, _Overlay(read, writes))
+                outcome = self._apply_one(raw, tid, ctx, _Overlay(read, writes))
             if outcome.code == OK:
                 writes.update(outcome.writes)
             results.append(api.TxResult(code=outcome.code, reason=outcome.reason))
@@ -198,10 +201,20 @@ class Executor:
         self.set_policy(WritePolicy(self.policy.rules, departments))
         self.on_departments(departments)
 
-    def _apply_one(self, raw: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
+    def _decode(self, raw: bytes, tid: bytes) -> DecodedTx:
+        """The tx parsed and checked exactly as decode_tx does here. Admission's decoding
+        is reused only where it is the same verdict: admission ran the same checks with the
+        node's tx_bytes_max, so only the size is held again to this channel's limit (every
+        node must judge a block's txs alike)."""
+        held = self.decoded(tid)
+        if held is not None and held.raw == raw and len(raw) <= self.tx_bytes_max:
+            return held
+        return decode_tx(raw, self.chain_id, self.tx_bytes_max, tx_id=tid)
+
+    def _apply_one(self, raw: bytes, tid: bytes, ctx: BlockContext, state: _Overlay) -> Outcome:
         height = ctx.height
         try:
-            tx = decode_tx(raw, self.chain_id, self.tx_bytes_max, tx_hash=self.hash)
+            tx = self._decode(raw, tid)
         except TxError as e:
             return Outcome(MALFORMED, e.detail)
         if tx.body.channel != self.channel:

@@ -61,6 +61,11 @@ class CommitRate:
             self._total -= self._events.popleft()[1]
 
 
+# Waiting txs kept decoded per channel (about 4.5 MiB at 4,096): more than a saturated
+# channel holds under backpressure (mempool_queue_ms of commits, a few blocks).
+DECODED_TXS_MAX = 4096
+
+
 class Mempool:
     def __init__(
         self,
@@ -69,6 +74,7 @@ class Mempool:
         queue_ms: int = 0,
         floor_txs: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        decoded_max: int = DECODED_TXS_MAX,
     ) -> None:
         self.txs_max = txs_max
         self.bytes_max = bytes_max
@@ -78,6 +84,12 @@ class Mempool:
         self.clock = clock
         # tx id -> (raw tx, when admitted or last handed out); insertion order is age order
         self._txs: dict[bytes, tuple[bytes, float]] = {}
+        # The oldest waiting txs also as admission decoded them (about 1.1 KiB each, 4.5
+        # times a 240-byte tx), so that their blocks' execution does not parse them again;
+        # bounded in count, since a gossip flood may fill the mempool far beyond what a
+        # block takes. Txs beyond it are parsed again when executed.
+        self._decoded: dict[bytes, DecodedTx] = {}
+        self.decoded_max = decoded_max
         self.bytes = 0
 
     def __len__(self) -> int:
@@ -85,6 +97,10 @@ class Mempool:
 
     def __contains__(self, tx_id: bytes) -> bool:
         return tx_id in self._txs
+
+    def decoded(self, tx_id: bytes) -> DecodedTx | None:
+        """The tx as admission decoded it, if it waits here and was kept decoded."""
+        return self._decoded.get(tx_id)
 
     def client_limit(self) -> int:
         """How many txs may wait before a client's tx is turned away."""
@@ -135,6 +151,8 @@ class Mempool:
 
     def add(self, tx: DecodedTx) -> None:
         self._txs[tx.tx_id] = (tx.raw, self.clock())
+        if len(self._decoded) < self.decoded_max:
+            self._decoded[tx.tx_id] = tx
         self.bytes += len(tx.raw)
 
     def stale(self, older_than_s: float, max_count: int) -> list[bytes]:
@@ -162,4 +180,5 @@ class Mempool:
             held = self._txs.pop(tid, None)
             if held is not None:
                 self.bytes -= len(held[0])
+                self._decoded.pop(tid, None)
         self.rate.add(committed)

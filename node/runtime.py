@@ -117,6 +117,7 @@ class ChannelRuntime:
         self.ledger = ledger
         self.executor = executor
         self.mempool = mempool
+        executor.decoded = mempool.decoded  # a tx admitted here is not parsed again
         self.tick_ms = tick_ms
         self._send = send
         self._fetch = fetch

@@ -431,3 +431,42 @@ def test_tx_committed_in_an_earlier_batch_is_a_duplicate_in_a_later_one() -> Non
     assert codes(out) == [OK, DUPLICATE]
     assert ledger.get_state(b"a") is None
     assert ledger.tx_location(tid(put_a)) == (1, 0)
+
+
+# ------------------------------------------------------------------ parsed once per node
+
+
+def test_a_tx_admission_decoded_is_not_parsed_again_and_the_verdict_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Execution reuses the mempool's decoded tx (a parse per tx per node saved), and the
+    block's outcome is exactly a node's that never saw the txs (every node must agree)."""
+    import node.executor as executor_module
+    from chains.tx import decode_tx
+
+    txs = [put(b"a", b"1"), put(b"b", b"2"), delete(b"a")]
+    held = {tid(t): decode_tx(t, CHAIN, TX_BYTES_MAX) for t in txs[:2]}
+    certified = certify(block(txs))
+    cold = executor().execute(certified, 1, PREVIOUS_ROOT, {}.get, never)
+    parsed: list[bytes] = []
+    real = executor_module.decode_tx
+    monkeypatch.setattr(
+        executor_module, "decode_tx", lambda raw, *a, **k: parsed.append(raw) or real(raw, *a, **k)
+    )
+    warm_executor = executor()
+    warm_executor.decoded = held.get
+    warm = warm_executor.execute(certified, 1, PREVIOUS_ROOT, {}.get, never)
+    assert parsed == [txs[2]]  # only the tx this node had not admitted
+    assert warm.results == cold.results and warm.writes == cold.writes
+    assert warm.results.state_root == cold.results.state_root
+
+
+def test_a_held_tx_over_the_channel_s_size_limit_is_judged_as_by_every_other_node() -> None:
+    """Admission used the node's own tx_bytes_max; the block is judged by the channel's."""
+    from chains.tx import decode_tx
+
+    big = put(b"k", b"v" * 600)
+    small_limit = Executor(KvApplication(), CHAIN, CHANNEL, len(big) - 1)
+    small_limit.decoded = {tid(big): decode_tx(big, CHAIN, TX_BYTES_MAX)}.get
+    outcome = small_limit.execute(certify(block([big])), 1, PREVIOUS_ROOT, {}.get, never)
+    assert codes(outcome) == [MALFORMED] and outcome.writes == {}

@@ -267,3 +267,16 @@ def test_a_call_every_channel_turns_away_is_told_the_longest_retry_after() -> No
     results, _ = asyncio.run(admit([put(60)], CHAIN, TX_BYTES_MAX, channels, all_or_nothing=True))
     assert results[0].status == api.MEMPOOL_FULL
     assert "retry after 1700 ms" in results[0].detail
+
+
+def test_the_oldest_waiting_txs_are_kept_decoded_within_a_count_bound() -> None:
+    """Execution reuses them (a parse per tx per node); a flood does not grow them."""
+    pool = Mempool(1000, 1 << 30, decoded_max=3)
+    txs = _txs(0, 5)
+    for tx in txs:
+        pool.add(tx)
+    assert [pool.decoded(t.tx_id) for t in txs] == [*txs[:3], None, None]
+    pool.remove([txs[0].tx_id])
+    assert pool.decoded(txs[0].tx_id) is None  # gone with the tx
+    pool.add(_txs(5, 1)[0])
+    assert pool.decoded(_txs(5, 1)[0].tx_id) is not None  # room again
