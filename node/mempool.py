@@ -155,16 +155,18 @@ class Mempool:
             self._decoded[tx.tx_id] = tx
         self.bytes += len(tx.raw)
 
-    def stale(self, older_than_s: float, max_count: int) -> list[bytes]:
-        """Up to `max_count` txs, oldest first, that have waited longer than
-        `older_than_s` since they came in or were last handed out; handing one out
-        restarts its wait."""
+    def stale(self, older_than_s: float, max_count: int, max_bytes: int = 1 << 62) -> list[bytes]:
+        """Up to `max_count` txs and `max_bytes` bytes (at least one tx), oldest first,
+        that have waited longer than `older_than_s` since they came in or were last handed
+        out; handing one out restarts its wait."""
         cutoff = self.clock() - older_than_s
         out: list[tuple[bytes, bytes]] = []
+        size = 0
         for tid, (raw, since) in self._txs.items():
-            if since > cutoff or len(out) >= max_count:
+            if since > cutoff or len(out) >= max_count or (out and size + len(raw) > max_bytes):
                 break
             out.append((tid, raw))
+            size += len(raw)
         now = self.clock()
         for tid, raw in out:
             del self._txs[tid]  # to the end: the age order stays the dict's order

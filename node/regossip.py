@@ -6,7 +6,8 @@ cannot hold; a tx lost that way stayed in the mempool of the node that admitted 
 accepted, never proposed and never committed (a 1,000,000-tx run left 744 and 352 such
 txs on two validators while the chain stood still, docs/benchmark.md). Every second this
 task takes the txs that have waited more than REGOSSIP_AFTER_S (node/mempool.py `stale`,
-oldest first, at most REGOSSIP_MAX) and offers them again to the node's own core (which
+oldest first, at most REGOSSIP_MAX txs and REGOSSIP_BYTES_MAX bytes: a quarter of a peer
+queue's default byte bound) and offers them again to the node's own core (which
 skips what it already holds) and to the current primary, which proposes blocks. If the
 primary is faulty, the request timer changes the view and the next round reaches the
 new one. Counted in `govchain_txs_regossiped_total`.
@@ -22,12 +23,13 @@ if TYPE_CHECKING:
 
 REGOSSIP_AFTER_S = 2.0
 REGOSSIP_MAX = 2000
+REGOSSIP_BYTES_MAX = 1 << 20
 PERIOD_S = 1.0
 
 
 def regossip_once(node: Node, name: str, ch: Channel) -> int:
     """One round for one channel; how many txs were offered again."""
-    stale = ch.admission.mempool.stale(REGOSSIP_AFTER_S, REGOSSIP_MAX)
+    stale = ch.admission.mempool.stale(REGOSSIP_AFTER_S, REGOSSIP_MAX, REGOSSIP_BYTES_MAX)
     if not stale:
         return 0
     runtime = ch.runtime

@@ -181,6 +181,18 @@ def test_stale_hands_out_the_oldest_waiting_txs_and_restarts_their_wait() -> Non
     assert pool.stale(2.0, 10) == [tx.raw for tx in txs[1:3]] + [txs[3].raw, txs[4].raw]
 
 
+def test_stale_is_bounded_in_bytes_too_but_hands_out_at_least_one_tx() -> None:
+    clock = Clock()
+    pool = Mempool(1000, 1 << 30, clock=clock)
+    txs = _txs(0, 4)
+    for tx in txs:
+        pool.add(tx)
+    clock.now += 3.0
+    two = len(txs[0].raw) + len(txs[1].raw)
+    assert pool.stale(2.0, 10, max_bytes=two) == [txs[0].raw, txs[1].raw]
+    assert pool.stale(2.0, 10, max_bytes=1) == [txs[2].raw]  # one, however large
+
+
 def test_a_waiting_tx_is_offered_again_to_the_core_and_to_the_primary() -> None:
     from types import SimpleNamespace
 
