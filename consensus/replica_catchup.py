@@ -17,6 +17,7 @@ from consensus.blocks import BlockInfo, parse_block
 from consensus.catchup import credible_height, fetch_order, holders
 from consensus.certificates import check_checkpoint_cert, check_vote_cert
 from consensus.events import BlocksFetched
+from consensus.log import Slot
 from consensus.messages import Signed
 from consensus.reasons import Reason
 from consensus.replica_state import ReplicaState
@@ -267,12 +268,48 @@ class CatchUpPart(ReplicaState):
             if own is not None and own.new_view == self.view:
                 self.out.append(Broadcast(own.signed, self.own_vc_blocks))
             return
+        peers = [p for p in sorted(self.audience) if p != self.me]
         for h in sorted(self.slots):
             slot = self.slots[h]
             if h <= self.executed_height or slot.votes_view != self.view:
                 continue
-            if slot.pre_prepare is not None and slot.accepted is not None:
-                self.out.append(Broadcast(slot.pre_prepare, (slot.accepted.block,)))
+            # Only to peers that may lack it: not one that reported executing h, and the
+            # block not to one that voted for it (it has it). Under load blocks stay in
+            # flight across heartbeats, and re-sending each to every peer doubled the
+            # consensus traffic (bench/messages.py, docs/benchmark.md).
+            waiting = [p for p in peers if self._may_lack(p, h)]
+            accepted = slot.accepted
+            if slot.pre_prepare is not None and accepted is not None:
+                lacking = [p for p in waiting if not _voted_for(slot, p, accepted.digest)]
+                self._send_to(lacking, peers, slot.pre_prepare, (accepted.block,))
             for own in (slot.prepares.get(self.me), slot.commits.get(self.me)):
                 if own is not None:
-                    self.out.append(Broadcast(own))
+                    self._send_to(waiting, peers, own)
+
+    def _may_lack(self, peer: bytes, height: int) -> bool:
+        """Whether `peer` may still need our messages for `height`: it has not told us it
+        executed it (a peer that lies about that only deprives itself)."""
+        status = self.peer_status.get(peer)
+        return status is None or status.executed_height < height
+
+    def _send_to(
+        self,
+        to: Sequence[bytes],
+        peers: Sequence[bytes],
+        message: Signed,
+        blocks: tuple[pb.Block, ...] = (),
+    ) -> None:
+        """One Broadcast when every peer is to get it (encoded once), else a Send each."""
+        if len(to) == len(peers):
+            self.out.append(Broadcast(message, blocks))
+        else:
+            self.out.extend(Send(p, message, blocks) for p in to)
+
+
+def _voted_for(slot: Slot, peer: bytes, digest: bytes) -> bool:
+    """`peer` sent a PREPARE or COMMIT in this view for the block named `digest`."""
+    for votes in (slot.prepares, slot.commits):
+        vote = votes.get(peer)
+        if vote is not None and vote.payload.digest == digest:
+            return True
+    return False

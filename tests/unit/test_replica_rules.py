@@ -18,6 +18,7 @@ from consensus.actions import (
     ExecuteBlock,
     FetchBlocks,
     Persist,
+    Send,
     SetTimer,
 )
 from consensus.blocks import BlockInfo
@@ -405,3 +406,24 @@ def test_pending_queue_bound_rejects_the_overflow(limit: dict[str, int]) -> None
     taken = block(body=txs(1, 2))
     assert_accepted(r.step(pre_prepare(taken)), taken)
     assert rejects(r.step(TxsReady(txs(3)))) == []
+
+
+# ------------------------------------------------------------------ retransmission
+
+
+def test_a_heartbeat_resends_a_block_only_to_peers_that_may_lack_it() -> None:
+    """Under load blocks stay in flight across heartbeats: a peer that voted for the block
+    has it, and one that reported executing its height needs nothing more for it."""
+    r = new_replica(0, block_txs_max=10)
+    (proposal,) = broadcasts(r.step(TxsReady(txs(1))), "pre_prepare")
+    digest = proposal.message.payload.digest
+    heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
+    assert [p.message.payload.height for p in broadcasts(heartbeat, "pre_prepare")] == [1]
+    r.step(received(1, "prepare", vote(0, 1, digest)))  # backup 1 has the block
+    done = pb.Status(view=0, view_active=True, executed_height=1, stable_height=0)
+    r.step(received(3, "status", done))  # backup 3 executed height 1 already
+    heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
+    assert broadcasts(heartbeat, "pre_prepare") == []
+    sends = [a for a in heartbeat if isinstance(a, Send) and a.message.kind == "pre_prepare"]
+    assert [(a.to, a.message.payload.digest) for a in sends] == [(KEYS[2], digest)]
+    assert sends[0].blocks == proposal.blocks
