@@ -273,24 +273,18 @@ class CatchUpPart(ReplicaState):
             slot = self.slots[h]
             if h <= self.executed_height or slot.votes_view != self.view:
                 continue
-            # Only to peers that may lack it: not one that reported executing h, and the
-            # block not to one that voted for it (it has it). Under load blocks stay in
-            # flight across heartbeats, and re-sending each to every peer doubled the
-            # consensus traffic (bench/messages.py, docs/benchmark.md).
-            waiting = [p for p in peers if self._may_lack(p, h)]
+            # The block only to peers that have not voted for it (a signed vote for its
+            # digest shows the peer has it). Under load blocks stay in flight across
+            # heartbeats, and re-sending each to every peer doubled the consensus traffic
+            # (bench/messages.py, docs/benchmark.md). Votes are small: to everyone, since
+            # a peer's own claims (its STATUS) must not decide what honest peers hear.
             accepted = slot.accepted
             if slot.pre_prepare is not None and accepted is not None:
-                lacking = [p for p in waiting if not _voted_for(slot, p, accepted.digest)]
+                lacking = [p for p in peers if not _voted_for(slot, p, accepted.digest)]
                 self._send_to(lacking, peers, slot.pre_prepare, (accepted.block,))
             for own in (slot.prepares.get(self.me), slot.commits.get(self.me)):
                 if own is not None:
-                    self._send_to(waiting, peers, own)
-
-    def _may_lack(self, peer: bytes, height: int) -> bool:
-        """Whether `peer` may still need our messages for `height`: it has not told us it
-        executed it (a peer that lies about that only deprives itself)."""
-        status = self.peer_status.get(peer)
-        return status is None or status.executed_height < height
+                    self.out.append(Broadcast(own))
 
     def _send_to(
         self,

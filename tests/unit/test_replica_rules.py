@@ -412,16 +412,18 @@ def test_pending_queue_bound_rejects_the_overflow(limit: dict[str, int]) -> None
 
 
 def test_a_heartbeat_resends_a_block_only_to_peers_that_may_lack_it() -> None:
-    """Under load blocks stay in flight across heartbeats: a peer that voted for the block
-    has it, and one that reported executing its height needs nothing more for it."""
+    """Under load blocks stay in flight across heartbeats: a peer that signed a vote for
+    the block has it. A peer's STATUS claim decides nothing (a liar would only deprive
+    itself, but its lost votes would cost the honest a quorum under loss)."""
     r = new_replica(0, block_txs_max=10)
     (proposal,) = broadcasts(r.step(TxsReady(txs(1))), "pre_prepare")
     digest = proposal.message.payload.digest
     heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
     assert [p.message.payload.height for p in broadcasts(heartbeat, "pre_prepare")] == [1]
     r.step(received(1, "prepare", vote(0, 1, digest)))  # backup 1 has the block
+    r.step(received(3, "commit", vote(0, 1, digest)))  # and backup 3
     done = pb.Status(view=0, view_active=True, executed_height=1, stable_height=0)
-    r.step(received(3, "status", done))  # backup 3 executed height 1 already
+    r.step(received(2, "status", done))  # backup 2 claims height 1: not believed
     heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
     assert broadcasts(heartbeat, "pre_prepare") == []
     sends = [a for a in heartbeat if isinstance(a, Send) and a.message.kind == "pre_prepare"]
