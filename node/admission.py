@@ -205,9 +205,14 @@ async def _verify_and_add(
     by_channel: dict[str, list[Candidate]] = {}
     for item in candidates:
         by_channel.setdefault(item[1].body.channel, []).append(item)
+    # The heights the screen's verdicts were taken at (no await since the screen).
+    screened_at = {channel: items[0][2].next_height() for channel, items in by_channel.items()}
     for channel, items in by_channel.items():
-        checker = items[0][2].checker
+        checker, ch = items[0][2].checker, items[0][2]
         oks = await checker.verify_decoded([tx for _, tx, _ in items])
+        # No block committed since the screen: a tx not committed then is not now, so the
+        # re-check below skips the ledger lookup (one read per tx).
+        committed = ch.committed if ch.next_height() != screened_at[channel] else _never
         for (i, tx, ch), ok in zip(items, oks, strict=True):
             if not ok:
                 results[i] = api.SubmitResult(
@@ -216,7 +221,7 @@ async def _verify_and_add(
                 continue
             # Check again now: earlier txs of this batch (or a concurrent call, while we
             # awaited the verifier) may have filled the mempool or added the same tx.
-            refused = ch.mempool.check(tx, ch.next_height(), ch.committed, client)
+            refused = ch.mempool.check(tx, ch.next_height(), committed, client)
             if refused is not None:
                 status, detail = refused
                 if status != api.DUPLICATE:  # committed or expired while we verified:
@@ -226,6 +231,10 @@ async def _verify_and_add(
             ch.mempool.add(tx)
             admitted.setdefault(channel, []).append(tx.raw)
     return admitted
+
+
+def _never(_tid: bytes) -> bool:
+    return False
 
 
 def _count(

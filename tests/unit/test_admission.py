@@ -327,3 +327,28 @@ def test_mempool_check_reports_why_directly() -> None:
     pool.add(tx)
     refused = pool.check(tx, 3, lambda _: False)
     assert refused is not None and refused[0] == api.DUPLICATE
+
+
+def test_a_tx_committed_while_it_was_verified_is_refused_and_only_then_looked_up_again(
+    node: Node,
+) -> None:
+    """The re-check after verification asks the ledger again only if a block committed
+    since the screen (a read per tx saved at every node otherwise)."""
+    lookups: list[bytes] = []
+    admission = node.channels[LICENSE]
+    admission.committed = lambda t: lookups.append(t) or t in node.committed
+    real = admission.checker.verify_decoded
+    raw = put(1)
+
+    async def commit_meanwhile(txs):  # its block commits while the signatures are checked
+        node.committed.add(tid(raw))
+        node.next_height += 1
+        return await real(txs)
+
+    admission.checker.verify_decoded = commit_meanwhile  # type: ignore[method-assign]
+    assert node.statuses([raw]) == ["ALREADY_COMMITTED"]
+    assert lookups == [tid(raw), tid(raw)]  # at the screen, and again: the height moved
+    admission.checker.verify_decoded = real  # type: ignore[method-assign]
+    lookups.clear()
+    assert node.statuses([put(2)]) == ["ACCEPTED"]
+    assert lookups == [tid(put(2))]  # no block meanwhile: looked up once
