@@ -95,3 +95,20 @@ def test_a_primary_whose_link_keeps_dropping_is_not_spared_by_reconnecting() -> 
             cluster.step(node, PeerLinkChanged(key, up=cluster.now % 2 == 0))
         cluster.tick()
     assert all(n.replica.view >= 1 for n in cluster.nodes[1:]), cluster.describe()
+
+
+def test_the_suspicion_doubles_per_failed_view_and_never_exceeds_the_full_timeout() -> None:
+    """Adaptive, like the full timeout: a suspicion that keeps being wrong backs off."""
+    cluster = Cluster(4, seed=12, view_change_timeout_ticks=20, primary_suspect_ticks=8)
+    replica = cluster.nodes[1].replica
+    replica.step(PeerLinkChanged(cluster.nodes[0].signer.public_key, up=False))
+    waits = []
+    for failed in range(4):
+        replica.failed_views = failed
+        waits.append((replica.request_timeout_ticks(), replica.view_change_timeout_ticks()))
+    assert waits == [(8, 20), (16, 40), (32, 80), (64, 160)]
+    replica.step(PeerLinkChanged(cluster.nodes[0].signer.public_key, up=True))
+    assert replica.request_timeout_ticks() == replica.view_change_timeout_ticks() == 160
+    capped = Cluster(4, seed=12, view_change_timeout_ticks=4, primary_suspect_ticks=8)
+    capped.nodes[1].replica.step(PeerLinkChanged(capped.nodes[0].signer.public_key, up=False))
+    assert capped.nodes[1].replica.request_timeout_ticks() == 4
