@@ -142,9 +142,12 @@ class Replica(
         - a link back clears the suspicion but leaves a running timer alone: the next arm
           uses the full timeout. Re-arming on every change would let a primary whose
           link flaps (or that reconnects on purpose) postpone the view change for ever.
-        Why this cannot cause a storm: the suspicion only changes when this replica sends
-        its own VIEW-CHANGE, and one VIEW-CHANGE moves no one (f+1 make others join);
-        a backup that only lags is caught by `_lagging_in_a_working_view` as before.
+
+        Why this cannot start a storm: the suspicion only decides when this replica sends
+        its own VIEW-CHANGE, and one VIEW-CHANGE moves no one (f+1 make others join); a
+        backup whose link alone failed gets the full timeout back when the others' votes
+        show the view works (`_view_works_without_us`). The wait for NEW-VIEW keeps the
+        full timeout: a NEW-VIEW missed there would leave this replica a view ahead alone.
         """
         if ev.up:
             self.unreachable.discard(ev.peer)

@@ -168,7 +168,7 @@ class ReplicaState(ABC):
         return min(ticks, self.cfg.view_change_timeout_max_ticks)
 
     def request_timeout_ticks(self) -> int:
-        """The wait for progress (or for NEW-VIEW) in the current view: the view-change
+        """The request timer's wait for progress in the current view: the view-change
         timeout, or primary_suspect_ticks while the node reports the view's primary
         unreachable (a killed process closes its connections at once, so waiting the full
         timeout would only add to the outage). Both double per consecutive failed view:

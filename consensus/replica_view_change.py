@@ -48,13 +48,12 @@ class ViewChangePart(ReplicaState):
     def arm_new_view_timer(self) -> None:
         """Wait for NEW-VIEW only once a quorum is in the view change with us (§4.5.2):
         a replica cut off alone must not race through views the others never enter.
-        Peers already changing to a higher view count: they gave up on ours too. A new
-        primary the node reports unreachable will send no NEW-VIEW: the wait is shorter."""
+        Peers already changing to a higher view count: they gave up on ours too."""
         if self.view_active or Timer.VIEW_CHANGE in self.timer_tokens:
             return
         joined = sum(1 for i in self.view_changes.values() if i.new_view >= self.view)
         if joined >= self.cfg.quorum:
-            self._set_timer(Timer.VIEW_CHANGE, self.request_timeout_ticks())
+            self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
 
     def send_view_change(self) -> None:
         prepared: list[VoteCert] = []
