@@ -167,20 +167,23 @@ class Replica(
     def _arm_request_timer(self) -> None:
         ticks = self.request_timeout_ticks()
         self.suspect_shortfall_ticks = self.view_change_timeout_ticks() - ticks
+        self.suspect_mark_height = max(self.slots, default=self.executed_height)
         self._set_timer(Timer.VIEW_CHANGE, ticks)
 
     def _view_works_without_us(self) -> bool:
         """The suspicion's timer fired, but f+1 peers other than the primary (so one
-        honest at least) voted in this view for heights we have not executed: the primary
-        reaches them, only our link to it failed. Then the full timeout applies, as
-        without the suspicion (and `_lagging_in_a_working_view` after it): a flaky link
-        to a live primary costs this replica no more than it did before."""
+        honest at least) voted in this view for heights above any our log held when the
+        timer was armed: the primary still proposes to them, only our link to it failed.
+        Then the full timeout applies, as without the suspicion (and
+        `_lagging_in_a_working_view` after it): a flaky link to a live primary costs this
+        replica no more than it did before. Votes for heights already in flight when the
+        primary died do not count: they are no sign of life."""
         if not self.view_active:
             return False
         primary = self.cfg.primary(self.view)
         voters: set[bytes] = set()
         for h, slot in self.slots.items():
-            if h > self.executed_height and slot.votes_view == self.view:
+            if h > self.suspect_mark_height and slot.votes_view == self.view:
                 voters.update(slot.prepares)
                 voters.update(slot.commits)
         voters -= {primary, self.me}

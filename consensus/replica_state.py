@@ -77,8 +77,10 @@ class ReplicaState(ABC):
         # primary among them is suspected, and the request timer runs shorter.
         self.unreachable: set[bytes] = set()
         # What a running request timer armed under that suspicion fell short of the full
-        # timeout by (0 otherwise): given back if the view proves to work (replica.py).
+        # timeout by (0 otherwise), and the highest height in our log when it was armed:
+        # peers' votes above it prove the view works, and the shortfall is given back.
         self.suspect_shortfall_ticks = 0
+        self.suspect_mark_height = 0
         # Log (owner: normal case; checkpoints, execution and view change prune; view
         # change and recovery rebuild; membership drops a former set's early votes).
         self.slots: dict[int, Slot] = {}  # height -> votes and blocks above the stable
