@@ -112,3 +112,26 @@ def test_the_suspicion_doubles_per_failed_view_and_never_exceeds_the_full_timeou
     capped = Cluster(4, seed=12, view_change_timeout_ticks=4, primary_suspect_ticks=8)
     capped.nodes[1].replica.step(PeerLinkChanged(capped.nodes[0].signer.public_key, up=False))
     assert capped.nodes[1].replica.request_timeout_ticks() == 4
+
+
+def test_votes_for_blocks_in_flight_at_the_crash_do_not_refute_the_suspicion() -> None:
+    """Backup 3 missed the primary's last pre-prepares (its link to it failed first) but
+    holds the other backups' votes for them. Those votes predate the suspicion: they are
+    no sign that the primary lives, so backup 3 still leaves after the short timer, on its
+    own (the others' VIEW-CHANGEs are kept from it here)."""
+    cluster = Cluster(4, seed=13, **LOAD)
+    for _ in range(30):
+        cluster.submit(5)
+        cluster.tick()
+    cluster.net.cut.add((0, 3))
+    for _ in range(3):
+        cluster.submit(5)
+        cluster.tick()
+    lagging = cluster.nodes[3].replica
+    assert any(h > lagging.executed_height and s.prepares for h, s in lagging.slots.items())
+    cluster.crash(cluster.nodes[0])
+    cluster.restart_at[0] = 10**9
+    cluster.net.cut.update({(1, 3), (2, 3)})
+    crashed_at = cluster.now
+    assert cluster.run_until(lambda: lagging.view >= 1, 40)
+    assert cluster.now - crashed_at <= 12
