@@ -36,6 +36,9 @@ class ConsensusConfig:
     # View change (§4.4): timeout doubles per consecutive failed view, up to the cap.
     view_change_timeout_ticks: int = 40
     view_change_timeout_max_ticks: int = 640
+    # The same timer while the node reports its link to the primary lost (a suspicion:
+    # one replica's VIEW-CHANGE alone moves no one, f+1 are needed).
+    primary_suspect_ticks: int = 8
     # Retransmission and catch-up heartbeat.
     status_interval_ticks: int = 10
     fetch_blocks_max: int = 32
@@ -75,6 +78,7 @@ class ConsensusConfig:
             "block_interval_ticks",
             "checkpoint_interval_blocks",
             "view_change_timeout_ticks",
+            "primary_suspect_ticks",
             "status_interval_ticks",
             "fetch_blocks_max",
             "fetch_penalty_ticks",

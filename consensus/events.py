@@ -82,4 +82,15 @@ class Restored:
     state: PersistedState
 
 
-Event = TxsReady | MessageReceived | Tick | BlocksFetched | Executed | Restored
+@dataclass(frozen=True, slots=True)
+class PeerLinkChanged:
+    """The node's link to `peer` ended (`up` False: its last inbound stream closed, as
+    when its process dies) or came back (a new stream passed the hello). A hint, not a
+    proof: it only shortens this replica's own request timer while the peer is primary
+    (`primary_suspect_ticks`), and one replica's VIEW-CHANGE moves no other."""
+
+    peer: bytes
+    up: bool
+
+
+Event = TxsReady | MessageReceived | Tick | BlocksFetched | Executed | Restored | PeerLinkChanged

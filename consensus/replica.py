@@ -16,6 +16,7 @@ from consensus.events import (
     Event,
     Executed,
     MessageReceived,
+    PeerLinkChanged,
     Restored,
     Tick,
     Timer,
@@ -73,6 +74,8 @@ class Replica(
             self.on_executed(event)
         elif isinstance(event, BlocksFetched):
             self.on_blocks_fetched(event)
+        elif isinstance(event, PeerLinkChanged):
+            self.on_peer_link(event)
         self._arm_view_change_timer()
         return self.out
 
@@ -121,11 +124,70 @@ class Replica(
             self.cut_due = True
             self._maybe_propose()
         elif ev.timer is Timer.VIEW_CHANGE:
-            if not self._lagging_in_a_working_view():
+            shortfall, self.suspect_shortfall_ticks = self.suspect_shortfall_ticks, 0
+            if shortfall and self._view_works_without_us():
+                self._set_timer(Timer.VIEW_CHANGE, shortfall)  # the suspicion was wrong
+            elif not self._lagging_in_a_working_view():
                 self.start_view_change(self.view + 1)
         elif ev.timer is Timer.STATUS:
             self.on_status_timer()
             self._set_timer(Timer.STATUS, self.cfg.status_interval_ticks)
+
+    def on_peer_link(self, ev: PeerLinkChanged) -> None:
+        """Track which peers the node reports unreachable. Rules:
+
+        - a lost link to the primary of our view, with the request timer running at its
+          full length, re-arms it to `request_timeout_ticks` (the suspicion's); a timer
+          already armed under suspicion is left alone;
+        - a link back clears the suspicion but leaves a running timer alone: the next arm
+          uses the full timeout. Re-arming on every change would let a primary whose
+          link flaps (or that reconnects on purpose) postpone the view change for ever.
+
+        Why this cannot start a storm: the suspicion only decides when this replica sends
+        its own VIEW-CHANGE, and one VIEW-CHANGE moves no one (f+1 make others join); a
+        backup whose link alone failed gets the full timeout back when the others' votes
+        show the view works (`_view_works_without_us`). The wait for NEW-VIEW keeps the
+        full timeout: a NEW-VIEW missed there would leave this replica a view ahead alone.
+        """
+        if ev.up:
+            self.unreachable.discard(ev.peer)
+            return
+        if ev.peer == self.me or ev.peer in self.unreachable:
+            return
+        self.unreachable.add(ev.peer)
+        if (
+            ev.peer == self.cfg.primary(self.view)
+            and self.view_active
+            and Timer.VIEW_CHANGE in self.timer_tokens
+            and not self.suspect_shortfall_ticks  # never re-armed by a flapping link
+            and self.request_timeout_ticks() < self.view_change_timeout_ticks()
+        ):
+            self._arm_request_timer()
+
+    def _arm_request_timer(self) -> None:
+        ticks = self.request_timeout_ticks()
+        self.suspect_shortfall_ticks = self.view_change_timeout_ticks() - ticks
+        self.suspect_mark_height = max(self.slots, default=self.executed_height)
+        self._set_timer(Timer.VIEW_CHANGE, ticks)
+
+    def _view_works_without_us(self) -> bool:
+        """The suspicion's timer fired, but f+1 peers other than the primary (so one
+        honest at least) voted in this view for heights above any our log held when the
+        timer was armed: the primary still proposes to them, only our link to it failed.
+        Then the full timeout applies, as without the suspicion (and
+        `_lagging_in_a_working_view` after it): a flaky link to a live primary costs this
+        replica no more than it did before. Votes for heights already in flight when the
+        primary died do not count: they are no sign of life."""
+        if not self.view_active:
+            return False
+        primary = self.cfg.primary(self.view)
+        voters: set[bytes] = set()
+        for h, slot in self.slots.items():
+            if h > self.suspect_mark_height and slot.votes_view == self.view:
+                voters.update(slot.prepares)
+                voters.update(slot.commits)
+        voters -= {primary, self.me}
+        return len(voters) > self.cfg.f
 
     # ------------------------------------------------------------------ helpers
 
@@ -163,13 +225,14 @@ class Replica(
         return True
 
     def _arm_view_change_timer(self) -> None:
-        """PBFT's request timer: runs while work is outstanding in an active view."""
+        """PBFT's request timer: runs while work is outstanding in an active view (shorter
+        while the primary is suspected: `request_timeout_ticks`)."""
         if not self.view_active or not self.is_member:
             return
         if not self._outstanding_work():
             self._cancel_timer(Timer.VIEW_CHANGE)
         elif Timer.VIEW_CHANGE not in self.timer_tokens:
-            self._set_timer(Timer.VIEW_CHANGE, self.view_change_timeout_ticks())
+            self._arm_request_timer()
 
     # ------------------------------------------------------------------ normal case
 

@@ -73,6 +73,14 @@ class ReplicaState(ABC):
         self.own_vc_blocks: tuple[pb.Block, ...] = ()  # blocks our VIEW-CHANGE carries
         # Our NEW-VIEW as primary of the current view, re-sent to peers behind (and blocks).
         self.new_view_sent: tuple[Signed, tuple[pb.Block, ...]] | None = None
+        # Peers whose link the node reports lost (PeerLinkChanged, owner: replica.py): a
+        # primary among them is suspected, and the request timer runs shorter.
+        self.unreachable: set[bytes] = set()
+        # What a running request timer armed under that suspicion fell short of the full
+        # timeout by (0 otherwise), and the highest height in our log when it was armed:
+        # peers' votes above it prove the view works, and the shortfall is given back.
+        self.suspect_shortfall_ticks = 0
+        self.suspect_mark_height = 0
         # Log (owner: normal case; checkpoints, execution and view change prune; view
         # change and recovery rebuild; membership drops a former set's early votes).
         self.slots: dict[int, Slot] = {}  # height -> votes and blocks above the stable
@@ -160,6 +168,17 @@ class ReplicaState(ABC):
     def view_change_timeout_ticks(self) -> int:
         ticks = self.cfg.view_change_timeout_ticks << min(self.failed_views, 30)
         return min(ticks, self.cfg.view_change_timeout_max_ticks)
+
+    def request_timeout_ticks(self) -> int:
+        """The request timer's wait for progress in the current view: the view-change
+        timeout, or primary_suspect_ticks while the node reports the view's primary
+        unreachable (a killed process closes its connections at once, so waiting the full
+        timeout would only add to the outage). Both double per consecutive failed view:
+        a suspicion that keeps being wrong backs off as the timeout does."""
+        full = self.view_change_timeout_ticks()
+        if self.cfg.primary(self.view) not in self.unreachable:
+            return full
+        return min(full, self.cfg.primary_suspect_ticks << min(self.failed_views, 30))
 
     # ------------------------------------------------------------------ what parts ask of
     # each other: each is implemented by the part named in its docstring.

@@ -10,7 +10,7 @@ import grpc
 import structlog
 
 from client.archive import ArchiveError
-from consensus.events import MessageReceived
+from consensus.events import MessageReceived, PeerLinkChanged
 from consensus.messages import decode_envelope, useful_blocks
 from consensus.reasons import Reason
 from node.call_limits import guard_call
@@ -40,6 +40,7 @@ class PeerService(api_grpc.PeerServicer):
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.streams: dict[bytes, int] = {}  # peer -> its inbound streams open now
 
     async def _certified_validator(
         self, context: grpc.aio.ServicerContext, known: bool = True
@@ -95,19 +96,40 @@ class PeerService(api_grpc.PeerServicer):
             )
         peer = hello.public_key
         limiter_key = peer.hex()[:16]
-        async for frame in request_iterator:
-            kind = frame.WhichOneof("kind")
-            items = len(frame.consensus.envelopes) if kind == "consensus" else len(frame.txs.txs)
-            if not node.peer_limiter.allow(limiter_key, items):
-                continue  # throttled (logged by the limiter); consensus retransmits
-            if kind == "consensus":
-                await self._consensus(peer, frame.consensus)
-            elif kind == "txs":
-                ch = node.channels.get(frame.txs.channel)
-                if ch is None or peer not in ch.runtime.replica.audience:
-                    continue  # e.g. a validator removed while its stream stayed open
-                await node.admit(list(frame.txs.txs), from_peer=True)
+        self._link(peer, opened=True)
+        try:
+            async for frame in request_iterator:
+                kind = frame.WhichOneof("kind")
+                n = len(frame.consensus.envelopes) if kind == "consensus" else len(frame.txs.txs)
+                if not node.peer_limiter.allow(limiter_key, n):
+                    continue  # throttled (logged by the limiter); consensus retransmits
+                if kind == "consensus":
+                    await self._consensus(peer, frame.consensus)
+                elif kind == "txs":
+                    ch = node.channels.get(frame.txs.channel)
+                    if ch is None or peer not in ch.runtime.replica.audience:
+                        continue  # e.g. a validator removed while its stream stayed open
+                    await node.admit(list(frame.txs.txs), from_peer=True)
+        finally:  # ended, failed or cancelled (the peer's connection closed)
+            self._link(peer, opened=False)
         return api.PeerAck()
+
+    def _link(self, peer: bytes, opened: bool) -> None:
+        """Tell the cores when the first stream from `peer` opens and its last closes
+        (`PeerLinkChanged`): a killed process closes its connections at once, so a dead
+        primary is suspected well before the request timer would expire. Counted per
+        peer, as a reconnect may open the new stream before the old one ends."""
+        count = self.streams.get(peer, 0) + (1 if opened else -1)
+        if count > 0:
+            self.streams[peer] = count
+        else:
+            self.streams.pop(peer, None)
+        if count == (1 if opened else 0):
+            if not opened:
+                log.info("peer link lost", peer=peer.hex()[:16])
+            for ch in self.node.channels.values():
+                if peer in ch.runtime.replica.audience:
+                    ch.runtime.submit(PeerLinkChanged(peer, opened))
 
     async def _consensus(self, peer: bytes, batch: api.ConsensusBatch) -> None:
         ch = self.node.channels.get(batch.channel)

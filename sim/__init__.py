@@ -10,6 +10,7 @@ every step. The same seed gives the same run.
 - cluster.py: the simulated nodes (the node's part: envelopes, timers, persistence,
   execution, block fetches) and the chaos/heal driver;
 - network.py: the in-memory network and its faults;
+- links.py: what the node tells its core about peer links (a crash, a flaky link);
 - byzantine.py: Byzantine behaviours (they can sign only as themselves);
 - invariants.py: safety checked after every step;
 - swarm.py: one seed picks the cluster, the Byzantine set and every fault rate;

@@ -29,6 +29,7 @@ from consensus.replica import Replica
 from protos import consensus_pb2 as pb
 from sim.crypto import SimTxChecker, make_signers, make_tx, make_verifier, suite_hashing
 from sim.invariants import Invariants
+from sim.links import announce, flap
 from sim.network import Network
 
 ENVELOPE_BYTES_MAX = 64 << 20
@@ -102,6 +103,7 @@ class Faults:
     crash_mid_step_rate: float = 0.0  # per step: crash after a random prefix of actions
     partition_rate: float = 0.0  # per tick: start a random partition or isolate the primary
     partition_ticks: tuple[int, int] = (10, 80)
+    link_flap_rate: float = 0.0  # per tick: a node's link to a live peer is lost a while
 
 
 class Cluster:
@@ -273,7 +275,7 @@ class Cluster:
         node.fetch_busy_until = self.now + waited
 
     def deliver(self, dst: SimNode, data: object) -> None:
-        if isinstance(data, ev.BlocksFetched):
+        if isinstance(data, (ev.BlocksFetched, ev.PeerLinkChanged)):
             self.step(dst, data)
             return
         assert isinstance(data, bytes)
@@ -361,6 +363,7 @@ class Cluster:
         node.timers.clear()
         node.inbox.clear()
         self.net.drop_to(node.index)
+        announce(self, node, up=False)
         lo, hi = self.faults.restart_after_ticks
         self.restart_at[node.index] = self.now + self.rng.randint(lo, hi)
 
@@ -390,6 +393,7 @@ class Cluster:
         node.alive = True
         self.restart_at.pop(node.index, None)
         self.step(node, ev.Restored(state))
+        announce(self, node, up=True)
         if node.honest:
             self.invariants.on_restart(node.index, node.replica)
         node.last_view = node.replica.view
@@ -408,6 +412,8 @@ class Cluster:
                 down = sum(1 for n in self.nodes if not n.alive)
                 if node.alive and down < self.cfg.f and self.rng.random() < f.crash_rate:
                     self.crash(node)
+        if f.link_flap_rate and self.rng.random() < f.link_flap_rate:
+            flap(self)
         if self.heal_at == self.now:
             self.net.cut.clear()
             self.heal_at = -1

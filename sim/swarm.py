@@ -82,6 +82,9 @@ class SwarmPlan:
             else clocks.randint(-3 * skew, 3 * skew)
             for i in range(n)
         ]
+        # Flaky links (a node told its link to a live peer is lost: a wrong suspicion of
+        # the primary), also from their own stream.
+        plan.faults.link_flap_rate = random.Random(seed ^ 0xF1A9).choice((0.0, 0.02, 0.1))
         return plan
 
     def describe(self) -> str:
@@ -90,7 +93,8 @@ class SwarmPlan:
         return (
             f"n={self.n} byzantine=[{byz}] drop={f.drop_rate} dup={f.dup_rate} "
             f"delay<={f.delay_max_ticks} crash={f.crash_rate} crash_mid={f.crash_mid_step_rate} "
-            f"partition={f.partition_rate} clocks_ms={self.clock_offsets_ms} {self.config}"
+            f"partition={f.partition_rate} flaps={f.link_flap_rate} "
+            f"clocks_ms={self.clock_offsets_ms} {self.config}"
         )
 
 

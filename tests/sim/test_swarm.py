@@ -43,3 +43,10 @@ def test_swarm_plans_cover_byzantine_crash_and_partition_faults() -> None:
     assert sum(1 for p in plans if p.faults.crash_rate or p.faults.crash_mid_step_rate) >= 20
     assert sum(1 for p in plans if p.faults.partition_rate) >= 20
     assert {p.n for p in plans} >= {1, 4, 7}
+
+
+def test_swarm_plans_cover_flaky_links() -> None:
+    """Wrong suspicions of a live primary (PeerLinkChanged while it works) are part of
+    the chaos: safety and liveness must hold with the suspicion active."""
+    plans = [SwarmPlan.from_seed(s) for s in CI_SEEDS]
+    assert sum(1 for p in plans if p.faults.link_flap_rate) >= 50

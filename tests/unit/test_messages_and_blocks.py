@@ -244,6 +244,7 @@ def test_primary_rotates_through_the_validators_in_order() -> None:
         ({"block_interval_ticks": 0}, "block_interval_ticks must be positive"),
         ({"checkpoint_interval_blocks": 0}, "checkpoint_interval_blocks must be positive"),
         ({"view_change_timeout_ticks": 0}, "view_change_timeout_ticks must be positive"),
+        ({"primary_suspect_ticks": 0}, "primary_suspect_ticks must be positive"),
         ({"status_interval_ticks": -1}, "status_interval_ticks must be positive"),
         ({"fetch_blocks_max": 0}, "fetch_blocks_max must be positive"),
         ({"future_messages_per_peer_max": 0}, "future_messages_per_peer_max must be positive"),
