@@ -81,6 +81,7 @@ REPLICA_SURFACE = {
     "step",
     "status",
     "is_recently_committed",
+    "pending_txs",
     "audience",
     "cfg",
     "me",
