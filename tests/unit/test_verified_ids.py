@@ -47,7 +47,8 @@ def test_a_tx_committed_while_it_was_verified_leaves_no_id_behind() -> None:
         checker=checker,
         mempool=Mempool(100, 1 << 20),
         app=KvApplication(),
-        next_height=lambda: 1,
+        # Its block commits while the signature is checked: the tip moves with it.
+        next_height=lambda: 1 + verifier.verified_count,
         committed=committed,
         enqueue=lambda _txs: None,
     )
