@@ -33,6 +33,10 @@ class ClientPlan:
     duration_s: float
     tls: TlsFiles | None = None  # the testnet's client certificate; None if insecure
     crypto_suite: str = DEFAULT_SUITE  # the genesis's: which keys the client signs with
+    # Closed loop: after a batch the node turned away busy, pause as it asked (client.txs's
+    # retry-after) before the next; otherwise refusals come back at once, and the clients
+    # spend their pre-signed txs in seconds.
+    honour_retry_after: bool = False
 
 
 def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
@@ -48,6 +52,19 @@ def sign_txs(plan: ClientPlan) -> list[tuple[str, bytes]]:
         k = b"c%d-%d" % (plan.index, i)
         out.append((channel, kv_put_tx(key, plan.chain_id, channel, k, value, nonce=i)))
     return out
+
+
+def busy_pause_s(results) -> float:
+    """The longest pause the node asked for in a reply (0 if it turned nothing away)."""
+    from client.txs import RETRY_AFTER
+    from protos import api_pb2 as api
+
+    pauses = [
+        int(found.group(1)) / 1000
+        for r in results
+        if r.status == api.MEMPOOL_FULL and (found := RETRY_AFTER.search(r.detail))
+    ]
+    return min(max(pauses, default=0.0), 2.0)  # as client.txs: at most 2 s
 
 
 def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
@@ -80,9 +97,13 @@ def run_client(plan: ClientPlan, results: mp.Queue, start: Any) -> None:
                 api.SubmitRequest(txs=[raw for _, raw in chunk]), timeout=30
             )
             statuses = [(r.tx_id, r.status) for r in reply.results]
+            pause = busy_pause_s(reply.results) if plan.honour_retry_after else 0.0
         except Exception as e:  # a failed call fails its whole batch, counted by reason
             statuses = [(b"", -1)] * len(chunk)
+            pause = 0.0
             results.put(("error", plan.index, type(e).__name__))
         sent.append((t0, statuses))
         k += len(chunk)
+        if pause and plan.rate_tps == 0:
+            time.sleep(min(pause, max(0.0, end - time.time())))
     results.put(("done", plan.index, sent))

@@ -17,7 +17,7 @@ from pathlib import Path
 from queue import Empty
 
 from bench.fault import FaultRun, primary_index
-from bench.figures import chart, markdown, report
+from bench.figures import chart, markdown, report, scaling_markdown
 from bench.load import ClientPlan, run_client
 from bench.observe import (
     PROGRESS_EVERY_S,
@@ -100,7 +100,10 @@ def init_testnet(
     args += ["--insecure"] if insecure else []
     args += ["--crypto-suite", crypto_suite]
     # Metrics on their own free ports: the report ends with what each node holds.
-    args += ["--metrics-base-port", str(free_port_block(validators))]
+    metrics = free_port_block(validators)
+    while base - validators < metrics < base + validators:  # the blocks must not overlap
+        metrics = free_port_block(validators)
+    args += ["--metrics-base-port", str(metrics)]
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
 
@@ -124,8 +127,11 @@ def start_testnet(
     return nodes
 
 
-def wait_ready(nodes: NodeProcesses, timeout_s: float = 30.0) -> None:
-    """Every node answers and has every peer connected on every channel."""
+def wait_ready(nodes: NodeProcesses, timeout_s: float | None = None) -> None:
+    """Every node answers and has every peer connected on every channel. By default 30 s,
+    or 3 s per node when more: 16 node processes start on the same 2 cores, and each
+    connects to every peer on every channel (n·(n-1) streams)."""
+    timeout_s = timeout_s if timeout_s is not None else max(30.0, 3.0 * len(nodes))
     try:
         nodes.wait_all_ready(
             timeout_s,
@@ -251,6 +257,7 @@ def start_clients(args, configs, addresses, channels, tls, queue, ready) -> list
             args.duration,
             tls,
             args.crypto_suite,
+            getattr(args, "honour_retry_after", False),
         )
         for i in range(args.clients)
     ]
@@ -330,16 +337,29 @@ def sweep(args: argparse.Namespace) -> int:
             "crypto_suite": suite,
             "sweep": False,
         }
+        load_before = os.getloadavg()[0]
         r = run(argparse.Namespace(**{**fields, "png": None}))
+        # The machine is shared: the load average says how far to trust a row.
+        r["load_avg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         results.append(r)
         rows.append(markdown(r).splitlines()[2])
     table = "\n".join([*markdown(results[0]).splitlines()[:2], *rows])
+    table += "\n\n" + scaling_markdown(results, sim_messages_per_block(configs))
     print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.markdown:
         args.markdown.write_text(table + "\n")
     return 0
+
+
+def sim_messages_per_block(configs: list[tuple]) -> dict[int, float]:
+    """Consensus messages per committed block for each n of the sweep, counted in the
+    simulator (the nodes keep no such count; see bench/messages.py)."""
+    from bench.messages import count_messages
+
+    ns = sorted({n for n, *_ in configs if n > 1})
+    return {n: count_messages(n, window_ticks=100).per_block() for n in ns}
 
 
 def _limit(text: str) -> tuple[str, int]:
@@ -363,6 +383,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--max-rate", type=float, default=3000.0, help="closed loop: txs pre-signed per second"
+    )
+    p.add_argument(
+        "--honour-retry-after",
+        action="store_true",
+        help="closed loop: a client turned away busy pauses as the node asks before its next "
+        "batch (else it spends its pre-signed txs on refusals within seconds)",
     )
     p.add_argument("--clients", type=int, default=2)
     p.add_argument("--batch", type=int, default=200, help="txs per SubmitTransactions call")

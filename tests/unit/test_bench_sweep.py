@@ -1,0 +1,55 @@
+"""The sweep's scaling table and the closed-loop clients' pause when a node is busy
+(bench/figures.py, bench/load.py, bench/run.py; issue 16). No figures asserted."""
+
+from __future__ import annotations
+
+from bench.figures import scaling_markdown
+from bench.load import busy_pause_s
+from bench.run import parse
+from protos import api_pb2 as api
+
+
+def result(n: int, channels: int, tps: float, costs: list[float | None]) -> dict:
+    return {
+        "config": {"validators": n, "channels": channels},
+        "committed_tps": tps,
+        "latency_ms": {"p50": 120.5, "p99": 480.0},
+        "nodes": [{"cpu_us_per_tx": c} for c in costs],
+        "verify_floor_us_per_tx": 57.0,
+        "view_changes": 0,
+        "load_avg_1min": [3.5, 4.25],
+    }
+
+
+def test_the_scaling_table_has_a_row_per_run_with_the_mean_cost_and_the_sim_count() -> None:
+    rows = scaling_markdown(
+        [result(4, 1, 2100.4, [200.0, 300.0]), result(16, 5, 310.0, [None, 900.0])],
+        {4: 34.2, 16: 625.5},
+    ).splitlines()
+    assert rows[0].startswith("| n | channels | tx/s |") and len(rows) == 4
+    assert rows[2] == "| 4 | 1 | 2,100 | 120.5 | 480.0 | 250 (57.0) | 34 | 0 | 3.5 / 4.25 |"
+    assert "| 16 | 5 | 310 |" in rows[3] and "| 900 (57.0) | 626 |" in rows[3]
+
+
+def test_a_run_without_a_sim_count_or_a_load_shows_a_dash() -> None:
+    r = result(1, 1, 900.0, [100.0])
+    del r["load_avg_1min"]
+    row = scaling_markdown([r], {}).splitlines()[2]
+    assert row.endswith("| - | 0 | - |")
+
+
+def test_a_busy_reply_asks_the_closed_loop_client_to_pause_at_most_two_seconds() -> None:
+    def busy(ms: int) -> api.SubmitResult:
+        return api.SubmitResult(status=api.MEMPOOL_FULL, detail=f"busy: retry after {ms} ms")
+
+    accepted = api.SubmitResult(status=api.ACCEPTED)
+    assert busy_pause_s([accepted, accepted]) == 0.0
+    assert busy_pause_s([accepted, busy(300), busy(150)]) == 0.3
+    assert busy_pause_s([busy(9000)]) == 2.0
+    full = api.SubmitResult(status=api.MEMPOOL_FULL, detail="mempool full")  # no hint
+    assert busy_pause_s([full]) == 0.0
+
+
+def test_the_pause_is_an_option_and_off_by_default_so_earlier_runs_stay_comparable() -> None:
+    assert parse([]).honour_retry_after is False
+    assert parse(["--honour-retry-after"]).honour_retry_after is True
