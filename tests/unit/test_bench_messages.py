@@ -10,9 +10,11 @@ every heartbeat, a vote broadcast per tx, a loop of retransmissions).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bench.messages import VOTE_KINDS, MessageCount, count_messages, markdown
+from bench.messages import VOTE_KINDS, MessageCount, count_messages, main, markdown
 
 WINDOW_TICKS = 100
 # Votes above the three phases (retransmissions of in-flight heights at each heartbeat):
@@ -68,3 +70,11 @@ def test_the_report_has_one_row_per_n(counts: dict[int, MessageCount]) -> None:
     table = markdown(list(counts.values())).splitlines()
     assert table[0].startswith("| n | blocks | messages/block |")
     assert [row.split("|")[1].strip() for row in table[2:]] == ["4", "7", "10"]
+
+
+def test_the_command_prints_one_summary_per_n(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--validators", "1,4", "--window-ticks", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["validators"] for s in out] == [1, 4]
+    assert out[0]["messages_per_block"] == 0  # one validator talks to nobody
+    assert out[1]["by_kind_per_block"]["commit"] >= 12
