@@ -10,6 +10,9 @@ every message the core sends is one it would send on a real network, and a stead
 PREPARE from each backup to n-1 peers, a COMMIT from each replica to n-1 peers, so
 (n-1) + 2·n·(n-1) at most; heartbeats (`status`, every status_interval_ticks), the
 retransmissions they carry and checkpoints (every checkpoint_interval_blocks) come on top.
+A heartbeat re-sends each replica's votes, and the PRE-PREPARE with its block, for every
+height still in flight: `--delay-ticks` slows the links to show what that costs when the
+three phases take longer than a heartbeat interval.
 Figures are for reports; tests/unit/test_bench_messages.py holds the bound that catches a
 broadcast storm.
 """
@@ -89,12 +92,16 @@ def count_messages(
     warmup_ticks: int = 40,
     window_ticks: int = 200,
     block_txs_max: int = 50,
+    delay_max_ticks: int = 0,
     **overrides: int,
 ) -> MessageCount:
     """Run n replicas with a steady offered load (more txs each tick than a block holds,
     so every block interval cuts a full block) and count what they send in the window.
+    `delay_max_ticks`: each message takes 1 to 1 + this many ticks (a loaded network,
+    where a block stays in flight across heartbeats); nothing is lost.
     `overrides`: ConsensusConfig fields (e.g. status_interval_ticks)."""
     cluster = Cluster(n, seed, block_txs_max=block_txs_max, **overrides)
+    cluster.faults.delay_max_ticks = delay_max_ticks
     counting = False
     by_kind: Counter[str] = Counter()
     bytes_by_kind: Counter[str] = Counter()
@@ -147,11 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--window-ticks", type=int, default=200, help="ticks counted (50 ms each)")
     p.add_argument("--block-txs-max", type=int, default=50)
+    p.add_argument(
+        "--delay-ticks", type=int, default=0, help="each message delayed 0..this many more ticks"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     args = p.parse_args(argv)
     counts = [
         count_messages(
-            int(n), args.seed, window_ticks=args.window_ticks, block_txs_max=args.block_txs_max
+            int(n),
+            args.seed,
+            window_ticks=args.window_ticks,
+            block_txs_max=args.block_txs_max,
+            delay_max_ticks=args.delay_ticks,
         )
         for n in args.validators.split(",")
         if n
