@@ -129,9 +129,9 @@ def start_testnet(
 
 def wait_ready(nodes: NodeProcesses, timeout_s: float | None = None) -> None:
     """Every node answers and has every peer connected on every channel. By default 30 s,
-    or 3 s per node when more: 16 node processes start on the same 2 cores, and each
-    connects to every peer on every channel (n·(n-1) streams)."""
-    timeout_s = timeout_s if timeout_s is not None else max(30.0, 3.0 * len(nodes))
+    or 6 s per node past 5: 16 node processes start on the same 2 cores (shared with other
+    work), and each opens a mutual-TLS stream to every peer (n·(n-1) handshakes)."""
+    timeout_s = timeout_s if timeout_s is not None else max(30.0, 6.0 * len(nodes))
     try:
         nodes.wait_all_ready(
             timeout_s,
@@ -306,15 +306,14 @@ def drain(watcher: CommitWatcher, submitted: dict[bytes, float], drain_s: float)
         time.sleep(0.2)
 
 
-def sweep(args: argparse.Namespace) -> int:
-    """One fresh testnet per configuration; one Markdown table of all rows."""
-    rows, results = [], []
+def sweep_configs(args: argparse.Namespace) -> list[tuple[int, int, int, int, str]]:
+    """The grid: (validators, channels, payload, block_txs_max, crypto suite) per run."""
 
     def ints(text: str, default: list[int]) -> list[int]:
         return [int(x) for x in text.split(",") if x] or default
 
     suites = [x for x in args.sweep_suites.split(",") if x] or [args.crypto_suite]
-    configs = [
+    return [
         (n, ch, pl, bt, suite)
         for suite in suites
         for n in ints(args.sweep_validators, [1, 4, 7])
@@ -322,6 +321,14 @@ def sweep(args: argparse.Namespace) -> int:
         for pl in ints(args.sweep_payloads, [args.payload])
         for bt in ints(args.sweep_block_txs, [args.block_txs_max])
     ]
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """One fresh testnet per configuration; one Markdown table of all rows. A run whose
+    testnet does not come up costs its row, not the sweep (the JSON is rewritten after
+    every run, so an interrupted sweep keeps what it measured)."""
+    rows, results, failed = [], [], []
+    configs = sweep_configs(args)
     for k, (n, ch, pl, bt, suite) in enumerate(configs, 1):
         print(
             f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl} "
@@ -338,19 +345,27 @@ def sweep(args: argparse.Namespace) -> int:
             "sweep": False,
         }
         load_before = os.getloadavg()[0]
-        r = run(argparse.Namespace(**{**fields, "png": None}))
+        try:
+            r = run(argparse.Namespace(**{**fields, "png": None}))
+        except SystemExit as e:
+            print(f"sweep {k}/{len(configs)} not measured: {e}", flush=True)
+            failed.append(f"n={n} ch={ch} payload={pl}B block={bt} {suite}: {e}")
+            continue
         # The machine is shared: the load average says how far to trust a row.
         r["load_avg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         results.append(r)
         rows.append(markdown(r).splitlines()[2])
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if not results:
+        return 1
     table = "\n".join([*markdown(results[0]).splitlines()[:2], *rows])
     table += "\n\n" + scaling_markdown(results, sim_messages_per_block(configs))
+    table += "".join(f"\n\nnot measured: {f}" for f in failed)
     print(table)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.markdown:
         args.markdown.write_text(table + "\n")
-    return 0
+    return 1 if failed else 0
 
 
 def sim_messages_per_block(configs: list[tuple]) -> dict[int, float]:
