@@ -18,9 +18,11 @@ Figures are for reports, never asserted in tests.
   `retain_blocks` (`make bench-disk`, `python -m bench.disk`);
 - join.py: a wiped validator's join by snapshot versus by replay from genesis, paired on
   one network (`python -m bench.join --txs 1000000`);
-- postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests).
+- postgres.py: a throwaway PostgreSQL cluster (that benchmark, and the SQL source tests);
+- messages.py: consensus messages per committed block as n grows, counted in the
+  simulator running the real core (`python -m bench.messages`).
 
 May import: cli (the testnet manager), client, node (config, verifier), chains (subject
-references), crypto (the suite clients sign with), sources (the watcher, for the rescan
-figure), protos.
+references), crypto (the suite clients sign with), sim (messages per block), sources (the
+watcher, for the rescan figure), protos.
 """

@@ -205,6 +205,29 @@ def markdown(r: dict) -> str:
     )
 
 
+def scaling_markdown(results: list[dict], messages_per_block: dict[int, float]) -> str:
+    """How a sweep's figures grow with n (issue 16): throughput, latency, CPU per committed
+    tx per node (mean over the nodes, and its floor), and the consensus messages per block
+    the simulator counts for that n (bench/messages.py), with the machine's load."""
+    rows = [
+        "| n | channels | tx/s | p50 (ms) | p99 (ms) | CPU µs/tx per node (floor) "
+        "| messages/block (sim) | view changes | load before / after |",
+        "|" + "---|" * 9,
+    ]
+    for r in results:
+        cfg, lat = r["config"], r["latency_ms"]
+        costs = [x["cpu_us_per_tx"] for x in r["nodes"] if x.get("cpu_us_per_tx") is not None]
+        cost = f"{statistics.mean(costs):,.0f}" if costs else "-"
+        load = " / ".join(str(x) for x in r.get("load_avg_1min", ())) or "-"
+        msgs = messages_per_block.get(cfg["validators"])
+        rows.append(
+            f"| {cfg['validators']} | {cfg['channels']} | {r['committed_tps']:,.0f} "
+            f"| {lat['p50']} | {lat['p99']} | {cost} ({r.get('verify_floor_us_per_tx')}) "
+            f"| {'-' if msgs is None else f'{msgs:,.0f}'} | {r['view_changes']} | {load} |"
+        )
+    return "\n".join(rows)
+
+
 def chart(path: Path, begin: float, submitted: dict[bytes, float], watcher: CommitWatcher) -> None:
     """Throughput and p50 latency per second (needs matplotlib: pip install '.[bench]')."""
     try:

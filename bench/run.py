@@ -17,7 +17,7 @@ from pathlib import Path
 from queue import Empty
 
 from bench.fault import FaultRun, primary_index
-from bench.figures import chart, latency_breakdown, markdown, report
+from bench.figures import chart, latency_breakdown, markdown, report, scaling_markdown
 from bench.load import ClientPlan, run_client
 from bench.observe import (
     PROGRESS_EVERY_S,
@@ -100,7 +100,10 @@ def init_testnet(
     args += ["--insecure"] if insecure else []
     args += ["--crypto-suite", crypto_suite]
     # Metrics on their own free ports: the report ends with what each node holds.
-    args += ["--metrics-base-port", str(free_port_block(validators))]
+    metrics = free_port_block(validators)
+    while base - validators < metrics < base + validators:  # the blocks must not overlap
+        metrics = free_port_block(validators)
+    args += ["--metrics-base-port", str(metrics)]
     if cli(args) != 0:
         raise SystemExit("testnet init failed")
 
@@ -124,8 +127,11 @@ def start_testnet(
     return nodes
 
 
-def wait_ready(nodes: NodeProcesses, timeout_s: float = 30.0) -> None:
-    """Every node answers and has every peer connected on every channel."""
+def wait_ready(nodes: NodeProcesses, timeout_s: float | None = None) -> None:
+    """Every node answers and has every peer connected on every channel. By default 30 s,
+    or 6 s per node past 5: 16 node processes start on the same 2 cores (shared with other
+    work), and each opens a mutual-TLS stream to every peer (n·(n-1) handshakes)."""
+    timeout_s = timeout_s if timeout_s is not None else max(30.0, 6.0 * len(nodes))
     try:
         nodes.wait_all_ready(
             timeout_s,
@@ -311,15 +317,14 @@ def drain(watcher: CommitWatcher, submitted: dict[bytes, float], drain_s: float)
         time.sleep(0.2)
 
 
-def sweep(args: argparse.Namespace) -> int:
-    """One fresh testnet per configuration; one Markdown table of all rows."""
-    rows, results = [], []
+def sweep_configs(args: argparse.Namespace) -> list[tuple[int, int, int, int, str]]:
+    """The grid: (validators, channels, payload, block_txs_max, crypto suite) per run."""
 
     def ints(text: str, default: list[int]) -> list[int]:
         return [int(x) for x in text.split(",") if x] or default
 
     suites = [x for x in args.sweep_suites.split(",") if x] or [args.crypto_suite]
-    configs = [
+    return [
         (n, ch, pl, bt, suite)
         for suite in suites
         for n in ints(args.sweep_validators, [1, 4, 7])
@@ -327,6 +332,14 @@ def sweep(args: argparse.Namespace) -> int:
         for pl in ints(args.sweep_payloads, [args.payload])
         for bt in ints(args.sweep_block_txs, [args.block_txs_max])
     ]
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """One fresh testnet per configuration; one Markdown table of all rows. A run whose
+    testnet does not come up costs its row, not the sweep (the JSON is rewritten after
+    every run, so an interrupted sweep keeps what it measured)."""
+    rows, results, failed = [], [], []
+    configs = sweep_configs(args)
     for k, (n, ch, pl, bt, suite) in enumerate(configs, 1):
         print(
             f"\n=== sweep {k}/{len(configs)}: validators={n} channels={ch} payload={pl} "
@@ -342,16 +355,37 @@ def sweep(args: argparse.Namespace) -> int:
             "crypto_suite": suite,
             "sweep": False,
         }
-        r = run(argparse.Namespace(**{**fields, "png": None}))
+        load_before = os.getloadavg()[0]
+        try:
+            r = run(argparse.Namespace(**{**fields, "png": None}))
+        except SystemExit as e:
+            print(f"sweep {k}/{len(configs)} not measured: {e}", flush=True)
+            failed.append(f"n={n} ch={ch} payload={pl}B block={bt} {suite}: {e}")
+            continue
+        # The machine is shared: the load average says how far to trust a row.
+        r["load_avg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         results.append(r)
         rows.append(markdown(r).splitlines()[2])
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if not results:
+        return 1
     table = "\n".join([*markdown(results[0]).splitlines()[:2], *rows])
+    table += "\n\n" + scaling_markdown(results, sim_messages_per_block(configs))
+    table += "".join(f"\n\nnot measured: {f}" for f in failed)
     print(table)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.markdown:
         args.markdown.write_text(table + "\n")
-    return 0
+    return 1 if failed else 0
+
+
+def sim_messages_per_block(configs: list[tuple]) -> dict[int, float]:
+    """Consensus messages per committed block for each n of the sweep, counted in the
+    simulator (the nodes keep no such count; see bench/messages.py)."""
+    from bench.messages import count_messages
+
+    ns = sorted({n for n, *_ in configs if n > 1})
+    return {n: count_messages(n, window_ticks=100).per_block() for n in ns}
 
 
 def _limit(text: str) -> tuple[str, int]:
