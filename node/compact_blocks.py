@@ -31,6 +31,7 @@ from consensus.config import ConsensusConfig
 from consensus.hashing import DIGEST_BYTES
 from consensus.messages import Signed, encode_envelope
 from protos import api_pb2 as api
+from protos import api_pb2_grpc as api_grpc
 from protos import consensus_pb2 as pb
 
 # The `outcome` label of govchain_compact_blocks_total: rebuilt from the mempool alone,
@@ -228,7 +229,7 @@ class CompactBlocks:
 
 
 async def fetch_txs(
-    stub: object, channel: str, digest: bytes, partial: Partial, timeout_s: float
+    stub: api_grpc.PeerStub, channel: str, digest: bytes, partial: Partial, timeout_s: float
 ) -> list[bytes] | None:
     """Ask the sender (its Peer stub) for the txs `partial` lacks (the whole block if
     most are missing); None if it does not answer in time or refuses. The answer's size
@@ -236,7 +237,7 @@ async def fetch_txs(
     ids = [] if partial.wants_whole() else [partial.tx_ids[k] for k in partial.missing]
     request = api.FetchTxsRequest(channel=channel, digest=digest, tx_ids=ids)
     try:
-        reply = await stub.FetchTxs(request, timeout=timeout_s)  # type: ignore[attr-defined]
+        reply = await stub.FetchTxs(request, timeout=timeout_s)
     except grpc.aio.AioRpcError:
         return None
     return list(reply.txs)
