@@ -17,6 +17,7 @@ The modules by role:
   it commits (regossip.py offers it again if it waits too long); verifier.py is the
   batched Ed25519 pool under all of these;
 - between validators: transport.py (peer streams), fetching.py (block catch-up),
+  compact_blocks.py (a pre-prepare's block sent as tx ids, rebuilt from the mempool),
   governance.py (validator-set changes on the node's side), tls.py (certificates bound to
   validator keys), crl.py (revoked certificates refused on every call);
 - after commit: executor.py (applies blocks through chains/), pruning.py (old blocks

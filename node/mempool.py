@@ -109,6 +109,11 @@ class Mempool:
         """The tx as admission decoded it, if it waits here and was kept decoded."""
         return self._decoded.get(tx_id)
 
+    def raw(self, tx_id: bytes) -> bytes | None:
+        """The admitted tx with this id, as received (a compact block is rebuilt from these)."""
+        held = self._txs.get(tx_id)
+        return None if held is None else held[0]
+
     def client_limit(self) -> int:
         """How many txs may wait before a client's tx is turned away."""
         if not self.queue_ms:

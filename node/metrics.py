@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, st
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from node.compact_blocks import OUTCOMES
+
 if TYPE_CHECKING:
     from consensus.status import ReplicaStatus
     from node.node import Channel, Node
@@ -82,6 +84,7 @@ class NodeCollector(Collector):
         yield from _membership(channels)
         yield from _failures(node)
         yield _fetch_failures(node)
+        yield from _compact_blocks(node)
         yield from _peers(node)
         yield from _process(node)
         yield from _calls(node)
@@ -385,3 +388,25 @@ def _fetch_failures(node: Node) -> CounterMetricFamily:
         for (peer, reason), count in sorted(counts.items()):
             family.add_metric([name, peer, reason], count)
     return family
+
+
+def _compact_blocks(node: Node) -> Iterator[Family]:
+    """Pre-prepare blocks by how they arrived (node/compact_blocks.py), and the compact
+    ones refused, by reason: a peer named in the refusal log often is a Byzantine primary."""
+    blocks = CounterMetricFamily(
+        "govchain_compact_blocks",
+        "Pre-prepare blocks received: rebuilt from the mempool, fetched, full, or failed",
+        labels=["channel", "outcome"],
+    )
+    refusals = CounterMetricFamily(
+        "govchain_compact_refusals",
+        "Compact blocks not rebuilt, by reason",
+        labels=["channel", "reason"],
+    )
+    for name, ch in node.channels.items():
+        rebuilds = ch.runtime.compact.rebuilds
+        for outcome in OUTCOMES:
+            blocks.add_metric([name, outcome], rebuilds.outcomes[outcome])
+        for reason, count in sorted(rebuilds.refusals.items()):
+            refusals.add_metric([name, reason], count)
+    yield from (blocks, refusals)

@@ -4,6 +4,7 @@ decode, and enqueue to a channel's runtime; nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import grpc
@@ -11,11 +12,13 @@ import structlog
 
 from client.archive import ArchiveError
 from consensus.events import MessageReceived, PeerLinkChanged
-from consensus.messages import decode_envelope, useful_blocks
+from consensus.messages import Signed, decode_envelope, useful_blocks
 from consensus.reasons import Reason
 from node.call_limits import guard_call
+from node.compact_blocks import Partial, fetch_txs, fill, finish, is_compact, open_compact
 from node.fetching import bounded_reply
 from node.runtime import now_ms
+from node.supervise import spawn
 from node.tls import validator_key_of_peer
 from node.transport import check_hello
 from protos import api_pb2 as api
@@ -24,6 +27,7 @@ from storage.ledger import Pruned
 
 if TYPE_CHECKING:
     from node.node import Channel, Node
+    from node.runtime import ChannelRuntime
     from node.snapshots import SnapshotMaker
 
 log = structlog.get_logger("peer_api")
@@ -164,21 +168,140 @@ class PeerService(api_grpc.PeerServicer):
             if not ok:
                 runtime.count_refused(Reason.BAD_SIGNATURE, peer)
                 continue
-            # Only what the core reads is queued: one checked block per pre-prepare,
-            # judged against the set ordering now (governance may have changed it).
-            blocks = useful_blocks(signed, blocks, runtime.replica.cfg)
-            if (
-                signed.kind == "pre_prepare"
-                and signed.msg.pre_prepare.height > runtime.replica.executed_height
-                and signed.sender == runtime.replica.cfg.primary(signed.msg.pre_prepare.view)
-            ):
-                # A pre-prepare for a height already executed here (a lagging node that
-                # caught up by block sync) will be refused as stale, and one from a
-                # non-primary as such: verifying its txs would waste the pool and
-                # remember ids that never commit. `blocks` is the named block only.
-                for block in blocks:
-                    await ch.admission.checker.preverify(list(block.txs))
-            runtime.offer_message(MessageReceived(signed, blocks, arrived_ms), peer)
+            if signed.kind == "pre_prepare" and is_compact(blocks):
+                if self._worth_judging(runtime, signed):
+                    await self._compact(ch, peer, signed, blocks, arrived_ms)
+                continue
+            await self._deliver(ch, peer, signed, blocks, arrived_ms)
+
+    @staticmethod
+    def _worth_judging(runtime: ChannelRuntime, signed: Signed) -> bool:
+        """A pre-prepare the core will judge: for a height not executed here (a lagging
+        node that caught up by block sync would refuse it as stale), from the primary
+        of its view. Verifying (or fetching) the txs of any other would be wasted work."""
+        vote = signed.msg.pre_prepare
+        replica = runtime.replica
+        return vote.height > replica.executed_height and signed.sender == replica.cfg.primary(
+            vote.view
+        )
+
+    async def _deliver(
+        self,
+        ch: Channel,
+        peer: bytes,
+        signed: Signed,
+        blocks: Sequence,
+        arrived_ms: int,
+        rebuilt: bool = False,
+    ) -> None:
+        """Queue one verified message for the core, with the blocks it may read
+        (`rebuilt`: a compact block's, already counted)."""
+        runtime = ch.runtime
+        # Only what the core reads is queued: one checked block per pre-prepare,
+        # judged against the set ordering now (governance may have changed it).
+        blocks = useful_blocks(signed, blocks, runtime.replica.cfg)
+        if signed.kind == "pre_prepare" and self._worth_judging(runtime, signed):
+            if blocks and not rebuilt:  # sent whole (a retransmission, or no compact form)
+                ch.runtime.compact.rebuilds.outcomes["full"] += bool(len(blocks[0].txs))
+            # `blocks` is the named block only: pre-verified on the pool, in batches.
+            for block in blocks:
+                await ch.admission.checker.preverify(list(block.txs))
+        runtime.offer_message(MessageReceived(signed, blocks, arrived_ms), peer)
+
+    async def _compact(
+        self, ch: Channel, peer: bytes, signed: Signed, blocks: Sequence, arrived_ms: int
+    ) -> None:
+        """Rebuild a compact pre-prepare's block from the mempool and deliver it; if txs
+        are missing, fetch them from the sender in a task of its own (the stream goes on
+        meanwhile), within the bound on blocks waiting."""
+        cfg = ch.runtime.replica.cfg
+        digest = signed.msg.pre_prepare.digest
+        block = next((b for b in blocks if cfg.hashing.hash(b.header) == digest), None)
+        if block is None:  # the core finds no named block: DIGEST_MISMATCH, counted there
+            await self._deliver(ch, peer, signed, (), arrived_ms)
+            return
+        partial = open_compact(block, cfg, ch.runtime.mempool.raw)
+        if isinstance(partial, str):
+            self._refuse_compact(ch, peer, partial)
+            return
+        if not partial.missing:
+            await self._complete(ch, peer, signed, partial, list(partial.txs), arrived_ms)
+            return
+        rebuilds = ch.runtime.compact.rebuilds
+        size = partial.held_bytes
+        if not rebuilds.reserve(size):
+            self._refuse_compact(ch, peer, "busy")
+            return
+        work = self._fetch_then_deliver(ch, peer, signed, partial, arrived_ms)
+        task = spawn(work, f"compact-{ch.runtime.channel}", self.node.on_task_failure)
+        task.add_done_callback(lambda _t: rebuilds.release(size))
+
+    async def _fetch_then_deliver(
+        self, ch: Channel, peer: bytes, signed: Signed, partial: Partial, arrived_ms: int
+    ) -> None:
+        link = self.node.links.get(peer)
+        answer = None
+        if link is not None:
+            timeout_s = self.node.config.limits.fetch_timeout_ms / 1000
+            digest = signed.msg.pre_prepare.digest
+            answer = await fetch_txs(link.stub(), ch.runtime.channel, digest, partial, timeout_s)
+        if answer is None:
+            self._refuse_compact(ch, peer, "unavailable")
+            return
+        txs = fill(partial, answer, ch.admission.checker.tx_id)
+        if isinstance(txs, str):
+            self._refuse_compact(ch, peer, txs)
+            return
+        outcome = "full" if partial.wants_whole() else "fetched"
+        await self._complete(ch, peer, signed, partial, txs, arrived_ms, outcome)
+
+    async def _complete(
+        self,
+        ch: Channel,
+        peer: bytes,
+        signed: Signed,
+        partial: Partial,
+        txs: list,
+        arrived_ms: int,
+        outcome: str = "complete",
+    ) -> None:
+        """Deliver the rebuilt block if it is what the header commits to."""
+        block = finish(partial.header, txs, ch.runtime.replica.cfg)
+        if isinstance(block, str):
+            self._refuse_compact(ch, peer, block)
+            return
+        ch.runtime.compact.rebuilds.outcomes[outcome] += 1
+        await self._deliver(ch, peer, signed, (block,), arrived_ms, rebuilt=True)
+
+    def _refuse_compact(self, ch: Channel, peer: bytes, reason: str) -> None:
+        """A compact block not rebuilt: counted by reason, logged sampled, not delivered
+        (the request timer deals with a primary whose block never arrives)."""
+        rebuilds = ch.runtime.compact.rebuilds
+        rebuilds.outcomes["failed"] += 1
+        rebuilds.refusals[reason] += 1
+        who = peer.hex()[:16]
+        self.node.refusals.info(
+            f"compact-{who}-{reason}",
+            "compact block refused",
+            channel=ch.runtime.channel,
+            peer=who,
+            reason=reason,
+        )
+
+    async def FetchTxs(self, request, context):
+        """The txs of a block this node sent in compact form (node/compact_blocks.py),
+        to a validator of the channel: at most block_txs_max ids asked."""
+        await guard_call(self.node, context)
+        await self._certified_validator(context)
+        ch = self.node.channels.get(request.channel)
+        if ch is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
+        if len(request.tx_ids) > ch.runtime.cfg.block_txs_max:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "more ids than a block holds")
+        txs = ch.runtime.compact.sent.answer(request.channel, request.digest, request.tx_ids)
+        if txs is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such block or tx kept here")
+        return api.FetchTxsResponse(txs=txs)
 
     async def FetchBlocks(self, request, context):
         # Any consortium node may read committed blocks: one about to be added syncs from

@@ -54,6 +54,7 @@ from consensus.membership import Membership
 from consensus.messages import encode_envelope
 from consensus.reasons import Reason
 from consensus.replica import Replica
+from node.compact_blocks import CompactBlocks
 from node.executor import Executor
 from node.fetching import failure_reason
 from node.governance import membership_of
@@ -115,6 +116,7 @@ class ChannelRuntime:
         # Late (not bound to the dict): a restore replaces `recent_committed`.
         tx_checker.committed_recently = lambda tid: self.replica.is_recently_committed(tid)
         self.tx_checker = tx_checker
+        self.compact = CompactBlocks(cfg, tx_checker.tx_id)  # pre-prepares' blocks: ids only
         self.ledger = ledger
         self.executor = executor
         self.mempool = mempool
@@ -350,7 +352,9 @@ class ChannelRuntime:
 
     def _carry_out(self, action: Action) -> None:
         if isinstance(action, Broadcast):
-            self._send(None, self.channel, encode_envelope(action.message, action.blocks))
+            self._send(
+                None, self.channel, self.compact.encode_broadcast(action.message, action.blocks)
+            )
         elif isinstance(action, Send):
             self._send(action.to, self.channel, encode_envelope(action.message, action.blocks))
         elif isinstance(action, SetTimer):

@@ -179,7 +179,10 @@ class PeerLink:
             self.wakeup.clear()
             if self._now_revoked():
                 return  # ends the stream; `_run` finds the peer revoked and holds off
-            for table, make in ((self.consensus, _consensus_frame), (self.txs, _tx_frame)):
+            # Gossip first: a pre-prepare names its block's txs by id only (compact
+            # blocks), and the peer admits a frame's txs before it reads the next frame,
+            # so the txs this node gossiped reach the peer before a block naming them.
+            for table, make in ((self.txs, _tx_frame), (self.consensus, _consensus_frame)):
                 for channel, queue in list(table.items()):  # may grow while we yield
                     while queue:
                         n = min(len(queue), self.BATCH_ENVELOPES_MAX)

@@ -355,6 +355,22 @@ class FetchBlocksResponse(_message.Message):
     checkpoint: _containers.RepeatedCompositeFieldContainer[_consensus_pb2.SignedMessage]
     def __init__(self, blocks: _Optional[_Iterable[_Union[_consensus_pb2.CertifiedBlock, _Mapping]]] = ..., checkpoint: _Optional[_Iterable[_Union[_consensus_pb2.SignedMessage, _Mapping]]] = ...) -> None: ...
 
+class FetchTxsRequest(_message.Message):
+    __slots__ = ("channel", "digest", "tx_ids")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TX_IDS_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    digest: bytes
+    tx_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, channel: _Optional[str] = ..., digest: _Optional[bytes] = ..., tx_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class FetchTxsResponse(_message.Message):
+    __slots__ = ("txs",)
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    txs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class SnapshotEntry(_message.Message):
     __slots__ = ("key", "value")
     KEY_FIELD_NUMBER: _ClassVar[int]

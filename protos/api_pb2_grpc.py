@@ -341,6 +341,11 @@ class PeerStub:
                 request_serializer=protos_dot_api__pb2.FetchSnapshotRequest.SerializeToString,
                 response_deserializer=protos_dot_api__pb2.FetchSnapshotResponse.FromString,
                 _registered_method=True)
+        self.FetchTxs = channel.unary_unary(
+                '/govchain.api.Peer/FetchTxs',
+                request_serializer=protos_dot_api__pb2.FetchTxsRequest.SerializeToString,
+                response_deserializer=protos_dot_api__pb2.FetchTxsResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -371,6 +376,12 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchTxs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -393,6 +404,11 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.FetchSnapshot,
                     request_deserializer=protos_dot_api__pb2.FetchSnapshotRequest.FromString,
                     response_serializer=protos_dot_api__pb2.FetchSnapshotResponse.SerializeToString,
+            ),
+            'FetchTxs': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchTxs,
+                    request_deserializer=protos_dot_api__pb2.FetchTxsRequest.FromString,
+                    response_serializer=protos_dot_api__pb2.FetchTxsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -503,6 +519,33 @@ class Peer:
             '/govchain.api.Peer/FetchSnapshot',
             protos_dot_api__pb2.FetchSnapshotRequest.SerializeToString,
             protos_dot_api__pb2.FetchSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchTxs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govchain.api.Peer/FetchTxs',
+            protos_dot_api__pb2.FetchTxsRequest.SerializeToString,
+            protos_dot_api__pb2.FetchTxsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,12 +25,14 @@ class BlockHeader(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., height: _Optional[int] = ..., view: _Optional[int] = ..., parent_hash: _Optional[bytes] = ..., tx_root: _Optional[bytes] = ..., proposer: _Optional[bytes] = ..., timestamp_ms: _Optional[int] = ...) -> None: ...
 
 class Block(_message.Message):
-    __slots__ = ("header", "txs")
+    __slots__ = ("header", "txs", "tx_ids")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     TXS_FIELD_NUMBER: _ClassVar[int]
+    TX_IDS_FIELD_NUMBER: _ClassVar[int]
     header: bytes
     txs: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, header: _Optional[bytes] = ..., txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    tx_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, header: _Optional[bytes] = ..., txs: _Optional[_Iterable[bytes]] = ..., tx_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class Vote(_message.Message):
     __slots__ = ("view", "height", "digest")
