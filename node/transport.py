@@ -179,17 +179,28 @@ class PeerLink:
             self.wakeup.clear()
             if self._now_revoked():
                 return  # ends the stream; `_run` finds the peer revoked and holds off
-            # Gossip first: a pre-prepare names its block's txs by id only (compact
-            # blocks), and the peer admits a frame's txs before it reads the next frame,
-            # so the txs this node gossiped reach the peer before a block naming them.
-            for table, make in ((self.txs, _tx_frame), (self.consensus, _consensus_frame)):
+            # In rounds: first at most one frame of gossip per channel, then the
+            # consensus messages queued when the round began, until nothing is left. A
+            # pre-prepare names its block's txs by id only (compact blocks) and the peer
+            # admits a frame's txs before it reads the next frame, so the txs this node
+            # gossiped just before cutting a block reach the peer ahead of it; yet votes
+            # never wait behind more than a frame of gossip per channel (draining all the
+            # gossip first held them behind a saturated link's whole backlog).
+            for table, make, frames in (
+                (self.txs, _tx_frame, 1),
+                (self.consensus, _consensus_frame, None),
+            ):
                 for channel, queue in list(table.items()):  # may grow while we yield
-                    while queue:
-                        n = min(len(queue), self.BATCH_ENVELOPES_MAX)
+                    budget = len(queue) if frames is None else frames * self.BATCH_ENVELOPES_MAX
+                    while queue and budget > 0:
+                        n = min(len(queue), self.BATCH_ENVELOPES_MAX, budget)
+                        budget -= n
                         items = [queue.popleft() for _ in range(n)]
                         size = sum(len(x) for x in items)
                         queue.size -= size
                         yield make(channel, items)
+            if self._has_frames():
+                self.wakeup.set()  # the next round
 
     def _has_frames(self) -> bool:
         return any(q for table in (self.consensus, self.txs) for q in table.values())

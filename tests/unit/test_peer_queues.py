@@ -54,3 +54,28 @@ def test_the_bounds_are_the_configured_limits_per_channel_and_kind() -> None:
     peer.send_txs("license", [b"t" * 60, b"u" * 60])
     assert list(peer.txs["license"]) == [b"u" * 60]  # the byte bound, txs on their own
     assert len(peer.consensus["license"]) == 3
+
+
+def test_a_link_sends_a_frame_of_gossip_then_the_votes_then_the_rest() -> None:
+    """The txs gossiped just before a block reach the peer ahead of the compact
+    pre-prepare naming them, but a vote never waits behind a whole gossip backlog."""
+    import asyncio
+
+    peer = link()
+    batch = PeerLink.BATCH_ENVELOPES_MAX
+    peer.send_txs("license", [b"t%d" % i for i in range(2 * batch + 10)])
+    peer.send_consensus("license", b"vote")
+
+    async def frames() -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        stream = peer._frames()
+        await stream.__anext__()  # the hello
+        while len(out) < 4:
+            frame = await asyncio.wait_for(stream.__anext__(), 5)
+            kind = frame.WhichOneof("kind")
+            out.append(
+                (kind, len(frame.txs.txs) if kind == "txs" else len(frame.consensus.envelopes))
+            )
+        return out
+
+    assert asyncio.run(frames()) == [("txs", batch), ("consensus", 1), ("txs", batch), ("txs", 10)]
