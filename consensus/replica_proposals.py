@@ -84,11 +84,9 @@ class ProposalsPart(ReplicaState):
         return (self.executed_height if height is None else height - 1) < end
 
     def _maybe_propose(self) -> None:
-        """Primary only: cut blocks while the pipeline has room and a block is due: full,
-        or block_interval_ticks passed with a tx pending, or no block of ours is in flight
-        (an idle pipeline: waiting for the interval would only add latency, and under load
-        blocks are in flight, so txs gather while they commit). Empty only to reach a
-        switch of validator sets."""
+        """Primary only: cut blocks while the pipeline has room and a block is due (full,
+        or block_interval_ticks passed with a tx pending). Empty only to reach a switch of
+        validator sets."""
         if not (self.view_active and self.is_primary):
             return
         cfg = self.cfg
@@ -106,8 +104,7 @@ class ProposalsPart(ReplicaState):
                 txs.append(tx)
                 size += len(tx)
             full = len(txs) >= cfg.block_txs_max or len(txs) < len(self.pending)
-            idle = height == self.executed_height + 1 and bool(txs)
-            if not (full or self.cut_due or idle):
+            if not (full or self.cut_due):
                 break
             self.cut_due = False
             stamp = proposal_time(self.now_ms, self.parent_time(height))

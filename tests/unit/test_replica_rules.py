@@ -120,21 +120,12 @@ def test_retransmitted_pre_prepare_is_ignored_without_a_second_prepare() -> None
     assert effects(r.step(pre_prepare(info))) == []
 
 
-def test_an_idle_primary_cuts_the_txs_it_is_given_at_once() -> None:
-    """No block in flight: waiting for the cut interval would only add latency."""
-    r = new_replica(0, block_txs_max=10, block_interval_ticks=5)
-    out = r.step(TxsReady(txs(1, 2)))
-    (proposal,) = broadcasts(out, "pre_prepare")
-    assert list(proposal.blocks[0].txs) == list(txs(1, 2))
-    assert proposal.message.payload.height == 1
-    assert index_of(out, Persist) < index_of(out, Broadcast, "pre_prepare")
-    assert index_of(out, Broadcast, "pre_prepare") < index_of(out, Broadcast, "prepare")
-
-
 def busy_primary(**limits: int) -> Replica:
     """A primary with block 1 (tx 0) proposed and not yet executed: its pipeline is busy."""
     r = new_replica(0, **limits)
-    assert len(broadcasts(r.step(TxsReady(txs(0))), "pre_prepare")) == 1
+    out = r.step(TxsReady(txs(0)))
+    (cut_timer,) = [a for a in out if isinstance(a, SetTimer) and a.timer is Timer.BLOCK_CUT]
+    assert len(broadcasts(r.step(Tick(Timer.BLOCK_CUT, cut_timer.token)), "pre_prepare")) == 1
     return r
 
 
@@ -415,8 +406,8 @@ def test_a_heartbeat_resends_a_block_only_to_peers_that_may_lack_it() -> None:
     """Under load blocks stay in flight across heartbeats: a peer that signed a vote for
     the block has it. A peer's STATUS claim decides nothing (a liar would only deprive
     itself, but its lost votes would cost the honest a quorum under loss)."""
-    r = new_replica(0, block_txs_max=10)
-    (proposal,) = broadcasts(r.step(TxsReady(txs(1))), "pre_prepare")
+    r = new_replica(0, block_txs_max=1)
+    (proposal,) = broadcasts(r.step(TxsReady(txs(1))), "pre_prepare")  # full: cut at once
     digest = proposal.message.payload.digest
     heartbeat = r.step(Tick(Timer.STATUS, r.timer_tokens[Timer.STATUS]))
     assert [p.message.payload.height for p in broadcasts(heartbeat, "pre_prepare")] == [1]

@@ -15,7 +15,6 @@ def test_a_fresh_backup_reports_view_zero_and_its_set() -> None:
 
 def test_it_is_a_copy_that_shows_the_buffers() -> None:
     primary = new_replica(index=0, block_txs_max=100)
-    primary.step(TxsReady(txs(0), now_ms=1_000))  # cut at once: block 1 is in flight
     before = primary.status()
     primary.step(TxsReady(txs(1, 2, 3), now_ms=1_000))  # pending: the block waits for its cut
     after = primary.status()
