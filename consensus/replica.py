@@ -290,11 +290,6 @@ class Replica(
             fetch_invalid=dict(self.fetch_invalid),
         )
 
-    def pending_txs(self) -> int:
-        """Admitted txs in no block of the log yet (the node's backpressure reads it per
-        client tx, so not through `status`)."""
-        return len(self.pending)
-
     def is_recently_committed(self, tx_id: bytes) -> bool:
         """A tx among the last `recent_committed_txs_max` committed (the node's checker
         skips pre-verifying those: the core refuses a block repeating them)."""

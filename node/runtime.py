@@ -121,7 +121,6 @@ class ChannelRuntime:
         self.executor = executor
         self.mempool = mempool
         executor.decoded = mempool.decoded  # a tx admitted here is not parsed again
-        mempool.waiting_for_block = self.replica.pending_txs  # what backpressure counts
         self.tick_ms = tick_ms
         self._send = send
         self._fetch = fetch

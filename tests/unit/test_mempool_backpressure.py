@@ -72,21 +72,6 @@ def test_clients_get_at_least_the_floor_then_a_paced_queue() -> None:
     assert _fill(pool, 100, 1000) == pytest.approx(550, abs=10)
 
 
-def test_txs_already_in_blocks_in_flight_do_not_count_against_clients() -> None:
-    """Backpressure counts what waits for a block (the core's pending queue): counting the
-    txs in blocks in flight too made the limit shrink with the throughput whenever the
-    pipeline itself took longer than queue_ms."""
-    pool = Mempool(100_000, 1 << 30, queue_ms=300, floor_txs=50, clock=Clock())
-    in_blocks = 0
-    pool.waiting_for_block = lambda: len(pool) - in_blocks
-    assert _fill(pool, 0, 80) == 50
-    in_blocks = 40  # the primary proposed 40 of them: they wait in the pipeline now
-    assert _fill(pool, 100, 80) == 40  # room for 40 more to wait for a block
-    assert len(pool) == 90
-    refused = pool.check(_txs(999, 1)[0], 1, lambda _: False, client=True)
-    assert refused is not None and "50 txs wait for a block" in refused[1]
-
-
 def test_peers_gossip_is_bounded_only_by_the_hard_limits() -> None:
     pool = Mempool(200, 1 << 30, queue_ms=300, floor_txs=10, clock=Clock())
     assert _fill(pool, 0, 50, client=True) == 10

@@ -81,7 +81,6 @@ REPLICA_SURFACE = {
     "step",
     "status",
     "is_recently_committed",
-    "pending_txs",
     "audience",
     "cfg",
     "me",
