@@ -13,8 +13,9 @@ would commit within `queue_ms` at the rate this channel has been committing
 takes work). The txs counted include those in blocks in flight, on purpose: counting
 only those not yet in a block was tried, and let about 10 % more through at saturation
 but doubled the time in consensus (more work in flight on the same two cores): p50
-0.8-1.0 s and p99 1.8-2.1 s against 0.5-0.6 s and 1.0-1.5 s (docs/benchmark.md). Past that, the answer is MEMPOOL_FULL at once, with a retry-after hint:
-the network stays fast for the txs it accepts, and a client learns early to slow down.
+0.8-1.0 s and p99 1.8-2.1 s against 0.5-0.6 s and 1.0-1.5 s (docs/benchmark.md).
+Past that, the answer is MEMPOOL_FULL at once, with a retry-after hint: the network
+stays fast for the txs it accepts, and a client learns early to slow down.
 Txs gossiped by peers are not held back (their admitting node counted them), only
 bounded by `txs_max` and `bytes_max`, which bound memory in a stall.
 
