@@ -96,7 +96,7 @@ def test_the_receipt_says_approved_instantly_in_which_block_by_which_rule(
     shot("kiosk-instant-approval")
     assert severe_log(browser) == []
     world["cases"]["instant"] = case
-    click(browser, "#finish")
+    finish(browser)
 
 
 def test_the_receipt_tells_why_the_rule_did_not_approve(browser, shot, world) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +117,14 @@ def test_the_receipt_tells_why_the_rule_did_not_approve(browser, shot, world) ->
     found = ChainState(demo.stub).case(case)
     assert found is not None and found.status == "submitted"
     world["cases"]["manual"] = case
+    finish(browser)
+
+
+def finish(browser) -> None:  # type: ignore[no-untyped-def]
+    """End the visit and wait until the kiosk is back at its start: a next test that
+    navigated away while the reset was in flight saw it logged as a failed request."""
     click(browser, "#finish")
+    wait_for(lambda: "ended=" in browser.current_url, what="the kiosk's start page")
 
 
 def test_the_console_shows_the_decision_or_the_failures(browser, shot, world) -> None:  # type: ignore[no-untyped-def]
