@@ -134,10 +134,11 @@ class ClientService(api_grpc.ClientServicer):
 
     async def GetState(self, request, context):
         ch = await self._need_channel(request.channel, context)
+        # The height first: a block's write lands (on the channel's writer thread) before
+        # the tip moves, so the value read after it is at least that new, never older.
+        height = ch.ledger.tip().height
         value = ch.ledger.get_state(request.key)
-        return api.GetStateResponse(
-            found=value is not None, value=value or b"", height=ch.ledger.tip().height
-        )
+        return api.GetStateResponse(found=value is not None, value=value or b"", height=height)
 
     async def GetStatus(self, request, context):
         await guard_call(self.node, context)

@@ -48,6 +48,7 @@ REASONS = (
     "bad_answer",  # a FetchTxs answer with txs other than, or more than, those asked
     "unavailable",  # the sender did not answer a FetchTxs in time (or at all)
     "busy",  # too many compact blocks wait on fetches already
+    "not_current_view",  # txs missing from a pre-prepare of another view: not fetched
 )
 
 TxId = Callable[[bytes], bytes]

@@ -227,6 +227,12 @@ class PeerService(api_grpc.PeerServicer):
         if not partial.missing:
             await self._complete(ch, peer, signed, partial, list(partial.txs), arrived_ms)
             return
+        if signed.msg.pre_prepare.view != ch.runtime.replica.view:
+            # Only the current view's primary may make us fetch: a validator signing
+            # compact pre-prepares for a future view it leads (naming txs nobody has)
+            # would otherwise hold the waiting slots and starve the honest primary's.
+            self._refuse_compact(ch, peer, "not_current_view")
+            return
         rebuilds = ch.runtime.compact.rebuilds
         size = partial.held_bytes
         if not rebuilds.reserve(size):
@@ -292,10 +298,12 @@ class PeerService(api_grpc.PeerServicer):
         """The txs of a block this node sent in compact form (node/compact_blocks.py),
         to a validator of the channel: at most block_txs_max ids asked."""
         await guard_call(self.node, context)
-        await self._certified_validator(context)
+        key = await self._certified_validator(context)
         ch = self.node.channels.get(request.channel)
         if ch is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown channel {request.channel!r}")
+        if key is not None and key not in ch.runtime.replica.audience:  # another channel's
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not a validator of the channel")
         if len(request.tx_ids) > ch.runtime.cfg.block_txs_max:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "more ids than a block holds")
         txs = ch.runtime.compact.sent.answer(request.channel, request.digest, request.tx_ids)

@@ -191,7 +191,7 @@ def receiver(stub: api_grpc.PeerStub, mempool_txs: list[bytes]):
     offered: list = []
     failures: list = []
     runtime = SimpleNamespace(
-        replica=SimpleNamespace(cfg=CFG, executed_height=0),
+        replica=SimpleNamespace(cfg=CFG, executed_height=0, view=0),
         mempool=SimpleNamespace(raw=held(mempool_txs)),
         compact=CompactBlocks(CFG, sha256),
         channel="license",
@@ -310,3 +310,61 @@ def test_blocks_beyond_the_waiting_bound_are_refused_as_busy() -> None:
         return ch.runtime.compact.rebuilds
 
     assert asyncio.run(run()).refusals == {"busy": 1}
+
+
+def test_a_future_view_s_primary_cannot_make_a_node_fetch() -> None:
+    """A validator that leads a later view signs compact pre-prepares for it naming txs
+    nobody has: were they fetched, it would hold every waiting slot and starve the honest
+    primary's blocks (an adversarial review found it). Only the current view's are."""
+
+    async def run() -> tuple[Rebuilds, list]:
+        block = block_of(TXS)
+        digest = sha256(block.header)
+        service, ch, offered, _ = receiver(api_grpc.PeerStub(grpc.aio.insecure_channel("x")), [])
+        later = SIGNERS[1]  # the primary of view 1; the replica is in view 0
+        signed = sign(later, "license", "pre_prepare", vote(1, 1, digest))
+        await service._compact(ch, later.public_key, signed, [compact_form(block, sha256)], 5)
+        return ch.runtime.compact.rebuilds, offered
+
+    rebuilds, offered = asyncio.run(run())
+    assert rebuilds.refusals == {"not_current_view": 1} and rebuilds.count == 0
+    assert offered == []
+
+
+def test_fetch_txs_answers_only_a_validator_of_the_block_s_channel() -> None:
+    """A validator of another channel served here may not read this channel's proposed
+    txs (some never commit) by naming a block digest."""
+
+    class Aborted(Exception):
+        pass
+
+    class Context:
+        def peer(self) -> str:
+            return "ipv4:127.0.0.1:1"
+
+        def auth_context(self) -> dict:
+            return {}
+
+        async def abort(self, code, detail):  # as grpc.aio does: the call ends here
+            raise Aborted(code, detail)
+
+    async def run() -> tuple:
+        service, ch, _, _ = receiver(api_grpc.PeerStub(grpc.aio.insecure_channel("x")), [])
+        ch.runtime.replica.audience = frozenset(s.public_key for s in SIGNERS[:3])
+        ch.runtime.cfg = CFG
+        service.node.channels = {"license": ch}
+        service.node.call_limiter = SimpleNamespace(allow=lambda _peer: True, rate=1.0)
+
+        async def certified(_context, known: bool = True) -> bytes:
+            return SIGNERS[3].public_key  # a known validator, but not of this channel
+
+        service._certified_validator = certified  # type: ignore[method-assign]
+        request = api.FetchTxsRequest(channel="license", digest=bytes(32))
+        try:
+            await service.FetchTxs(request, Context())
+        except Aborted as refused:
+            return refused.args
+        return ()
+
+    code, detail = asyncio.run(run())
+    assert code == grpc.StatusCode.PERMISSION_DENIED and "not a validator" in detail
