@@ -208,12 +208,12 @@ async def _verify_and_add(
     # The heights the screen's verdicts were taken at (no await since the screen).
     screened_at = {channel: items[0][2].next_height() for channel, items in by_channel.items()}
     for channel, items in by_channel.items():
-        checker, ch = items[0][2].checker, items[0][2]
-        oks = await checker.verify_decoded([tx for _, tx, _ in items])
+        ch = items[0][2]  # every item here is this channel's
+        oks = await ch.checker.verify_decoded([tx for _, tx, _ in items])
         # No block committed since the screen: a tx not committed then is not now, so the
         # re-check below skips the ledger lookup (one read per tx).
         committed = ch.committed if ch.next_height() != screened_at[channel] else _never
-        for (i, tx, ch), ok in zip(items, oks, strict=True):
+        for (i, tx, _), ok in zip(items, oks, strict=True):
             if not ok:
                 results[i] = api.SubmitResult(
                     tx_id=tx.tx_id, status=api.BAD_SIGNATURE, detail="signature"

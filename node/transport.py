@@ -186,12 +186,12 @@ class PeerLink:
             # gossiped just before cutting a block reach the peer ahead of it; yet votes
             # never wait behind more than a frame of gossip per channel (draining all the
             # gossip first held them behind a saturated link's whole backlog).
-            for table, make, frames in (
-                (self.txs, _tx_frame, 1),
+            for table, make, limit in (
+                (self.txs, _tx_frame, self.BATCH_ENVELOPES_MAX),
                 (self.consensus, _consensus_frame, None),
             ):
                 for channel, queue in list(table.items()):  # may grow while we yield
-                    budget = len(queue) if frames is None else frames * self.BATCH_ENVELOPES_MAX
+                    budget = len(queue) if limit is None else limit
                     while queue and budget > 0:
                         n = min(len(queue), self.BATCH_ENVELOPES_MAX, budget)
                         budget -= n
